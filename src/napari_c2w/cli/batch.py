@@ -1,0 +1,37 @@
+"""Shared batch loop of the CLI: a progress bar, going on past bad cases, a failure list."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+
+from tqdm import tqdm
+
+from ..errors import C2WError
+
+
+def run_batch(items: Iterable, work: Callable, *, desc: str, name: Callable = str, total: int | None = None) -> int:
+    """Call ``work(item)`` for each item; report failures at the end; return an exit code.
+
+    Items that are exceptions (already known to be bad) count as failures directly.
+    """
+    failures: list[tuple[str, str]] = []
+    done = 0
+    items = list(items) if total is None else items
+    bar = tqdm(items, desc=desc, unit="case", total=total if total is not None else len(items), file=sys.stderr)
+    for item in bar:
+        if isinstance(item, Exception):
+            failures.append((str(getattr(item, "path", "?")), str(item)))
+            continue
+        label = name(item)
+        bar.set_postfix_str(label[:40])
+        try:
+            work(item)
+            done += 1
+        except (C2WError, OSError, ValueError, RuntimeError) as err:
+            failures.append((label, str(err)))
+    bar.close()
+    print(f"{desc}: {done} case(s) done, {len(failures)} failed", file=sys.stderr)
+    for label, message in failures:
+        print(f"  FAILED {label}: {message}", file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,221 @@
+"""3D volumes with their physical geometry, read and written through SimpleITK.
+
+Arrays are (z, y, x), as napari shows them; spacing and origin are in millimetres in
+the same order. The direction matrix is kept as SimpleITK gives it (9 numbers, row
+major, in ITK's x, y, z order) so that writing a volume back restores it exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+#: Suffixes of the single-file formats read through SimpleITK.
+VOLUME_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+@dataclasses.dataclass
+class Volume:
+    """A 3D array with spacing, origin and direction (physical units: mm)."""
+
+    array: np.ndarray
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    direction: tuple[float, ...] = IDENTITY
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.spacing = tuple(float(s) for s in self.spacing)
+        self.origin = tuple(float(o) for o in self.origin)
+        self.direction = tuple(float(d) for d in self.direction)
+        if np.ndim(self.array) != 3:
+            raise InputError(self.path, f"is {np.ndim(self.array)}D; a 3D volume is needed.")
+        if len(self.spacing) != 3 or len(self.origin) != 3 or len(self.direction) != 9:
+            raise ValueError("spacing and origin need 3 values and direction 9")
+        if min(self.spacing) <= 0:
+            raise InputError(self.path, f"has a non-positive voxel spacing {self.spacing}.",
+                             "Fix the spacing in the file header.")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(n) for n in self.array.shape)
+
+    @property
+    def is_oblique(self) -> bool:
+        """True when the axes are not aligned with the scanner axes (up to flips/permutation)."""
+        d = np.abs(np.asarray(self.direction).reshape(3, 3))
+        return not np.allclose(np.sort(d, axis=1), [0.0, 0.0, 1.0], atol=1e-3)
+
+    def with_array(self, array: np.ndarray) -> Volume:
+        """The same geometry around another array of the same shape."""
+        if array.shape != self.array.shape:
+            raise ValueError(f"shape {array.shape} differs from the volume's {self.array.shape}")
+        return dataclasses.replace(self, array=array)
+
+    def geometry(self) -> dict:
+        """Geometry as JSON-friendly lists (zyx order, direction in ITK order)."""
+        return {"spacing": list(self.spacing), "origin": list(self.origin),
+                "direction": list(self.direction), "shape": list(self.shape)}
+
+    def layer_kwargs(self) -> dict:
+        """Keyword arguments placing a napari layer at this volume's physical position."""
+        meta = {"direction": list(self.direction), "spacing": list(self.spacing),
+                "origin": list(self.origin)}
+        if self.path is not None:
+            meta["source"] = str(self.path)
+        return {"scale": self.spacing, "translate": self.origin, "metadata": meta}
+
+
+def is_volume_file(path: str | Path) -> bool:
+    name = str(path).lower()
+    return any(name.endswith(s) for s in VOLUME_SUFFIXES)
+
+
+def _from_sitk(image, path: Path | None) -> Volume:
+    import SimpleITK as sitk
+
+    dim = image.GetDimension()
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(path, f"has {image.GetNumberOfComponentsPerPixel()} components per voxel "
+                         "(colour or vector image).", "Give a single-channel (greyscale) volume.")
+    if dim == 2 or (dim == 3 and min(image.GetSize()) == 1 and image.GetSize()[2] == 1):
+        raise InputError(path, f"is a 2D image (size {image.GetSize()}).",
+                         "napari-c2w needs a 3D LGE volume; give the whole 3D series.")
+    if dim == 4:
+        raise InputError(path, f"is a 4D series (size {image.GetSize()}).",
+                         "Split it and give one 3D volume (e.g. one time point or phase).")
+    if dim != 3:
+        raise InputError(path, f"has {dim} dimensions; a 3D volume is needed.")
+    array = sitk.GetArrayFromImage(image)
+    if np.issubdtype(array.dtype, np.floating):
+        bad = ~np.isfinite(array)
+        if bad.any():
+            raise InputError(path, f"contains {int(bad.sum())} NaN or infinite voxels.",
+                             "Replace them (e.g. with 0) before loading.")
+    return Volume(array=array, spacing=tuple(reversed(image.GetSpacing())),
+                  origin=tuple(reversed(image.GetOrigin())), direction=image.GetDirection(),
+                  path=path)
+
+
+def read_dicom_series(folder: Path) -> Volume:
+    """Read the single DICOM series in ``folder``."""
+    import SimpleITK as sitk
+
+    series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    if not series:
+        raise InputError(folder, "holds no DICOM series.",
+                         "Give a folder of DICOM slices, a case folder or a volume file.")
+    if len(series) > 1:
+        raise InputError(folder, f"holds {len(series)} DICOM series ({', '.join(series)}).",
+                         "Put each series in its own folder and open one.")
+    files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0])
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(files)
+    try:
+        image = reader.Execute()
+    except RuntimeError as err:
+        raise InputError(folder, f"DICOM series could not be read ({_first_line(err)}).",
+                         "Check that no slice is missing or corrupt.") from None
+    return _from_sitk(image, folder)
+
+
+def _first_line(err: Exception) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if "ERROR" in ln.upper() or "exception" not in ln.lower()]
+    return (useful or lines or ["unknown error"])[-1][:200]
+
+
+def read_volume(path: str | Path) -> Volume:
+    """Read a 3D volume from a NRRD/NIfTI/MetaImage file or a DICOM series folder.
+
+    Raises:
+        InputError: the file is missing, empty, truncated, not an image, not 3D, or
+            holds NaN/inf voxels. The message names the file and what to fix.
+    """
+    import SimpleITK as sitk
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "does not exist.", "Check the path.")
+    if path.is_dir():
+        return read_dicom_series(path)
+    if path.stat().st_size == 0:
+        raise InputError(path, "is empty (0 bytes).", "Copy the file again from its source.")
+    if not is_volume_file(path):
+        raise InputError(path, "is not a volume format napari-c2w reads.",
+                         f"Use one of {', '.join(VOLUME_SUFFIXES)}, a DICOM folder, or a case store.")
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as err:
+        raise InputError(path, f"could not be read as an image ({_first_line(err)}).",
+                         "The file may be truncated or corrupt; copy it again from its source.") from None
+    return _from_sitk(image, path)
+
+
+def to_sitk(volume: Volume):
+    """A SimpleITK image carrying the volume's array and geometry."""
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(np.ascontiguousarray(volume.array))
+    image.SetSpacing(tuple(reversed(volume.spacing)))
+    image.SetOrigin(tuple(reversed(volume.origin)))
+    image.SetDirection(volume.direction)
+    return image
+
+
+def write_volume(volume: Volume, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``volume`` with SimpleITK, atomically: a temporary file renamed into place."""
+    import SimpleITK as sitk
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = ".nii.gz" if str(path).endswith(".nii.gz") else path.suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        sitk.WriteImage(to_sitk(volume), tmp, useCompression=True)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def check_same_grid(reference: Volume, other: Volume, *, rtol: float = 1e-3, atol_mm: float = 1e-2) -> None:
+    """Raise an InputError naming ``other`` if its grid differs from ``reference``'s."""
+    ref_name = reference.path.name if reference.path else "the image"
+    if other.shape != reference.shape:
+        raise InputError(other.path, f"has shape {other.shape} (z, y, x) but {ref_name} has "
+                         f"{reference.shape}.", "Labels must be drawn on the same grid as the image; "
+                         "resample them onto the image first.")
+    if not np.allclose(other.spacing, reference.spacing, rtol=rtol, atol=1e-6):
+        raise InputError(other.path, f"has spacing {_fmt(other.spacing)} mm but {ref_name} has "
+                         f"{_fmt(reference.spacing)} mm.", "Fix the label file's header or resample it.")
+    if not np.allclose(other.origin, reference.origin, atol=atol_mm):
+        raise InputError(other.path, f"has origin {_fmt(other.origin)} mm but {ref_name} has "
+                         f"{_fmt(reference.origin)} mm.", "Fix the label file's header so the two overlap.")
+
+
+def _fmt(values) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+
+def read_label_volume(path: str | Path, like: Volume | None = None) -> Volume:
+    """Read a label file as a uint8 0/1 mask, checked against the image grid ``like``."""
+    label = read_volume(path)
+    if like is not None:
+        check_same_grid(like, label)
+    array = label.array
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.mod(array, 1) == 0):
+        raise InputError(label.path, "holds non-integer values, so it is not a label map.",
+                         "Give a binary or integer mask.")
+    return label.with_array((array > 0).astype(np.uint8))
