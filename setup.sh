@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up napari-c2w in ./.venv and run the main job on the bundled sample data.
+#   ./setup.sh            install (if needed) and run the main job
+#   ./setup.sh --no-run   install only
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+
+# Xvfb lets napari draw without a screen (tests and screenshots); Qt's xcb needs the two libs.
+if ! command -v xvfb-run >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y --no-install-recommends xvfb libxcb-icccm4 libxcb-keysyms1 >/dev/null 2>&1 \
+      || { apt-get update >/dev/null && apt-get install -y --no-install-recommends xvfb libxcb-icccm4 libxcb-keysyms1 >/dev/null; }
+  else
+    echo "note: install xvfb, libxcb-icccm4 and libxcb-keysyms1 to run the GUI tests without a screen" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+# The CPU build of torch first: an unpinned torch may pull a multi-GB CUDA build.
+# GPU users: install the torch build for your CUDA first, then run this script.
+if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+fi
+.venv/bin/python -m pip install -q -e ".[all,test,train]"
+
+if [ "${1:-}" != "--no-run" ]; then
+  exec .venv/bin/python scripts/main_job.py
+fi

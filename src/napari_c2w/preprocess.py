@@ -1,0 +1,105 @@
+"""Geometry and intensity preprocessing shared by training and inference.
+
+Models see volumes resampled to their spacing (default 1.25 x 0.625 x 0.625 mm, z y x),
+z-scored after clipping intensity percentiles, cropped to a fixed ROI (default 44 x 256
+x 256 voxels, the C2W-Tune ROI) around the atrium's centre of mass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_MODEL_SPACING = (1.25, 0.625, 0.625)
+DEFAULT_ROI = (44, 256, 256)
+LOCALIZER_SPACING = (2.5, 2.5, 2.5)
+DEFAULT_NORMALIZATION = {"type": "zscore", "clip_percentiles": [0.5, 99.5]}
+
+
+def resampled_shape(shape, spacing, target_spacing) -> tuple[int, int, int]:
+    """Grid size covering the same extent at ``target_spacing``."""
+    return tuple(max(1, int(round(n * s / t))) for n, s, t in zip(shape, spacing, target_spacing))
+
+
+def resample(array: np.ndarray, shape: tuple[int, int, int], *, kind: str = "image") -> np.ndarray:
+    """Resample a (z, y, x) array to ``shape`` with MONAI's Resize (torch underneath).
+
+    ``kind`` "image" interpolates trilinearly, or averages ("area") when every axis
+    shrinks, which avoids aliasing (float32); "mask" interpolates the 0/1 mask linearly
+    and thresholds at 0.5 (uint8), which keeps thin structures better than nearest
+    neighbour; "prob" interpolates probabilities (float32).
+    """
+    import torch
+    from monai.transforms import Resize
+
+    shape = tuple(int(n) for n in shape)
+    if tuple(array.shape) == shape:
+        return np.asarray(array, dtype=np.uint8 if kind == "mask" else np.float32)
+    shrink = all(t < n for t, n in zip(shape, array.shape))
+    mode = "area" if (shrink and kind == "image") else "trilinear"
+    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None]
+    out = Resize(shape, mode=mode)(tensor)
+    out = np.asarray(out.as_tensor() if hasattr(out, "as_tensor") else out)[0]
+    if kind == "mask":
+        return (out >= 0.5).astype(np.uint8)
+    return out.astype(np.float32, copy=False)
+
+
+def normalize_intensity(image: np.ndarray, spec: dict | None = None) -> np.ndarray:
+    """Clip to percentiles, then z-score (MONAI's NormalizeIntensity)."""
+    from monai.transforms import NormalizeIntensity
+
+    spec = spec or DEFAULT_NORMALIZATION
+    if spec.get("type") != "zscore":
+        raise ValueError(f"unknown intensity normalisation {spec.get('type')!r}")
+    image = np.asarray(image, dtype=np.float32)
+    lo, hi = np.percentile(image[:: max(1, image.shape[0] // 16)], spec.get("clip_percentiles", [0.5, 99.5]))
+    clipped = np.clip(image, lo, hi)
+    return np.asarray(NormalizeIntensity()(clipped), dtype=np.float32)
+
+
+def roi_box(center, roi, shape) -> tuple[tuple[int, int], ...]:
+    """Start/stop per axis of a ``roi``-sized box centred on ``center``, shifted to lie
+    inside ``shape`` where possible (it may extend outside when the ROI is larger)."""
+    box = []
+    for c, r, n in zip(center, roi, shape):
+        start = int(round(float(c) - r / 2.0))
+        if r <= n:
+            start = min(max(start, 0), n - r)
+        else:
+            start = (n - r) // 2
+        box.append((start, start + int(r)))
+    return tuple(box)
+
+
+def crop(array: np.ndarray, box, fill: float = 0.0) -> np.ndarray:
+    """Crop ``box`` out of ``array`` (leading axes kept), padding with ``fill`` outside it."""
+    lead = array.ndim - len(box)
+    src, dst, out_shape = [], [], []
+    for (start, stop), n in zip(box, array.shape[lead:]):
+        s0, s1 = max(start, 0), min(stop, n)
+        src.append(slice(s0, s1))
+        dst.append(slice(s0 - start, s1 - start))
+        out_shape.append(stop - start)
+    out = np.full(array.shape[:lead] + tuple(out_shape), fill, dtype=array.dtype)
+    out[(Ellipsis, *dst)] = array[(Ellipsis, *src)]
+    return out
+
+
+def paste(target: np.ndarray, patch: np.ndarray, box) -> np.ndarray:
+    """Write ``patch`` (cropped with ``box``) back into ``target`` in place; returns it."""
+    lead = target.ndim - len(box)
+    src, dst = [], []
+    for (start, stop), n in zip(box, target.shape[lead:]):
+        s0, s1 = max(start, 0), min(stop, n)
+        dst.append(slice(s0, s1))
+        src.append(slice(s0 - start, s1 - start))
+    target[(Ellipsis, *dst)] = patch[(Ellipsis, *src)]
+    return target
+
+
+def center_of_mass(mask: np.ndarray) -> tuple[float, float, float] | None:
+    """Centre of mass of a mask in voxels, or None for an empty mask."""
+    idx = np.nonzero(mask)
+    if len(idx[0]) == 0:
+        return None
+    return tuple(float(i.mean()) for i in idx)
