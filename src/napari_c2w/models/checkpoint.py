@@ -1,0 +1,316 @@
+"""Atomic, self-describing model checkpoints.
+
+A checkpoint is one ``torch.save`` file holding only tensors and JSON-like values, so it
+loads with ``torch.load(weights_only=True)`` (no code runs on load)::
+
+    {"format": "napari-c2w-checkpoint", "format_version": 1,
+     "meta": {...}, "state_dict": {...}, "extra_state": {...} | None}
+
+``meta`` records what is needed to rebuild and use the model: preset name and definition,
+exact architecture, stage, label map, channels, spacing (z, y, x mm), ROI (z, y, x voxels),
+intensity normalisation, training-data summary, validation metrics, versions and time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import __version__
+from ..errors import InputError
+from ..labels import LABELS
+from .dual import DualDecoderUNet
+from .network import ResNeXtUNet
+from .presets import PRESETS, ModelPreset, build_model
+
+FORMAT = "napari-c2w-checkpoint"
+FORMAT_VERSION = 1
+STAGES: tuple[str, ...] = ("localizer", "cavity", "wall", "scar", "dual", "cavity2d")
+DEFAULT_NORMALISATION: dict[str, Any] = {"type": "zscore", "clip_percentiles": [0.5, 99.5]}
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy scalars and arrays, 0-d tensors
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"meta value {value!r} of type {type(value).__name__} is not JSON-serialisable")
+
+
+def _jsonify(meta: dict[str, Any]) -> dict[str, Any]:
+    """A JSON round trip: tuples become lists, numpy values plain numbers; raises TypeError."""
+    return json.loads(json.dumps(meta, default=_json_default))
+
+
+def build_meta(model: nn.Module, meta: dict[str, Any]) -> dict[str, Any]:
+    """Complete ``meta`` with what the model and environment determine, and check it.
+
+    ``meta`` must give ``stage`` and ``preset`` (a name from :data:`PRESETS`, or any name
+    together with ``preset_definition``). Keys derived from the model (architecture, channels,
+    dual flag, spatial dims) must agree with it if given.
+    """
+    if not isinstance(model, ResNeXtUNet | DualDecoderUNet):
+        raise TypeError(f"expected a ResNeXtUNet or DualDecoderUNet, got {type(model).__name__}")
+    meta = dict(meta)
+    stage, preset = meta.get("stage"), meta.get("preset")
+    if stage not in STAGES:
+        raise ValueError(f"meta['stage'] must be one of {', '.join(STAGES)}; got {stage!r}")
+    dual = isinstance(model, DualDecoderUNet)
+    if (stage == "dual") != dual:
+        raise ValueError(f"stage {stage!r} does not match a {'dual' if dual else 'single'}-decoder model")
+    if (stage == "cavity2d") != (model.spatial_dims == 2):
+        raise ValueError(f"stage {stage!r} does not match a {model.spatial_dims}D model")
+    if "preset_definition" not in meta:
+        if preset not in PRESETS:
+            raise ValueError(
+                f"meta['preset'] {preset!r} is not a known preset; give meta['preset_definition']"
+            )
+        meta["preset_definition"] = PRESETS[preset].to_dict()
+    definition = ModelPreset.from_dict(_jsonify(meta["preset_definition"]))
+    derived = {
+        "architecture": model.config,
+        "in_channels": model.config["in_channels"],
+        "out_channels": model.config["out_channels"],
+        "dual": dual,
+        "spatial_dims": model.spatial_dims,
+    }
+    if dual:
+        derived["scar_out_channels"] = model.config["scar_out_channels"]
+    derived = _jsonify(derived)
+    for key, value in derived.items():
+        if key in meta and _jsonify({"v": meta[key]})["v"] != value:
+            raise ValueError(f"meta[{key!r}] = {meta[key]!r} disagrees with the model ({value!r})")
+    meta.update(derived)
+    meta.setdefault("labels", dict(LABELS))
+    meta.setdefault("spacing", list(definition.spacing))
+    meta.setdefault("roi", list(definition.roi))
+    meta.setdefault("intensity_normalisation", DEFAULT_NORMALISATION)
+    meta.setdefault("training_data", {})
+    meta.setdefault("validation_metrics", {})
+    meta["napari_c2w_version"] = __version__
+    meta["torch_version"] = torch.__version__
+    meta["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return _jsonify(meta)
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    meta: dict[str, Any],
+    extra_state: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    *,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """Write a checkpoint atomically (temp file in the same folder, fsync, rename).
+
+    Args:
+        path: destination file (``.pt``).
+        model: a :class:`ResNeXtUNet` or :class:`DualDecoderUNet`.
+        meta: at least ``stage`` and ``preset``; see :func:`build_meta` for the rest.
+        extra_state: other weights-only-loadable state (optimizer/scheduler state dicts, epoch).
+        overwrite: replace an existing file; the old one is kept as ``<name>.prev``.
+        dtype: storage dtype of floating-point weights (``torch.bfloat16`` halves the file, as
+            for the bundled weights; loading casts them back to the model's fp32).
+
+    Returns:
+        The path written.
+
+    Raises:
+        FileExistsError: when ``path`` exists and ``overwrite`` is False.
+        ValueError/TypeError: when ``meta`` is incomplete, inconsistent or not JSON-serialisable.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{path} exists; pass overwrite=True to replace it (the old file is kept as .prev)"
+        )
+    state = {
+        k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu()).contiguous()
+        for k, v in model.state_dict().items()
+    }
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "meta": build_meta(model, meta),
+        "state_dict": state,
+        "extra_state": extra_state,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp-ckpt", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        _commit(tmp, path, overwrite)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return path
+
+
+def _commit(tmp: Path, path: Path, overwrite: bool) -> None:
+    """Move ``tmp`` to ``path``: no-clobber unless ``overwrite``, keeping ``<name>.prev``."""
+    if not overwrite:
+        try:
+            os.link(tmp, path)  # atomic create-if-absent
+            return
+        except FileExistsError:
+            raise FileExistsError(f"{path} appeared while saving; not overwritten") from None
+        except OSError:  # filesystem without hard links
+            if path.exists():
+                raise FileExistsError(f"{path} appeared while saving; not overwritten") from None
+            os.replace(tmp, path)
+            return
+    if path.exists():
+        prev = path.with_name(path.name + ".prev")
+        prev.unlink(missing_ok=True)
+        try:
+            os.link(path, prev)
+        except OSError:
+            shutil.copy2(path, prev)
+    os.replace(tmp, path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and validate a checkpoint's payload (``meta``, ``state_dict``, ``extra_state``).
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        InputError (a ValueError): when the file is truncated/corrupt or not a napari-c2w checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, KeyError) as exc:
+        raise InputError(
+            path,
+            f"cannot be read as a checkpoint: it is truncated, corrupt or not a torch file ({exc}).",
+            "Re-copy or re-train it; a previous version may exist as .prev.",
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(
+            path,
+            "is a torch file but not a napari-c2w checkpoint (no 'format' marker).",
+            "Checkpoints are written by napari_c2w.models.save_checkpoint.",
+        )
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise InputError(
+            path,
+            f"has checkpoint format {payload['format_version']}, newer than this napari-c2w "
+            f"({__version__}) reads ({FORMAT_VERSION}).",
+            "Update napari-c2w.",
+        )
+    for key in ("meta", "state_dict"):
+        if not isinstance(payload.get(key), dict):
+            raise InputError(path, f"is a napari-c2w checkpoint without a valid {key!r} entry (corrupt).")
+    return payload
+
+
+def load_checkpoint(
+    path: str | Path,
+    expect_stage: str | Iterable[str] | None = None,
+    map_location: str | torch.device = "cpu",
+) -> tuple[ResNeXtUNet | DualDecoderUNet, dict[str, Any]]:
+    """Rebuild a model from a checkpoint and load its weights.
+
+    Args:
+        path: checkpoint file.
+        expect_stage: stage (or stages) the caller needs, e.g. ``"cavity"``; None accepts any.
+        map_location: device the weights are loaded to.
+
+    Returns:
+        ``(model, meta)``; the model is in eval mode on ``map_location``.
+
+    Raises:
+        InputError (a ValueError): wrong stage, weights that do not fit the stored
+            architecture, a file that is not a napari-c2w checkpoint, or a truncated/corrupt file.
+    """
+    path = Path(path)
+    payload = read_checkpoint(path, map_location)
+    meta, state = payload["meta"], payload["state_dict"]
+    stage = meta.get("stage")
+    if expect_stage is not None:
+        wanted = (expect_stage,) if isinstance(expect_stage, str) else tuple(expect_stage)
+        if stage not in wanted:
+            raise InputError(
+                path,
+                f"holds a {stage!r}-stage model, expected stage {' or '.join(map(repr, wanted))}.",
+                "Choose the checkpoint trained for this step.",
+            )
+    try:
+        model = _rebuild(meta)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(path, f"has an architecture this napari-c2w cannot build ({exc}).") from exc
+    _check_state(path, model, state)
+    model.load_state_dict(state)
+    return model.to(map_location).eval(), meta
+
+
+def _rebuild(meta: dict[str, Any]) -> ResNeXtUNet | DualDecoderUNet:
+    arch = meta.get("architecture")
+    if arch is not None:
+        cls = DualDecoderUNet if meta.get("dual") else ResNeXtUNet
+        return cls(**arch)
+    preset = ModelPreset.from_dict(meta["preset_definition"])
+    extra = {"scar_out_channels": meta["scar_out_channels"]} if meta.get("dual") else {}
+    return build_model(
+        preset,
+        meta["in_channels"],
+        meta["out_channels"],
+        bool(meta.get("dual")),
+        meta["spatial_dims"],
+        **extra,
+    )
+
+
+def _check_state(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Raise an InputError listing missing/unexpected keys and shape mismatches."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        for label, items in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches", shapes),
+        ):
+            if items:
+                more = f" (+{len(items) - 5} more)" if len(items) > 5 else ""
+                parts.append(f"{len(items)} {label}: {', '.join(items[:5])}{more}")
+        raise InputError(
+            path,
+            "weights do not match the stored architecture: " + "; ".join(parts) + ".",
+            "The file was edited or written by an incompatible version.",
+        )
