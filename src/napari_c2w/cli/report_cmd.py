@@ -1,0 +1,81 @@
+"""``napari-c2w report DATASET_OR_CASE [--reference REF_DATASET_OR_CASE] --csv OUT [--overwrite]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .batch import run_batch
+from .review_cmd import find_stores
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="per-case volumes, wall thickness, scar burden (and agreement) as CSV",
+        description="Write one CSV row per case: cavity and wall volume (mL), wall thickness "
+        "mean/median/p5/p95 (mm), scar volume (mL), scar burden (%% of the wall, or of the wall "
+        "band without a wall label) and implausible scar voxels (outside the band). With "
+        "--reference, also Dice, surface Dice at 1 mm, HD95 and ASSD (mm) per structure against "
+        "the reference case with the same case id. Empty cells are undefined values (see notes).",
+    )
+    p.add_argument("target", type=Path, metavar="DATASET_OR_CASE")
+    p.add_argument(
+        "--reference",
+        type=Path,
+        metavar="REF_DATASET_OR_CASE",
+        help="reference case store or dataset folder, matched by case id",
+    )
+    p.add_argument("--csv", type=Path, required=True, metavar="OUT", help="the CSV file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument(
+        "--inner-mm", type=float, default=3.0, help="band depth inside the cavity (default 3.0 mm)"
+    )
+    p.add_argument(
+        "--outer-mm", type=float, default=2.5, help="band reach outside the cavity (default 2.5 mm)"
+    )
+    p.add_argument("--tolerance-mm", type=float, default=1.0, help="surface Dice tolerance (default 1.0 mm)")
+    p.set_defaults(func=run)
+
+
+def _case_id(path: Path) -> str:
+    from ..io.store import STORE_SUFFIX, read_store_attrs
+
+    return str(read_store_attrs(path).get("case_id") or path.name.removesuffix(STORE_SUFFIX))
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..io.store import is_case_store, read_case_store
+    from ..review.report import case_row, columns, write_csv
+
+    if args.csv.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.csv} exists; pass --overwrite to replace it")
+    stores = find_stores(args.target)
+    refs: dict[str, Path] = {}
+    single_pair = False
+    if args.reference is not None:
+        ref_stores = find_stores(args.reference)
+        single_pair = is_case_store(args.target) and is_case_store(args.reference)
+        refs = {_case_id(p): p for p in ref_stores}
+    rows: list[dict] = []
+
+    def work(path: Path) -> None:
+        case = read_case_store(path)
+        ref_path = next(iter(refs.values())) if single_pair else refs.get(case.case_id)
+        reference = read_case_store(ref_path) if ref_path is not None else None
+        rows.append(
+            case_row(
+                case,
+                reference,
+                with_reference=args.reference is not None,
+                inner_mm=args.inner_mm,
+                outer_mm=args.outer_mm,
+                tolerance_mm=args.tolerance_mm,
+            )
+        )
+
+    code = run_batch(stores, work, desc="report", name=lambda p: p.name)
+    write_csv(rows, args.csv, columns(args.reference is not None), overwrite=args.overwrite)
+    print(f"report: wrote {len(rows)} row(s) to {args.csv}", file=sys.stderr)
+    return code

@@ -1,0 +1,135 @@
+"""Per-case report rows (volumes, thickness, scar, agreement with a reference) and their CSV file."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ..io.case import Case
+from ..labels import STRUCTURES
+from .band import INNER_MM, OUTER_MM
+from .quantify import SMOOTH_MM, compare_labels, quantify
+
+BASE_COLUMNS = [
+    "case_id",
+    "cavity_ml",
+    "wall_ml",
+    "thickness_mean_mm",
+    "thickness_median_mm",
+    "thickness_p5_mm",
+    "thickness_p95_mm",
+    "scar_ml",
+    "scar_burden_pct",
+    "burden_basis",
+    "implausible_scar_voxels",
+]
+METRIC_COLUMNS = {
+    "dice": "dice",
+    "surface_dice": "surface_dice_1mm",
+    "hd95_mm": "hd95_mm",
+    "assd_mm": "assd_mm",
+}
+
+
+def columns(with_reference: bool, structures: Sequence[str] = STRUCTURES) -> list[str]:
+    """The CSV columns, in order."""
+    cols = list(BASE_COLUMNS)
+    if with_reference:
+        cols += ["reference"] + [f"{s}_{c}" for s in structures for c in METRIC_COLUMNS.values()]
+    return [*cols, "notes"]
+
+
+def case_row(
+    case: Case,
+    reference: Case | None = None,
+    *,
+    with_reference: bool = False,
+    inner_mm: float = INNER_MM,
+    outer_mm: float = OUTER_MM,
+    smooth_mm: float = SMOOTH_MM,
+    tolerance_mm: float = 1.0,
+) -> dict:
+    """One report row for ``case``, with agreement metrics when a reference case is given.
+
+    Args:
+        case: the case measured.
+        reference: the reference case (same grid), or None.
+        with_reference: add the metric columns (NaN with a note when ``reference`` is None).
+        inner_mm, outer_mm: the wall band (implausible scar, burden without wall).
+        smooth_mm: thickness averaging.
+        tolerance_mm: surface Dice tolerance.
+
+    Raises:
+        ValueError: the reference's grid differs from the case's.
+    """
+    labels = case.labels
+    q = quantify(
+        labels.get("cavity"),
+        case.image.spacing,
+        wall=labels.get("wall"),
+        scar=labels.get("scar"),
+        inner_mm=inner_mm,
+        outer_mm=outer_mm,
+        smooth_mm=smooth_mm,
+    )
+    row = {"case_id": case.case_id, **q.as_row()}
+    notes = [row.pop("notes")] if row.get("notes") else []
+    if with_reference:
+        row["reference"] = "" if reference is None else str(reference.image.path or reference.case_id)
+        for s in STRUCTURES:
+            for c in METRIC_COLUMNS.values():
+                row[f"{s}_{c}"] = math.nan
+        if reference is None:
+            notes.append("no reference case with this id")
+        else:
+            if reference.image.shape != case.image.shape:
+                raise ValueError(
+                    f"reference {reference.case_id} has shape {reference.image.shape} but the case "
+                    f"has {case.image.shape}; they must share the grid"
+                )
+            for s, m in compare_labels(labels, reference.labels, case.image.spacing, tolerance_mm).items():
+                for key, col in METRIC_COLUMNS.items():
+                    row[f"{s}_{col}"] = m[key]
+                if m["note"]:
+                    notes.append(f"{s}: {m['note']}")
+            missing = [s for s in STRUCTURES if (s in labels) != (s in reference.labels)]
+            if missing:
+                notes.append("not compared (in only one of case/reference): " + ", ".join(missing))
+    row["notes"] = "; ".join(n for n in notes if n)
+    return row
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def write_csv(rows: Iterable[dict], path: str | Path, cols: Sequence[str], overwrite: bool = False) -> Path:
+    """Write rows atomically (a temporary file renamed into place); NaN is written as an empty cell.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(cols), extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: _fmt(v) for k, v in row.items()})
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
