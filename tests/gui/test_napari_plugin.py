@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import write_dicom_series, write_sitk
+from testutils import write_dicom_series, write_sitk
 
 from napari_c2w.io import write_case_folder
 from napari_c2w.io.store import read_case_store, write_case_store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import LA2018, needs_la2018, write_sitk
+from testutils import LA2018, needs_la2018, write_sitk
 
 from napari_c2w.cli import main
 from napari_c2w.errors import InputError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import write_dicom_series, write_sitk
+from testutils import write_dicom_series, write_sitk
 
 from napari_c2w.errors import InputError
 from napari_c2w.io import read_label_volume, read_volume, write_volume
