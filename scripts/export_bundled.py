@@ -1,0 +1,46 @@
+"""Copy the best checkpoint of each bundled-weights run into the package, stored in bf16.
+
+    python scripts/export_bundled.py runs/bundled src/napari_c2w/weights
+
+Each ``RUN/<stage>/best.pt`` becomes ``weights/<stage>.pt`` (half the size; loading casts
+the weights back to fp32). Replaced files are removed only after the new one is in place
+(git keeps their history).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+from napari_c2w.models import load_checkpoint, read_checkpoint, save_checkpoint
+
+STAGES = ("localizer", "cavity", "wall", "scar")
+
+
+def main(runs: Path, out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for stage in STAGES:
+        best = runs / stage / "best.pt"
+        if not best.is_file():
+            print(f"{stage}: no {best}; skipped", file=sys.stderr)
+            continue
+        model, meta = load_checkpoint(best, expect_stage=stage)
+        meta = dict(meta)
+        meta["source_run"] = str((runs / stage).name)
+        meta.pop("config", None)  # the run's config stays in the model card / training/
+        target = out / f"{stage}.pt"
+        save_checkpoint(target, model, meta, overwrite=target.exists(), dtype=torch.bfloat16)
+        target.with_name(target.name + ".prev").unlink(missing_ok=True)
+        read_checkpoint(target)  # check it loads
+        size = target.stat().st_size
+        total += size
+        print(f"{stage}: {target} ({size / 2**20:.1f} MiB), validation {meta.get('validation_metrics')}")
+    print(f"total {total / 2**20:.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -1,0 +1,157 @@
+"""``train()``: one call from a dataset to a trained stage (the CLI is a thin face over it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import InputError
+from .config import TrainConfig
+from .data import check_spacings, check_stage_labels, dataset_stores, prepare_all, split_cases
+from .distributed import Dist
+from .init import InitSource, build_model_for, resolve_init
+from .loop import RunResult, Trainer
+from .rundir import BEST, LAST, RunDir
+
+
+def _log(msg: str, dist: Dist) -> None:
+    if dist.is_main:
+        print(msg, flush=True)
+
+
+def train(
+    config: TrainConfig,
+    data: str | Path | list | None,
+    output: str | Path,
+    *,
+    resume: bool = False,
+    progress: Callable[[dict], None] | None = None,
+    stop_after: int | None = None,
+) -> RunResult:
+    """Train ``config.stage`` on the case stores in ``data`` into the run folder ``output``.
+
+    Args:
+        config: the training configuration (stage, preset, init, schedule, ...).
+        data: dataset folder(s) of ``<case>.ome.zarr`` stores (ignored on resume: the
+            run's recorded split is used).
+        output: the run folder; must be new unless ``resume``.
+        resume: continue the run in ``output`` from its ``last.pt``.
+        progress: called with {"iteration", "total", "loss"} after each iteration
+            (replaces the progress bar).
+        stop_after: stop after this iteration (leaves a resumable run; for tests).
+    """
+    from ..models import load_checkpoint, read_checkpoint, set_threads
+
+    dist = Dist()
+    run = RunDir(output)
+    set_threads(config.threads)
+    if resume:
+        config, split = run.load_for_resume()
+        stores = [Path(p) for p in split["train"] + split["val"]]
+    else:
+        stores = dataset_stores(data if data is not None else [])
+        have = check_stage_labels(stores, config.stage)
+        usable = [s for s in stores if all(s.name in cases for cases in have.values())]
+        if len(usable) < len(stores):
+            _log(
+                f"{len(stores) - len(usable)} case(s) lack a label the {config.stage} stage needs "
+                f"({', '.join(have)}) and are left out",
+                dist,
+            )
+        stores = usable
+        train_stores, val_stores = split_cases(
+            stores, config.data.val_fraction, config.data.split_seed, config.data.cases
+        )
+        split = {
+            "seed": config.data.split_seed,
+            "train": [str(p) for p in train_stores],
+            "val": [str(p) for p in val_stores],
+        }
+    source = resolve_init(config.init, config.stage) if not resume else InitSource("scratch")
+    if dist.is_main and not resume:
+        run.create(config, split)
+    dist.barrier()
+    _log(
+        f"{config.stage}: {len(split['train'])} training and {len(split['val'])} validation cases; "
+        f"init {source.describe()}; preparing data...",
+        dist,
+    )
+    train_cases = prepare_all([Path(p) for p in split["train"]], config)
+    val_cases = prepare_all([Path(p) for p in split["val"]], config, jitter_margin=False)
+    check_spacings(train_cases + val_cases, config)
+    if not train_cases:
+        raise InputError(
+            None, "no training cases are left after the split.", "Add cases or lower val_fraction."
+        )
+    summary = {
+        "train_cases": [c.case_id for c in train_cases],
+        "val_cases": [c.case_id for c in val_cases],
+        "split_seed": config.data.split_seed,
+        "datasets": sorted({str(Path(p).parent) for p in stores}),
+    }
+    phases = _phases(config, source)
+    extra, resume_phase = None, None
+    if resume:
+        model, _ = load_checkpoint(run / LAST)
+        extra = read_checkpoint(run / LAST)["extra_state"]
+        resume_phase = extra["phase"]
+    result, trainer = None, None
+    for phase, start, stop in phases:
+        if resume_phase is not None and _order(phase) < _order(resume_phase):
+            continue
+        if extra is None:
+            if phase == "III" and trainer is not None:  # phase II's best scar branch
+                best = run / BEST
+                model = load_checkpoint(best)[0] if best.is_file() else trainer.model.export_branch("scar")
+            elif phase != "III" or result is None:
+                model, report = build_model_for(config, source, dual=phase == "II")
+                _log(f"model: preset {config.preset}; {report}", dist)
+        trainer = Trainer(
+            config,
+            model,
+            train_cases,
+            val_cases,
+            run,
+            data_summary=summary,
+            dist=dist,
+            phase=phase,
+            start=start,
+            stop=stop,
+            progress=progress,
+        )
+        if result is not None:  # phase III keeps phase II's best scar model unless it beats it
+            trainer.best = dict(result.best)
+        if extra is not None:
+            trainer.restore(extra)
+            extra = None
+            _log(f"resumed at iteration {trainer.iteration} ({phase})", dist)
+        result = trainer.fit(stop_after=stop_after)
+        if result.status != "completed":
+            break
+    if dist.is_main:
+        run.write_status(
+            {
+                "status": result.status,
+                "iteration": result.iteration,
+                "best": result.best,
+                "stage": config.stage,
+            }
+        )
+    dist.close()
+    return result
+
+
+def _phases(config: TrainConfig, source: InitSource) -> list[tuple[str, int, int]]:
+    if config.stage != "scar":
+        return [("main", 0, config.iterations)]
+    phases = list(config.scar.phases)
+    if source.stage == "scar":  # fine-tuning a scar model: phase III only
+        phases = ["III"]
+    if phases == ["II", "III"]:
+        cut = round(config.iterations * config.scar.phase_ii_fraction)
+        return [("II", 0, cut), ("III", cut, config.iterations)]
+    return [(phases[0], 0, config.iterations)]
+
+
+def _order(phase: str) -> int:
+    return {"main": 0, "II": 0, "III": 1}[phase]

@@ -1,0 +1,112 @@
+"""``napari-c2w-train``: train or fine-tune a stage on a dataset of case stores.
+
+Examples::
+
+    napari-c2w-train --stage cavity --data data/la2018 data/phantoms --output runs/cavity
+    napari-c2w-train --stage wall --data data/phantoms --init runs/cavity --output runs/wall
+    napari-c2w-train --stage wall --data my_cases --from bundled --output runs/wall-ft
+    napari-c2w-train --resume --output runs/wall
+    torchrun --nproc-per-node 2 -m napari_c2w.train.cli --stage cavity --data ... --output ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import C2WError
+from .config import STAGES, default_config, dump_config, load_config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="napari-c2w-train",
+        description=__doc__.split("\n\n")[0],
+        epilog="\n".join(f"  {k}: {v[0]}" for k, v in STAGES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--stage", choices=list(STAGES), help="what to train (see below)")
+    p.add_argument("--data", nargs="+", type=Path, metavar="DATASET", help="folder(s) of <case>.ome.zarr")
+    p.add_argument("--output", "-o", type=Path, required=False, metavar="RUN_DIR")
+    p.add_argument("--config", type=Path, help="YAML config (training/cpu/*.yaml, training/paper/*.yaml)")
+    p.add_argument(
+        "--init",
+        "--from",
+        dest="init",
+        metavar="SRC",
+        help="scratch | bundled | bundled:cavity | RUN_DIR | CKPT | inflate2d:CKPT",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=["plain", "progressive"],
+        help="progressive: C2W-Tune unfreezing (wall; also on a scratch network: the review's control)",
+    )
+    p.add_argument("--preset", help="network preset (see docs/models.md)")
+    p.add_argument("--cases", type=int, help="use only N training cases (reduced supervision)")
+    p.add_argument("--iterations", type=int)
+    p.add_argument("--val-every", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"])
+    p.add_argument("--scar-phases", help="progressive scar phases, e.g. II,III or III")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last.pt")
+    p.add_argument("--dump-config", action="store_true", help="print the resolved config as YAML and exit")
+    return p
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    o: dict = {}
+    for key in ("init", "schedule", "preset", "iterations", "seed", "device", "amp"):
+        if getattr(args, key) is not None:
+            o[key] = getattr(args, key)
+    if args.val_every is not None:
+        o["val_every"] = args.val_every
+    if args.cases is not None:
+        o["data"] = {"cases": args.cases}
+    if args.scar_phases:
+        o["scar"] = {"phases": [s.strip() for s in args.scar_phases.split(",")]}
+    return o
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.dump_config:
+            config = (
+                load_config(args.config, args.stage, overrides_from(args))
+                if (args.config or args.stage)
+                else default_config("cavity")
+            )
+            print(dump_config(config), end="")
+            return 0
+        if args.output is None:
+            raise C2WError("--output RUN_DIR is required")
+        from .api import train
+
+        if args.resume:
+            result = train(load_config(args.output / "config.yaml"), None, args.output, resume=True)
+        else:
+            if not args.data:
+                raise C2WError("--data DATASET is required (a folder of <case>.ome.zarr case stores)")
+            if not (args.stage or args.config):
+                raise C2WError("--stage (or a --config naming one) is required")
+            config = load_config(args.config, args.stage, overrides_from(args))
+            result = train(config, list(args.data), args.output)
+    except C2WError as err:
+        print(f"napari-c2w-train: error: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"{result.status} at iteration {result.iteration}; best validation: "
+        + ", ".join(f"{k} {v:.4g}" for k, v in result.best.items() if isinstance(v, float))
+    )
+    if result.best_checkpoint:
+        print(f"best checkpoint: {result.best_checkpoint}")
+    if result.status == "interrupted":
+        print(f"resume with: napari-c2w-train --resume --output {result.run_dir}")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover (python -m napari_c2w.train.cli, e.g. under torchrun)
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""Training configuration: dataclasses with strict YAML loading (unknown keys are errors).
+
+Defaults are the CPU-sized configuration of each stage; ``training/cpu/*.yaml`` are
+those defaults written out, ``training/paper/*.yaml`` the papers' set-up for GPUs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError
+from ..preprocess import DEFAULT_MODEL_SPACING, DEFAULT_ROI, LOCALIZER_SPACING
+
+#: stage -> (what it learns, target structures)
+STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "localizer": ("coarse cavity on the whole downsampled volume", ("cavity",)),
+    "cavity": ("stage 1: cavity prior on the ROI (C2W-Tune 2.3; progressive scar stage I)", ("cavity",)),
+    "cavity2d": ("2D cavity network on axial slices, for --init inflate2d:", ("cavity",)),
+    "wall": ("stage 2: wall by C2W-Tune (new head, progressive unfreezing A/B/C)", ("wall",)),
+    "scar": (
+        "stage 3: scar by progressive learning (II dual-task, III scar fine-tuning)",
+        ("cavity", "scar"),
+    ),
+}
+
+
+@dataclasses.dataclass
+class DataConfig:
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    cases: int | None = None  # subsample this many training cases (reduced supervision)
+    model_spacing: list[float] = dataclasses.field(default_factory=lambda: list(DEFAULT_MODEL_SPACING))
+    roi: list[int] = dataclasses.field(default_factory=lambda: list(DEFAULT_ROI))
+    roi_jitter_mm: float = 4.0
+    patch: list[int] = dataclasses.field(default_factory=lambda: [32, 128, 128])
+    batch_size: int = 2
+    pos_ratio: float = 2.0  # foreground:background centres when sampling patches
+    allow_mixed_spacing: bool = True  # cases are resampled to model_spacing
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    min_lr: float = 1e-6
+    weight_decay: float = 1e-4
+    betas: list[float] = dataclasses.field(default_factory=lambda: [0.9, 0.999])
+    warmup: int = 40  # iterations of linear warm-up at the start of each segment
+    grad_clip: float = 12.0
+
+
+@dataclasses.dataclass
+class UnfreezeConfig:
+    """C2W-Tune progressive unfreezing (stage wall). Boundaries are iterations."""
+
+    # Boundaries as a fraction of the iterations (< 1) or an iteration number (>= 1).
+    step_b: float = 0.2  # step A (encoder frozen) runs before this
+    step_c: float = 0.45  # step B (shallow stages frozen) runs before this
+    frozen_shallow: int = 2  # encoder stages kept frozen in step B
+
+    def boundary(self, step: str, iterations: int) -> int:
+        """The iteration where step ``b`` or ``c`` starts."""
+        value = self.step_b if step == "b" else self.step_c
+        return round(value * iterations) if value < 1 else int(value)
+
+    lr_peaks: list[float] = dataclasses.field(default_factory=lambda: [1e-3, 1e-4, 1e-5])
+
+
+@dataclasses.dataclass
+class ScarConfig:
+    phases: list[str] = dataclasses.field(default_factory=lambda: ["II", "III"])
+    phase_ii_fraction: float = 0.6  # share of the iterations spent in phase II
+    beta_cavity: float = 0.3
+    beta_scar: float = 0.7
+    alpha_max: float = 2.0
+    alpha_ramp: float = 0.5  # alpha(t) rises linearly over this share of phase II
+    inner_mm: float = 3.0
+    outer_mm: float = 2.5
+    shared_lr_factor: float = 0.1  # encoder + cavity decoder learn this much slower in II
+    frozen_shallow: int = 2  # encoder stages frozen in phase III
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    stage: str = "cavity"
+    preset: str = "lite"  # the bundled weights' preset (docs/models.md)
+    init: str = "scratch"  # scratch | bundled | RUN_DIR | CKPT | inflate2d:CKPT
+    schedule: str = "plain"  # plain | progressive (C2W-Tune unfreezing; wall only)
+    loss: str = "dicefocal"  # dicefocal | dicece
+    iterations: int = 1000
+    val_every: int = 100
+    patience: int = 0  # validations without improvement before stopping (0: never)
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"  # auto | bf16 | fp16 | off
+    threads: int | None = None
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    unfreeze: UnfreezeConfig = dataclasses.field(default_factory=UnfreezeConfig)
+    scar: ScarConfig = dataclasses.field(default_factory=ScarConfig)
+    augment: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: default_augment())  # noqa: PLW0108 (defined below)
+
+    def validate(self) -> TrainConfig:
+        if self.stage not in STAGES:
+            raise InputError(None, f"unknown stage {self.stage!r}.", f"Choose one of {', '.join(STAGES)}.")
+        if self.schedule not in ("plain", "progressive"):
+            raise InputError(None, f"unknown schedule {self.schedule!r}.", "Use 'plain' or 'progressive'.")
+        if self.schedule == "progressive" and self.stage != "wall":
+            raise InputError(
+                None,
+                "the progressive unfreezing schedule is for the wall stage.",
+                "Use schedule: plain for other stages.",
+            )
+        if (
+            not 0
+            <= self.unfreeze.boundary("b", self.iterations)
+            <= self.unfreeze.boundary("c", self.iterations)
+            <= self.iterations
+            and self.schedule == "progressive"
+        ):
+            raise InputError(
+                None,
+                f"unfreeze steps must satisfy step_b <= step_c <= iterations "
+                f"(got {self.unfreeze.step_b}, {self.unfreeze.step_c}, {self.iterations}).",
+            )
+        bad = [p for p in self.scar.phases if p not in ("II", "III")]
+        if bad or not self.scar.phases:
+            raise InputError(None, f"scar phases {self.scar.phases} are not a list of II and III.")
+        if self.loss not in ("dicefocal", "dicece"):
+            raise InputError(None, f"unknown loss {self.loss!r}.", "Use dicefocal or dicece.")
+        if self.amp not in ("auto", "bf16", "fp16", "off"):
+            raise InputError(None, f"unknown amp {self.amp!r}.", "Use auto, bf16, fp16 or off.")
+        for key in self.augment:
+            if key not in default_augment():
+                raise InputError(
+                    None, f"unknown augmentation {key!r}.", f"Known: {', '.join(default_augment())}."
+                )
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def default_augment() -> dict[str, dict[str, Any]]:
+    """Seed 002's table 1: each transform with its probability and range."""
+    return {
+        "bias_field": {"prob": 0.15, "coeff": [0.02, 0.06]},
+        "elastic": {"prob": 0.10, "sigma": [3.0, 5.0], "magnitude": [3.0, 6.0]},
+        "rotate": {"prob": 0.50, "degrees": 15.0},
+        "zoom": {"prob": 0.30, "range": [0.9, 1.1]},
+        "blur": {"prob": 0.20, "sigma": [0.5, 1.5]},
+        "contrast": {"prob": 0.30, "gamma": [0.8, 1.3]},
+        "shift": {"prob": 0.50, "offset": 0.1},
+        "noise": {"prob": 0.20, "std": 0.02},
+    }
+
+
+#: Stage-specific changes to the defaults (the CPU-sized configurations).
+STAGE_DEFAULTS: dict[str, dict] = {
+    "localizer": {
+        "preset": "localizer",
+        "iterations": 400,
+        "val_every": 100,
+        "data": {
+            "model_spacing": list(LOCALIZER_SPACING),
+            "roi": [48, 96, 96],
+            "patch": [48, 96, 96],
+            "batch_size": 2,
+            "roi_jitter_mm": 20.0,
+        },
+    },
+    "cavity": {"iterations": 1500, "val_every": 250},
+    "cavity2d": {"iterations": 1500, "val_every": 150, "data": {"patch": [1, 128, 128], "batch_size": 8}},
+    "wall": {
+        "init": "cavity",
+        "schedule": "progressive",
+        "iterations": 1000,
+        "val_every": 200,
+        "patience": 4,
+    },
+    "scar": {"init": "cavity", "loss": "dicece", "iterations": 1000, "val_every": 200},
+}
+
+
+def _merge(base: dict, changes: dict, where: str = "") -> dict:
+    out = dict(base)
+    for key, value in changes.items():
+        if key not in base:
+            known = ", ".join(sorted(base))
+            raise InputError(None, f"unknown config key {where}{key!r}.", f"Known keys here: {known}.")
+        if isinstance(base[key], dict) and isinstance(value, dict) and key != "augment":
+            out[key] = _merge(base[key], value, f"{where}{key}.")
+        elif key == "augment" and isinstance(value, dict):
+            merged = dict(base[key])
+            for name, spec in value.items():
+                if name not in merged:
+                    raise InputError(None, f"unknown augmentation {name!r}.", f"Known: {', '.join(merged)}.")
+                merged[name] = {**merged[name], **(spec or {})}
+            out[key] = merged
+        else:
+            out[key] = value
+    return out
+
+
+def _from_dict(d: dict) -> TrainConfig:
+    return TrainConfig(
+        **{
+            **d,
+            "data": DataConfig(**d["data"]),
+            "optim": OptimConfig(**d["optim"]),
+            "unfreeze": UnfreezeConfig(**d["unfreeze"]),
+            "scar": ScarConfig(**d["scar"]),
+        }
+    )
+
+
+def default_config(stage: str) -> TrainConfig:
+    if stage not in STAGES:
+        raise InputError(None, f"unknown stage {stage!r}.", f"Choose one of {', '.join(STAGES)}.")
+    base = TrainConfig(stage=stage).to_dict()
+    return _from_dict(_merge(base, STAGE_DEFAULTS.get(stage, {}))).validate()
+
+
+def load_config(
+    path: str | Path | None = None, stage: str | None = None, overrides: dict | None = None
+) -> TrainConfig:
+    """Defaults of the stage, then the YAML file, then ``overrides``; all keys checked."""
+    changes: dict = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            changes = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise InputError(path, f"could not be read as a YAML config ({err}).") from None
+        if not isinstance(changes, dict):
+            raise InputError(path, "does not hold a mapping of config keys.")
+    stage = stage or changes.get("stage") or (overrides or {}).get("stage") or "cavity"
+    base = default_config(stage).to_dict()
+    try:
+        merged = _merge(base, {**changes, "stage": stage})
+        merged = _merge(merged, overrides or {})
+        return _from_dict(merged).validate()
+    except InputError as err:
+        if path is not None and err.path is None:
+            raise InputError(path, err.problem, err.fix) from None
+        raise
+
+
+def dump_config(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -1,0 +1,120 @@
+"""Building a stage's network and initialising it: scratch, transfer or fine-tuning.
+
+``--init`` takes ``scratch``, ``bundled`` (the shipped weights of this stage),
+``bundled:<stage>`` (e.g. ``bundled:cavity`` as the prior), a run folder or checkpoint
+file, or ``inflate2d:<2D checkpoint>``. What happens is decided by the source's stage:
+
+* same stage -> fine-tuning (architecture and head kept);
+* a cavity checkpoint for the wall stage -> C2W-Tune transfer (new head);
+* a cavity checkpoint for the scar stage -> progressive phase II starts from it
+  (dual decoder: encoder and cavity decoder inherited, scar decoder random);
+* a scar checkpoint for the scar stage -> phase III only (fine-tuning);
+* a 2D network (``cavity2d``) -> its kernels inflated into the 3D encoder (seed 003).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from ..errors import InputError
+from .config import TrainConfig
+from .rundir import find_checkpoint
+
+
+@dataclasses.dataclass
+class InitSource:
+    kind: str  # scratch | checkpoint | inflate2d
+    path: Path | None = None
+    stage: str | None = None  # stage of the source checkpoint
+    meta: dict | None = None
+
+    def describe(self) -> str:
+        return self.kind if self.path is None else f"{self.kind}:{self.path} (stage {self.stage})"
+
+
+def bundled_checkpoint(stage: str) -> Path:
+    """The weights shipped with the package for ``stage`` (never downloaded)."""
+    from importlib.resources import files
+
+    path = Path(str(files("napari_c2w") / "weights" / f"{stage}.pt"))
+    if not path.is_file():
+        raise InputError(
+            path,
+            f"is missing: this installation ships no bundled {stage} weights.",
+            "Reinstall napari-c2w, or pass a run folder or checkpoint instead of 'bundled'.",
+        )
+    return path
+
+
+def resolve_init(init: str, stage: str) -> InitSource:
+    """Turn an ``--init`` value into a checked source."""
+    from ..models import read_checkpoint
+
+    if init in ("scratch", "", None):
+        return InitSource("scratch")
+    kind = "checkpoint"
+    if init.startswith("inflate2d:"):
+        kind, init = "inflate2d", init.split(":", 1)[1]
+    if init == "cavity":
+        raise InputError(
+            None,
+            f"the {stage} stage starts from a cavity model, but none was given.",
+            "Pass --init RUN_DIR_OR_CKPT of a cavity run, --init bundled:cavity, or --init scratch.",
+        )
+    if init == "bundled" or init.startswith("bundled:"):
+        path = bundled_checkpoint(init.split(":", 1)[1] if ":" in init else stage)
+    else:
+        path = find_checkpoint(init)
+    meta = read_checkpoint(path)["meta"]
+    src_stage = meta.get("stage")
+    if kind == "inflate2d" or meta.get("spatial_dims") == 2:
+        if meta.get("spatial_dims") != 2:
+            raise InputError(path, "is not a 2D network; inflate2d: needs a cavity2d checkpoint.")
+        kind = "inflate2d"
+    allowed = {
+        "wall": {"cavity", "wall"},
+        "scar": {"cavity", "scar"},
+        "cavity": {"cavity"},
+        "localizer": {"localizer"},
+        "cavity2d": {"cavity2d"},
+    }[stage]
+    if kind == "checkpoint" and src_stage not in allowed:
+        raise InputError(
+            path,
+            f"holds a {src_stage} model, which cannot initialise the {stage} stage.",
+            f"Use a checkpoint of stage {' or '.join(sorted(allowed))}, or --init scratch.",
+        )
+    return InitSource(kind, path, src_stage, meta)
+
+
+def build_model_for(
+    config: TrainConfig, source: InitSource, *, dual: bool = False
+) -> tuple[torch.nn.Module, dict]:
+    """The stage's network, initialised from ``source``; returns it and a report."""
+    from ..models import DualDecoderUNet, build_model, inflate_2d_to_3d, load_checkpoint
+
+    spatial_dims = 2 if config.stage == "cavity2d" else 3
+    torch.manual_seed(config.seed)
+    report: dict = {"init": source.describe()}
+    if source.kind == "checkpoint":
+        model, meta = load_checkpoint(source.path)
+        if meta["preset"] != config.preset:
+            report["preset_from_checkpoint"] = meta["preset"]
+            config.preset = meta["preset"]
+        if config.stage == "wall" and source.stage == "cavity":
+            model.reset_head(1)
+            report["transfer"] = "cavity -> wall: new head"
+        if dual:
+            model = DualDecoderUNet.from_single(model)
+            report["transfer"] = "cavity -> dual (encoder + cavity decoder inherited, scar decoder random)"
+        return model, report
+    model = build_model(config.preset, in_channels=1, out_channels=1, spatial_dims=spatial_dims)
+    if source.kind == "inflate2d":
+        model2d, _ = load_checkpoint(source.path)
+        report["inflated"] = inflate_2d_to_3d(model2d.state_dict(), model, mode="average")
+    if dual:
+        model = DualDecoderUNet.from_single(model)
+    return model, report

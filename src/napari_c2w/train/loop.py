@@ -1,0 +1,372 @@
+"""The training loop behind ``napari-c2w-train`` (pure torch + MONAI, no Qt).
+
+One loop serves every stage. Per iteration it sets the trainable parameters for the
+schedule (C2W-Tune steps A/B/C; progressive scar phases II/III), draws a seeded batch,
+runs forward/backward under the device's mixed precision, and steps AdamW with a
+stage-wise warm-up cosine learning rate. Every ``val_every`` iterations it validates,
+logs to CSV and TensorBoard, keeps the best checkpoint and a resumable ``last.pt``.
+Ctrl-C finishes the current iteration, saves ``last.pt`` and returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import signal
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ..labels import LABELS
+from ..preprocess import DEFAULT_NORMALIZATION
+from .config import TrainConfig
+from .data import Prepared
+from .distributed import Dist
+from .evaluate import validate
+from .losses import WallBandWeightedDiceCE, alpha_at, make_loss
+from .rundir import BEST, LAST, RunDir
+from .schedule import apply_freeze, lr_at, segments, unfreeze_step
+
+
+@dataclasses.dataclass
+class RunResult:
+    run_dir: str
+    status: str  # completed | interrupted | early-stopped | stopped
+    iteration: int
+    best: dict
+    best_checkpoint: str | None
+
+
+class Trainer:
+    """Trains one stage. ``phase`` is "main", or "II"/"III" for progressive scar."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        model: torch.nn.Module,
+        train_cases: list[Prepared],
+        val_cases: list[Prepared],
+        run: RunDir,
+        *,
+        data_summary: dict,
+        dist: Dist,
+        phase: str = "main",
+        start: int = 0,
+        stop: int | None = None,
+        progress: Callable[[dict], None] | None = None,
+    ) -> None:
+        from ..models import autocast, prepare_model, select_device
+        from .augment import PatchSampler
+
+        self.config, self.run, self.dist, self.phase = config, run, dist, phase
+        self.start, self.stop = start, config.iterations if stop is None else stop
+        self.device = select_device(config.device if not dist.active else dist.device_name(config.device))
+        self.model = prepare_model(model, self.device)
+        self.amp = config.amp
+        self.amp_ctx = lambda: _autocast(self.device, self.amp, autocast)
+        self.val_cases, self.data_summary = val_cases, data_summary
+        self.dual = phase == "II"
+        self.target = "scar" if config.stage == "scar" else STAGE_TARGET.get(config.stage, "cavity")
+        self.sampler = PatchSampler(train_cases, config, self.target, rank=dist.rank)
+        self.loss = make_loss(config.loss)
+        self.band_loss = WallBandWeightedDiceCE() if self.dual else None
+        self.segs = segments(config, start, self.stop)
+        fused = self.device.type in ("cpu", "cuda")  # one kernel per step: ~3x faster than the loop
+        self.optimizer = torch.optim.AdamW(
+            self._param_groups(),
+            lr=config.optim.lr,
+            fused=fused,
+            betas=tuple(config.optim.betas),
+            weight_decay=config.optim.weight_decay,
+        )
+        fp16 = self.device.type == "cuda" and _amp_dtype(self) == torch.float16
+        self.scaler = torch.amp.GradScaler("cuda") if fp16 else None
+        self.best = {"dice": -math.inf, "iteration": -1}
+        self.bad_validations = 0
+        self.iteration = start
+        self.progress = progress
+        self._stop_requested = False
+        self._writer = None
+
+    # ------------------------------------------------------------------ set-up
+    def _param_groups(self) -> list[dict]:
+        base = self.config.optim.lr
+        if not self.dual:
+            return [{"params": list(self.model.parameters()), "lr": base, "name": "all"}]
+        fast = [p for n, p in self.model.named_parameters() if n.startswith(("decoder_scar", "head_scar"))]
+        fast_ids = {id(p) for p in fast}
+        slow = [p for p in self.model.parameters() if id(p) not in fast_ids]
+        return [
+            {"params": slow, "lr": base * self.config.scar.shared_lr_factor, "name": "shared"},
+            {"params": fast, "lr": base, "name": "scar"},
+        ]
+
+    def _set_lr(self) -> float:
+        lr = lr_at(self.iteration, self.segs, self.config)
+        for group in self.optimizer.param_groups:
+            factor = self.config.scar.shared_lr_factor if group.get("name") == "shared" else 1.0
+            group["lr"] = lr * factor
+        return lr
+
+    def _freeze_state(self) -> str:
+        if self.phase == "III":
+            return "shallow"
+        return unfreeze_step(self.iteration, self.config)
+
+    # ------------------------------------------------------------------ one step
+    def _step(self, batch: dict) -> float:
+        model = self.dist.wrap(self.model)
+        self.optimizer.zero_grad(set_to_none=True)
+        x = batch["image"].to(self.device)
+        if x.ndim == 5 and self.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        with self.amp_ctx():
+            out = model(x)
+        if self.dual:
+            a = alpha_at(
+                self.iteration - self.start,
+                int(self.config.scar.alpha_ramp * (self.stop - self.start)),
+                self.config.scar.alpha_max,
+            )
+            l_cav = self.loss(out["cavity"].float(), batch["cavity"].to(self.device))
+            l_scar = self.band_loss(
+                out["scar"], batch["scar"].to(self.device), batch["band"].to(self.device), a
+            )
+            loss = self.config.scar.beta_cavity * l_cav + self.config.scar.beta_scar * l_scar
+        else:
+            loss = self.loss(out.float(), batch[self.target].to(self.device))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss.item()} at iteration {self.iteration}; lower the "
+                "learning rate or check the data for broken cases."
+            )
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        torch.nn.utils.clip_grad_norm_(
+            [p for p in self.model.parameters() if p.requires_grad], self.config.optim.grad_clip
+        )
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        return float(loss.detach())
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, stop_after: int | None = None) -> RunResult:
+        """Train until ``self.stop`` (or ``stop_after`` iterations, for tests)."""
+        from tqdm import tqdm
+
+        previous = signal.getsignal(signal.SIGINT)
+        with contextlib.suppress(ValueError):  # not in the main thread: no handler
+            signal.signal(signal.SIGINT, self._on_sigint)
+        bar = tqdm(
+            total=self.stop,
+            initial=self.iteration,
+            desc=f"{self.config.stage} {self.phase}",
+            unit="it",
+            disable=not self.dist.is_main or self.progress is not None,
+            dynamic_ncols=True,
+        )
+        status, losses, t0 = "completed", [], time.time()
+        freeze = None
+        try:
+            while self.iteration < self.stop:
+                if self._stop_requested:
+                    status = "interrupted"
+                    break
+                if stop_after is not None and self.iteration >= stop_after:
+                    status = "stopped"
+                    break
+                state = self._freeze_state()
+                if state != freeze:
+                    apply_freeze(self.model, state, self._frozen_shallow())
+                    self.dist.rewrap()
+                    freeze = state
+                lr = self._set_lr()
+                losses.append(self._step(self.sampler.batch(self.iteration)))
+                self.iteration += 1
+                bar.update(1)
+                bar.set_postfix(
+                    loss=f"{np.mean(losses[-20:]):.3f}",
+                    lr=f"{lr:.1e}",
+                    step=state,
+                    best=f"{self.best['dice']:.3f}" if self.best["dice"] > -1 else "-",
+                )
+                if self.progress:
+                    self.progress({"iteration": self.iteration, "total": self.stop, "loss": losses[-1]})
+                if self.iteration % self.config.val_every == 0 or self.iteration == self.stop:
+                    stop = self._validate(np.mean(losses), lr, state, time.time() - t0)
+                    losses, t0 = [], time.time()
+                    if stop:
+                        status = "early-stopped"
+                        break
+        finally:
+            bar.close()
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGINT, previous)
+        if status != "completed" or self.iteration < self.config.iterations:
+            self.save_last()
+        return RunResult(
+            str(self.run.path),
+            status,
+            self.iteration,
+            dict(self.best),
+            str(self.run / BEST) if (self.run / BEST).exists() else None,
+        )
+
+    def _frozen_shallow(self) -> int:
+        return self.config.scar.frozen_shallow if self.phase == "III" else self.config.unfreeze.frozen_shallow
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self._stop_requested:
+            raise KeyboardInterrupt
+        self._stop_requested = True
+        print(
+            "\nInterrupted: finishing this iteration and saving a resumable checkpoint "
+            "(press Ctrl-C again to abort at once).",
+            flush=True,
+        )
+
+    def _validate(self, loss: float, lr: float, step: str, seconds: float) -> bool:
+        stop = False
+        if self.dist.is_main:
+            metrics, _ = validate(
+                self.model,
+                self.val_cases,
+                self.target,
+                self.sampler.patch,
+                device=self.device,
+                amp_ctx=self.amp_ctx,
+                output="scar" if self.dual else None,
+            )
+            row = {
+                "iteration": self.iteration,
+                "phase": self.phase,
+                "step": step,
+                "loss": round(loss, 5),
+                "lr": lr,
+                **{k: round(v, 5) for k, v in metrics.items()},
+                "seconds": round(seconds, 2),
+            }
+            self.run.log_metrics(row)
+            self._tensorboard(row)
+            improved = metrics["dice"] > self.best["dice"] if not math.isnan(metrics["dice"]) else False
+            if improved:
+                self.best = {**metrics, "iteration": self.iteration, "phase": self.phase}
+                self.bad_validations = 0
+                self.save_best()
+            else:
+                self.bad_validations += 1
+            patience_on = self.config.patience > 0 and step in ("C", "all", "shallow")
+            stop = patience_on and self.bad_validations >= self.config.patience
+            self.save_last()
+        return self.dist.broadcast_flag(stop)
+
+    def _tensorboard(self, row: dict) -> None:
+        try:
+            if self._writer is None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._writer = SummaryWriter(str(self.run / "tensorboard"))
+        except ImportError:  # tensorboard is an optional extra ([train])
+            return
+        for key, value in row.items():
+            if isinstance(value, float | int) and key != "iteration":
+                self._writer.add_scalar(f"{self.phase}/{key}", value, self.iteration)
+        self._writer.flush()
+
+    # ------------------------------------------------------------------ checkpoints
+    def meta(self) -> dict:
+        """Everything needed to use the weights (see napari_c2w.models.build_meta)."""
+        return {
+            "stage": "dual" if self.dual else self.config.stage,
+            "preset": self.config.preset,
+            "labels": dict(LABELS),
+            "targets": ["cavity", "scar"] if self.dual else [self.target],
+            "activation": "sigmoid",
+            "spacing": list(self.config.data.model_spacing),
+            "roi": list(self.config.data.roi),
+            "patch": list(self.sampler.patch),
+            "intensity_normalisation": DEFAULT_NORMALIZATION,
+            "training_data": self.data_summary,
+            "validation_metrics": {k: v for k, v in self.best.items() if k != "phase"},
+            "iteration": self.iteration,
+            "phase": self.phase,
+            "config": self.config.to_dict(),
+        }
+
+    def save_best(self) -> None:
+        from ..models import save_checkpoint
+
+        model = self.model.export_branch("scar") if self.dual else self.model
+        meta = self.meta()
+        if self.dual:
+            meta.update(stage="scar", targets=["scar"], note="scar branch of the phase II dual model")
+            save_checkpoint(self.run / "dual_best.pt", self.model, self.meta(), overwrite=True)
+        save_checkpoint(self.run / BEST, model, meta, overwrite=True)
+
+    def save_last(self) -> None:
+        from ..models import save_checkpoint
+
+        if not self.dist.is_main:
+            return
+        extra = {
+            "optimizer": self.optimizer.state_dict(),
+            "iteration": self.iteration,
+            "phase": self.phase,
+            "best": self.best,
+            "bad_validations": self.bad_validations,
+            "torch_rng": torch.get_rng_state(),
+        }
+        if self.scaler is not None:
+            extra["scaler"] = self.scaler.state_dict()
+        save_checkpoint(
+            self.run / LAST, self.model, {**self.meta(), "resumable": True}, extra_state=extra, overwrite=True
+        )
+
+    def restore(self, extra: dict) -> None:
+        """Continue from a ``last.pt``'s extra state (optimizer, counters, RNG)."""
+        self.optimizer.load_state_dict(extra["optimizer"])
+        self.iteration = int(extra["iteration"])
+        self.best = dict(extra["best"])
+        self.bad_validations = int(extra["bad_validations"])
+        torch.set_rng_state(extra["torch_rng"])
+        if self.scaler is not None and "scaler" in extra:
+            self.scaler.load_state_dict(extra["scaler"])
+        self.run.truncate_metrics(self.iteration)
+
+
+STAGE_TARGET = {
+    "localizer": "cavity",
+    "cavity": "cavity",
+    "cavity2d": "cavity",
+    "wall": "wall",
+    "scar": "scar",
+}
+
+
+def _amp_dtype(trainer: Trainer):
+    from ..models import amp_dtype
+
+    if trainer.amp == "off":
+        return None
+    if trainer.amp in AMP_DTYPES:
+        return AMP_DTYPES[trainer.amp]
+    return amp_dtype(trainer.device)
+
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _autocast(device: torch.device, amp: str, default):
+    """Mixed precision: 'auto' picks the device's best dtype (bf16 on capable CPUs), 'off' none."""
+    if amp in AMP_DTYPES:
+        return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[amp])
+    return default(device, enabled=amp != "off")

@@ -1,0 +1,99 @@
+"""A training run's folder: config, split, metrics CSV, TensorBoard log, checkpoints.
+
+Nothing in a run folder is overwritten silently: a new run refuses a folder that
+already holds one (use ``--resume`` to continue it, or another ``--output``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from .config import TrainConfig, dump_config, load_config
+
+CONFIG = "config.yaml"
+SPLIT = "split.json"
+METRICS = "metrics.csv"
+LAST = "last.pt"
+BEST = "best.pt"
+STATUS = "run.json"
+
+
+class RunDir:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def create(self, config: TrainConfig, split: dict) -> None:
+        if self.path.exists() and any(self.path.iterdir()):
+            raise InputError(
+                self.path,
+                "already holds a training run; nothing was overwritten.",
+                "Pass --resume to continue it, or choose another --output.",
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self / CONFIG, dump_config(config))
+        atomic_write_text(self / SPLIT, json.dumps(split, indent=1))
+
+    def load_for_resume(self) -> tuple[TrainConfig, dict]:
+        if not (self / LAST).is_file():
+            raise InputError(
+                self.path,
+                "holds no resumable checkpoint (last.pt).",
+                "Start a new run instead of --resume, or check the folder.",
+            )
+        return load_config(self / CONFIG), json.loads((self / SPLIT).read_text())
+
+    def log_metrics(self, row: dict) -> None:
+        path = self / METRICS
+        new = not path.exists()
+        with open(path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def truncate_metrics(self, iteration: int) -> None:
+        """On resume, drop CSV rows written after the checkpoint being resumed."""
+        path = self / METRICS
+        if not path.exists():
+            return
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        keep = [r for r in rows if int(r["iteration"]) <= iteration]
+        if len(keep) != len(rows):
+            tmp = path.with_suffix(".csv.tmp")
+            with open(tmp, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(keep)
+            os.replace(tmp, path)
+
+    def write_status(self, status: dict) -> None:
+        atomic_write_text(self / STATUS, json.dumps(status, indent=1, default=str))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def find_checkpoint(source: str | Path, name: str = BEST) -> Path:
+    """A checkpoint file from a file path or a run folder (its best.pt)."""
+    source = Path(source)
+    if source.is_dir():
+        if (source / name).is_file():
+            return source / name
+        raise InputError(source, f"holds no {name}.", "Give a finished run folder or a .pt checkpoint.")
+    if not source.is_file():
+        raise InputError(source, "does not exist.", "Give a run folder or a .pt checkpoint.")
+    return source

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# How the bundled weights (src/napari_c2w/weights/) were trained: the exact commands of the
+# model card (docs/model_card.md). About 1-1.5 h on a 2-core CPU; much less on a GPU.
+#   training/bundled.sh [WORK_DIR]     (default: data/ and runs/ in the repository, git-ignored)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W=${1:-.}
+BIN=${BIN:-.venv/bin}
+LA=${LA2018:-../shared/data/la2018/train}
+D=$W/data; R=$W/runs/bundled
+mkdir -p "$D"
+
+# Real cavity cases: the 10 last case ids (sorted) are held out for testing, never trained on.
+if [ ! -d "$D/la2018-train" ]; then
+  cases=$(ls "$LA" | sort)
+  "$BIN/napari-c2w" import $(echo "$cases" | head -n -10 | sed "s#^#$LA/#") --output "$D/la2018-train"
+  "$BIN/napari-c2w" import $(echo "$cases" | tail -n 10 | sed "s#^#$LA/#") --output "$D/la2018-test"
+fi
+# Phantoms with cavity, wall and scar at the three spacings the phantom supports;
+# seeds 1000+ are held out for testing.
+if [ ! -d "$D/phantoms" ]; then
+  "$BIN/napari-c2w" phantom "$D/phantoms" --layout zarr --cases 16 --seed 100 --spacing 1.25 0.625 0.625
+  "$BIN/napari-c2w" phantom "$D/phantoms" --layout zarr --cases 12 --seed 200 --spacing 0.625 0.625 0.625
+  "$BIN/napari-c2w" phantom "$D/phantoms" --layout zarr --cases 8 --seed 300 --spacing 2.5 0.625 0.625
+  "$BIN/napari-c2w" phantom "$D/phantoms-test" --layout zarr --cases 10 --seed 1000 --spacing 1.25 0.625 0.625
+fi
+
+T="$BIN/napari-c2w-train"
+[ -f "$R/localizer/run.json" ] || $T --config training/cpu/localizer.yaml --data "$D/la2018-train" "$D/phantoms" --output "$R/localizer"
+[ -f "$R/cavity/run.json" ] || $T --config training/cpu/cavity.yaml --data "$D/la2018-train" "$D/phantoms" --output "$R/cavity"
+[ -f "$R/wall/run.json" ] || $T --config training/cpu/wall.yaml --data "$D/phantoms" --init "$R/cavity" --output "$R/wall"
+[ -f "$R/scar/run.json" ] || $T --config training/cpu/scar.yaml --data "$D/phantoms" --init "$R/cavity" --output "$R/scar"
+"$BIN/python" scripts/export_bundled.py "$R" src/napari_c2w/weights
