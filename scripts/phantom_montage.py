@@ -59,13 +59,18 @@ def montage(ph, px_per_mm: float = 2.0) -> Image.Image:
     masks = {**ph.labels, "noise": ph.noise}
     window = (0.0, float(np.percentile(img, 99.7)))
     axial, coronal, sagittal = (sp[1], sp[2]), (sp[0], sp[2]), (sp[0], sp[1])
-    views = [(lambda a: a[c[0]], axial),                  # rows y (anterior up), cols x (patient left right)
-             (lambda a: a[::-1, c[1], :], coronal),       # superior up
-             (lambda a: a[::-1, :, c[2]], sagittal),      # superior up, anterior left
-             (lambda a: a[sup[0]], axial), (lambda a: a[inf[0]], axial),
-             (lambda a: a[::-1, pv[1], :], coronal)]
-    panels = [_panel(take(img), {k: take(m) for k, m in masks.items()}, asp, px_per_mm, window)
-              for take, asp in views]
+    views = [
+        (lambda a: a[c[0]], axial),  # rows y (anterior up), cols x (patient left right)
+        (lambda a: a[::-1, c[1], :], coronal),  # superior up
+        (lambda a: a[::-1, :, c[2]], sagittal),  # superior up, anterior left
+        (lambda a: a[sup[0]], axial),
+        (lambda a: a[inf[0]], axial),
+        (lambda a: a[::-1, pv[1], :], coronal),
+    ]
+    panels = [
+        _panel(take(img), {k: take(m) for k, m in masks.items()}, asp, px_per_mm, window)
+        for take, asp in views
+    ]
     cols = 3
     cell_w = max(p[0].width for p in panels) + 10
     cell_h = max(p[0].height for p in panels) + 10
@@ -76,11 +81,14 @@ def montage(ph, px_per_mm: float = 2.0) -> Image.Image:
         out.paste(plain, (x, y))
         out.paste(over, (x, y + cell_h))
     meta = ph.meta
-    ImageDraw.Draw(out).text((4, 3), f"phantom seed {meta['seed']}  spacing {tuple(meta['spacing'])}  scale "
-                             f"{meta['scale']}  scar {meta['scar_fraction']:.0%}  noise sigma "
-                             f"{meta['noise_sigma']:.1f}  bias {meta['bias_strength']:.2f}   rows: image / "
-                             "labels (cavity red, wall blue, scar yellow, noise magenta)",
-                             fill=(230, 230, 230))
+    ImageDraw.Draw(out).text(
+        (4, 3),
+        f"phantom seed {meta['seed']}  spacing {tuple(meta['spacing'])}  scale "
+        f"{meta['scale']}  scar {meta['scar_fraction']:.0%}  noise sigma "
+        f"{meta['noise_sigma']:.1f}  bias {meta['bias_strength']:.2f}   rows: image / "
+        "labels (cavity red, wall blue, scar yellow, noise magenta)",
+        fill=(230, 230, 230),
+    )
     return out
 
 
@@ -88,8 +96,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="PNG file to write")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shape", type=int, nargs=3, default=None,
-                        help="z y x (default: about 110x150x150 mm)")
+    parser.add_argument(
+        "--shape", type=int, nargs=3, default=None, help="z y x (default: about 110x150x150 mm)"
+    )
     parser.add_argument("--spacing", type=float, nargs=3, default=(0.625, 0.625, 0.625), help="z y x in mm")
     parser.add_argument("--px-per-mm", type=float, default=2.0)
     args = parser.parse_args(argv)

@@ -32,11 +32,15 @@ def small_case(geometry):
     from napari_c2w.io import Case, Volume
 
     spacing, origin = geometry
-    zz, yy, xx = np.meshgrid(*(np.arange(n) * s for n, s in zip((12, 40, 48), spacing)), indexing="ij")
+    zz, yy, xx = np.meshgrid(
+        *(np.arange(n) * s for n, s in zip((12, 40, 48), spacing, strict=False)), indexing="ij"
+    )
     r = np.sqrt((zz - 15) ** 2 + (yy - 12.5) ** 2 + (xx - 16.8) ** 2)
     cavity = r < 8
     wall = (r >= 8) & (r < 10)
     scar = wall & (xx > 20)
     rng = np.random.default_rng(0)
     image = (60 + 100 * cavity + 40 * scar + rng.normal(0, 5, cavity.shape)).clip(0, 255).astype(np.uint8)
-    return Case(Volume(image, spacing, origin), {"cavity": cavity, "wall": wall, "scar": scar}, case_id="ball")
+    return Case(
+        Volume(image, spacing, origin), {"cavity": cavity, "wall": wall, "scar": scar}, case_id="ball"
+    )

@@ -124,7 +124,7 @@ def test_cavity_connected_with_four_veins(ph, ph_fine):
             assert edt[_index(p, p.meta["pv_ostia"][name])] <= 2.0
             assert cavity[_index(p, p.meta["pv_distal"][name])], name
             distal.append(p.meta["pv_distal"][name])
-        gaps = [np.linalg.norm(np.subtract(a, b)) for i, a in enumerate(distal) for b in distal[i + 1:]]
+        gaps = [np.linalg.norm(np.subtract(a, b)) for i, a in enumerate(distal) for b in distal[i + 1 :]]
         assert min(gaps) > 10 * p.meta["scale"]
 
 

@@ -11,7 +11,9 @@ REPO = Path(__file__).resolve().parents[1]
 LA2018 = (REPO.parent / "shared" / "data" / "la2018" / "train").resolve()
 
 
-def write_sitk(array: np.ndarray, path: Path, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=None):
+def write_sitk(
+    array: np.ndarray, path: Path, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=None
+):
     """Write a (z, y, x) array with geometry given in zyx order."""
     import SimpleITK as sitk
 
@@ -25,7 +27,9 @@ def write_sitk(array: np.ndarray, path: Path, spacing=(1.0, 1.0, 1.0), origin=(0
     return path
 
 
-def write_dicom_series(array: np.ndarray, folder: Path, spacing, origin, series_uid="1.2.826.0.1.3680043.2.1125.1"):
+def write_dicom_series(
+    array: np.ndarray, folder: Path, spacing, origin, series_uid="1.2.826.0.1.3680043.2.1125.1"
+):
     """Write a (z, y, x) int16 array as a DICOM series, one file a slice."""
     import SimpleITK as sitk
 
@@ -37,9 +41,14 @@ def write_dicom_series(array: np.ndarray, folder: Path, spacing, origin, series_
         sl.SetSpacing((spacing[2], spacing[1]))
         z = origin[0] + k * spacing[0]
         tags = {
-            "0008|0060": "MR", "0020|000d": "1.2.826.0.1.3680043.2.1125.0", "0020|000e": series_uid,
-            "0020|0032": f"{origin[2]}\\{origin[1]}\\{z}", "0020|0037": "1\\0\\0\\0\\1\\0",
-            "0020|0013": str(k + 1), "0018|0050": str(spacing[0]), "0028|0030": f"{spacing[1]}\\{spacing[2]}",
+            "0008|0060": "MR",
+            "0020|000d": "1.2.826.0.1.3680043.2.1125.0",
+            "0020|000e": series_uid,
+            "0020|0032": f"{origin[2]}\\{origin[1]}\\{z}",
+            "0020|0037": "1\\0\\0\\0\\1\\0",
+            "0020|0013": str(k + 1),
+            "0018|0050": str(spacing[0]),
+            "0028|0030": f"{spacing[1]}\\{spacing[2]}",
             "0008|0018": f"{series_uid}.{k + 1}",
         }
         for key, value in tags.items():
@@ -50,5 +59,8 @@ def write_dicom_series(array: np.ndarray, folder: Path, spacing, origin, series_
 
 
 def needs_la2018():
-    return pytest.mark.skipif(not LA2018.is_dir(), reason=f"real la2018 data not found at {LA2018} "
-                              "(it lives in ../shared/data beside the repository; CI has it)")
+    return pytest.mark.skipif(
+        not LA2018.is_dir(),
+        reason=f"real la2018 data not found at {LA2018} "
+        "(it lives in ../shared/data beside the repository; CI has it)",
+    )

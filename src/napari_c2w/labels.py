@@ -55,7 +55,7 @@ def to_mask(layer_data: np.ndarray) -> np.ndarray:
 
 def napari_colormap(structure: str) -> dict:
     """A ``colormap`` argument for ``viewer.add_labels`` showing the structure's colour."""
-    from napari.utils.colormaps import DirectLabelColormap  # noqa: PLC0415 (napari only here)
+    from napari.utils.colormaps import DirectLabelColormap
 
     rgba = np.asarray(COLORS[check_structure(structure)], dtype=float) / 255.0
     return DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), LABELS[structure]: rgba})

@@ -23,9 +23,13 @@ META_KEY = "napari_c2w"
 def warn_if_oblique(volume: Volume) -> None:
     if volume.is_oblique:
         d = np.round(np.asarray(volume.direction).reshape(3, 3), 3).tolist()
-        warnings.warn(f"{volume.path or 'volume'}: the volume is oblique (direction {d}). napari shows it "
-                      "in voxel axes with its spacing and origin; the direction is kept in the layer "
-                      "metadata and written back on export.", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"{volume.path or 'volume'}: the volume is oblique (direction {d}). napari shows it "
+            "in voxel axes with its spacing and origin; the direction is kept in the layer "
+            "metadata and written back on export.",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 def volume_layer(volume: Volume, name: str, meta: dict | None = None) -> tuple:
@@ -47,8 +51,13 @@ def label_layer(mask: np.ndarray, structure: str, volume: Volume) -> tuple:
 def case_layers(case: Case) -> list[tuple]:
     """Layer data tuples for a case: the image, then cavity, wall, scar (those present)."""
     warn_if_oblique(case.image)
-    meta = {"case_id": case.case_id, "sources": case.sources, "provenance": case.provenance,
-            "status": case.status, "attrs": case.attrs}
+    meta = {
+        "case_id": case.case_id,
+        "sources": case.sources,
+        "provenance": case.provenance,
+        "status": case.status,
+        "attrs": case.attrs,
+    }
     layers = [volume_layer(case.image, case.case_id, meta)]
     layers += [label_layer(case.labels[s], s, case.image) for s in case.structures]
     return layers
@@ -71,22 +80,36 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
     scale = tuple(meta.get("scale", (1.0, 1.0, 1.0)))[-3:]
     translate = tuple(meta.get("translate", (0.0, 0.0, 0.0)))[-3:]
     if np.ndim(data) != 3:
-        raise InputError(None, f"the image layer {meta.get('name')!r} is {np.ndim(data)}D; a 3D volume is needed.")
+        raise InputError(
+            None, f"the image layer {meta.get('name')!r} is {np.ndim(data)}D; a 3D volume is needed."
+        )
     volume = Volume(np.asarray(data), scale, translate, tuple(layer_meta.get("direction", np.eye(3).ravel())))
-    case = Case(image=volume, case_id=ours.get("case_id") or meta.get("name") or "case",
-                sources=dict(ours.get("sources", {})), provenance=list(ours.get("provenance", [])),
-                status=ours.get("status", "unreviewed"), attrs=dict(ours.get("attrs", {})))
+    case = Case(
+        image=volume,
+        case_id=ours.get("case_id") or meta.get("name") or "case",
+        sources=dict(ours.get("sources", {})),
+        provenance=list(ours.get("provenance", [])),
+        status=ours.get("status", "unreviewed"),
+        attrs=dict(ours.get("attrs", {})),
+    )
     for item in labels:
         ldata, lmeta = item[0], item[1]
         structure = structure_of_layer_name(lmeta.get("name", ""))
         if structure is None:
             continue
         if np.shape(ldata) != volume.shape:
-            raise InputError(None, f"the labels layer {lmeta.get('name')!r} has shape {np.shape(ldata)} but "
-                             f"the image has {volume.shape}.", "Labels must lie on the image grid.")
+            raise InputError(
+                None,
+                f"the labels layer {lmeta.get('name')!r} has shape {np.shape(ldata)} but "
+                f"the image has {volume.shape}.",
+                "Labels must lie on the image grid.",
+            )
         lscale = tuple(lmeta.get("scale", scale))[-3:]
         if not np.allclose(lscale, scale, rtol=1e-3):
-            raise InputError(None, f"the labels layer {lmeta.get('name')!r} has scale {lscale} but the image "
-                             f"has {scale}.", "Give both layers the image's spacing.")
+            raise InputError(
+                None,
+                f"the labels layer {lmeta.get('name')!r} has scale {lscale} but the image has {scale}.",
+                "Give both layers the image's spacing.",
+            )
         case.set_label(structure, to_mask(ldata))
     return case

@@ -17,7 +17,7 @@ DEFAULT_NORMALIZATION = {"type": "zscore", "clip_percentiles": [0.5, 99.5]}
 
 def resampled_shape(shape, spacing, target_spacing) -> tuple[int, int, int]:
     """Grid size covering the same extent at ``target_spacing``."""
-    return tuple(max(1, int(round(n * s / t))) for n, s, t in zip(shape, spacing, target_spacing))
+    return tuple(max(1, round(n * s / t)) for n, s, t in zip(shape, spacing, target_spacing, strict=False))
 
 
 def resample(array: np.ndarray, shape: tuple[int, int, int], *, kind: str = "image") -> np.ndarray:
@@ -34,7 +34,7 @@ def resample(array: np.ndarray, shape: tuple[int, int, int], *, kind: str = "ima
     shape = tuple(int(n) for n in shape)
     if tuple(array.shape) == shape:
         return np.asarray(array, dtype=np.uint8 if kind == "mask" else np.float32)
-    shrink = all(t < n for t, n in zip(shape, array.shape))
+    shrink = all(t < n for t, n in zip(shape, array.shape, strict=False))
     mode = "area" if (shrink and kind == "image") else "trilinear"
     tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None]
     out = Resize(shape, mode=mode)(tensor)
@@ -61,8 +61,8 @@ def roi_box(center, roi, shape) -> tuple[tuple[int, int], ...]:
     """Start/stop per axis of a ``roi``-sized box centred on ``center``, shifted to lie
     inside ``shape`` where possible (it may extend outside when the ROI is larger)."""
     box = []
-    for c, r, n in zip(center, roi, shape):
-        start = int(round(float(c) - r / 2.0))
+    for c, r, n in zip(center, roi, shape, strict=False):
+        start = round(float(c) - r / 2.0)
         if r <= n:
             start = min(max(start, 0), n - r)
         else:
@@ -75,7 +75,7 @@ def crop(array: np.ndarray, box, fill: float = 0.0) -> np.ndarray:
     """Crop ``box`` out of ``array`` (leading axes kept), padding with ``fill`` outside it."""
     lead = array.ndim - len(box)
     src, dst, out_shape = [], [], []
-    for (start, stop), n in zip(box, array.shape[lead:]):
+    for (start, stop), n in zip(box, array.shape[lead:], strict=False):
         s0, s1 = max(start, 0), min(stop, n)
         src.append(slice(s0, s1))
         dst.append(slice(s0 - start, s1 - start))
@@ -89,7 +89,7 @@ def paste(target: np.ndarray, patch: np.ndarray, box) -> np.ndarray:
     """Write ``patch`` (cropped with ``box``) back into ``target`` in place; returns it."""
     lead = target.ndim - len(box)
     src, dst = [], []
-    for (start, stop), n in zip(box, target.shape[lead:]):
+    for (start, stop), n in zip(box, target.shape[lead:], strict=False):
         s0, s1 = max(start, 0), min(stop, n)
         dst.append(slice(s0, s1))
         src.append(slice(s0 - start, s1 - start))

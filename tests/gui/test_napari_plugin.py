@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from testutils import write_dicom_series, write_sitk
 
 from napari_c2w.io import write_case_folder
 from napari_c2w.io.store import read_case_store, write_case_store
+from testutils import write_dicom_series, write_sitk
 
 pytestmark = pytest.mark.gui
 
@@ -51,7 +51,9 @@ def test_open_case_with_labels(make_napari_viewer, tmp_path, small_case, layout)
 
 @pytest.mark.parametrize("name", ["lgemri.nrrd", "scan.nii.gz", "scan.mha"])
 def test_open_single_volume(make_napari_viewer, tmp_path, small_case, name):
-    path = write_sitk(small_case.image.array, tmp_path / name, small_case.image.spacing, small_case.image.origin)
+    path = write_sitk(
+        small_case.image.array, tmp_path / name, small_case.image.spacing, small_case.image.origin
+    )
     viewer = make_napari_viewer()
     (layer,) = viewer.open(str(path), plugin="napari-c2w")
     assert type(layer).__name__ == "Image"
@@ -69,8 +71,9 @@ def test_open_challenge_label_file_maps_to_project_value(make_napari_viewer, tmp
 
 
 def test_open_dicom_folder(make_napari_viewer, tmp_path, small_case):
-    folder = write_dicom_series(small_case.image.array, tmp_path / "series", small_case.image.spacing,
-                                small_case.image.origin)
+    folder = write_dicom_series(
+        small_case.image.array, tmp_path / "series", small_case.image.spacing, small_case.image.origin
+    )
     viewer = make_napari_viewer()
     (layer,) = viewer.open(str(folder), plugin="napari-c2w")
     np.testing.assert_allclose(layer.scale, small_case.image.spacing, rtol=1e-4)

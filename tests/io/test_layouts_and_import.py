@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from testutils import LA2018, needs_la2018, write_sitk
 
 from napari_c2w.cli import main
 from napari_c2w.errors import InputError
 from napari_c2w.io import detect_layout, read_case_folder, write_case_folder
 from napari_c2w.io.store import list_case_stores, read_case_store
+from testutils import LA2018, needs_la2018, write_sitk
 
 
 def test_utah_folder_round_trip(tmp_path, small_case):
@@ -44,10 +44,15 @@ def test_import_mixed_sources_goes_on_past_a_bad_case(tmp_path, small_case, caps
     write_case_folder(small_case, tmp_path / "src" / "good_lascarqs", "lascarqs")
     bad = write_case_folder(small_case, tmp_path / "src" / "bad", "utah")
     (bad / "lgemri.nrrd").write_bytes(b"NRRD0004\ntruncated")
-    image = write_sitk(small_case.image.array, tmp_path / "single.nii.gz", small_case.image.spacing,
-                       small_case.image.origin)
-    cav = write_sitk(small_case.labels["cavity"], tmp_path / "seg.nii.gz", small_case.image.spacing,
-                     small_case.image.origin)
+    image = write_sitk(
+        small_case.image.array, tmp_path / "single.nii.gz", small_case.image.spacing, small_case.image.origin
+    )
+    cav = write_sitk(
+        small_case.labels["cavity"],
+        tmp_path / "seg.nii.gz",
+        small_case.image.spacing,
+        small_case.image.origin,
+    )
     out = tmp_path / "dataset"
     rc = main(["import", str(tmp_path / "src"), "--output", str(out)])
     err = capsys.readouterr().err

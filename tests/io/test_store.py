@@ -80,14 +80,20 @@ def test_changed_label_is_refused_without_overwrite(tmp_path, small_case):
 def test_overwrite_keeps_the_previous_version(tmp_path, small_case):
     path = write_case_store(small_case, tmp_path / "ball.ome.zarr")
     for k in range(2):
-        update_case_store(path, labels={"scar": np.zeros(small_case.image.shape)},
-                          entry=provenance_entry("review", "scar", rule=f"edit {k}"))
+        update_case_store(
+            path,
+            labels={"scar": np.zeros(small_case.image.shape)},
+            entry=provenance_entry("review", "scar", rule=f"edit {k}"),
+        )
         update_case_store(path, labels={"scar": small_case.labels["scar"]})
     history = read_store_attrs(path)["versions"]["scar"]
     assert [h["key"] for h in history] == ["1", "2", "3", "4"]  # every replaced label is kept
     np.testing.assert_array_equal(read_label_version(path, "scar", "1"), small_case.labels["scar"])
     assert read_label_version(path, "scar", "2").sum() == 0
-    assert [e.get("rule") for e in read_case_store(path).provenance if e["action"] == "review"] == ["edit 0", "edit 1"]
+    assert [e.get("rule") for e in read_case_store(path).provenance if e["action"] == "review"] == [
+        "edit 0",
+        "edit 1",
+    ]
 
 
 def test_labels_missing_from_the_new_case_are_kept(tmp_path, small_case):
@@ -119,7 +125,7 @@ def test_disk_full_leaves_the_old_store(tmp_path, small_case, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    import napari_c2w.io.store as store
+    from napari_c2w.io import store
 
     monkeypatch.setattr(store, "_fsync_tree", full)
     with pytest.raises(StoreError, match="disk is full; nothing was changed"):

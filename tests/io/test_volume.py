@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from testutils import write_dicom_series, write_sitk
 
 from napari_c2w.errors import InputError
 from napari_c2w.io import read_label_volume, read_volume, write_volume
 from napari_c2w.io.volume import Volume, check_same_grid
+from testutils import write_dicom_series, write_sitk
 
 ARRAY = np.arange(5 * 6 * 7, dtype=np.int16).reshape(5, 6, 7)
 
@@ -91,8 +91,9 @@ def test_empty_file(tmp_path):
 
 
 def test_truncated_file(tmp_path):
-    full = write_sitk(np.random.default_rng(0).integers(0, 255, (20, 30, 40)).astype(np.uint8),
-                      tmp_path / "full.mha")
+    full = write_sitk(
+        np.random.default_rng(0).integers(0, 255, (20, 30, 40)).astype(np.uint8), tmp_path / "full.mha"
+    )
     data = full.read_bytes()
     cut = tmp_path / "cut.mha"
     cut.write_bytes(data[: len(data) // 2])

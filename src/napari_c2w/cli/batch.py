@@ -10,7 +10,9 @@ from tqdm import tqdm
 from ..errors import C2WError
 
 
-def run_batch(items: Iterable, work: Callable, *, desc: str, name: Callable = str, total: int | None = None) -> int:
+def run_batch(
+    items: Iterable, work: Callable, *, desc: str, name: Callable = str, total: int | None = None
+) -> int:
     """Call ``work(item)`` for each item; report failures at the end; return an exit code.
 
     Items that are exceptions (already known to be bad) count as failures directly.
@@ -18,7 +20,9 @@ def run_batch(items: Iterable, work: Callable, *, desc: str, name: Callable = st
     failures: list[tuple[str, str]] = []
     done = 0
     items = list(items) if total is None else items
-    bar = tqdm(items, desc=desc, unit="case", total=total if total is not None else len(items), file=sys.stderr)
+    bar = tqdm(
+        items, desc=desc, unit="case", total=total if total is not None else len(items), file=sys.stderr
+    )
     for item in bar:
         if isinstance(item, Exception):
             failures.append((str(getattr(item, "path", "?")), str(item)))

@@ -10,19 +10,26 @@ from .batch import run_batch
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("import", help="turn case folders or image+label files into case stores",
-                       description="Convert challenge case folders (2018 LA: lgemri.nrrd + laendo.nrrd "
-                       "[+ lawall.nrrd]; LAScarQS: enhanced.nii.gz + atriumSegImgMO.nii.gz [+ scarSegImgM."
-                       "nii.gz]), folders of such case folders, case stores, DICOM series folders and volume "
-                       "files into one OME-Zarr case store per case: DATASET_DIR/<case>.ome.zarr.")
+    p = sub.add_parser(
+        "import",
+        help="turn case folders or image+label files into case stores",
+        description="Convert challenge case folders (2018 LA: lgemri.nrrd + laendo.nrrd "
+        "[+ lawall.nrrd]; LAScarQS: enhanced.nii.gz + atriumSegImgMO.nii.gz [+ scarSegImgM."
+        "nii.gz]), folders of such case folders, case stores, DICOM series folders and volume "
+        "files into one OME-Zarr case store per case: DATASET_DIR/<case>.ome.zarr.",
+    )
     p.add_argument("sources", nargs="+", type=Path, metavar="SRC")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DATASET_DIR")
     for structure in ("cavity", "wall", "scar"):
-        p.add_argument(f"--{structure}", type=Path, metavar="FILE",
-                       help=f"{structure} label file for a single image SRC")
+        p.add_argument(
+            f"--{structure}", type=Path, metavar="FILE", help=f"{structure} label file for a single image SRC"
+        )
     p.add_argument("--case-id", help="case id for a single image SRC (default: its file name)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace labels that differ in existing stores (old versions are kept)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace labels that differ in existing stores (old versions are kept)",
+    )
     p.set_defaults(func=run)
 
 
@@ -30,5 +37,9 @@ def run(args: argparse.Namespace) -> int:
     labels = {s: getattr(args, s) for s in ("cavity", "wall", "scar") if getattr(args, s)}
     sources = list(find_sources(args.sources, labels, args.case_id))
     args.output.mkdir(parents=True, exist_ok=True)
-    return run_batch(sources, lambda s: import_case(s, args.output, overwrite=args.overwrite),
-                     desc="import", name=lambda s: s.name)
+    return run_batch(
+        sources,
+        lambda s: import_case(s, args.output, overwrite=args.overwrite),
+        desc="import",
+        name=lambda s: s.name,
+    )

@@ -11,19 +11,31 @@ from .batch import run_batch
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("phantom", help="generate synthetic LGE phantoms with cavity, wall and scar labels",
-                       description="Write N deterministic LA LGE phantoms (seeds S, S+1, ...) as challenge "
-                       "case folders (utah: lgemri/laendo/lawall .nrrd; lascarqs: enhanced/atriumSegImgMO/"
-                       "scarSegImgM .nii.gz) or case stores (zarr: OUT/phantom_<seed>.ome.zarr).")
+    p = sub.add_parser(
+        "phantom",
+        help="generate synthetic LGE phantoms with cavity, wall and scar labels",
+        description="Write N deterministic LA LGE phantoms (seeds S, S+1, ...) as challenge "
+        "case folders (utah: lgemri/laendo/lawall .nrrd; lascarqs: enhanced/atriumSegImgMO/"
+        "scarSegImgM .nii.gz) or case stores (zarr: OUT/phantom_<seed>.ome.zarr).",
+    )
     p.add_argument("output", type=Path, metavar="OUT")
     p.add_argument("--cases", type=int, default=1, metavar="N")
     p.add_argument("--layout", choices=[*LAYOUTS, "zarr"], default="zarr")
     p.add_argument("--spacing", type=float, nargs=3, default=(0.625, 0.625, 0.625), metavar=("Z", "Y", "X"))
-    p.add_argument("--shape", type=int, nargs=3, default=None, metavar=("Z", "Y", "X"),
-                   help="grid size (default: about 110 x 150 x 150 mm at the given spacing)")
+    p.add_argument(
+        "--shape",
+        type=int,
+        nargs=3,
+        default=None,
+        metavar=("Z", "Y", "X"),
+        help="grid size (default: about 110 x 150 x 150 mm at the given spacing)",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S")
-    p.add_argument("--noisy-scar", action="store_true",
-                   help="write the LAScarQS-style noisy scar annotation instead of the true scar")
+    p.add_argument(
+        "--noisy-scar",
+        action="store_true",
+        help="write the LAScarQS-style noisy scar annotation instead of the true scar",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing phantom files")
     p.set_defaults(func=run)
 
@@ -36,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
 
     def make(seed: int) -> None:
-        ph = generate_phantom(seed, shape=tuple(args.shape) if args.shape else None, spacing=tuple(args.spacing))
+        ph = generate_phantom(
+            seed, shape=tuple(args.shape) if args.shape else None, spacing=tuple(args.spacing)
+        )
         case = ph.to_case(noisy=args.noisy_scar)
         if args.layout == "zarr":
             write_case_store(case, store_path(args.output, case.case_id), overwrite=args.overwrite)

@@ -19,8 +19,7 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def provenance_entry(action: str, structure: str | None = None, *, by: str | None = None,
-                     **details) -> dict:
+def provenance_entry(action: str, structure: str | None = None, *, by: str | None = None, **details) -> dict:
     """One provenance record: what changed which label, by whom/what, and when."""
     entry = {"action": action, "time": now_iso(), "by": by or _user()}
     if structure is not None:
@@ -32,7 +31,7 @@ def provenance_entry(action: str, structure: str | None = None, *, by: str | Non
 def _user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 (no user name in some containers)
+    except Exception:
         return "unknown"
 
 
@@ -58,8 +57,11 @@ class Case:
         check_structure(name)
         mask = np.asarray(mask)
         if mask.shape != self.image.shape:
-            raise InputError(self.image.path, f"the {name} label has shape {mask.shape} but the "
-                             f"image has {self.image.shape}.", "Labels must share the image grid.")
+            raise InputError(
+                self.image.path,
+                f"the {name} label has shape {mask.shape} but the image has {self.image.shape}.",
+                "Labels must share the image grid.",
+            )
         return (mask > 0).astype(np.uint8)
 
     def set_label(self, name: str, mask: np.ndarray, entry: dict | None = None) -> None:

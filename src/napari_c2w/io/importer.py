@@ -36,8 +36,9 @@ class Source:
         return name
 
 
-def find_sources(paths: list[str | Path], labels: dict[str, str | Path] | None = None,
-                 case_id: str | None = None) -> Iterator[Source | InputError]:
+def find_sources(
+    paths: list[str | Path], labels: dict[str, str | Path] | None = None, case_id: str | None = None
+) -> Iterator[Source | InputError]:
     """Expand command-line sources into cases.
 
     A case folder (either challenge layout) or a case store is one case; a folder of
@@ -47,8 +48,11 @@ def find_sources(paths: list[str | Path], labels: dict[str, str | Path] | None =
     """
     labels = {check_structure(k): Path(v) for k, v in (labels or {}).items()}
     if labels and len(paths) != 1:
-        raise InputError(None, "label files (--cavity/--wall/--scar) were given with several sources.",
-                         "Give exactly one image with its label files, or import case folders.")
+        raise InputError(
+            None,
+            "label files (--cavity/--wall/--scar) were given with several sources.",
+            "Give exactly one image with its label files, or import case folders.",
+        )
     for raw in paths:
         path = Path(raw).resolve()
         if not path.exists():
@@ -62,8 +66,11 @@ def find_sources(paths: list[str | Path], labels: dict[str, str | Path] | None =
             else:  # perhaps a DICOM series folder
                 yield Source(path, labels, case_id)
         else:
-            yield InputError(path, "is neither a volume file, a case folder nor a case store.",
-                             "Give NRRD/NIfTI/MetaImage files, DICOM or challenge case folders.")
+            yield InputError(
+                path,
+                "is neither a volume file, a case folder nor a case store.",
+                "Give NRRD/NIfTI/MetaImage files, DICOM or challenge case folders.",
+            )
 
 
 def load_source(source: Source) -> Case:
@@ -86,6 +93,9 @@ def load_source(source: Source) -> Case:
 def import_case(source: Source, output: str | Path, *, overwrite: bool = False) -> Path:
     """Import one source into ``output/<case>.ome.zarr``; returns the store path."""
     case = load_source(source)
-    return write_case_store(case, store_path(output, case.case_id), overwrite=overwrite,
-                            entry=provenance_entry("import", source=str(source.path),
-                                                   structures=case.structures))
+    return write_case_store(
+        case,
+        store_path(output, case.case_id),
+        overwrite=overwrite,
+        entry=provenance_entry("import", source=str(source.path), structures=case.structures),
+    )

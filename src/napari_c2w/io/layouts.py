@@ -14,11 +14,18 @@ from .volume import Volume, read_label_volume, read_volume, write_volume
 
 #: layout name -> image file and structure label files.
 LAYOUTS: dict[str, dict] = {
-    "utah": {"image": "lgemri.nrrd", "labels": {"cavity": "laendo.nrrd", "wall": "lawall.nrrd"},
-             "label_value": 255, "image_dtype": "uint8"},
-    "lascarqs": {"image": "enhanced.nii.gz",
-                 "labels": {"cavity": "atriumSegImgMO.nii.gz", "scar": "scarSegImgM.nii.gz"},
-                 "label_value": 1, "image_dtype": "int16"},
+    "utah": {
+        "image": "lgemri.nrrd",
+        "labels": {"cavity": "laendo.nrrd", "wall": "lawall.nrrd"},
+        "label_value": 255,
+        "image_dtype": "uint8",
+    },
+    "lascarqs": {
+        "image": "enhanced.nii.gz",
+        "labels": {"cavity": "atriumSegImgMO.nii.gz", "scar": "scarSegImgM.nii.gz"},
+        "label_value": 1,
+        "image_dtype": "int16",
+    },
 }
 #: Every label file name any layout uses -> structure.
 LABEL_FILES = {f: s for spec in LAYOUTS.values() for s, f in spec["labels"].items()}
@@ -46,7 +53,9 @@ def read_case_folder(folder: str | Path, layout: str | None = None) -> Case:
     layout = layout or detect_layout(folder)
     if layout is None:
         known = "; ".join(f"{k}: {v['image']}" for k, v in LAYOUTS.items())
-        raise InputError(folder, "is not a case folder of a known layout.", f"Expected an image file ({known}).")
+        raise InputError(
+            folder, "is not a case folder of a known layout.", f"Expected an image file ({known})."
+        )
     spec = LAYOUTS[layout]
     image = read_volume(folder / spec["image"])
     sources = {"image": str(folder / spec["image"])}
@@ -57,8 +66,14 @@ def read_case_folder(folder: str | Path, layout: str | None = None) -> Case:
             labels[structure] = read_label_volume(path, like=image).array
             sources[structure] = str(path)
             provenance.append(provenance_entry("import", structure, source=str(path), layout=layout))
-    return Case(image=image, labels=labels, case_id=folder.name, sources=sources,
-                provenance=provenance, attrs={"layout": layout})
+    return Case(
+        image=image,
+        labels=labels,
+        case_id=folder.name,
+        sources=sources,
+        provenance=provenance,
+        attrs={"layout": layout},
+    )
 
 
 def write_case_folder(case: Case, folder: str | Path, layout: str, *, overwrite: bool = False) -> Path:
@@ -77,6 +92,9 @@ def write_case_folder(case: Case, folder: str | Path, layout: str, *, overwrite:
     for structure, filename in spec["labels"].items():
         if structure in case.labels:
             mask = (case.labels[structure] > 0).astype(np.uint8) * np.uint8(spec["label_value"])
-            write_volume(Volume(mask, case.image.spacing, case.image.origin, case.image.direction),
-                         folder / filename, overwrite=overwrite)
+            write_volume(
+                Volume(mask, case.image.spacing, case.image.origin, case.image.direction),
+                folder / filename,
+                overwrite=overwrite,
+            )
     return folder

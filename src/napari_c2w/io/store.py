@@ -80,14 +80,20 @@ def _recover(path: Path) -> None:
 
 
 def _ct(volume: Volume) -> list[list[dict]]:
-    return [[{"type": "scale", "scale": list(volume.spacing)},
-             {"type": "translation", "translation": list(volume.origin)}]]
+    return [
+        [
+            {"type": "scale", "scale": list(volume.spacing)},
+            {"type": "translation", "translation": list(volume.origin)},
+        ]
+    ]
 
 
 def _geometry_from_multiscales(ms: dict, path: Path) -> tuple[str, tuple, tuple]:
     dataset = ms["datasets"][0]
     scale, translation = (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)
-    for t in list(ms.get("coordinateTransformations", [])) + list(dataset.get("coordinateTransformations", [])):
+    for t in list(ms.get("coordinateTransformations", [])) + list(
+        dataset.get("coordinateTransformations", [])
+    ):
         if t.get("type") == "scale":
             scale = tuple(np.multiply(scale, t["scale"]))
         elif t.get("type") == "translation":
@@ -104,8 +110,11 @@ def read_case_store(path: str | Path) -> Case:
     path = Path(path)
     _recover(path)
     if not is_case_store(path):
-        raise InputError(path, "is not an OME-Zarr image.",
-                         "Give a <case>.ome.zarr made by napari-c2w (import, phantom or export).")
+        raise InputError(
+            path,
+            "is not an OME-Zarr image.",
+            "Give a <case>.ome.zarr made by napari-c2w (import, phantom or export).",
+        )
     try:
         root = zarr.open_group(str(path), mode="r")
         attrs = root.attrs.asdict()
@@ -123,12 +132,21 @@ def read_case_store(path: str | Path) -> Case:
                     labels[name] = np.asarray(lab[lab_path][...])
     except InputError:
         raise
-    except Exception as err:  # noqa: BLE001 (zarr raises many kinds for corrupt stores)
-        raise InputError(path, f"could not be read as a case store ({type(err).__name__}: {err}).",
-                         "The store may be damaged; restore it from a backup or re-import the case.") from None
-    return Case(image=image, labels=labels, case_id=ours.get("case_id", path.name.removesuffix(STORE_SUFFIX)),
-                sources=ours.get("sources", {}), provenance=list(ours.get("provenance", [])),
-                status=ours.get("status", "unreviewed"), attrs=dict(ours.get("attrs", {})))
+    except Exception as err:
+        raise InputError(
+            path,
+            f"could not be read as a case store ({type(err).__name__}: {err}).",
+            "The store may be damaged; restore it from a backup or re-import the case.",
+        ) from None
+    return Case(
+        image=image,
+        labels=labels,
+        case_id=ours.get("case_id", path.name.removesuffix(STORE_SUFFIX)),
+        sources=ours.get("sources", {}),
+        provenance=list(ours.get("provenance", [])),
+        status=ours.get("status", "unreviewed"),
+        attrs=dict(ours.get("attrs", {})),
+    )
 
 
 def read_store_attrs(path: str | Path) -> dict:
@@ -143,11 +161,16 @@ def read_store_attrs(path: str | Path) -> dict:
 
 
 def _chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(min(n, c) for n, c in zip(shape, (32, 128, 128)))
+    return tuple(min(n, c) for n, c in zip(shape, (32, 128, 128), strict=False))
 
 
-def _write_tree(case: Case, tmp: Path, ours: dict, versions: dict[str, list[tuple[str, np.ndarray]]],
-                progress: Callable[[str], None] | None) -> None:
+def _write_tree(
+    case: Case,
+    tmp: Path,
+    ours: dict,
+    versions: dict[str, list[tuple[str, np.ndarray]]],
+    progress: Callable[[str], None] | None,
+) -> None:
     import zarr
     from ome_zarr.format import FormatV05
     from ome_zarr.writer import write_multiscale, write_multiscale_labels
@@ -155,15 +178,31 @@ def _write_tree(case: Case, tmp: Path, ours: dict, versions: dict[str, list[tupl
     fmt = FormatV05()
     root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
     opts = {"chunks": _chunks(case.image.shape)}
-    write_multiscale([case.image.array], root, fmt=fmt, axes=_AXES, name=case.case_id,
-                     coordinate_transformations=_ct(case.image), storage_options=opts)
+    write_multiscale(
+        [case.image.array],
+        root,
+        fmt=fmt,
+        axes=_AXES,
+        name=case.case_id,
+        coordinate_transformations=_ct(case.image),
+        storage_options=opts,
+    )
     if progress:
         progress("image")
     for name in case.structures:
-        write_multiscale_labels([case.labels[name]], root, name=name, fmt=fmt, axes=_AXES,
-                                coordinate_transformations=_ct(case.image), storage_options=opts,
-                                label_metadata={"colors": [{"label-value": 1, "rgba": list(COLORS[name])}],
-                                                "source": {"image": "../../"}})
+        write_multiscale_labels(
+            [case.labels[name]],
+            root,
+            name=name,
+            fmt=fmt,
+            axes=_AXES,
+            coordinate_transformations=_ct(case.image),
+            storage_options=opts,
+            label_metadata={
+                "colors": [{"label-value": 1, "rgba": list(COLORS[name])}],
+                "source": {"image": "../../"},
+            },
+        )
         if progress:
             progress(name)
     if case.structures:  # ome-zarr-py leaves out the version that NGFF 0.5 requires here
@@ -182,8 +221,14 @@ def _fsync_tree(path: Path) -> None:
                 os.fsync(fh.fileno())
 
 
-def write_case_store(case: Case, path: str | Path, *, overwrite: bool = False,
-                     entry: dict | None = None, progress: Callable[[str], None] | None = None) -> Path:
+def write_case_store(
+    case: Case,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    entry: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
     """Write ``case`` to the store at ``path`` without ever losing data.
 
     A new store is simply written. For an existing store: labels the case does not
@@ -209,10 +254,18 @@ def write_case_store(case: Case, path: str | Path, *, overwrite: bool = False,
     _recover(path)
     merged, versions, history = _merge_with_existing(case, path, overwrite)
     provenance = list(merged.provenance) + ([entry] if entry else [])
-    ours = {"format_version": FORMAT_VERSION, "case_id": merged.case_id, "sources": merged.sources,
-            "direction": list(merged.image.direction), "provenance": provenance,
-            "status": merged.status, "attrs": merged.attrs, "versions": history,
-            "written_by": f"napari-c2w {__version__}", "written": now_iso()}
+    ours = {
+        "format_version": FORMAT_VERSION,
+        "case_id": merged.case_id,
+        "sources": merged.sources,
+        "direction": list(merged.image.direction),
+        "provenance": provenance,
+        "status": merged.status,
+        "attrs": merged.attrs,
+        "versions": history,
+        "written_by": f"napari-c2w {__version__}",
+        "written": now_iso(),
+    }
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         _write_tree(merged, tmp, ours, versions, progress)
@@ -221,8 +274,9 @@ def write_case_store(case: Case, path: str | Path, *, overwrite: bool = False,
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StoreError(f"{path}: the disk is full; nothing was changed. Free some space and "
-                             "write again.") from err
+            raise StoreError(
+                f"{path}: the disk is full; nothing was changed. Free some space and write again."
+            ) from err
         raise StoreError(f"{path}: could not write the case store ({err}); nothing was changed.") from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -246,30 +300,45 @@ def _merge_with_existing(case: Case, path: Path, overwrite: bool):
 
     old = read_case_store(path)
     if old.image.shape != case.image.shape or not np.array_equal(old.image.array, case.image.array):
-        raise StoreError(f"{path} holds a different image (shape {old.image.shape}); refusing to replace "
-                         "it. Write the new image to a new case store.")
+        raise StoreError(
+            f"{path} holds a different image (shape {old.image.shape}); refusing to replace "
+            "it. Write the new image to a new case store."
+        )
     history = dict(read_store_attrs(path).get("versions", {}))
     root = zarr.open_group(str(path), mode="r")
     versions: dict[str, list[tuple[str, np.ndarray]]] = {}
     for name in STRUCTURES:  # carry the earlier versions over
         for rec in history.get(name, []):
-            versions.setdefault(name, []).append((rec["key"], np.asarray(root[f"versions/{name}/{rec['key']}"][...])))
+            versions.setdefault(name, []).append(
+                (rec["key"], np.asarray(root[f"versions/{name}/{rec['key']}"][...]))
+            )
     labels = dict(old.labels)
-    changed = [n for n in case.structures if n in old.labels and not np.array_equal(old.labels[n], case.labels[n])]
+    changed = [
+        n for n in case.structures if n in old.labels and not np.array_equal(old.labels[n], case.labels[n])
+    ]
     if changed and not overwrite:
-        raise StoreError(f"{path} already holds different {', '.join(changed)} label(s); refusing to replace "
-                         "them. Pass overwrite=True (--overwrite) to replace them; the stored versions are kept.")
+        raise StoreError(
+            f"{path} already holds different {', '.join(changed)} label(s); refusing to replace "
+            "them. Pass overwrite=True (--overwrite) to replace them; the stored versions are kept."
+        )
     for name in changed:
         key = str(len(history.get(name, [])) + 1)
         versions.setdefault(name, []).append((key, old.labels[name]))
-        history.setdefault(name, []).append({"key": key, "replaced": now_iso(),
-                                             "voxels": int(old.labels[name].sum())})
+        history.setdefault(name, []).append(
+            {"key": key, "replaced": now_iso(), "voxels": int(old.labels[name].sum())}
+        )
     labels.update(case.labels)
     known = {_entry_key(e) for e in old.provenance}
     provenance = list(old.provenance) + [e for e in case.provenance if _entry_key(e) not in known]
-    merged = Case(image=case.image, labels=labels, case_id=case.case_id or old.case_id,
-                  sources={**old.sources, **case.sources}, provenance=provenance,
-                  status=case.status, attrs={**old.attrs, **case.attrs})
+    merged = Case(
+        image=case.image,
+        labels=labels,
+        case_id=case.case_id or old.case_id,
+        sources={**old.sources, **case.sources},
+        provenance=provenance,
+        status=case.status,
+        attrs={**old.attrs, **case.attrs},
+    )
     return merged, versions, history
 
 
@@ -286,9 +355,15 @@ def read_label_version(path: str | Path, structure: str, key: str) -> np.ndarray
     return np.asarray(zarr.open_group(str(path), mode="r")[f"versions/{structure}/{key}"][...])
 
 
-def update_case_store(path: str | Path, *, labels: dict[str, np.ndarray] | None = None,
-                      status: str | None = None, attrs: dict | None = None,
-                      entry: dict | None = None, overwrite: bool = True) -> Path:
+def update_case_store(
+    path: str | Path,
+    *,
+    labels: dict[str, np.ndarray] | None = None,
+    status: str | None = None,
+    attrs: dict | None = None,
+    entry: dict | None = None,
+    overwrite: bool = True,
+) -> Path:
     """Change labels, review status or attributes of an existing store (old labels kept)."""
     case = read_case_store(path)
     for name, mask in (labels or {}).items():
@@ -298,4 +373,3 @@ def update_case_store(path: str | Path, *, labels: dict[str, np.ndarray] | None 
     if attrs:
         case.attrs.update(attrs)
     return write_case_store(case, path, overwrite=overwrite, entry=entry)
-

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._fs import make_shareable
 from ..errors import InputError
 
 #: Suffixes of the single-file formats read through SimpleITK.
@@ -40,8 +41,11 @@ class Volume:
         if len(self.spacing) != 3 or len(self.origin) != 3 or len(self.direction) != 9:
             raise ValueError("spacing and origin need 3 values and direction 9")
         if min(self.spacing) <= 0:
-            raise InputError(self.path, f"has a non-positive voxel spacing {self.spacing}.",
-                             "Fix the spacing in the file header.")
+            raise InputError(
+                self.path,
+                f"has a non-positive voxel spacing {self.spacing}.",
+                "Fix the spacing in the file header.",
+            )
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -61,13 +65,16 @@ class Volume:
 
     def geometry(self) -> dict:
         """Geometry as JSON-friendly lists (zyx order, direction in ITK order)."""
-        return {"spacing": list(self.spacing), "origin": list(self.origin),
-                "direction": list(self.direction), "shape": list(self.shape)}
+        return {
+            "spacing": list(self.spacing),
+            "origin": list(self.origin),
+            "direction": list(self.direction),
+            "shape": list(self.shape),
+        }
 
     def layer_kwargs(self) -> dict:
         """Keyword arguments placing a napari layer at this volume's physical position."""
-        meta = {"direction": list(self.direction), "spacing": list(self.spacing),
-                "origin": list(self.origin)}
+        meta = {"direction": list(self.direction), "spacing": list(self.spacing), "origin": list(self.origin)}
         if self.path is not None:
             meta["source"] = str(self.path)
         return {"scale": self.spacing, "translate": self.origin, "metadata": meta}
@@ -83,25 +90,41 @@ def _from_sitk(image, path: Path | None) -> Volume:
 
     dim = image.GetDimension()
     if image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(path, f"has {image.GetNumberOfComponentsPerPixel()} components per voxel "
-                         "(colour or vector image).", "Give a single-channel (greyscale) volume.")
+        raise InputError(
+            path,
+            f"has {image.GetNumberOfComponentsPerPixel()} components per voxel (colour or vector image).",
+            "Give a single-channel (greyscale) volume.",
+        )
     if dim == 2 or (dim == 3 and min(image.GetSize()) == 1 and image.GetSize()[2] == 1):
-        raise InputError(path, f"is a 2D image (size {image.GetSize()}).",
-                         "napari-c2w needs a 3D LGE volume; give the whole 3D series.")
+        raise InputError(
+            path,
+            f"is a 2D image (size {image.GetSize()}).",
+            "napari-c2w needs a 3D LGE volume; give the whole 3D series.",
+        )
     if dim == 4:
-        raise InputError(path, f"is a 4D series (size {image.GetSize()}).",
-                         "Split it and give one 3D volume (e.g. one time point or phase).")
+        raise InputError(
+            path,
+            f"is a 4D series (size {image.GetSize()}).",
+            "Split it and give one 3D volume (e.g. one time point or phase).",
+        )
     if dim != 3:
         raise InputError(path, f"has {dim} dimensions; a 3D volume is needed.")
     array = sitk.GetArrayFromImage(image)
     if np.issubdtype(array.dtype, np.floating):
         bad = ~np.isfinite(array)
         if bad.any():
-            raise InputError(path, f"contains {int(bad.sum())} NaN or infinite voxels.",
-                             "Replace them (e.g. with 0) before loading.")
-    return Volume(array=array, spacing=tuple(reversed(image.GetSpacing())),
-                  origin=tuple(reversed(image.GetOrigin())), direction=image.GetDirection(),
-                  path=path)
+            raise InputError(
+                path,
+                f"contains {int(bad.sum())} NaN or infinite voxels.",
+                "Replace them (e.g. with 0) before loading.",
+            )
+    return Volume(
+        array=array,
+        spacing=tuple(reversed(image.GetSpacing())),
+        origin=tuple(reversed(image.GetOrigin())),
+        direction=image.GetDirection(),
+        path=path,
+    )
 
 
 def read_dicom_series(folder: Path) -> Volume:
@@ -110,19 +133,26 @@ def read_dicom_series(folder: Path) -> Volume:
 
     series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
     if not series:
-        raise InputError(folder, "holds no DICOM series.",
-                         "Give a folder of DICOM slices, a case folder or a volume file.")
+        raise InputError(
+            folder, "holds no DICOM series.", "Give a folder of DICOM slices, a case folder or a volume file."
+        )
     if len(series) > 1:
-        raise InputError(folder, f"holds {len(series)} DICOM series ({', '.join(series)}).",
-                         "Put each series in its own folder and open one.")
+        raise InputError(
+            folder,
+            f"holds {len(series)} DICOM series ({', '.join(series)}).",
+            "Put each series in its own folder and open one.",
+        )
     files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0])
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     try:
         image = reader.Execute()
     except RuntimeError as err:
-        raise InputError(folder, f"DICOM series could not be read ({_first_line(err)}).",
-                         "Check that no slice is missing or corrupt.") from None
+        raise InputError(
+            folder,
+            f"DICOM series could not be read ({_first_line(err)}).",
+            "Check that no slice is missing or corrupt.",
+        ) from None
     return _from_sitk(image, folder)
 
 
@@ -149,13 +179,19 @@ def read_volume(path: str | Path) -> Volume:
     if path.stat().st_size == 0:
         raise InputError(path, "is empty (0 bytes).", "Copy the file again from its source.")
     if not is_volume_file(path):
-        raise InputError(path, "is not a volume format napari-c2w reads.",
-                         f"Use one of {', '.join(VOLUME_SUFFIXES)}, a DICOM folder, or a case store.")
+        raise InputError(
+            path,
+            "is not a volume format napari-c2w reads.",
+            f"Use one of {', '.join(VOLUME_SUFFIXES)}, a DICOM folder, or a case store.",
+        )
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as err:
-        raise InputError(path, f"could not be read as an image ({_first_line(err)}).",
-                         "The file may be truncated or corrupt; copy it again from its source.") from None
+        raise InputError(
+            path,
+            f"could not be read as an image ({_first_line(err)}).",
+            "The file may be truncated or corrupt; copy it again from its source.",
+        ) from None
     return _from_sitk(image, path)
 
 
@@ -180,6 +216,7 @@ def write_volume(volume: Volume, path: str | Path, *, overwrite: bool = False) -
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = ".nii.gz" if str(path).endswith(".nii.gz") else path.suffix
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    make_shareable(fd)
     os.close(fd)
     try:
         sitk.WriteImage(to_sitk(volume), tmp, useCompression=True)
@@ -194,15 +231,23 @@ def check_same_grid(reference: Volume, other: Volume, *, rtol: float = 1e-3, ato
     """Raise an InputError naming ``other`` if its grid differs from ``reference``'s."""
     ref_name = reference.path.name if reference.path else "the image"
     if other.shape != reference.shape:
-        raise InputError(other.path, f"has shape {other.shape} (z, y, x) but {ref_name} has "
-                         f"{reference.shape}.", "Labels must be drawn on the same grid as the image; "
-                         "resample them onto the image first.")
+        raise InputError(
+            other.path,
+            f"has shape {other.shape} (z, y, x) but {ref_name} has {reference.shape}.",
+            "Labels must be drawn on the same grid as the image; resample them onto the image first.",
+        )
     if not np.allclose(other.spacing, reference.spacing, rtol=rtol, atol=1e-6):
-        raise InputError(other.path, f"has spacing {_fmt(other.spacing)} mm but {ref_name} has "
-                         f"{_fmt(reference.spacing)} mm.", "Fix the label file's header or resample it.")
+        raise InputError(
+            other.path,
+            f"has spacing {_fmt(other.spacing)} mm but {ref_name} has {_fmt(reference.spacing)} mm.",
+            "Fix the label file's header or resample it.",
+        )
     if not np.allclose(other.origin, reference.origin, atol=atol_mm):
-        raise InputError(other.path, f"has origin {_fmt(other.origin)} mm but {ref_name} has "
-                         f"{_fmt(reference.origin)} mm.", "Fix the label file's header so the two overlap.")
+        raise InputError(
+            other.path,
+            f"has origin {_fmt(other.origin)} mm but {ref_name} has {_fmt(reference.origin)} mm.",
+            "Fix the label file's header so the two overlap.",
+        )
 
 
 def _fmt(values) -> str:
@@ -216,6 +261,9 @@ def read_label_volume(path: str | Path, like: Volume | None = None) -> Volume:
         check_same_grid(like, label)
     array = label.array
     if np.issubdtype(array.dtype, np.floating) and not np.all(np.mod(array, 1) == 0):
-        raise InputError(label.path, "holds non-integer values, so it is not a label map.",
-                         "Give a binary or integer mask.")
+        raise InputError(
+            label.path,
+            "holds non-integer values, so it is not a label map.",
+            "Give a binary or integer mask.",
+        )
     return label.with_array((array > 0).astype(np.uint8))

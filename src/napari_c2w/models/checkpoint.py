@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from .. import __version__
+from .._fs import make_shareable
 from ..errors import InputError
 from ..labels import LABELS
 from .dual import DualDecoderUNet
@@ -149,6 +150,7 @@ def save_checkpoint(
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp-ckpt", dir=path.parent)
+    make_shareable(fd)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:

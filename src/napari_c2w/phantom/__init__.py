@@ -32,7 +32,10 @@ PHANTOM_VERSION = "1.0"
 
 #: Named spacings (z, y, x) in mm: isotropic, and the thicker slices of typical LGE scans.
 SPACINGS: dict[str, tuple[float, float, float]] = {
-    "iso": (0.625, 0.625, 0.625), "1.25": (1.25, 0.625, 0.625), "2.5": (2.5, 0.625, 0.625)}
+    "iso": (0.625, 0.625, 0.625),
+    "1.25": (1.25, 0.625, 0.625),
+    "2.5": (2.5, 0.625, 0.625),
+}
 #: Field of view (z, y, x) in mm covered by the default shape.
 DEFAULT_FOV_MM = (110.0, 150.0, 150.0)
 
@@ -84,16 +87,33 @@ class Phantom:
             labels["scar"] = self.noisy_scar
         source = f"phantom seed {self.seed}"
         sources = {k: source + (" (noisy annotation)" if noisy and k == "scar" else "") for k in labels}
-        provenance = [provenance_entry("phantom", k, by="napari-c2w phantom", seed=self.seed,
-                                       version=PHANTOM_VERSION, noisy=(noisy and k == "scar") or None)
-                      for k in labels]
-        return Case(self.image, labels, case_id=f"phantom_{self.seed:04d}", sources=sources,
-                    provenance=provenance, attrs={"phantom": self.meta})
+        provenance = [
+            provenance_entry(
+                "phantom",
+                k,
+                by="napari-c2w phantom",
+                seed=self.seed,
+                version=PHANTOM_VERSION,
+                noisy=(noisy and k == "scar") or None,
+            )
+            for k in labels
+        ]
+        return Case(
+            self.image,
+            labels,
+            case_id=f"phantom_{self.seed:04d}",
+            sources=sources,
+            provenance=provenance,
+            attrs={"phantom": self.meta},
+        )
 
 
-def generate_phantom(seed: int, shape: tuple[int, int, int] | None = None,
-                     spacing: tuple[float, float, float] = (0.625, 0.625, 0.625),
-                     origin=(0.0, 0.0, 0.0)) -> Phantom:
+def generate_phantom(
+    seed: int,
+    shape: tuple[int, int, int] | None = None,
+    spacing: tuple[float, float, float] = (0.625, 0.625, 0.625),
+    origin=(0.0, 0.0, 0.0),
+) -> Phantom:
     """Generate the phantom of ``seed`` on a (z, y, x) grid.
 
     Args:
@@ -107,8 +127,9 @@ def generate_phantom(seed: int, shape: tuple[int, int, int] | None = None,
     spacing = tuple(float(s) for s in spacing)
     shape = tuple(int(n) for n in (shape or default_shape(spacing)))
     if len(shape) != 3 or min(shape) < 4 or len(spacing) != 3 or min(spacing) <= 0:
-        raise ValueError(f"need a 3D shape of at least 4 voxels a side and a positive spacing, "
-                         f"got {shape}, {spacing}")
+        raise ValueError(
+            f"need a 3D shape of at least 4 voxels a side and a positive spacing, got {shape}, {spacing}"
+        )
     grid = Grid(shape, spacing, tuple(float(o) for o in origin))
     anat = sample_anatomy(seed, grid)
     look = sample_contrast(seed)
@@ -116,8 +137,9 @@ def generate_phantom(seed: int, shape: tuple[int, int, int] | None = None,
     la = atrium_labels(anat, grid, seed)
     rgrid, k = render_grid(grid)
     signal = render_background(anat, rgrid, look)
-    composite_atrium(signal, la if k == 1 else atrium_labels(anat, rgrid, seed, la_box(anat, rgrid)),
-                     rgrid, look, seed)
+    composite_atrium(
+        signal, la if k == 1 else atrium_labels(anat, rgrid, seed, la_box(anat, rgrid)), rgrid, look, seed
+    )
     signal = slab_average(signal, k)
     lungs = lung_points(signal, anat, grid, look)
     image = acquire(signal, anat, grid, look, seed)
@@ -131,8 +153,14 @@ def generate_phantom(seed: int, shape: tuple[int, int, int] | None = None,
     labels = {"cavity": full(la.cavity), "wall": full(la.wall), "scar": full(la.scar)}
     meta = _meta(seed, grid, anat, look, k, {**la.info, **ann_info})
     meta["landmarks"].update(lungs)
-    return Phantom(Volume(image, spacing, grid.origin), labels, full(noisy), full(noise),
-                   full(la.thickness, np.float32), meta)
+    return Phantom(
+        Volume(image, spacing, grid.origin),
+        labels,
+        full(noisy),
+        full(noise),
+        full(la.thickness, np.float32),
+        meta,
+    )
 
 
 def _meta(seed: int, grid: Grid, a: Anatomy, look: dict, k: int, info: dict) -> dict:
@@ -142,24 +170,41 @@ def _meta(seed: int, grid: Grid, a: Anatomy, look: dict, k: int, info: dict) -> 
     th = a.thorax
     sy, sx = th["spine"]
     return {
-        "seed": int(seed), "version": PHANTOM_VERSION, "shape": list(grid.shape),
-        "spacing": list(grid.spacing), "origin": list(grid.origin),
+        "seed": int(seed),
+        "version": PHANTOM_VERSION,
+        "shape": list(grid.shape),
+        "spacing": list(grid.spacing),
+        "origin": list(grid.origin),
         "axes": "z superior, y posterior, x patient left (LPS), arrays (z, y, x)",
-        "scale": round(a.scale, 4), "la_centre": mm(a.centre), "la_radii": mm(a.body.radii),
+        "scale": round(a.scale, 4),
+        "la_centre": mm(a.centre),
+        "la_radii": mm(a.body.radii),
         "pv_ostia": {n: mm(o) for n, o in a.ostia.items()},
         "pv_radius": {n: round(float(t.radii[1]), 3) for n, t in a.veins.items()},
-        "pv_distal": {n: mm(t.at_arc(np.linalg.norm(a.ostia[n] - t.points[0]) + 8 * a.scale))
-                      for n, t in a.veins.items()},
-        "pv_wall_length": {n: round(float(a.vein_cut[n] - np.linalg.norm(a.ostia[n] - t.points[0])), 3)
-                           for n, t in a.veins.items()},
-        "laa_ostium": mm(a.laa.points[1]), "laa_tip": mm(a.laa.points[-1]),
-        "mitral": {"centre": mm(a.mitral_centre), "normal": mm(a.mitral_normal),
-                   "radius": round(float(a.orifice.radii[0]), 3)},
+        "pv_distal": {
+            n: mm(t.at_arc(np.linalg.norm(a.ostia[n] - t.points[0]) + 8 * a.scale))
+            for n, t in a.veins.items()
+        },
+        "pv_wall_length": {
+            n: round(float(a.vein_cut[n] - np.linalg.norm(a.ostia[n] - t.points[0])), 3)
+            for n, t in a.veins.items()
+        },
+        "laa_ostium": mm(a.laa.points[1]),
+        "laa_tip": mm(a.laa.points[-1]),
+        "mitral": {
+            "centre": mm(a.mitral_centre),
+            "normal": mm(a.mitral_normal),
+            "radius": round(float(a.orifice.radii[0]), 3),
+        },
         "lv_centre": mm(a.lv.centre),
-        "landmarks": {"vertebra": mm([a.centre[0], sy, sx]),
-                      "descending_aorta": mm([a.centre[0], *a.vessels["aorta"][1].points[0][1:]])},
-        "contrast": look["contrast"], "acquisition": {**look["acquisition"], "subslices": k},
+        "landmarks": {
+            "vertebra": mm([a.centre[0], sy, sx]),
+            "descending_aorta": mm([a.centre[0], *a.vessels["aorta"][1].points[0][1:]]),
+        },
+        "contrast": look["contrast"],
+        "acquisition": {**look["acquisition"], "subslices": k},
         "noise_sigma": round(look["acquisition"]["noise_sigma_rel"] * look["acquisition"]["blood_level"], 3),
         "bias_strength": look["acquisition"]["bias_strength"],
-        "wall_thickness_mm": [1.0, 3.0], **info,
+        "wall_thickness_mm": [1.0, 3.0],
+        **info,
     }

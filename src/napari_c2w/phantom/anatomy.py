@@ -15,8 +15,12 @@ import numpy as np
 from .fields import Field, Grid, rotation, unit
 
 #: Pulmonary vein ostium directions from the LA centre (z, y, x), before jitter.
-VEIN_DIRS = {"LSPV": (0.45, 0.45, 0.77), "LIPV": (-0.35, 0.5, 0.79),
-             "RSPV": (0.45, 0.38, -0.8), "RIPV": (-0.35, 0.45, -0.82)}
+VEIN_DIRS = {
+    "LSPV": (0.45, 0.45, 0.77),
+    "LIPV": (-0.35, 0.5, 0.79),
+    "RSPV": (0.45, 0.38, -0.8),
+    "RIPV": (-0.35, 0.45, -0.82),
+}
 FIT_MARGIN = 4.0  # mm kept free between the LA complex (with wall) and the image border
 
 
@@ -159,8 +163,15 @@ def sample_anatomy(seed: int, grid: Grid) -> Anatomy:
         t1 = _jitter(rng, (up, rng.uniform(0.2, 0.5), side), 10)
         t2 = _jitter(rng, t1, 15)
         start = 0.45 * r_ost * d
-        pts = _polyline(start, [(0.55 * r_ost, d), (rng.uniform(6, 9), d + t1),
-                                (rng.uniform(8, 11), t1), (rng.uniform(6, 9), t2)])
+        pts = _polyline(
+            start,
+            [
+                (0.55 * r_ost, d),
+                (rng.uniform(6, 9), d + t1),
+                (rng.uniform(8, 11), t1),
+                (rng.uniform(6, 9), t2),
+            ],
+        )
         a.veins[name] = Tube(pts, r0 * np.array([1.3, 1.1, 1.0, 0.85, 0.7]))
         a.ostia[name] = pts[1].copy()
         a.vein_cut[name] = 0.55 * r_ost + rng.uniform(10, 15)
@@ -169,17 +180,22 @@ def sample_anatomy(seed: int, grid: Grid) -> Anatomy:
     dA = _jitter(rng, (0.3, -0.5, 0.8), 10)
     rA = a.body_radius(dA)
     neck = rng.uniform(4.0, 5.5)
-    steps = [(0.5 * rA + 3, dA), (rng.uniform(8, 11), 0.2 * dA + _jitter(rng, (-0.35, -0.85, 0.3), 12)),
-             (rng.uniform(8, 12), _jitter(rng, (-0.6, -0.7, 0.05), 15))]
-    a.laa = Tube(_polyline(0.5 * rA * dA, steps),
-                 np.array([7.0, neck, rng.uniform(7.5, 9.5), rng.uniform(4.0, 6.0)]))
+    steps = [
+        (0.5 * rA + 3, dA),
+        (rng.uniform(8, 11), 0.2 * dA + _jitter(rng, (-0.35, -0.85, 0.3), 12)),
+        (rng.uniform(8, 12), _jitter(rng, (-0.6, -0.7, 0.05), 15)),
+    ]
+    a.laa = Tube(
+        _polyline(0.5 * rA * dA, steps), np.array([7.0, neck, rng.uniform(7.5, 9.5), rng.uniform(4.0, 6.0)])
+    )
 
     dM = _jitter(rng, (-0.6, -0.6, 0.35), 8)
     a.mitral_normal = dM
     a.mitral_centre = 0.95 * a.body_radius(dM) * dM
     r_o = rng.uniform(12.5, 15.0)
-    a.orifice = Tube(np.array([0.35 * a.body_radius(dM) * dM, a.mitral_centre + 8 * dM]),
-                     np.array([r_o, r_o]))
+    a.orifice = Tube(
+        np.array([0.35 * a.body_radius(dM) * dM, a.mitral_centre + 8 * dM]), np.array([r_o, r_o])
+    )
 
     u = _jitter(rng, dM + np.array([-0.15, -0.1, 0.35]), 8)
     lv_a, lv_b = rng.uniform(38, 46), rng.uniform(21, 26)
@@ -189,43 +205,69 @@ def sample_anatomy(seed: int, grid: Grid) -> Anatomy:
     a.lv = Ellipsoid(a.mitral_centre + d0 * u, np.array([lv_a, lv_b, lv_b * rng.uniform(0.95, 1.1)]), frame)
     a.lv_myo = rng.uniform(8.0, 10.0)
     a.rv_myo = rng.uniform(3.0, 4.0)
-    a.rv = Ellipsoid(a.lv.centre + (1.3 * lv_b + a.lv_myo) * w - 0.1 * lv_a * u,
-                     np.array([0.85 * lv_a, 0.8 * lv_b, 1.35 * lv_b]), frame)
+    a.rv = Ellipsoid(
+        a.lv.centre + (1.3 * lv_b + a.lv_myo) * w - 0.1 * lv_a * u,
+        np.array([0.85 * lv_a, 0.8 * lv_b, 1.35 * lv_b]),
+        frame,
+    )
     ra_centre = [-8 + rng.uniform(-4, 4), -22 - rng.uniform(0, 4), -(ax + rng.uniform(18, 24))]
-    a.ra = Ellipsoid(np.array(ra_centre),
-                     np.array([24.0, 19.0, 20.0]) * rng.uniform(0.9, 1.1, 3), rotation(rng, 10))
+    a.ra = Ellipsoid(
+        np.array(ra_centre), np.array([24.0, 19.0, 20.0]) * rng.uniform(0.9, 1.1, 3), rotation(rng, 10)
+    )
 
     r_ao, r_da, r_pa = rng.uniform(13, 16), rng.uniform(10, 13), rng.uniform(12, 14)
     y_ao = -(ay + 20 + rng.uniform(0, 4))
-    arch = np.array([[-6, y_ao, -6], [az + 28, y_ao + 2, -12], [az + 48, y_ao + 12, -6],
-                     [az + 55, 5, 6], [az + 45, 30, 16], [az + 25, 40, 18], [-400, 40, 18]], float)
+    arch = np.array(
+        [
+            [-6, y_ao, -6],
+            [az + 28, y_ao + 2, -12],
+            [az + 48, y_ao + 12, -6],
+            [az + 55, 5, 6],
+            [az + 45, 30, 16],
+            [az + 25, 40, 18],
+            [-400, 40, 18],
+        ],
+        float,
+    )
     bif = np.array([az + 8, -(ay + 10), 12.0])
     rpa = np.array([bif, [az + 13, -8, -15], [az + 11, -2, -50], [az + 6, 2, -80]])
     lpa = np.array([bif, [az + 18, 0, 35], [az + 12, 18, 55], [az + 6, 25, 80]])
     svc_x, ra_top = -(ax + 13), a.ra.centre[0] + 10
     a.vessels = {
-        "aorta": [Tube(arch[:6], np.array([r_ao, r_ao, r_ao * 0.95, r_ao * 0.9, r_da, r_da])),
-                  Tube(arch[5:], np.array([r_da, r_da]))],
-        "pulmonary_artery": [Tube(np.array([[-14, -(ay + 48), 20], bif]), np.array([r_pa, r_pa])),
-                             Tube(rpa, np.array([r_pa * 0.8, 10, 9, 7])),
-                             Tube(lpa, np.array([r_pa * 0.8, 10, 9, 7]))],
-        "svc": [Tube(np.array([[ra_top, -(ay + 12), svc_x], [400, -(ay + 12), svc_x]]),
-                     np.array([9.0, 9.0]))],
-        "ivc": [Tube(np.array([[ra_top - 24, -10, -(ax + 15)], [-400, -10, -(ax + 15)]]),
-                     np.array([11.0, 11.0]))],
-        "lung_branches": branches + _branches(rng, rpa[-1], rpa[-1] - rpa[-2], 6.0)
+        "aorta": [
+            Tube(arch[:6], np.array([r_ao, r_ao, r_ao * 0.95, r_ao * 0.9, r_da, r_da])),
+            Tube(arch[5:], np.array([r_da, r_da])),
+        ],
+        "pulmonary_artery": [
+            Tube(np.array([[-14, -(ay + 48), 20], bif]), np.array([r_pa, r_pa])),
+            Tube(rpa, np.array([r_pa * 0.8, 10, 9, 7])),
+            Tube(lpa, np.array([r_pa * 0.8, 10, 9, 7])),
+        ],
+        "svc": [
+            Tube(np.array([[ra_top, -(ay + 12), svc_x], [400, -(ay + 12), svc_x]]), np.array([9.0, 9.0]))
+        ],
+        "ivc": [
+            Tube(np.array([[ra_top - 24, -10, -(ax + 15)], [-400, -10, -(ax + 15)]]), np.array([11.0, 11.0]))
+        ],
+        "lung_branches": branches
+        + _branches(rng, rpa[-1], rpa[-1] - rpa[-2], 6.0)
         + _branches(rng, lpa[-1], lpa[-1] - lpa[-2], 6.0),
     }
     a.esophagus = Tube(np.array([[-400, ay + 12, 2.0], [400, ay + 12, 2.0]]), np.array([7.5, 7.5]))
     a.liver = Ellipsoid(np.array([-(az + 75), -20, -35.0]), np.array([55.0, 90, 115]), rotation(rng, 8))
     y_s = rng.uniform(58, 66)
     a_y, a_x = rng.uniform(100, 125), rng.uniform(145, 175)
-    a.thorax = {"spine": [y_s, rng.uniform(-2, 6)],
-                "body_centre": [y_s + rng.uniform(55, 70) - a_y, rng.uniform(-5, 5)],
-                "body_radii": [a_y, a_x], "fat": rng.uniform(6, 22), "muscle": rng.uniform(8, 14),
-                "column_width": rng.uniform(28, 42), "disc_phase": rng.uniform(0, 25),
-                "outline": [list(rng.uniform(-0.035, 0.035, 3)), list(rng.uniform(0, 2 * np.pi, 3))],
-                "fat_shape": [rng.uniform(0.3, 0.7), rng.uniform(-0.5, 0.5)]}
+    a.thorax = {
+        "spine": [y_s, rng.uniform(-2, 6)],
+        "body_centre": [y_s + rng.uniform(55, 70) - a_y, rng.uniform(-5, 5)],
+        "body_radii": [a_y, a_x],
+        "fat": rng.uniform(6, 22),
+        "muscle": rng.uniform(8, 14),
+        "column_width": rng.uniform(28, 42),
+        "disc_phase": rng.uniform(0, 25),
+        "outline": [list(rng.uniform(-0.035, 0.035, 3)), list(rng.uniform(0, 2 * np.pi, 3))],
+        "fat_shape": [rng.uniform(0.3, 0.7), rng.uniform(-0.5, 0.5)],
+    }
     a.thickness = Field.random(rng, rng.uniform(18, 35), n=10)
     a.thickness_ab = (rng.uniform(1.2, 2.2), rng.uniform(-0.6, 0.6))
     a.fat = Field.random(rng, rng.uniform(25, 45), n=24)

@@ -50,8 +50,11 @@ def noisy_annotation(la: Atrium, grid: Grid, seed: int) -> tuple[np.ndarray, np.
     m = max(1.0, h)
     edt_in = inner_edt(la.cavity, grid.spacing)
     band = plausibility_band(la, edt_in)
-    safe = la.wall | (~la.cavity & (la.edt_out <= OUTER_BAND_MM - h / 2)) | \
-        (la.cavity & (edt_in <= INNER_BAND_MM - h / 2))
+    safe = (
+        la.wall
+        | (~la.cavity & (la.edt_out <= OUTER_BAND_MM - h / 2))
+        | (la.cavity & (edt_in <= INNER_BAND_MM - h / 2))
+    )
     grown = ndi.binary_dilation(la.scar, ndi.generate_binary_structure(3, 1)) & ~la.scar & safe
     idx = np.nonzero(grown)
     origin = np.array([grid.origin[k] + la.box[k].start * grid.spacing[k] for k in range(3)])
@@ -62,8 +65,10 @@ def noisy_annotation(la: Atrium, grid: Grid, seed: int) -> tuple[np.ndarray, np.
     ragged = int(keep.sum())
 
     far = (la.edt_out >= OUTER_BAND_MM + m) & (la.edt_out <= OUTER_BAND_MM + m + 5)
-    zones = {"outside": ~la.blood & ~la.wall & far,
-             "cavity": la.cavity & (edt_in >= INNER_BAND_MM + m) & (edt_in <= INNER_BAND_MM + m + 6)}
+    zones = {
+        "outside": ~la.blood & ~la.wall & far,
+        "cavity": la.cavity & (edt_in >= INNER_BAND_MM + m) & (edt_in <= INNER_BAND_MM + m + 6),
+    }
     scar_idx = np.stack(np.nonzero(la.scar), 1)
     spurious = np.zeros_like(la.scar)
     blobs = {"outside": 0, "cavity": 0}
@@ -86,6 +91,11 @@ def noisy_annotation(la: Atrium, grid: Grid, seed: int) -> tuple[np.ndarray, np.
                 blobs[name] += 1
     noisy |= spurious
     noise = noisy & ~la.scar & ~band
-    info = {"ragged_voxels": ragged, "spurious_blobs": blobs, "noise_voxels": int(noise.sum()),
-            "band_mm": {"inside": INNER_BAND_MM, "outside": OUTER_BAND_MM}, "noise_margin_mm": m}
+    info = {
+        "ragged_voxels": ragged,
+        "spurious_blobs": blobs,
+        "noise_voxels": int(noise.sum()),
+        "band_mm": {"inside": INNER_BAND_MM, "outside": OUTER_BAND_MM},
+        "noise_margin_mm": m,
+    }
     return noisy, noise, info

@@ -138,8 +138,11 @@ def atrium_labels(a: Anatomy, grid: Grid, seed: int, box=None) -> Atrium:
         thr = np.quantile(lesion, 1.0 - frac)
         sel = lesion > thr
         scar[tuple(i[sel] for i in idx)] = True
-    info = {"scar_fraction_target": frac, "scar_fraction": float(scar.sum() / max(wall.sum(), 1)),
-            "wall_voxels": int(wall.sum())}
+    info = {
+        "scar_fraction_target": frac,
+        "scar_fraction": float(scar.sum() / max(wall.sum(), 1)),
+        "wall_voxels": int(wall.sum()),
+    }
     return Atrium(box, blood, cavity, wall, scar, thickness, edt, info)
 
 
@@ -153,8 +156,9 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
 
 
 def _points(grid: Grid, box, idx) -> np.ndarray:
-    return np.stack([grid.origin[k] + (idx[k] + box[k].start) * grid.spacing[k] for k in range(3)],
-                    axis=1).astype(F32)
+    return np.stack(
+        [grid.origin[k] + (idx[k] + box[k].start) * grid.spacing[k] for k in range(3)], axis=1
+    ).astype(F32)
 
 
 def lesion_field(a: Anatomy, seed: int):
@@ -167,8 +171,11 @@ def lesion_field(a: Anatomy, seed: int):
         if rng.random() < 0.5:  # wide-area circumferential lesion around the ipsilateral pair
             nrm = unit(d[sup] + d[inf])
             c = (a.ostia[sup] + a.ostia[inf]) / 2 + rng.uniform(-3, 1) * nrm * a.scale
-            rad = (np.linalg.norm(a.ostia[sup] - a.ostia[inf]) / 2 + a.veins[sup].radii[1]
-                   + rng.uniform(2, 5) * a.scale)
+            rad = (
+                np.linalg.norm(a.ostia[sup] - a.ostia[inf]) / 2
+                + a.veins[sup].radii[1]
+                + rng.uniform(2, 5) * a.scale
+            )
             rings.append((c, nrm, rad, rng.uniform(3.0, 4.5) * a.scale))
         else:
             for v in (sup, inf):

@@ -26,16 +26,36 @@ def sample_contrast(seed: int) -> dict:
     blood = u(0.5, 0.7)
     myo = u(0.1, 0.2)
     tissue = u(0.25, 0.4)
-    c = {"blood": blood, "lv_blood": blood * u(0.95, 1.05), "right_blood": blood * u(0.88, 1.05),
-         "aorta_blood": blood * u(0.9, 1.1), "pa_blood": blood * u(0.88, 1.05),
-         "lung_vessel": blood * u(0.7, 0.9), "myocardium": myo, "la_wall": myo * u(0.95, 1.3),
-         "scar": u(max(0.8, blood + 0.25), max(1.0, blood + 0.3)),
-         "fat": u(0.7, 0.9), "lung": u(0.03, 0.08), "tissue": tissue, "liver": tissue * u(0.95, 1.2),
-         "marrow": u(0.35, 0.5), "csf": u(0.15, 0.3), "vessel_wall": tissue * u(0.5, 0.8), "air": 0.0}
-    acq = {"edge_mm": u(1.2, 1.8), "noise_sigma_rel": u(0.02, 0.08), "bias_strength": u(0.05, 0.3),
-           "blood_level": u(50, 150), "texture": u(0.03, 0.08)}
-    return {"contrast": {k: round(float(v), 4) for k, v in c.items()},
-            "acquisition": {k: round(float(v), 4) for k, v in acq.items()}}
+    c = {
+        "blood": blood,
+        "lv_blood": blood * u(0.95, 1.05),
+        "right_blood": blood * u(0.88, 1.05),
+        "aorta_blood": blood * u(0.9, 1.1),
+        "pa_blood": blood * u(0.88, 1.05),
+        "lung_vessel": blood * u(0.7, 0.9),
+        "myocardium": myo,
+        "la_wall": myo * u(0.95, 1.3),
+        "scar": u(max(0.8, blood + 0.25), max(1.0, blood + 0.3)),
+        "fat": u(0.7, 0.9),
+        "lung": u(0.03, 0.08),
+        "tissue": tissue,
+        "liver": tissue * u(0.95, 1.2),
+        "marrow": u(0.35, 0.5),
+        "csf": u(0.15, 0.3),
+        "vessel_wall": tissue * u(0.5, 0.8),
+        "air": 0.0,
+    }
+    acq = {
+        "edge_mm": u(1.2, 1.8),
+        "noise_sigma_rel": u(0.02, 0.08),
+        "bias_strength": u(0.05, 0.3),
+        "blood_level": u(50, 150),
+        "texture": u(0.03, 0.08),
+    }
+    return {
+        "contrast": {k: round(float(v), 4) for k, v in c.items()},
+        "acquisition": {k: round(float(v), 4) for k, v in acq.items()},
+    }
 
 
 def _paint(img: np.ndarray, box, sdf: np.ndarray, value, width: float) -> None:
@@ -77,8 +97,10 @@ def _section(a: Anatomy, grid: Grid, c: dict, w: float) -> np.ndarray:
     front = cy - ry + th["fat"] * (1 + depth) + th["muscle"]
     layers = [((front + 4 * s, cx), (6 * s, 14 * s), c["marrow"])]
     layers += [((sy + 35 * s, sx + side * 27 * s), (24 * s, 21 * s), c["tissue"]) for side in (-1, 1)]
-    layers += [((sy + 30 * s, sx), (16 * s, 11 * s), c["vessel_wall"]),  # lamina, spinous process
-               ((sy + 23 * s, sx), (7 * s, 7 * s), c["csf"])]  # spinal canal
+    layers += [
+        ((sy + 30 * s, sx), (16 * s, 11 * s), c["vessel_wall"]),  # lamina, spinous process
+        ((sy + 23 * s, sx), (7 * s, 7 * s), c["csf"]),
+    ]  # spinal canal
     for centre, radii, value in layers:
         _paint(sec, full, _ellipse2d(y, x, centre, radii), value, w)
     return sec
@@ -143,8 +165,9 @@ def _envelope(img, a: Anatomy, grid: Grid, c: dict, w: float) -> None:
     cy, ry = th["body_centre"][0], th["body_radii"][0]
     inner = ry - th["fat"] - th["muscle"]
     sy, sx = th["spine"]
-    col = _ellipse2d(y[0], x[0], ((cy - inner + sy) / 2, sx),
-                     ((sy - cy + inner) / 2, th["column_width"] / 2))[None]  # sternum to spine
+    col = _ellipse2d(
+        y[0], x[0], ((cy - inner + sy) / 2, sx), ((sy - cy + inner) / 2, th["column_width"] / 2)
+    )[None]  # sternum to spine
     env = np.broadcast_to(col, (len(axes[0]), *col.shape[1:])).copy()
     s = a.scale
     np.minimum(env, body_sdf(a, z, y, x) - F32(7 * s), out=env)
@@ -169,8 +192,11 @@ def _envelope(img, a: Anatomy, grid: Grid, c: dict, w: float) -> None:
     ff += 1.2 * groove
     ff += 0.6 * np.exp(-np.square(np.clip(body_sdf(a, z, y, x) - 6 * s, 0, None)) / F32((5 * s) ** 2))
     ff = np.clip(ff * 1.6, -1.0, 2.0)  # saturated on the fine grid, after interpolation
-    inside = np.nonzero((env < step).any(axis=(1, 2)))[0], np.nonzero((env < step).any(axis=(0, 2)))[0], \
-        np.nonzero((env < step).any(axis=(0, 1)))[0]
+    inside = (
+        np.nonzero((env < step).any(axis=(1, 2)))[0],
+        np.nonzero((env < step).any(axis=(0, 2)))[0],
+        np.nonzero((env < step).any(axis=(0, 1)))[0],
+    )
     if any(len(i) == 0 for i in inside):
         return
     lo = [axes[k][i.min()] - step for k, i in enumerate(inside)]
@@ -197,14 +223,19 @@ def render_background(a: Anatomy, grid: Grid, look: dict) -> np.ndarray:
     _envelope(img, a, grid, c, w)
     _tube(img, grid, a.esophagus, c["tissue"], w)
     s = a.scale
-    for name, key in (("ivc", "right_blood"), ("svc", "right_blood"), ("pulmonary_artery", "pa_blood"),
-                      ("aorta", "aorta_blood")):
+    for name, key in (
+        ("ivc", "right_blood"),
+        ("svc", "right_blood"),
+        ("pulmonary_artery", "pa_blood"),
+        ("aorta", "aorta_blood"),
+    ):
         for tube in a.vessels[name]:
             _tube(img, grid, tube, c[key], w, wall=1.0 * s, wall_value=c["vessel_wall"])
     _chamber(img, grid, a.ra, 1.5 * s, c["myocardium"] * 1.3, c["right_blood"], w)
     _chamber(img, grid, a.rv, a.rv_myo, c["myocardium"], c["right_blood"], w)
-    _chamber(img, grid, a.lv, a.lv_myo, c["myocardium"], c["lv_blood"], w,
-             clip=(a.mitral_centre, a.mitral_normal))
+    _chamber(
+        img, grid, a.lv, a.lv_myo, c["myocardium"], c["lv_blood"], w, clip=(a.mitral_centre, a.mitral_normal)
+    )
     return img
 
 
@@ -219,8 +250,11 @@ def composite_atrium(img: np.ndarray, la: Atrium, grid: Grid, look: dict, seed: 
     rng = np.random.default_rng([int(seed), 5])
     z, y, x = grid.coords(la.box)
     tex = Field.random(rng, 4.0, n=16)
-    for mask, value, amount in ((la.blood, c["blood"], 0.15), (la.wall & ~la.scar, c["la_wall"], 3.0),
-                                (la.scar, c["scar"], 1.5)):
+    for mask, value, amount in (
+        (la.blood, c["blood"], 0.15),
+        (la.wall & ~la.scar, c["la_wall"], 3.0),
+        (la.scar, c["scar"], 1.5),
+    ):
         idx = np.nonzero(mask)
         pts = np.stack([z.ravel()[idx[0]], y.ravel()[idx[1]], x.ravel()[idx[2]]], 1)
         signal[idx] = F32(value) * (1 + F32(amount * acq["texture"]) * tex.at(pts))

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .._fs import make_shareable
 from ..io.case import Case
 from ..labels import STRUCTURES
 from .band import INNER_MM, OUTER_MM
@@ -120,6 +121,7 @@ def write_csv(rows: Iterable[dict], path: str | Path, cols: Sequence[str], overw
         raise FileExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    make_shareable(fd)
     try:
         with os.fdopen(fd, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(cols), extrasaction="ignore")
