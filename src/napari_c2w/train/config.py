@@ -162,8 +162,8 @@ def default_augment() -> dict[str, dict[str, Any]]:
 STAGE_DEFAULTS: dict[str, dict] = {
     "localizer": {
         "preset": "localizer",
-        "iterations": 400,
-        "val_every": 100,
+        "iterations": 1500,
+        "val_every": 300,
         "data": {
             "model_spacing": list(LOCALIZER_SPACING),
             "roi": [48, 96, 96],
