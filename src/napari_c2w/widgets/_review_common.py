@@ -1,0 +1,183 @@
+"""Small helpers shared by the review, queue, quantify and export widgets.
+
+Layer pickers that follow the viewer's layers, the case metadata carried by the image
+layer, threads with a synchronous switch (``NAPARI_C2W_NOTHREADS=1``), and errors shown
+as napari notifications.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import ComboBox
+
+from ..labels import LABELS, to_mask
+from ..layers import META_KEY, structure_of_layer_name
+
+NOTHREADS_ENV = "NAPARI_C2W_NOTHREADS"
+#: ``layer.metadata`` key marking layers the widgets made (band, components, maps).
+ROLE_KEY = "napari_c2w_role"
+
+
+def default_annotator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return ""
+
+
+def threads_disabled() -> bool:
+    return os.environ.get(NOTHREADS_ENV, "0").strip().lower() not in ("", "0", "false", "no")
+
+
+def notify_error(message: str) -> None:
+    from napari.utils.notifications import show_error
+
+    show_error(message)
+
+
+def notify_info(message: str) -> None:
+    from napari.utils.notifications import show_info
+
+    show_info(message)
+
+
+def reports_errors(what: str) -> Callable:
+    """Decorate a widget callback: an exception becomes a napari error notification.
+
+    The message is also kept in the widget's ``last_error`` (tests and status lines read it).
+    """
+
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return fn(self, *args, **kwargs)
+            except Exception as err:
+                self.last_error = f"{what}: {err}"
+                notify_error(self.last_error)
+                return None
+
+        return wrapper
+
+    return deco
+
+
+def run_task(
+    owner: Any,
+    what: str,
+    fn: Callable[[], Any],
+    done: Callable[[Any], None],
+    failed: Callable[[str], None] | None = None,
+) -> Any:
+    """Run ``fn`` in a napari thread worker (or at once when threads are disabled).
+
+    ``done(result)`` runs in the GUI thread; an error becomes a notification,
+    ``owner.last_error`` and a call of ``failed(message)``. ``owner.busy`` is True while
+    the work runs. Returns the worker (None when run synchronously).
+    """
+
+    def fail(err: BaseException) -> None:
+        owner.busy = False
+        owner.last_error = f"{what}: {err}"
+        notify_error(owner.last_error)
+        if failed is not None:
+            failed(owner.last_error)
+
+    def finish(result: Any) -> None:
+        owner.busy = False
+        done(result)
+
+    owner.busy = True
+    owner.last_error = None
+    if threads_disabled():
+        try:
+            result = fn()
+        except Exception as err:
+            fail(err)
+        else:
+            finish(result)
+        return None
+    from napari.qt.threading import create_worker
+
+    worker = create_worker(fn, _start_thread=False, _ignore_errors=True)
+    worker.returned.connect(finish)
+    worker.errored.connect(fail)
+    worker.start()
+    return worker
+
+
+def layer_combo(viewer, kind: type, label: str, nullable: bool = False) -> ComboBox:
+    """A combo box of the viewer's layers of ``kind`` (widget-made layers left out)."""
+
+    def choices(_widget=None) -> list[tuple[str, Any]]:
+        return [(ly.name, ly) for ly in viewer.layers if isinstance(ly, kind) and ROLE_KEY not in ly.metadata]
+
+    return ComboBox(label=label, choices=choices, nullable=nullable)
+
+
+def pick_default(combo: ComboBox, structure: str | None = None) -> None:
+    """Choose a sensible layer when ``combo`` holds none: by structure name, or our image."""
+    if combo.value is not None:
+        return
+    layers = [c for c in combo.choices if c is not None]
+    if structure is not None:
+        exact = [ly for ly in layers if ly.name == structure]
+        named = [ly for ly in layers if structure_of_layer_name(ly.name) == structure]
+        pick = (exact or named or [None])[0]
+    else:
+        pick = next((ly for ly in layers if META_KEY in ly.metadata), layers[0] if layers else None)
+    if pick is not None:
+        combo.value = pick
+
+
+def case_meta(image_layer) -> dict:
+    """The case metadata dict of an image layer (created when the layer has none)."""
+    meta = image_layer.metadata.setdefault(META_KEY, {})
+    meta.setdefault("case_id", image_layer.name)
+    meta.setdefault("provenance", [])
+    meta.setdefault("status", "unreviewed")
+    return meta
+
+
+def mask_of(layer) -> np.ndarray:
+    """The layer's labels as a uint8 0/1 mask."""
+    return to_mask(np.asarray(layer.data))
+
+
+def geometry(layer) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(spacing, origin) in mm of a 3D layer, from its scale and translate."""
+    if layer.ndim != 3:
+        raise ValueError(f"the layer {layer.name!r} is {layer.ndim}D; a 3D (z, y, x) volume is needed")
+    return tuple(float(s) for s in layer.scale[-3:]), tuple(float(t) for t in layer.translate[-3:])
+
+
+def layer_id(layer) -> Any:
+    """A stable identity of a layer (napari hands plugins proxies, so ``is`` and ``id`` do not work)."""
+    return None if layer is None else layer.unique_id
+
+
+def label_value(structure: str | None) -> int:
+    return LABELS.get(structure or "", 1)
+
+
+def show_layer(viewer, role: str, data: np.ndarray, kind: str, like, **kwargs):
+    """Update the widget-made layer of ``role`` with ``data``, or add it (placed like layer ``like``)."""
+    from napari.layers import Image, Labels
+
+    cls = Labels if kind == "labels" else Image
+    for layer in viewer.layers:
+        if layer.metadata.get(ROLE_KEY) == role and isinstance(layer, cls):
+            layer.data = data
+            layer.scale, layer.translate = like.scale, like.translate
+            for key in ("contrast_limits",):
+                if key in kwargs:
+                    setattr(layer, key, kwargs[key])
+            return layer
+    add = viewer.add_labels if kind == "labels" else viewer.add_image
+    return add(data, scale=like.scale, translate=like.translate, metadata={ROLE_KEY: role}, **kwargs)

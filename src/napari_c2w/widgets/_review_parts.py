@@ -1,0 +1,88 @@
+"""Parts of the review widget: the table of components and the reading of napari paint events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QAbstractItemView, QPushButton, QTableWidget, QTableWidgetItem
+
+COLUMNS = ("#", "structure", "kind", "voxels", "mm³", "from band (mm)", "slice", "decision")
+
+
+def button(text: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
+    """A push button calling ``slot()`` (without Qt's ``checked`` argument)."""
+    b = QPushButton(text)
+    b.clicked.connect(lambda *_: slot())
+    b.setToolTip(tip)
+    return b
+
+
+class FindingsTable(QTableWidget):
+    """One row per implausible component; each cell carries the component id."""
+
+    def __init__(self) -> None:
+        super().__init__(0, len(COLUMNS))
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+
+    def show_rows(self, rows: list[dict]) -> None:
+        """Fill the table from ``ReviewSession.rows()`` (no selection signal while filling)."""
+        self.blockSignals(True)
+        self.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            cells = (
+                row["id"],
+                row["structure"],
+                row["kind"],
+                row["voxels"],
+                f"{row['volume_mm3']:.1f}",
+                f"{row['min_distance_mm']:.1f}-{row['max_distance_mm']:.1f}",
+                row["z"],
+                row["decision"],
+            )
+            for c, value in enumerate(cells):
+                item = QTableWidgetItem(str(value))
+                item.setData(Qt.ItemDataRole.UserRole, row["id"])
+                if row["decision"] == "kept":
+                    item.setForeground(Qt.GlobalColor.gray)
+                self.setItem(r, c, item)
+        self.blockSignals(False)
+        self.resizeColumnsToContents()
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
+        return [int(self.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in rows]
+
+
+def painted_voxels(atoms, shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, 3) voxels with their old and new values, from the history atoms of a Labels paint event.
+
+    napari's brush and fill give masked atoms (a box, a mask of changed voxels, their old
+    values, one new label); ``Labels.data_setitem`` gives (indices, old values, new values).
+    """
+    idx, old, new = [], [], []
+    for atom in atoms or []:
+        if hasattr(atom, "slice_key"):
+            box = tuple(slice(*s.indices(n)[:2]) for s, n in zip(atom.slice_key, shape, strict=False))
+            start = np.array([s.start for s in box])
+            if atom.mask is None:
+                local = np.argwhere(np.ones(atom.old_values.shape, bool))
+                before = np.asarray(atom.old_values).reshape(-1)
+            else:
+                local, before = np.argwhere(atom.mask), np.asarray(atom.old_values).reshape(-1)
+            idx.append(local + start)
+            old.append(before)
+            new.append(np.full(len(local), atom.new_value))
+        else:
+            indices, before, after = atom
+            pts = np.stack([np.asarray(i).reshape(-1) for i in indices], axis=1)
+            idx.append(pts)
+            old.append(np.broadcast_to(before, len(pts)))
+            new.append(np.broadcast_to(after, len(pts)))
+    if not idx:
+        return np.zeros((0, 3), np.intp), np.zeros(0), np.zeros(0)
+    return np.concatenate(idx).astype(np.intp), np.concatenate(old), np.concatenate(new)

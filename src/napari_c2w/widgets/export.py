@@ -1,0 +1,137 @@
+"""The "Export case" widget: write the reviewed case into a dataset folder's case store.
+
+The store's no-loss rules hold: a new store is simply written; into an existing one,
+labels that differ are refused unless "replace changed labels" is ticked, and then the
+stored labels are kept as versions inside the store. Errors appear as notifications.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, LineEdit
+from napari.layers import Image, Labels
+from qtpy.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ..errors import StoreError
+from ..io.case import REVIEW_STATUSES, provenance_entry
+from ..io.store import store_path, write_case_store
+from ..layers import META_KEY, case_from_layers
+from ._review_common import (
+    case_meta,
+    default_annotator,
+    layer_combo,
+    notify_info,
+    pick_default,
+    reports_errors,
+    run_task,
+)
+
+
+class ExportWidget(QWidget):
+    """Save an image layer with its cavity/wall/scar layers, provenance and review status."""
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        v = self.viewer = napari_viewer
+        self.last_error: str | None = None
+        self.busy = False
+        self.written: Path | None = None
+        self.image = layer_combo(v, Image, "image")
+        self.cavity = layer_combo(v, Labels, "cavity", nullable=True)
+        self.wall = layer_combo(v, Labels, "wall", nullable=True)
+        self.scar = layer_combo(v, Labels, "scar", nullable=True)
+        self.dataset = FileEdit(label="dataset folder", mode="d")
+        self.case_id = LineEdit(label="case id")
+        self.status = ComboBox(label="review status", choices=REVIEW_STATUSES, value="unreviewed")
+        self.annotator = LineEdit(label="annotator", value=default_annotator())
+        self.replace = CheckBox(
+            text="replace changed labels (the stored ones are kept as versions)", value=False
+        )
+        self.image.changed.connect(lambda *_: self._from_image())
+        self.form = Container(
+            widgets=[
+                self.image,
+                self.cavity,
+                self.wall,
+                self.scar,
+                self.dataset,
+                self.case_id,
+                self.status,
+                self.annotator,
+                self.replace,
+            ]
+        )
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        button = QPushButton("Export")
+        button.clicked.connect(lambda *_: self.export())
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.form.native)
+        lay.addWidget(button)
+        lay.addWidget(self.message)
+        lay.addStretch()
+        self.reset_choices()
+
+    def reset_choices(self, *_args) -> None:
+        self.form.reset_choices()
+        pick_default(self.image)
+        for combo in (self.cavity, self.wall, self.scar):
+            pick_default(combo, combo.label)
+        self._from_image()
+
+    def _from_image(self) -> None:
+        """Fill the case id and status from the image layer's case metadata."""
+        layer = self.image.value
+        if layer is None:
+            return
+        meta = layer.metadata.get(META_KEY, {})
+        self.case_id.value = meta.get("case_id") or layer.name
+        if meta.get("status") in REVIEW_STATUSES:
+            self.status.value = meta["status"]
+
+    @reports_errors("Export case")
+    def export(self) -> None:
+        """Write the case store ``<dataset>/<case id>.ome.zarr`` (in a worker thread)."""
+        image = self.image.value
+        if image is None:
+            raise ValueError("choose the image layer of the case")
+        if not str(self.dataset.value) or str(self.dataset.value) == ".":
+            raise ValueError("choose the dataset folder to export into")
+        case_id = self.case_id.value.strip()
+        if not case_id or any(c in case_id for c in "/\\"):
+            raise ValueError(f"give a case id without slashes (got {case_id!r})")
+        labels = []
+        for combo in (self.cavity, self.wall, self.scar):  # named by the combo, whatever the layer's name
+            if combo.value is not None:
+                data, meta, _ = combo.value.as_layer_data_tuple()
+                labels.append((data, {**meta, "name": combo.label}))
+        case = case_from_layers(image.as_layer_data_tuple(), labels)
+        case.case_id, case.status = case_id, self.status.value
+        path = store_path(Path(self.dataset.value), case_id)
+        entry = provenance_entry(
+            "napari export", by=self.annotator.value or None, status=case.status, structures=case.structures
+        )
+        replace = self.replace.value
+        self.message.setText(f"Writing {path}...")
+
+        def done(written: Path) -> None:
+            self.written = written
+            meta = case_meta(image)
+            meta["status"] = case.status
+            meta["store"] = str(written)
+            self.message.setText(f"Saved {written}.")
+            notify_info(f"Exported {case_id} ({case.status}) to {written}")
+
+        def work() -> Path:
+            try:
+                return write_case_store(case, path, overwrite=replace, entry=entry)
+            except StoreError as err:
+                if replace or "refusing to replace" not in str(err):
+                    raise
+                raise StoreError(
+                    f"{err} Here: tick 'replace changed labels' to keep the stored labels "
+                    "as versions and write the new ones, or export under another case id."
+                ) from None
+
+        run_task(self, "Export case", work, done, self.message.setText)

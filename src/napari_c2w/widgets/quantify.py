@@ -1,0 +1,127 @@
+"""The "Quantify" widget: volumes, wall thickness (and its map), scar burden, agreement with a reference.
+
+A thin view of :func:`napari_c2w.review.measure.measure`, run in a thread worker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
+from napari.layers import Labels
+from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from ..labels import STRUCTURES
+from ..layers import structure_of_layer_name
+from ..review.measure import Measurement, measure
+from ..review.quantify import SMOOTH_MM
+from ._review_common import geometry, layer_combo, mask_of, pick_default, reports_errors, run_task, show_layer
+
+THICKNESS_ROLE = "wall thickness (mm)"
+
+
+class QuantifyWidget(QWidget):
+    """Measure the chosen cavity/wall/scar layers, optionally against a reference Labels layer."""
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        v = self.viewer = napari_viewer
+        self.last_error: str | None = None
+        self.busy = False
+        self.result: Measurement | None = None
+        self.cavity = layer_combo(v, Labels, "cavity", nullable=True)
+        self.wall = layer_combo(v, Labels, "wall", nullable=True)
+        self.scar = layer_combo(v, Labels, "scar", nullable=True)
+        self.reference = layer_combo(v, Labels, "reference", nullable=True)
+        self.compared = ComboBox(label="compare with", choices=STRUCTURES, value="scar")
+        self.tolerance_mm = FloatSpinBox(
+            label="surface Dice tolerance (mm)", value=1.0, min=0.0, max=20.0, step=0.5
+        )
+        self.smooth_mm = FloatSpinBox(
+            label="thickness smoothing (mm)", value=SMOOTH_MM, min=0.0, max=10.0, step=0.5
+        )
+        self.show_map = CheckBox(text="show the thickness map", value=True)
+        self.reference.changed.connect(lambda *_: self._guess_compared())
+        self.form = Container(
+            widgets=[
+                self.cavity,
+                self.wall,
+                self.scar,
+                self.reference,
+                self.compared,
+                self.tolerance_mm,
+                self.smooth_mm,
+                self.show_map,
+            ]
+        )
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(("quantity", "value"))
+        self.table.verticalHeader().setVisible(False)
+        self.message = QLabel("")
+        button = QPushButton("Quantify")
+        button.clicked.connect(lambda *_: self.run())
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.form.native)
+        lay.addWidget(button)
+        lay.addWidget(self.table)
+        lay.addWidget(self.message)
+        self.reset_choices()
+
+    def reset_choices(self, *_args) -> None:
+        self.form.reset_choices()
+        for combo in (self.cavity, self.wall, self.scar):
+            pick_default(combo, combo.label)
+
+    def _guess_compared(self) -> None:
+        ref = self.reference.value
+        structure = structure_of_layer_name(ref.name) if ref is not None else None
+        if structure is not None:
+            self.compared.value = structure
+
+    @reports_errors("Quantify")
+    def run(self) -> None:
+        """Measure in a worker thread; the table and the thickness map follow when it is done."""
+        layers = {s: c.value for s, c in (("cavity", self.cavity), ("wall", self.wall), ("scar", self.scar))}
+        present = [ly for ly in [*layers.values(), self.reference.value] if ly is not None]
+        if not any(layers.values()):
+            raise ValueError("choose at least one of the cavity, wall and scar layers")
+        shapes = {ly.data.shape for ly in present}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"the layers differ in shape ({', '.join(map(str, shapes))}); they must share a grid"
+            )
+        like = present[0]
+        spacing, _ = geometry(like)
+        masks = {s: None if ly is None else mask_of(ly) for s, ly in layers.items()}
+        ref = mask_of(self.reference.value) if self.reference.value is not None else None
+        kwargs = {
+            "reference": ref,
+            "compared": self.compared.value,
+            "tolerance_mm": self.tolerance_mm.value,
+            "smooth_mm": self.smooth_mm.value,
+        }
+        self.message.setText("Measuring...")
+        run_task(self, "Quantify", lambda: measure(spacing, **masks, **kwargs), lambda m: self._show(m, like))
+
+    def _show(self, m: Measurement, like) -> None:
+        self.result = m
+        rows = m.rows()
+        self.table.setRowCount(len(rows))
+        for r, (name, value) in enumerate(rows):
+            self.table.setItem(r, 0, QTableWidgetItem(name))
+            self.table.setItem(r, 1, QTableWidgetItem(value))
+        self.table.resizeColumnsToContents()
+        self.message.setText("")
+        if self.show_map.value and m.thickness is not None:
+            p95 = m.quantities.thickness["p95"]
+            top = float(p95) * 1.2 if np.isfinite(p95) and p95 > 0 else 1.0
+            show_layer(
+                self.viewer,
+                THICKNESS_ROLE,
+                m.thickness,
+                "image",
+                like,
+                name=THICKNESS_ROLE,
+                colormap="turbo",
+                contrast_limits=(0.0, top),
+                blending="additive",
+            )

@@ -1,0 +1,227 @@
+"""The "Review queue" widget: walk a dataset folder of case stores, case by case.
+
+Cases can be filtered by review status and ordered by name, by flagged (implausible)
+voxels or by the model's uncertainty. Opening a case shows its image and labels; moving
+on saves the current case first (only when something changed; changed labels keep their
+previous versions in the store). The compute lives in :mod:`napari_c2w.review.queue`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, LineEdit
+from napari.layers import Image, Labels, Layer
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..io.case import REVIEW_STATUSES
+from ..layers import case_from_layers, case_layers
+from ..review import queue as q
+from ..review.queue import ORDERS, QueueItem
+from ._review_common import (
+    ROLE_KEY,
+    case_meta,
+    default_annotator,
+    layer_id,
+    notify_info,
+    reports_errors,
+    run_task,
+)
+
+COLUMNS = ("case", "status", "flagged voxels", "uncertainty")
+
+
+def _snapshot(case):
+    """A copy of a case that later edits of its provenance list cannot reach."""
+    return dataclasses.replace(case, provenance=list(case.provenance), labels=dict(case.labels))
+
+
+class QueueWidget(QWidget):
+    """Next / previous through the case stores of a dataset, saving each reviewed case."""
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.last_error: str | None = None
+        self.busy = False
+        self.items: list[QueueItem] = []
+        self.view: list[QueueItem] = []
+        self.current: QueueItem | None = None
+        self._before = None
+        self._layer_ids: set = set()
+        self.dataset = FileEdit(label="dataset folder", mode="d")
+        self.show_status = ComboBox(label="show", choices=("all", *REVIEW_STATUSES), value="all")
+        self.order = ComboBox(label="order by", choices=ORDERS, value="name")
+        self.annotator = LineEdit(label="annotator", value=default_annotator())
+        self.save_on_move = CheckBox(text="save the case when moving on", value=True)
+        self.status = ComboBox(label="status of this case", choices=REVIEW_STATUSES, value="unreviewed")
+        self.show_status.changed.connect(lambda *_: self._refresh_view())
+        self.order.changed.connect(lambda *_: self._reorder())
+        self.status.changed.connect(lambda *_: self._set_status())
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.cellDoubleClicked.connect(lambda row, _col: self.open_row(row))
+        self.position = QLabel("No dataset loaded.")
+        lay = QVBoxLayout(self)
+        lay.addWidget(Container(widgets=[self.dataset, self.show_status, self.order, self.annotator]).native)
+        lay.addWidget(self._button("Load dataset", self.scan))
+        lay.addWidget(self.table)
+        lay.addWidget(self.position)
+        row = QHBoxLayout()
+        for text, slot in (("Previous", self.previous), ("Next", self.next), ("Save", self.save)):
+            row.addWidget(self._button(text, slot))
+        lay.addLayout(row)
+        lay.addWidget(Container(widgets=[self.status, self.save_on_move]).native)
+        lay.addStretch()
+
+    @staticmethod
+    def _button(text: str, slot) -> QPushButton:
+        b = QPushButton(text)
+        b.clicked.connect(lambda *_: slot())
+        return b
+
+    # ------------------------------------------------------------------ listing
+
+    @reports_errors("Review queue")
+    def scan(self) -> None:
+        """List the case stores of the dataset folder (counting flagged voxels if ordered by them)."""
+        folder = Path(self.dataset.value)
+        count = self.order.value == "flagged voxels"
+
+        def work():
+            items = q.scan_dataset(folder)
+            return q.count_flagged(items) if count else items
+
+        def done(items):
+            self.items = items
+            self._refresh_view()
+
+        run_task(self, "Review queue", work, done)
+
+    def _reorder(self) -> None:
+        if self.order.value == "flagged voxels" and any(i.flagged_voxels is None for i in self.items):
+            items = list(self.items)
+            run_task(
+                self,
+                "Counting flagged voxels",
+                lambda: q.count_flagged(items),
+                lambda _: self._refresh_view(),
+            )
+        else:
+            self._refresh_view()
+
+    def _refresh_view(self) -> None:
+        statuses = None if self.show_status.value == "all" else [self.show_status.value]
+        self.view = q.order_queue(q.filter_queue(self.items, statuses), self.order.value)
+        self.table.setRowCount(len(self.view))
+        for r, item in enumerate(self.view):
+            self._fill_row(r, item)
+        self.table.resizeColumnsToContents()
+        self._show_position()
+
+    def _fill_row(self, r: int, item: QueueItem) -> None:
+        u = "" if item.uncertainty is None else f"{item.uncertainty:.3g}"
+        f = "" if item.flagged_voxels is None else str(item.flagged_voxels)
+        for c, text in enumerate((item.case_id, item.status, f, u)):
+            self.table.setItem(r, c, QTableWidgetItem(text))
+
+    def _show_position(self) -> None:
+        if self.current is None:
+            self.position.setText(f"{len(self.view)} of {len(self.items)} case(s) shown.")
+            return
+        shown = self.current in self.view
+        where = f"{self.view.index(self.current) + 1} of {len(self.view)}" if shown else "-"
+        self.position.setText(f"Case {where}: {self.current.case_id} ({self.current.status}).")
+        if self.current in self.view:
+            self.table.selectRow(self.view.index(self.current))
+
+    # ------------------------------------------------------------------ moving
+
+    def next(self) -> None:
+        self._step(+1)
+
+    def previous(self) -> None:
+        self._step(-1)
+
+    def _step(self, step: int) -> None:
+        if not self.view:
+            self.position.setText("No case to show: load a dataset or change the filter.")
+            return
+        if self.current in self.view:
+            i = self.view.index(self.current) + step
+        else:
+            i = 0 if step > 0 else len(self.view) - 1
+        if 0 <= i < len(self.view):
+            self.open(self.view[i])
+        else:
+            self.position.setText("This is the " + ("last" if step > 0 else "first") + " case.")
+
+    def open_row(self, row: int) -> None:
+        if 0 <= row < len(self.view):
+            self.open(self.view[row])
+
+    @reports_errors("Open case")
+    def open(self, item: QueueItem) -> None:
+        """Show a case (saving the current one first when asked to)."""
+        from ..io.store import read_case_store
+
+        if self.current is not None and self.save_on_move.value and not self.save():
+            return  # saving failed: stay on the case, the error is shown
+        case = read_case_store(item.path)
+        self._close()
+        self._before = _snapshot(case)
+        layers = [self.viewer.add_layer(Layer.create(*t)) for t in case_layers(case)]
+        self._layer_ids = {layer_id(ly) for ly in layers}
+        self.current = item
+        with self.status.changed.blocked():
+            self.status.value = case.status
+        self._show_position()
+
+    def _close(self) -> None:
+        """Remove the current case's layers and the layers the review widgets made for it."""
+        ours = [ly for ly in self.viewer.layers if layer_id(ly) in self._layer_ids or ROLE_KEY in ly.metadata]
+        for layer in ours:
+            self.viewer.layers.remove(layer)
+        self._layer_ids = set()
+
+    def _case_layers(self, kind: type) -> list:
+        return [ly for ly in self.viewer.layers if layer_id(ly) in self._layer_ids and isinstance(ly, kind)]
+
+    def _image_layer(self):
+        return next(iter(self._case_layers(Image)), None)
+
+    def _set_status(self) -> None:
+        image = self._image_layer()
+        if image is not None:
+            case_meta(image)["status"] = self.status.value
+
+    @reports_errors("Save case")
+    def save(self) -> bool:
+        """Write the current case back to its store when it changed. Returns False on failure."""
+        image = self._image_layer()
+        if self.current is None or image is None:
+            return True
+        labels = [ly.as_layer_data_tuple() for ly in self._case_layers(Labels)]
+        case = case_from_layers(image.as_layer_data_tuple(), labels)
+        case.status = self.status.value
+        if q.save_reviewed(case, self.current.path, self.annotator.value or None, before=self._before):
+            self._before = _snapshot(case)
+            notify_info(f"Saved {self.current.case_id} ({case.status}) to {self.current.path}")
+        self.current.status = case.status
+        if self.current in self.view:
+            self._fill_row(self.view.index(self.current), self.current)
+        return True

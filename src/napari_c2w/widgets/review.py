@@ -1,0 +1,352 @@
+"""The "Review annotations" widget: implausible components, band cleaning and corrections, with undo.
+
+A thin view of :class:`napari_c2w.review.session.ReviewSession`: the widget reads the
+chosen Labels layers, asks the session for an :class:`~napari_c2w.review.session.Edit`
+and writes it with ``Labels.data_setitem`` (so napari's own undo sees it as one step too).
+Provenance records go to the image layer's case metadata, which the writer and the
+export widget store with the case.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox
+from napari.layers import Image, Labels
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ..labels import STRUCTURES
+from ..review.band import INNER_MM, OUTER_MM
+from ..review.corrections import FILL_MODES, SMOOTH_METHODS
+from ..review.plausibility import WALL_MAX_MM, Finding
+from ..review.session import Edit, ReviewSession
+from ._review_common import (
+    ROLE_KEY,
+    case_meta,
+    default_annotator,
+    geometry,
+    label_value,
+    layer_combo,
+    layer_id,
+    mask_of,
+    pick_default,
+    reports_errors,
+    show_layer,
+)
+from ._review_parts import FindingsTable, button, painted_voxels
+
+BAND_ROLE, FLAGGED_ROLE = "review band", "flagged components"
+
+
+class ReviewWidget(QWidget):
+    """Find, inspect, keep or remove implausible scar/wall components and correct labels."""
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        v = self.viewer = napari_viewer
+        self.session: ReviewSession | None = None
+        self.last_error: str | None = None
+        self.busy = False
+        self._key: tuple | None = None
+        self._applying = False
+        self._painted_layer = None
+        self.image = layer_combo(v, Image, "image", nullable=True)
+        self.cavity = layer_combo(v, Labels, "cavity")
+        self.wall = layer_combo(v, Labels, "wall", nullable=True)
+        self.scar = layer_combo(v, Labels, "scar", nullable=True)
+        self.inner_mm = FloatSpinBox(label="band inside (mm)", value=INNER_MM, min=0.0, max=30.0, step=0.25)
+        self.outer_mm = FloatSpinBox(label="band outside (mm)", value=OUTER_MM, min=0.0, max=30.0, step=0.25)
+        self.wall_max_mm = FloatSpinBox(
+            label="wall far from cavity (mm)", value=WALL_MAX_MM, min=0.0, max=50.0, step=0.5
+        )
+        self.annotator = LineEdit(label="annotator", value=default_annotator())
+        self.form = Container(
+            widgets=[
+                self.image,
+                self.cavity,
+                self.wall,
+                self.scar,
+                self.inner_mm,
+                self.outer_mm,
+                self.wall_max_mm,
+                self.annotator,
+            ]
+        )
+        self.table = FindingsTable()
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.summary = QLabel("Press 'Find implausible annotation'.")
+        self.min_size = SpinBox(label="and scar pieces below (voxels)", value=0, min=0, max=10**8)
+        self.structure = ComboBox(label="structure", choices=STRUCTURES, value="scar")
+        self.fill_mode = ComboBox(label="fill holes in", choices=FILL_MODES, value="3d")
+        self.radius_mm = FloatSpinBox(label="smoothing radius (mm)", value=1.0, min=0.1, max=20.0, step=0.25)
+        self.method = ComboBox(label="smoothing", choices=SMOOTH_METHODS, value="closing")
+        self.confine = CheckBox(text="confine scar painting to the band", value=False)
+        self.confine.changed.connect(lambda *_: self._connect_paint())
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self._layout()
+        self.reset_choices()
+
+    def _layout(self) -> None:
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.form.native)
+        lay.addWidget(
+            button(
+                "Find implausible annotation",
+                self.find,
+                "Compute the wall band and the scar/wall components outside it",
+            )
+        )
+        lay.addWidget(self.summary)
+        lay.addWidget(self.table)
+        row = QHBoxLayout()
+        row.addWidget(button("Remove selected", self.remove_selected))
+        row.addWidget(button("Keep selected", self.keep_selected, "Mark as plausible"))
+        lay.addLayout(row)
+        band = QGroupBox("Band cleaning")
+        bl = QVBoxLayout(band)
+        bl.addWidget(
+            button("Remove all scar outside the band", self.remove_outside_band, "Kept components are spared")
+        )
+        bl.addWidget(Container(widgets=[self.min_size]).native)
+        lay.addWidget(band)
+        corr = QGroupBox("Corrections")
+        cl = QVBoxLayout(corr)
+        cl.addWidget(
+            Container(
+                widgets=[self.structure, self.fill_mode, self.radius_mm, self.method, self.confine]
+            ).native
+        )
+        row = QHBoxLayout()
+        row.addWidget(button("Fill holes", lambda: self.correct("fill holes")))
+        row.addWidget(button("Keep largest", lambda: self.correct("keep largest")))
+        row.addWidget(button("Smooth", lambda: self.correct("smooth")))
+        cl.addLayout(row)
+        lay.addWidget(corr)
+        row = QHBoxLayout()
+        row.addWidget(button("Undo", self.undo))
+        row.addWidget(button("Redo", self.redo))
+        lay.addLayout(row)
+        lay.addWidget(self.message)
+        lay.addStretch()
+
+    # ------------------------------------------------------------------ layers
+
+    def reset_choices(self, *_args) -> None:
+        """Follow the viewer's layers (napari calls this when layers come and go)."""
+        self.form.reset_choices()
+        pick_default(self.image)
+        for combo in (self.cavity, self.wall, self.scar):
+            pick_default(combo, combo.label)
+        if self.session is not None and self._layers_key() != self._key:
+            self.session, self._key = None, None
+            self.table.setRowCount(0)
+            self.summary.setText("The layers changed: press 'Find implausible annotation'.")
+        self._connect_paint()
+
+    def _layers_key(self) -> tuple:
+        return tuple(layer_id(c.value) for c in (self.image, self.cavity, self.wall, self.scar))
+
+    def _layer(self, structure: str | None):
+        combo = {"cavity": self.cavity, "wall": self.wall, "scar": self.scar}.get(structure or "")
+        if combo is None or combo.value is None:
+            raise ValueError(f"choose a {structure} layer first")
+        return combo.value
+
+    def _masks(self) -> dict[str, np.ndarray | None]:
+        if self.cavity.value is None:
+            raise ValueError("choose a cavity layer: the wall band is measured from the cavity")
+        shape = self.cavity.value.data.shape
+        out = {}
+        for name, combo in (("cavity", self.cavity), ("wall", self.wall), ("scar", self.scar)):
+            layer = combo.value
+            if layer is not None and layer.data.shape != shape:
+                raise ValueError(
+                    f"the {name} layer {layer.name!r} has shape {layer.data.shape}, "
+                    f"the cavity {shape}: they must share one grid"
+                )
+            out[name] = None if layer is None else mask_of(layer)
+        return out
+
+    # ------------------------------------------------------------------ analysis
+
+    @reports_errors("Review")
+    def find(self) -> None:
+        """Compute the band and the implausible components and show them."""
+        masks = self._masks()
+        spacing, origin = geometry(self.cavity.value)
+        if self.session is None or self._layers_key() != self._key or self.session.spacing != spacing:
+            provenance = case_meta(self.image.value)["provenance"] if self.image.value is not None else None
+            self.session = ReviewSession(spacing, origin, provenance=provenance)
+            self._key = self._layers_key()
+        s = self.session
+        s.inner_mm, s.outer_mm = self.inner_mm.value, self.outer_mm.value
+        s.wall_max_mm = self.wall_max_mm.value
+        self._analyse(masks)
+        if self.image.value is None:
+            self.message.setText(
+                "No image layer chosen: corrections are recorded in this widget only, not with the case."
+            )
+
+    def _analyse(self, masks: dict | None = None) -> None:
+        masks = masks or self._masks()
+        self.session.analyse(masks["cavity"], masks["wall"], masks["scar"])
+        like = self.cavity.value
+        show_layer(
+            self.viewer,
+            BAND_ROLE,
+            self.session.band.full().astype(np.uint8),
+            "labels",
+            like,
+            name=BAND_ROLE,
+            opacity=0.25,
+            blending="translucent_no_depth",
+        )
+        show_layer(
+            self.viewer,
+            FLAGGED_ROLE,
+            self.session.pending_label_image(),
+            "labels",
+            like,
+            name=FLAGGED_ROLE,
+            opacity=0.9,
+        )
+        self._fill_table()
+
+    def _fill_table(self) -> None:
+        rows = self.session.rows() if self.session is not None else []
+        self.table.show_rows(rows)
+        pending = self.session.pending() if self.session is not None else []
+        self.summary.setText(
+            f"{len(pending)} flagged component(s), {sum(f.voxels for f in pending)} voxels; "
+            f"{len(rows) - len(pending)} kept."
+        )
+
+    def selected_ids(self) -> list[int]:
+        return self.table.selected_ids()
+
+    def _on_selection(self) -> None:
+        ids = self.selected_ids()
+        if ids and self.session is not None and self.session.findings is not None:
+            self.go_to(self.session.findings.get(ids[-1]))
+
+    def go_to(self, finding: Finding) -> None:
+        """Centre the view on a component and step to its slice."""
+        z = self.session.origin[0] + finding.z * self.session.spacing[0]
+        self.viewer.dims.set_point(self.viewer.dims.ndim - 3, z)
+        _, cy, cx = finding.centroid_mm
+        camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9: viewer.scene
+        camera.center = (z, cy, cx)
+        for layer in self.viewer.layers:
+            if layer.metadata.get(ROLE_KEY) == FLAGGED_ROLE:
+                layer.selected_label = finding.id
+
+    # ------------------------------------------------------------------ edits
+
+    def _ready(self) -> ReviewSession:
+        if self.session is None:
+            self.find()
+        if self.session is None:
+            raise RuntimeError(self.last_error or "the review could not start")
+        self.session.annotator = self.annotator.value or None
+        return self.session
+
+    def _write(self, edit: Edit | None, undo: bool = False, refresh: bool = True) -> None:
+        """Write an edit (or its undo) into its Labels layer, then refresh the findings."""
+        if edit is None:
+            self.message.setText("Nothing to change.")
+            return
+        if edit.structure is not None and edit.voxels:
+            layer = self._layer(edit.structure)
+            values = edit.values(undo).astype(layer.data.dtype) * label_value(edit.structure)
+            self._applying = True
+            try:
+                layer.data_setitem(edit.index, values)
+            finally:
+                self._applying = False
+        if self.image.value is not None:
+            meta = case_meta(self.image.value)
+            if meta["status"] == "unreviewed":
+                meta["status"] = "in progress"
+        verb = "Undid" if undo else "Did"
+        self.message.setText(f"{verb}: {edit.entry.get('rule')} ({edit.voxels} voxels).")
+        if refresh and self.session.findings is not None:
+            self._analyse()
+
+    @reports_errors("Remove components")
+    def remove_selected(self) -> None:
+        s = self._ready()
+        by_structure: dict[str, list[int]] = {}
+        for i in self.selected_ids():
+            by_structure.setdefault(s.findings.get(i).structure, []).append(i)
+        for structure, ids in by_structure.items():
+            self._write(s.remove(mask_of(self._layer(structure)), ids, structure), refresh=False)
+        self._analyse()
+
+    @reports_errors("Keep components")
+    def keep_selected(self) -> None:
+        self._write(self._ready().keep(self.selected_ids()))
+
+    @reports_errors("Remove outside band")
+    def remove_outside_band(self) -> None:
+        s = self._ready()
+        self._write(s.remove_outside_band(mask_of(self._layer("scar")), self.min_size.value, "scar"))
+
+    @reports_errors("Correction")
+    def correct(self, rule: str) -> None:
+        """Run 'fill holes', 'keep largest' or 'smooth' on the chosen structure."""
+        s, structure = self._ready(), self.structure.value
+        mask = mask_of(self._layer(structure))
+        if rule == "fill holes":
+            edit = s.fill_holes(mask, structure, self.fill_mode.value)
+        elif rule == "keep largest":
+            edit = s.keep_largest(mask, structure)
+        elif rule == "smooth":
+            edit = s.smooth(mask, structure, self.radius_mm.value, self.method.value)
+        else:
+            raise ValueError(f"unknown correction {rule!r}")
+        self._write(edit)
+
+    @reports_errors("Undo")
+    def undo(self) -> None:
+        edit = self.session.undo() if self.session is not None else None
+        if edit is None:
+            self.message.setText("Nothing to undo.")
+            return
+        self._write(edit, undo=True)
+
+    @reports_errors("Redo")
+    def redo(self) -> None:
+        edit = self.session.redo() if self.session is not None else None
+        if edit is None:
+            self.message.setText("Nothing to redo.")
+            return
+        self._write(edit)
+
+    # ------------------------------------------------------------------ painting
+
+    def _connect_paint(self) -> None:
+        layer = self.scar.value if self.confine.value else None
+        if layer_id(layer) == layer_id(self._painted_layer):
+            return
+        if self._painted_layer is not None:
+            self._painted_layer.events.paint.disconnect(self._on_paint)
+        if layer is not None:
+            layer.events.paint.connect(self._on_paint)
+        self._painted_layer = layer
+
+    def _on_paint(self, event) -> None:
+        # napari emits the paint event before it writes the paint: handle it right after
+        if self._applying or not self.confine.value:
+            return
+        atoms, shape = event.value, self.scar.value.data.shape
+        QTimer.singleShot(0, lambda: self._confine_painting(atoms, shape))
+
+    @reports_errors("Confine painting")
+    def _confine_painting(self, atoms, shape) -> None:
+        s = self._ready()
+        if s.band is None:
+            self.find()
+        index, before, after = painted_voxels(atoms, shape)
+        painted = after != 0
+        self._write(s.revert_painting(index[painted], before[painted], "scar"), refresh=False)

@@ -1,0 +1,31 @@
+"""Measurements for the quantification panel: rows, thickness map, agreement with a reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_c2w.review.measure import measure
+
+
+def test_measure_ball(ball):
+    m = measure(ball.spacing, ball.cavity, ball.wall, ball.scar, reference=ball.scar, compared="scar")
+    rows = dict(m.rows())
+    ml = np.prod(ball.spacing) / 1000
+    assert rows["cavity volume"] == f"{ball.cavity.sum() * ml:.2f} mL"
+    assert rows["scar Dice"] == "1.000" and rows["scar HD95"] == "0.00 mm"
+    assert "scar surface Dice 1 mm" in rows
+    assert m.thickness.shape == ball.cavity.shape and (m.thickness[ball.wall & ~ball.cavity] > 0).all()
+    assert 1.5 < m.quantities.thickness["mean"] < 2.6  # a 2 mm shell
+
+
+def test_measure_without_wall_or_reference(ball):
+    m = measure(ball.spacing, ball.cavity, scar=ball.scar)
+    rows = m.rows()
+    assert m.thickness is None and m.agreement is None
+    assert (
+        dict(rows)["wall volume"] == "n/a"
+        and ("note", "no wall label: wall volume and thickness not measured") in rows
+    )
+    with pytest.raises(ValueError, match="no wall mask"):
+        measure(ball.spacing, ball.cavity, reference=ball.wall, compared="wall")
