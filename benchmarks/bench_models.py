@@ -22,7 +22,7 @@ optimizer state, workspaces).
 
 Usage::
 
-    python benchmarks/bench_models.py              # cpu, localizer, tiny
+    python benchmarks/bench_models.py              # lite, cpu, localizer, tiny
     python benchmarks/bench_models.py --paper      # add the (slow) paper preset
     python benchmarks/bench_models.py --json out.json
 """
@@ -250,7 +250,7 @@ def _print_table(results: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print the tables."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--presets", nargs="+", default=["cpu", "localizer", "tiny"], choices=sorted(PRESETS))
+    ap.add_argument("--presets", nargs="+", default=["lite", "cpu", "localizer", "tiny"], choices=sorted(PRESETS))
     ap.add_argument("--paper", action="store_true", help="also benchmark the (slow) paper preset")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="default: all cores")
