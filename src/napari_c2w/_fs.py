@@ -20,3 +20,22 @@ def make_shareable(fd: int) -> None:
     """Give a file created by ``mkstemp`` the usual permissions (no-op where unsupported)."""
     if hasattr(os, "fchmod"):
         os.fchmod(fd, default_file_mode())
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a small text file atomically: a temporary file in the same folder, then rename."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        make_shareable(fd)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

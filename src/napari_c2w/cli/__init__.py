@@ -10,7 +10,13 @@ from .. import __version__
 from ..errors import C2WError
 
 #: subcommand name -> module in this package defining ``add_parser(subparsers)``.
-SUBCOMMANDS = {"phantom": "phantom", "import": "import_cmd", "review": "review_cmd", "report": "report_cmd"}
+SUBCOMMANDS = {
+    "phantom": "phantom",
+    "import": "import_cmd",
+    "review": "review_cmd",
+    "report": "report_cmd",
+    "predict": "predict_cmd",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

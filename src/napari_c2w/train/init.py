@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from ..weights import bundled_checkpoint
 from .config import TrainConfig
 from .rundir import find_checkpoint
 
@@ -33,20 +34,6 @@ class InitSource:
 
     def describe(self) -> str:
         return self.kind if self.path is None else f"{self.kind}:{self.path} (stage {self.stage})"
-
-
-def bundled_checkpoint(stage: str) -> Path:
-    """The weights shipped with the package for ``stage`` (never downloaded)."""
-    from importlib.resources import files
-
-    path = Path(str(files("napari_c2w") / "weights" / f"{stage}.pt"))
-    if not path.is_file():
-        raise InputError(
-            path,
-            f"is missing: this installation ships no bundled {stage} weights.",
-            "Reinstall napari-c2w, or pass a run folder or checkpoint instead of 'bundled'.",
-        )
-    return path
 
 
 def resolve_init(init: str, stage: str) -> InitSource:

@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from .._fs import atomic_write_text
 from ..errors import InputError
 from .config import TrainConfig, dump_config, load_config
 
@@ -76,15 +77,6 @@ class RunDir:
 
     def write_status(self, status: dict) -> None:
         atomic_write_text(self / STATUS, json.dumps(status, indent=1, default=str))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def find_checkpoint(source: str | Path, name: str = BEST) -> Path:

@@ -1,0 +1,108 @@
+"""Model sets: which checkpoint runs each stage of the pipeline.
+
+A model set is built from the bundled weights, overridden stage by stage by model folders:
+a folder holding ``localizer.pt``, ``cavity.pt``, ``wall.pt``, ``scar.pt`` (any subset), or a
+training run folder (``napari-c2w-train --output``) whose ``best.pt`` replaces the stage it
+was trained for, or a single checkpoint file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+from ..errors import InputError
+from ..weights import STAGES, bundled_checkpoint
+
+
+@dataclasses.dataclass
+class StageModel:
+    """One stage's network, its checkpoint metadata and where it came from."""
+
+    stage: str
+    model: torch.nn.Module
+    meta: dict
+    path: Path
+    sha256: str
+
+    def describe(self) -> dict:
+        """What provenance records about the model."""
+        return {
+            "stage": self.stage,
+            "file": self.path.name if _is_bundled(self.path) else str(self.path),
+            "bundled": _is_bundled(self.path),
+            "sha256": self.sha256[:16],
+            "preset": self.meta.get("preset"),
+            "napari_c2w_version": self.meta.get("napari_c2w_version"),
+            "created": self.meta.get("created"),
+        }
+
+
+def _is_bundled(path: Path) -> bool:
+    return path.parent.name == "weights" and path.parent.parent.name == "napari_c2w"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stage_files(sources: Iterable[str | Path] = (), stages: Iterable[str] = STAGES) -> dict[str, Path]:
+    """The checkpoint file of each stage: bundled, then each source in turn overrides."""
+    from ..models import read_checkpoint
+
+    stages = tuple(stages)
+    chosen: dict[str, Path] = {}
+    for item in sources:
+        source = Path(item)
+        if source.is_file():
+            stage = read_checkpoint(source)["meta"].get("stage")
+            chosen[stage] = source
+        elif source.is_dir():
+            found = {s: source / f"{s}.pt" for s in STAGES if (source / f"{s}.pt").is_file()}
+            if (source / "best.pt").is_file():
+                found[read_checkpoint(source / "best.pt")["meta"].get("stage")] = source / "best.pt"
+            if not found:
+                raise InputError(
+                    source,
+                    "holds no model checkpoints.",
+                    "Give a folder with localizer.pt/cavity.pt/wall.pt/scar.pt, a training run folder "
+                    "(with best.pt) or a .pt file.",
+                )
+            chosen.update(found)
+        else:
+            raise InputError(
+                source, "does not exist.", "Give a model folder, a training run folder or a .pt file."
+            )
+    unknown = [s for s in chosen if s not in STAGES]
+    if unknown:
+        raise InputError(
+            chosen[unknown[0]],
+            f"holds a {unknown[0]!r} model, which the pipeline does not run.",
+            f"The pipeline runs the stages {', '.join(STAGES)} (a dual scar model: use its best.pt).",
+        )
+    return {s: chosen.get(s) or bundled_checkpoint(s) for s in stages}
+
+
+def load_model_set(
+    sources: Iterable[str | Path] = (), stages: Iterable[str] = STAGES
+) -> dict[str, StageModel]:
+    """Load the networks of ``stages`` (CPU, eval mode); see :func:`stage_files`."""
+    from ..models import load_checkpoint
+
+    out = {}
+    for stage, path in stage_files(sources, stages).items():
+        model, meta = load_checkpoint(path, expect_stage=stage)
+        if meta.get("out_channels") != 1:
+            raise InputError(
+                path, f"has {meta.get('out_channels')} output channels; the pipeline needs 1 (sigmoid)."
+            )
+        out[stage] = StageModel(stage, model, meta, Path(path), _sha256(Path(path)))
+    return out

@@ -1,0 +1,353 @@
+"""Staged inference: localise -> crop the ROI -> cavity -> wall -> scar -> back to the input grid.
+
+Pure numpy/torch/MONAI (no Qt). Geometry: every model grid covers the input's physical extent
+(``preprocess.resampled_shape``), so going back is a resampling to the input's shape, and the
+labels come out on the input's grid (same shape, spacing, origin and direction).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import torch
+
+from ..errors import C2WError, InputError
+from ..io.volume import Volume
+from ..preprocess import center_of_mass, crop, normalize_intensity, paste, resample, resampled_shape, roi_box
+from .models import StageModel, load_model_set
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+#: Share of the run each step takes (for the progress bar), measured on the 2-core CPU.
+_WEIGHTS = {"prepare": 0.10, "localizer": 0.08, "cavity": 0.22, "wall": 0.22, "scar": 0.22, "finish": 0.16}
+
+
+class Cancelled(C2WError):
+    """The run was cancelled by the user; nothing was written."""
+
+
+@dataclasses.dataclass
+class InferenceOptions:
+    """How the pipeline runs; every post-processing step can be switched off."""
+
+    device: str = "auto"
+    amp: bool = True  # bf16/fp16 autocast where the device supports it
+    sw_batch_size: int = 1
+    overlap: float = 0.25
+    largest_cavity: bool = True
+    scar_in_band: bool = True
+    band_inner_mm: float = 3.0
+    band_outer_mm: float = 2.5
+    probabilities: bool = False
+    uncertainty_map: bool = False
+    flip_tta: bool = False  # adds a mirrored pass: disagreement enters the uncertainty
+    memory_limit_gb: float | None = None  # CUDA only
+    stages: tuple[str, ...] = ("cavity", "wall", "scar")
+
+
+@dataclasses.dataclass
+class Prediction:
+    """Labels (uint8 0/1) on the input grid, and what produced them."""
+
+    labels: dict[str, np.ndarray]
+    probabilities: dict[str, np.ndarray] | None
+    uncertainty: dict
+    uncertainty_map: np.ndarray | None
+    roi: dict
+    timings: dict[str, float]
+    models: dict[str, dict]
+    device: str
+
+
+class _Cancel:
+    def __init__(self, cancel: Callable[[], bool] | None) -> None:
+        self.cancel = cancel
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise Cancelled("inference cancelled; nothing was written")
+
+
+def segment(
+    volume: Volume,
+    models: dict[str, StageModel] | Iterable[str] | None = None,
+    options: InferenceOptions | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Prediction:
+    """Run the staged pipeline on ``volume``.
+
+    Args:
+        volume: the LGE image with its geometry.
+        models: a loaded model set (:func:`load_model_set`), or model folders/files overriding
+            the bundled weights, or None for the bundled weights.
+        options: see :class:`InferenceOptions`.
+        progress: called with (fraction done, message).
+        cancel: polled between steps and between windows; True cancels (raises :class:`Cancelled`).
+    """
+    from ..models import select_device, set_memory_limit
+
+    options = options or InferenceOptions()
+    _check_volume(volume)
+    if models is None or not isinstance(models, dict):
+        models = load_model_set(models or ())
+    wanted = ("localizer", *options.stages)
+    missing = [s for s in wanted if s not in models]
+    if missing:
+        raise InputError(None, f"the model set has no {', '.join(missing)} model.")
+    device = select_device(options.device)
+    set_memory_limit(device, options.memory_limit_gb)
+    run = _Run(volume, models, options, device, progress or (lambda f, m: None), _Cancel(cancel))
+    return run.execute()
+
+
+def _check_volume(volume: Volume) -> None:
+    array = np.asarray(volume.array)
+    if array.ndim != 3:
+        raise InputError(volume.path, f"is {array.ndim}D; the pipeline needs a 3D volume.")
+    if min(array.shape) < 2:
+        raise InputError(volume.path, f"has shape {array.shape}; every axis needs at least 2 voxels.")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise InputError(volume.path, "holds NaN or infinite voxels.", "Fix or mask them before inference.")
+
+
+class _Run:
+    def __init__(self, volume, models, options, device, progress, cancel) -> None:  # noqa: PLR0917
+        self.volume, self.models, self.options = volume, models, options
+        self.device, self.progress, self.cancel = device, progress, cancel
+        self.done = 0.0
+        self.timings: dict[str, float] = {}
+        self.sw_batch = options.sw_batch_size
+
+    # -------------------------------------------------------------- bookkeeping
+    def _step(self, name: str, message: str) -> None:
+        self.cancel.check()
+        self.progress(min(self.done, 1.0), message)
+
+    def _finish(self, name: str, t0: float) -> None:
+        self.timings[name] = round(time.perf_counter() - t0, 3)
+        self.done += _WEIGHTS.get(name, 0.0)
+        self.progress(min(self.done, 1.0), f"{name} done")
+
+    # -------------------------------------------------------------- the steps
+    def execute(self) -> Prediction:
+        t_all = time.perf_counter()
+        vol = self.volume
+        image = np.asarray(vol.array, dtype=np.float32)
+        roi_meta = self.models[self.options.stages[0]].meta
+        spacing = tuple(roi_meta["spacing"])
+        self._step("prepare", "resampling to the model grid")
+        t0 = time.perf_counter()
+        grid_shape = resampled_shape(image.shape, vol.spacing, spacing)
+        grid = resample(image, grid_shape)
+        self._finish("prepare", t0)
+
+        centre = self._localise(image)
+        box = roi_box(self._to_grid(centre, grid_shape), roi_meta["roi"], grid_shape)
+        fill = float(np.percentile(grid[:: max(1, grid.shape[0] // 16)], 1))
+        x = normalize_intensity(crop(grid, box, fill=fill), roi_meta.get("intensity_normalisation"))
+        del grid
+
+        probs: dict[str, np.ndarray] = {}
+        for stage in self.options.stages:
+            self._step(stage, f"segmenting the {stage}")
+            t0 = time.perf_counter()
+            probs[stage] = self._predict(self.models[stage], x)
+            self._finish(stage, t0)
+
+        self._step("finish", "post-processing and mapping back to the input grid")
+        t0 = time.perf_counter()
+        roi_labels = self._postprocess(probs, spacing)
+        entropy = {s: _binary_entropy(p) for s, p in probs.items()}
+        band = roi_labels.pop("_band")
+        uncertainty = self._uncertainty(entropy, band, probs)
+        labels = {
+            s: self._back(m.astype(np.float32), box, grid_shape, image.shape) >= 0.5
+            for s, m in roi_labels.items()
+        }
+        labels = {s: m.astype(np.uint8) for s, m in labels.items()}
+        prob_out = None
+        if self.options.probabilities:
+            prob_out = {s: self._back(p, box, grid_shape, image.shape) for s, p in probs.items()}
+        umap = None
+        if self.options.uncertainty_map:
+            key = "scar" if "scar" in entropy else self.options.stages[-1]
+            umap = self._back(entropy[key], box, grid_shape, image.shape)
+        self._finish("finish", t0)
+        self.timings["total"] = round(time.perf_counter() - t_all, 3)
+        self.progress(1.0, "done")
+        return Prediction(
+            labels=labels,
+            probabilities=prob_out,
+            uncertainty=uncertainty,
+            uncertainty_map=umap,
+            roi={
+                "centre_mm": [round(float(c), 2) for c in centre],
+                "box_model_grid": [list(b) for b in box],
+                "model_spacing": list(spacing),
+            },
+            timings=self.timings,
+            models={
+                s: m.describe() for s, m in self.models.items() if s in ("localizer", *self.options.stages)
+            },
+            device=str(self.device),
+        )
+
+    def _localise(self, image: np.ndarray) -> tuple[float, float, float]:
+        """Centre of the atrium in mm from the first voxel (the localizer's largest component)."""
+        from ..review.corrections import keep_largest_component
+
+        self._step("localizer", "locating the atrium")
+        t0 = time.perf_counter()
+        loc = self.models["localizer"]
+        shape = resampled_shape(image.shape, self.volume.spacing, loc.meta["spacing"])
+        coarse = normalize_intensity(resample(image, shape), loc.meta.get("intensity_normalisation"))
+        prob = self._predict(loc, coarse)
+        mask = prob >= 0.5
+        if mask.any():
+            mask, _ = keep_largest_component(mask)
+        com = center_of_mass(mask)
+        if com is None:
+            log.warning("the localizer found no atrium; the ROI is centred on the volume")
+            com = tuple((n - 1) / 2 for n in shape)
+        self._finish("localizer", t0)
+        return self._to_mm(com, shape, image.shape)
+
+    def _to_mm(self, index, shape, input_shape) -> tuple[float, float, float]:
+        """Voxel index on a grid of ``shape`` covering the input -> mm from the input's first voxel."""
+        s_in = self.volume.spacing
+        return tuple(
+            ((i + 0.5) * n_in / n - 0.5) * s
+            for i, n, n_in, s in zip(index, shape, input_shape, s_in, strict=True)
+        )
+
+    def _to_grid(self, mm, grid_shape) -> tuple[float, float, float]:
+        s_in, n_in = self.volume.spacing, self.volume.array.shape
+        return tuple(
+            (m / s + 0.5) * n / n0 - 0.5 for m, s, n, n0 in zip(mm, s_in, grid_shape, n_in, strict=True)
+        )
+
+    def _predict(self, stage: StageModel, x: np.ndarray) -> np.ndarray:
+        """Foreground probability of a (z, y, x) array with MONAI sliding windows."""
+        tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
+        logits = self._forward_with_fallback(stage, tensor)
+        if self.options.flip_tta:
+            flipped = self._forward_with_fallback(stage, torch.flip(tensor, dims=(-1,)))
+            logits = (logits + torch.flip(flipped, dims=(-1,))) / 2
+        return torch.sigmoid(logits.float())[0, 0].numpy()
+
+    def _forward_with_fallback(self, stage: StageModel, tensor: torch.Tensor) -> torch.Tensor:
+        """Sliding-window forward; on CUDA out-of-memory retry with one window, then on the CPU."""
+        attempts = _fallbacks(self.device, self.sw_batch)
+        last: Exception | None = None
+        for device, batch in attempts:
+            try:
+                return self._forward(stage, tensor, device, batch)
+            except torch.cuda.OutOfMemoryError as err:
+                last = err
+                log.warning(
+                    "%s ran out of GPU memory with %d window(s) at once; retrying %s",
+                    stage.stage,
+                    batch,
+                    "with one window" if batch > 1 else "on the CPU",
+                )
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                self.sw_batch = 1
+        raise RuntimeError(
+            f"the {stage.stage} model does not fit in memory even on the CPU ({last}); "
+            "free memory or use a smaller model preset"
+        ) from last
+
+    def _forward(
+        self, stage: StageModel, tensor: torch.Tensor, device: torch.device, batch: int
+    ) -> torch.Tensor:
+        from monai.inferers import sliding_window_inference
+
+        from ..models import inference_mode, prepare_input, prepare_model
+
+        model = prepare_model(stage.model, device)
+        roi = tuple(int(r) for r in stage.meta["roi"])
+        x = prepare_input(tensor, device)
+
+        def predictor(window: torch.Tensor) -> torch.Tensor:
+            self.cancel.check()
+            return model(window.contiguous(memory_format=_memory_format(window)))
+
+        with inference_mode(device, amp=self.options.amp):
+            out = sliding_window_inference(
+                x,
+                roi,
+                batch,
+                predictor,
+                overlap=self.options.overlap,
+                mode="gaussian",
+                sw_device=device,
+                device=torch.device("cpu"),
+            )
+        return out.float().cpu()
+
+    def _postprocess(self, probs: dict[str, np.ndarray], spacing) -> dict[str, np.ndarray]:
+        from ..review.band import wall_band
+        from ..review.corrections import keep_largest_component
+
+        labels = {s: p >= 0.5 for s, p in probs.items()}
+        if "cavity" in labels and self.options.largest_cavity and labels["cavity"].any():
+            labels["cavity"], _ = keep_largest_component(labels["cavity"])
+        band = None
+        if "cavity" in labels and labels["cavity"].any():
+            band = wall_band(
+                labels["cavity"],
+                spacing,
+                self.options.band_inner_mm,
+                self.options.band_outer_mm,
+                wall=labels.get("wall"),
+            ).full()
+        if "scar" in labels and self.options.scar_in_band and band is not None:
+            labels["scar"] = labels["scar"] & band
+        labels["_band"] = band
+        return labels
+
+    def _uncertainty(self, entropy: dict, band: np.ndarray | None, probs: dict) -> dict:
+        """Mean binary entropy (bits) per structure in the wall band (whole ROI without one)."""
+        where = band if band is not None and band.any() else np.ones_like(next(iter(entropy.values())), bool)
+        per = {s: round(float(e[where].mean()), 5) for s, e in entropy.items()}
+        key = "scar" if "scar" in per else ("wall" if "wall" in per else next(iter(per)))
+        return {
+            "score": per[key],
+            "measure": f"mean predictive entropy of the {key} in the wall band (bits)",
+            "per_structure": per,
+            "flip_tta": self.options.flip_tta,
+        }
+
+    def _back(self, roi_array: np.ndarray, box, grid_shape, input_shape) -> np.ndarray:
+        """Paste an ROI array into the model grid and resample it to the input's shape."""
+        full = np.zeros(grid_shape, np.float32)
+        paste(full, roi_array.astype(np.float32, copy=False), box)
+        return resample(full, input_shape, kind="prob")
+
+
+def _fallbacks(device: torch.device, batch: int) -> list[tuple[torch.device, int]]:
+    """(device, windows at once) to try in turn: on CUDA, then one window, then the CPU."""
+    if device.type != "cuda":
+        return [(device, batch)]
+    return [(device, batch), (device, 1), (torch.device("cpu"), 1)]
+
+
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    return (
+        torch.channels_last_3d
+        if x.ndim == 5 and x.device.type in ("cpu", "cuda")
+        else torch.contiguous_format
+    )
+
+
+def _binary_entropy(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p.astype(np.float32), 1e-6, 1 - 1e-6)
+    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))

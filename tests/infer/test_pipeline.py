@@ -1,0 +1,184 @@
+"""The staged pipeline with tiny untrained models: geometry, progress, cancel, fallbacks, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from napari_c2w.errors import InputError
+from napari_c2w.infer import Cancelled, InferenceOptions, load_model_set, segment, stage_files
+from napari_c2w.io.volume import Volume
+
+
+@pytest.fixture(scope="module")
+def models(tiny_models):
+    return load_model_set([tiny_models])
+
+
+def test_labels_come_back_on_the_input_grid(small_volume, models):
+    volume, _ = small_volume
+    assert volume.origin != (0.0, 0.0, 0.0) and len(set(volume.spacing)) == 3
+    seen = []
+    pred = segment(
+        volume,
+        models,
+        InferenceOptions(probabilities=True, uncertainty_map=True),
+        progress=lambda f, m: seen.append(f),
+    )
+    assert set(pred.labels) == {"cavity", "wall", "scar"}
+    for name, mask in pred.labels.items():
+        assert mask.shape == volume.shape and mask.dtype == np.uint8, name
+        assert set(np.unique(mask)) <= {0, 1}
+    assert all(p.shape == volume.shape and p.dtype == np.float32 for p in pred.probabilities.values())
+    assert pred.uncertainty_map.shape == volume.shape
+    assert 0.0 <= pred.uncertainty["score"] <= 1.0
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert set(pred.models) == {"localizer", "cavity", "wall", "scar"}
+    assert all(len(m["sha256"]) == 16 for m in pred.models.values())
+    assert pred.roi["model_spacing"] == [2.5, 1.25, 1.25]
+
+
+def test_geometry_of_the_roi_follows_the_physical_position(models):
+    """A bright blob far off-centre: an all-foreground localizer would centre the ROI on the
+    volume, so instead check the mapping both ways on a volume with a non-zero origin."""
+    from napari_c2w.infer.pipeline import _Cancel, _Run
+
+    volume = Volume(np.zeros((20, 60, 50), np.float32), (2.5, 1.25, 1.5), (10.0, -5.0, 3.0))
+    run = _Run(volume, models, InferenceOptions(), torch.device("cpu"), lambda f, m: None, _Cancel(None))
+    grid = (40, 60, 60)
+    for index in [(0, 0, 0), (19, 59, 49), (7.5, 30.2, 11.0)]:
+        mm = run._to_mm(index, volume.shape, volume.shape)
+        np.testing.assert_allclose(mm, np.multiply(index, volume.spacing), atol=1e-9)
+        back = run._to_grid(run._to_mm(run._to_grid(mm, grid), grid, volume.shape), grid)
+        np.testing.assert_allclose(back, run._to_grid(mm, grid), atol=1e-9)
+
+
+def test_postprocessing_switches(models):
+    from napari_c2w.infer.pipeline import _Cancel, _Run
+
+    zz, yy, xx = np.mgrid[:24, :48, :48]
+    ball = ((zz - 12) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2) < 64
+    islet = ((zz - 12) ** 2 + (yy - 42) ** 2 + (xx - 42) ** 2) < 4
+    far_scar = ((zz - 3) ** 2 + (yy - 3) ** 2 + (xx - 44) ** 2) < 4
+    probs = {"cavity": (ball | islet).astype(np.float32), "scar": far_scar.astype(np.float32)}
+    volume = Volume(np.zeros((24, 48, 48), np.float32), (1.0, 1.0, 1.0))
+
+    def post(**switches):
+        run = _Run(
+            volume,
+            models,
+            InferenceOptions(**switches),
+            torch.device("cpu"),
+            lambda f, m: None,
+            _Cancel(None),
+        )
+        return run._postprocess(dict(probs), (1.0, 1.0, 1.0))
+
+    on = post()
+    assert on["cavity"].sum() == ball.sum() and not on["scar"].any() and on["_band"].any()
+    off = post(largest_cavity=False, scar_in_band=False)
+    assert off["cavity"].sum() == (ball | islet).sum() and off["scar"].sum() == far_scar.sum()
+
+
+def test_cancel_between_steps(small_volume, models):
+    volume, _ = small_volume
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(Cancelled):
+        segment(volume, models, cancel=cancel)
+
+
+def test_cuda_out_of_memory_falls_back(small_volume, models, monkeypatch, caplog):
+    from napari_c2w.infer import pipeline
+
+    volume, _ = small_volume
+    real = pipeline._Run._forward
+    attempts = []
+
+    def flaky(self, stage, tensor, device, batch):
+        attempts.append(batch)
+        if len(attempts) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(self, stage, tensor, torch.device("cpu"), batch)
+
+    monkeypatch.setattr(pipeline._Run, "_forward", flaky)
+    monkeypatch.setattr(pipeline, "_fallbacks", lambda device, batch: [(device, batch), (device, 1)])
+    with caplog.at_level("WARNING"):
+        pred = segment(volume, models, InferenceOptions(sw_batch_size=4, stages=("cavity",)))
+    assert attempts[:2] == [4, 1]
+    assert "ran out of GPU memory" in caplog.text
+    assert pred.labels["cavity"].shape == volume.shape
+
+
+def test_bad_volumes_are_refused(models):
+    nan = np.zeros((8, 16, 16), np.float32)
+    nan[2, 3, 4] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        segment(Volume(nan, (1, 1, 1)), models)
+    with pytest.raises(InputError, match="at least 2 voxels"):
+        segment(Volume(np.zeros((1, 16, 16), np.float32), (1, 1, 1)), models)
+
+
+def test_model_folders_override_stage_by_stage(tiny_models, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(tiny_models / "wall.pt", run / "best.pt")
+    files = stage_files([tiny_models, run])
+    assert files["wall"] == run / "best.pt" and files["cavity"] == tiny_models / "cavity.pt"
+    with pytest.raises(InputError, match="holds no model checkpoints"):
+        stage_files([tmp_path])
+
+
+def test_predict_cli_goes_on_past_a_corrupt_case(tiny_models, small_volume, tmp_path, capsys):
+    from napari_c2w.cli import main
+    from napari_c2w.io.store import read_case_store, read_store_attrs
+    from napari_c2w.io.volume import write_volume
+
+    volume, _ = small_volume
+    good = [write_volume(volume, tmp_path / f"case{i}.nrrd") for i in range(2)]
+    bad = tmp_path / "broken.nrrd"
+    bad.write_bytes(b"NRRD0004\ntype: float\ndimension: 3\nsizes: 40 40 40\n")  # header only: truncated
+    out = tmp_path / "pred"
+    argv = ["predict", *map(str, [good[0], bad, good[1]]), "--output", str(out), "--models", str(tiny_models)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "broken" in err
+    for name in ("case0", "case1"):
+        case = read_case_store(out / f"{name}.ome.zarr")
+        assert set(case.labels) == {"cavity", "wall", "scar"}
+        assert case.image.spacing == volume.spacing and case.image.origin == volume.origin
+        attrs = read_store_attrs(out / f"{name}.ome.zarr")
+        assert "score" in attrs["attrs"]["uncertainty"]
+        assert any(e["action"] == "predict" and "models" in e for e in case.provenance)
+    # again without --resume: refuses, nothing overwritten; with --resume: skips
+    assert main(argv[:1] + [str(good[0]), *argv[4:]]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(argv[:1] + [str(good[0]), *argv[4:], "--resume"]) == 0
+
+
+def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):
+    from napari_c2w.cli import main
+    from napari_c2w.io.volume import read_volume, write_volume
+
+    volume, _ = small_volume
+    inputs = [str(write_volume(volume, tmp_path / f"c{i}.nii.gz")) for i in range(3)]
+    out = tmp_path / "pred"
+    for part in (0, 1):
+        argv = ["predict", *inputs, "-o", str(out), "--models", str(tiny_models), "--format", "nrrd"]
+        assert main([*argv, "--num-parts", "2", "--part-id", str(part)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["c0", "c1", "c2"]
+    wall = read_volume(out / "c1" / "wall.nrrd")
+    assert wall.shape == volume.shape
+    np.testing.assert_allclose(wall.spacing, volume.spacing)
+    np.testing.assert_allclose(wall.origin, volume.origin)
+    summary = json.loads((out / "c1" / "prediction.json").read_text())
+    assert summary["models"]["wall"]["preset"] == "tiny"
