@@ -160,9 +160,9 @@ def test_predict_cli_goes_on_past_a_corrupt_case(tiny_models, small_volume, tmp_
         assert "score" in attrs["attrs"]["uncertainty"]
         assert any(e["action"] == "predict" and "models" in e for e in case.provenance)
     # again without --resume: refuses, nothing overwritten; with --resume: skips
-    assert main(argv[:1] + [str(good[0]), *argv[4:]]) == 1
+    assert main([*argv[:1], str(good[0]), *argv[4:]]) == 1
     assert "already exists" in capsys.readouterr().err
-    assert main(argv[:1] + [str(good[0]), *argv[4:], "--resume"]) == 0
+    assert main([*argv[:1], str(good[0]), *argv[4:], "--resume"]) == 0
 
 
 def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):

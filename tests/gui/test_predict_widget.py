@@ -1,0 +1,80 @@
+"""The segmentation widget: runs in a worker with progress, cancels, adds layers with geometry,
+and asks before replacing labels an annotator edited."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from testutils import write_model_set
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def widget(make_napari_viewer, tmp_path):
+    from napari_c2w.phantom import generate_phantom
+    from napari_c2w.widgets.predict import PredictWidget
+
+    viewer = make_napari_viewer()
+    ph = generate_phantom(5, shape=(20, 72, 64), spacing=(2.5, 1.25, 1.5), origin=(-30.0, 12.5, 100.0))
+    viewer.add_image(ph.image.array, name="lge", scale=ph.image.spacing, translate=ph.image.origin)
+    w = PredictWidget(viewer)
+    w.models.value = "folder..."
+    w.folder.value = write_model_set(tmp_path / "models")
+    w.device.value = "cpu"
+    return viewer, w
+
+
+def _run(qtbot, w):
+    worker = w.run()
+    qtbot.waitUntil(lambda: not w.busy, timeout=60000)
+    return worker
+
+
+def test_runs_reports_progress_and_adds_layers(qtbot, widget):
+    viewer, w = widget
+    seen = []
+    w.progress.changed.connect(lambda f, m: seen.append(f))
+    _run(qtbot, w)
+    assert w.last_error is None
+    image = viewer.layers["lge"]
+    for name in ("cavity", "wall", "scar"):
+        layer = viewer.layers[name]
+        assert layer.data.shape == image.data.shape
+        np.testing.assert_allclose(layer.scale, image.scale)
+        np.testing.assert_allclose(layer.translate, image.translate)
+    assert seen and seen[-1] == 1.0 and w.bar.value() == 100
+
+
+def test_cancel(qtbot, widget):
+    viewer, w = widget
+    w.progress.changed.connect(lambda f, m: w.cancel())
+    _run(qtbot, w)
+    assert "cancelled" in (w.last_error or "")
+    assert "cavity" not in viewer.layers
+    assert w.run_button.isEnabled()
+
+
+def test_edited_labels_are_not_replaced_without_asking(qtbot, widget):
+    viewer, w = widget
+    _run(qtbot, w)
+    viewer.layers["wall"].data[0, 0, 0] = 2  # an annotator's correction
+    viewer.layers["wall"].refresh()
+    edited = viewer.layers["wall"].data.copy()
+    asked = []
+    w.confirm_replace = lambda names: asked.append(names) or False
+    _run(qtbot, w)
+    assert asked == [["wall"]]
+    np.testing.assert_array_equal(viewer.layers["wall"].data, edited)
+    assert "wall (new)" in viewer.layers
+    w.confirm_replace = lambda names: True
+    _run(qtbot, w)
+    assert viewer.layers["wall"].data[0, 0, 0] != 2 or not edited.any()
+
+
+def test_no_image_is_a_notification_not_a_crash(make_napari_viewer):
+    from napari_c2w.widgets.predict import PredictWidget
+
+    w = PredictWidget(make_napari_viewer())
+    assert w.run() is None
