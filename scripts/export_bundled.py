@@ -1,6 +1,6 @@
 """Copy the best checkpoint of each bundled-weights run into the package, stored in bf16.
 
-    python scripts/export_bundled.py runs/bundled src/napari_c2w/weights
+    python scripts/export_bundled.py runs/bundled src/napari_c2w/weights [STAGE=RUN_DIR ...]
 
 Each ``RUN/<stage>/best.pt`` becomes ``weights/<stage>.pt`` (half the size; loading casts
 the weights back to fp32). Replaced files are removed only after the new one is in place
@@ -19,17 +19,17 @@ from napari_c2w.models import load_checkpoint, read_checkpoint, save_checkpoint
 STAGES = ("localizer", "cavity", "wall", "scar")
 
 
-def main(runs: Path, out: Path) -> int:
+def main(runs: Path, out: Path, overrides: dict[str, Path] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     total = 0
     for stage in STAGES:
-        best = runs / stage / "best.pt"
+        best = (overrides or {}).get(stage, runs / stage) / "best.pt"
         if not best.is_file():
             print(f"{stage}: no {best}; skipped", file=sys.stderr)
             continue
         model, meta = load_checkpoint(best, expect_stage=stage)
         meta = dict(meta)
-        meta["source_run"] = str((runs / stage).name)
+        meta["source_run"] = best.parent.name
         meta.pop("config", None)  # the run's config stays in the model card / training/
         target = out / f"{stage}.pt"
         save_checkpoint(target, model, meta, overwrite=target.exists(), dtype=torch.bfloat16)
@@ -43,4 +43,5 @@ def main(runs: Path, out: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    extra = dict(arg.split("=", 1) for arg in sys.argv[3:])
+    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2]), {k: Path(v) for k, v in extra.items()}))
