@@ -1,0 +1,234 @@
+"""Speed, memory and bf16 accuracy of the staged inference pipeline on this machine.
+
+    python benchmarks/bench_inference.py                      # bundled weights
+    python benchmarks/bench_inference.py --models runs/x      # other weights
+    python benchmarks/bench_inference.py --untrained-preset lite   # no weights needed
+
+Prints, for an 88 x 576 x 576 LGE phantom at 0.625 mm isotropic (the real scanner grid):
+
+* the whole pipeline's wall time and peak resident memory (measured in a fresh child process);
+* the naive approach in the same run: MONAI sliding-window inference of the same wall network
+  over the whole volume as it comes (no localisation, no resampling: 44 x 256 x 256 windows,
+  overlap 0.25) in plain fp32 with the default memory layout; ``--naive-limit`` times only that many windows and
+  extrapolates to all of them (said in the output);
+* achieved GFLOP/s of the networks (FLOPs from ``torch.utils.flop_counter``) against a single
+  bf16 channels-last 3x3x3 convolution measured in the same run;
+* Dice of bf16 against fp32 predictions on the same cases, and of each against the truth.
+
+Targets (issue #4): <= 30 s and <= 4 GB on the 2-core CPU; >= 20x over the naive run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SHAPE = (88, 576, 576)
+SPACING = (0.625, 0.625, 0.625)
+
+
+def _phantom(seed: int = 2024):
+    from napari_c2w.phantom import generate_phantom
+
+    return generate_phantom(seed, shape=SHAPE, spacing=SPACING)
+
+
+def _model_set(args, folder: Path) -> list[Path]:
+    """Sources for load_model_set: given folders, or untrained checkpoints of a preset."""
+    if args.untrained_preset is None:
+        return list(args.models)
+    from napari_c2w.models import build_model, save_checkpoint
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for stage in ("localizer", "cavity", "wall", "scar"):
+        preset = "localizer" if stage == "localizer" else args.untrained_preset
+        path = folder / f"{stage}.pt"
+        if not path.exists():
+            save_checkpoint(path, build_model(preset, 1, 1), {"stage": stage, "preset": preset})
+    return [folder]
+
+
+def child_pipeline(sources: list[str], amp: bool) -> dict:
+    """One pipeline run in this (fresh) process: time, peak memory, stage timings."""
+    from napari_c2w.infer import InferenceOptions, load_model_set, segment
+    from napari_c2w.models import set_threads
+
+    set_threads()
+    volume = _phantom().image
+    models = load_model_set(sources)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    pred = segment(volume, models, InferenceOptions(device="cpu", amp=amp))
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": seconds, "peak_gib": peak / 2**20, "before_gib": base / 2**20, "timings": pred.timings}
+
+
+def run_child(sources: list[Path], amp: bool) -> dict:
+    code = (
+        "import json,sys; sys.path.insert(0, %r); import bench_inference as b; "
+        "print('RESULT', json.dumps(b.child_pipeline(%r, %r)))"
+        % (str(Path(__file__).parent), [str(s) for s in sources], amp)
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT"))[7:])
+
+
+def naive(models, limit: int | None) -> dict:
+    """fp32, default layout, MONAI sliding windows of the wall network over the whole volume."""
+    from monai.inferers import SlidingWindowSplitter
+
+    from napari_c2w.preprocess import normalize_intensity
+
+    wall = models["wall"]
+    volume = _phantom().image
+    x = torch.from_numpy(normalize_intensity(np.asarray(volume.array, np.float32)))[None, None]
+    roi = tuple(wall.meta["roi"])
+    windows = list(SlidingWindowSplitter(roi, overlap=0.25)(x))
+    n = len(windows)
+    todo = windows[: limit or n]
+    model = wall.model.float().to(memory_format=torch.contiguous_format).eval()
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for patch, _ in todo:
+            model(patch.contiguous())
+    seconds = time.perf_counter() - t0
+    return {
+        "windows": n,
+        "timed": len(todo),
+        "seconds": seconds * n / len(todo),
+        "extrapolated": len(todo) < n,
+    }
+
+
+def conv_reference(repeats: int = 5) -> float:
+    """GFLOP/s of one bf16 channels-last 3x3x3 conv 32->32 on 2x32x32x96x96 (forward)."""
+    conv = torch.nn.Conv3d(32, 32, 3, padding=1).to(memory_format=torch.channels_last_3d)
+    x = torch.randn(2, 32, 32, 96, 96).contiguous(memory_format=torch.channels_last_3d)
+    flops = 2 * 32 * 32 * 27 * 2 * 32 * 96 * 96
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        conv(x)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            conv(x)
+    return flops * repeats / (time.perf_counter() - t0) / 1e9
+
+
+def network_gflops(models, timings: dict) -> float:
+    from napari_c2w.models import count_flops
+    from napari_c2w.preprocess import resampled_shape
+
+    flops, seconds = 0, 0.0
+    for stage in ("cavity", "wall", "scar"):
+        flops += count_flops(models[stage].model, (1, 1, *models[stage].meta["roi"]))
+        seconds += timings[stage]
+    loc = models["localizer"]
+    shape = resampled_shape(SHAPE, SPACING, loc.meta["spacing"])
+    padded = [max(r, -(-n // 16) * 16) for n, r in zip(shape, loc.meta["roi"], strict=True)]
+    flops += count_flops(loc.model, (1, 1, *padded))
+    seconds += timings["localizer"]
+    return flops / seconds / 1e9
+
+
+def accuracy(models, cases: int) -> list[dict]:
+    from napari_c2w.infer import InferenceOptions, segment
+    from napari_c2w.phantom import generate_phantom
+    from napari_c2w.review import compare_masks
+
+    rows = []
+    for seed in range(5000, 5000 + cases):
+        ph = generate_phantom(seed, spacing=(1.25, 0.625, 0.625))
+        out = {
+            amp: segment(ph.image, models, InferenceOptions(device="cpu", amp=amp)) for amp in (False, True)
+        }
+        for s in ("cavity", "wall", "scar"):
+            rows.append(
+                {
+                    "case": seed,
+                    "structure": s,
+                    "bf16_vs_fp32": compare_masks(
+                        out[True].labels[s], out[False].labels[s], ph.image.spacing
+                    )["dice"],
+                    "fp32_vs_truth": compare_masks(out[False].labels[s], ph.labels[s], ph.image.spacing)[
+                        "dice"
+                    ],
+                    "bf16_vs_truth": compare_masks(out[True].labels[s], ph.labels[s], ph.image.spacing)[
+                        "dice"
+                    ],
+                }
+            )
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--models", type=Path, action="append", default=[], help="model folder / run (repeatable)"
+    )
+    ap.add_argument("--untrained-preset", help="benchmark random weights of this preset (no weights needed)")
+    ap.add_argument("--naive-limit", type=int, default=2, help="naive windows to time (0: all)")
+    ap.add_argument("--accuracy-cases", type=int, default=2, help="phantoms for the bf16-vs-fp32 Dice")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    from napari_c2w.infer import load_model_set
+    from napari_c2w.models import set_threads
+
+    threads = set_threads()
+    sources = _model_set(args, Path("/tmp/napari-c2w-bench-models"))
+    models = load_model_set(sources)
+    print(
+        f"{SHAPE} at {SPACING} mm; {threads} threads; presets "
+        + ", ".join(f"{s}={m.meta['preset']}" for s, m in models.items())
+    )
+    fast = run_child(sources, amp=True)
+    print(
+        f"pipeline (bf16, channels-last): {fast['seconds']:.1f} s, peak {fast['peak_gib']:.2f} GiB "
+        f"(process before the run: {fast['before_gib']:.2f} GiB); steps {fast['timings']}"
+    )
+    ref = conv_reference()
+    achieved = network_gflops(models, fast["timings"])
+    print(
+        f"networks: {achieved:.0f} GFLOP/s achieved vs {ref:.0f} GFLOP/s for one bf16 channels-last conv "
+        f"({100 * achieved / ref:.0f}%)"
+    )
+    nv = naive(models, args.naive_limit or None)
+    note = f" (extrapolated from {nv['timed']} of {nv['windows']} windows)" if nv["extrapolated"] else ""
+    print(
+        f"naive (fp32, default layout, whole volume, {nv['windows']} windows): {nv['seconds']:.0f} s{note}; "
+        f"pipeline is {nv['seconds'] / fast['seconds']:.1f}x faster"
+    )
+    rows = accuracy(models, args.accuracy_cases) if args.accuracy_cases else []
+    for s in ("cavity", "wall", "scar"):
+        sel = [r for r in rows if r["structure"] == s]
+        if sel:
+            print(
+                f"{s:>6}: Dice bf16 vs fp32 {np.mean([r['bf16_vs_fp32'] for r in sel]):.4f}; vs truth fp32 "
+                f"{np.nanmean([r['fp32_vs_truth'] for r in sel]):.3f}, bf16 "
+                f"{np.nanmean([r['bf16_vs_truth'] for r in sel]):.3f} ({len(sel)} phantoms)"
+            )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "pipeline": fast,
+                    "naive": nv,
+                    "conv_gflops": ref,
+                    "network_gflops": achieved,
+                    "accuracy": rows,
+                },
+                indent=1,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
