@@ -9,8 +9,8 @@ Prints, for an 88 x 576 x 576 LGE phantom at 0.625 mm isotropic (the real scanne
 * the whole pipeline's wall time and peak resident memory (measured in a fresh child process);
 * the naive approach in the same run: MONAI sliding-window inference of the same wall network
   over the whole volume as it comes (no localisation, no resampling: 44 x 256 x 256 windows,
-  overlap 0.25) in plain fp32 with the default memory layout; ``--naive-limit`` times only that many windows and
-  extrapolates to all of them (said in the output);
+  overlap 0.25) in plain fp32 with the default memory layout; ``--naive-limit`` times only that
+  many windows and extrapolates to all of them (said in the output);
 * achieved GFLOP/s of the networks (FLOPs from ``torch.utils.flop_counter``) against a single
   bf16 channels-last 3x3x3 convolution measured in the same run;
 * Dice of bf16 against fp32 predictions on the same cases, and of each against the truth.
@@ -73,10 +73,10 @@ def child_pipeline(sources: list[str], amp: bool) -> dict:
 
 
 def run_child(sources: list[Path], amp: bool) -> dict:
+    here, files = str(Path(__file__).parent), [str(s) for s in sources]
     code = (
-        "import json,sys; sys.path.insert(0, %r); import bench_inference as b; "
-        "print('RESULT', json.dumps(b.child_pipeline(%r, %r)))"
-        % (str(Path(__file__).parent), [str(s) for s in sources], amp)
+        f"import json,sys; sys.path.insert(0, {here!r}); import bench_inference as b; "
+        f"print('RESULT', json.dumps(b.child_pipeline({files!r}, {amp!r})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT"))[7:])
