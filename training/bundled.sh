@@ -26,8 +26,14 @@ if [ ! -d "$D/phantoms" ]; then
 fi
 
 T="$BIN/napari-c2w-train"
+# Stage 1 (cavity prior) on real la2018 cavities and phantoms; the localizer on the same data.
 [ -f "$R/localizer/run.json" ] || $T --config training/cpu/localizer.yaml --data "$D/la2018-train" "$D/phantoms" --output "$R/localizer"
 [ -f "$R/cavity/run.json" ] || $T --config training/cpu/cavity.yaml --data "$D/la2018-train" "$D/phantoms" --output "$R/cavity"
+# Stage 2, C2W-Tune: cavity weights, new head, progressive unfreezing A/B/C (1000 iterations) ...
 [ -f "$R/wall/run.json" ] || $T --config training/cpu/wall.yaml --data "$D/phantoms" --init "$R/cavity" --output "$R/wall"
+# ... then, because step C's 1e-5 peak leaves the CPU-sized budget short, 800 more iterations
+# of plain fine-tuning from that run (the same as `--from RUN_DIR` for users).
+[ -f "$R/wall-ft/run.json" ] || $T --config training/cpu/wall.yaml --data "$D/phantoms" --init "$R/wall" --schedule plain --iterations 800 --val-every 200 --output "$R/wall-ft"
+# Stage 3, progressive scar learning: II (dual task, wall-band weighted loss) then III.
 [ -f "$R/scar/run.json" ] || $T --config training/cpu/scar.yaml --data "$D/phantoms" --init "$R/cavity" --output "$R/scar"
-"$BIN/python" scripts/export_bundled.py "$R" src/napari_c2w/weights
+"$BIN/python" scripts/export_bundled.py "$R" src/napari_c2w/weights wall="$R/wall-ft"
