@@ -161,6 +161,7 @@ def run_child(spec: dict, retries: int = 3) -> dict:
             [sys.executable, __file__, "--child", json.dumps(spec)],
             capture_output=True,
             text=True,
+            encoding="utf-8",
             check=False,
         )
         if proc.returncode != 0:
