@@ -78,7 +78,9 @@ def run_child(sources: list[Path], amp: bool) -> dict:
         f"import json,sys; sys.path.insert(0, {here!r}); import bench_inference as b; "
         f"print('RESULT', json.dumps(b.child_pipeline({files!r}, {amp!r})))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", check=True
+    ).stdout
     return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT"))[7:])
 
 

@@ -251,7 +251,9 @@ def _print_table(results: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print the tables."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--presets", nargs="+", default=["lite", "cpu", "localizer", "tiny"], choices=sorted(PRESETS))
+    ap.add_argument(
+        "--presets", nargs="+", default=["lite", "cpu", "localizer", "tiny"], choices=sorted(PRESETS)
+    )
     ap.add_argument("--paper", action="store_true", help="also benchmark the (slow) paper preset")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="default: all cores")

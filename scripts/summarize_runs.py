@@ -1,6 +1,6 @@
 """Print a Markdown summary of training runs: validation metrics per check and the compute used.
 
-    .venv/bin/python scripts/summarize_runs.py runs/bundled/cavity runs/bundled/wall ...
+.venv/bin/python scripts/summarize_runs.py runs/bundled/cavity runs/bundled/wall ...
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def summarize(run: Path) -> str:
         f"### {run.name}: stage {config['stage']}, preset {config['preset']}, init `{config['init']}`, "
         f"schedule {config['schedule']}",
         "",
-        f"{len(split['train'])} training / {len(split['val'])} validation cases (split seed {split['seed']}); "
+        f"{len(split['train'])} training / {len(split['val'])} validation cases "
+        f"(split seed {split['seed']}); "
         f"{config['iterations']} iterations of batch {config['data']['batch_size']} x "
         f"{'x'.join(map(str, config['data']['patch']))}; status {status.get('status', '?')}; "
         f"{seconds / 60:.1f} min of training and validation.",

@@ -207,7 +207,16 @@ def test_ddp_with_two_gloo_ranks(dataset, tmp_path):
         "--device",
         "cpu",
     ]
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, encoding="utf-8", errors="replace", env=env, timeout=300)
+    proc = subprocess.run(
+        cmd,
+        check=False,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     _predicts(tmp_path / "ddp" / "best.pt", "cavity")
 
