@@ -25,7 +25,7 @@ fi
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   .venv/bin/python -m pip install -q "torch==2.13.0"
 fi
-.venv/bin/python -m pip install -q -e ".[all,test,train]"
+.venv/bin/python -m pip install -q -e ".[all,test,train,bench]"
 
 if [ "${1:-}" != "--no-run" ]; then
   exec .venv/bin/python scripts/main_job.py

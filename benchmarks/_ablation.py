@@ -1,0 +1,407 @@
+"""Shared helpers of the ablation studies (benchmarks/ablation_wall.py, ablation_scar.py).
+
+Each study: make phantoms (training + held-out test seeds), pre-train once per seed,
+train every variant with the same preset, data and iterations, evaluate each best
+checkpoint on held-out cases, save results after every run (partial results survive),
+then paired tests, CSV/JSON and PNG plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+METRICS = ("dice", "surface_dice", "hd95_mm", "assd_mm")
+LOWER_IS_BETTER = {"hd95_mm", "assd_mm"}
+SPACING = (1.25, 0.625, 0.625)
+
+
+def common_args(parser: argparse.ArgumentParser, *, budget: int, sizes: str, preset: str) -> None:
+    parser.add_argument("--out", type=Path, default=None, help="new output folder (never overwritten)")
+    parser.add_argument("--budget", type=int, default=budget, help="iterations of each variant")
+    parser.add_argument("--pretrain-budget", type=int, default=None, help="cavity pre-training iterations")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--sizes", default=sizes, help="training sizes: full,N,...")
+    parser.add_argument("--preset", default=preset)
+    parser.add_argument("--train-phantoms", type=int, default=16)
+    parser.add_argument("--test-phantoms", type=int, default=6)
+    parser.add_argument("--shape", type=int, nargs=3, default=[48, 144, 144], help="phantom grid (z y x)")
+    parser.add_argument("--roi", type=int, nargs=3, default=[32, 112, 112])
+    parser.add_argument("--patch", type=int, nargs=3, default=[16, 96, 96])
+    parser.add_argument("--real-train", type=int, default=8, help="la2018 cases in cavity pre-training")
+    parser.add_argument("--real-test", type=int, default=4, help="held-out la2018 test cases")
+    parser.add_argument("--la2018", type=Path, default=Path("data"), help="has la2018-train/, la2018-test/")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--config-dir", type=Path, default=None, help="e.g. training/paper (stage YAMLs)")
+    parser.add_argument("--quick", action="store_true", help="minimal smoke configuration (~2-3 min on CPU)")
+
+
+def apply_quick(args) -> None:
+    args.budget, args.pretrain_budget, args.seeds, args.preset = 6, 6, [0], "tiny"
+    args.train_phantoms, args.test_phantoms, args.shape = 4, 2, [40, 64, 64]
+    args.roi, args.patch, args.real_train, args.real_test = [32, 48, 48], [16, 32, 32], 0, 1
+
+
+def new_out(path: Path | None) -> Path:
+    if path is None:
+        raise SystemExit("--out DIR is required (a new folder).")
+    if path.exists():
+        raise SystemExit(f"{path} exists; results are never overwritten. Choose a new --out.")
+    path.mkdir(parents=True)
+    return path
+
+
+def make_phantoms(folder: Path, first_seed: int, count: int, shape) -> Path:
+    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.phantom import generate_phantom
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for seed in range(first_seed, first_seed + count):
+        case = generate_phantom(seed, shape=tuple(shape), spacing=SPACING).to_case()
+        write_case_store(case, store_path(folder, case.case_id))
+    return folder
+
+
+def stores(folder: Path, limit: int | None = None) -> list[Path]:
+    found = sorted(p for p in Path(folder).glob("*.ome.zarr")) if Path(folder).is_dir() else []
+    return found[:limit] if limit is not None else found
+
+
+def config_for(args, stage: str, **overrides):
+    from napari_c2w.train import load_config
+
+    base = {
+        "preset": args.preset,
+        "iterations": args.budget,
+        "val_every": max(1, args.budget // 4),
+        "patience": 0,
+        "threads": args.threads,
+        "device": args.device,
+        "data": {"roi": list(args.roi), "patch": list(args.patch), "val_fraction": 0.15},
+    }
+    data = {**base["data"], **overrides.pop("data", {})}
+    merged = {**base, **overrides, "data": data}
+    path = None
+    if args.config_dir is not None and (Path(args.config_dir) / f"{stage}.yaml").is_file():
+        path = Path(args.config_dir) / f"{stage}.yaml"
+        merged.pop("data")  # keep the paper's ROI/patch
+        merged["data"] = {k: v for k, v in data.items() if k in ("cases", "val_fraction")}
+    return load_config(path, stage=stage, overrides=merged)
+
+
+class Study:
+    """Runs, evaluation and incremental saving of one ablation."""
+
+    def __init__(self, out: Path, name: str, args):
+        self.out, self.name, self.args = out, name, args
+        self.runs: list[dict] = []
+        self.cases: list[dict] = []
+        self._prepared: dict = {}
+        self.meta = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+
+    def train_eval(self, key: dict, config, data, tests: dict[str, list[Path]], target: str) -> dict:
+        """Train one run, evaluate its best checkpoint on each test set, save everything."""
+        from napari_c2w.train.api import train
+
+        tag = "-".join(str(v) for v in key.values())
+        run_dir = self.out / "runs" / tag
+        t0 = time.time()
+        result = train(config, data, run_dir)
+        train_s = time.time() - t0
+        row = {**key, "status": result.status, "iterations": result.iteration, "train_s": round(train_s, 1)}
+        t1 = time.time()
+        for test_name, test_stores in tests.items():
+            rows = self.evaluate(run_dir / "best.pt", config, test_stores, target)
+            for r in rows:
+                self.cases.append({**key, "test": test_name, **r})
+            for m in METRICS:
+                vals = [r[m] for r in rows if not math.isnan(r[m])]
+                row[f"{test_name}_{m}"] = float(np.mean(vals)) if vals else math.nan
+        row["eval_s"] = round(time.time() - t1, 1)
+        self.runs.append(row)
+        self.save()
+        print(
+            f"[{self.name}] {tag}: {result.status} in {train_s:.0f} s; "
+            + ", ".join(f"{k}={v:.3f}" for k, v in row.items() if k.endswith("_dice")),
+            flush=True,
+        )
+        return row
+
+    def evaluate(self, ckpt: Path, config, test_stores: list[Path], target: str) -> list[dict]:
+        import torch
+
+        from napari_c2w.models import autocast, load_checkpoint, select_device
+        from napari_c2w.train.data import prepare_all
+        from napari_c2w.train.evaluate import validate
+
+        cache = (config.stage, tuple(map(str, test_stores)))
+        if cache not in self._prepared:
+            self._prepared[cache] = prepare_all(test_stores, config, jitter_margin=False)
+        device = select_device(config.device)
+        model, _ = load_checkpoint(ckpt, map_location=device)
+        with torch.no_grad():
+            _, rows = validate(
+                model,
+                self._prepared[cache],
+                target,
+                config.data.patch,
+                device=device,
+                amp_ctx=lambda: autocast(device),
+            )
+        return rows
+
+    def save(self) -> None:
+        (self.out / "results.json").write_text(
+            json.dumps({**self.meta, "runs": self.runs, "cases": self.cases}, indent=1, default=float)
+        )
+        for name, rows in (("runs.csv", self.runs), ("cases.csv", self.cases)):
+            if rows:
+                fields = list(dict.fromkeys(k for r in rows for k in r))
+                with open(self.out / name, "w", newline="") as f:
+                    w = csv.DictWriter(f, fieldnames=fields)
+                    w.writeheader()
+                    w.writerows(rows)
+
+
+def summary(cases: list[dict], group: tuple[str, ...], test: str) -> list[dict]:
+    """Mean ± sd over test cases x seeds of each group."""
+    out: dict = {}
+    for r in cases:
+        if r["test"] == test:
+            out.setdefault(tuple(r[g] for g in group), []).append(r)
+    table = []
+    for k, rows in out.items():
+        entry = dict(zip(group, k, strict=True))
+        entry["n"] = len(rows)
+        for m in METRICS:
+            v = np.array([r[m] for r in rows], float)
+            v = v[~np.isnan(v)]
+            entry[m] = float(v.mean()) if v.size else math.nan
+            entry[f"{m}_sd"] = float(v.std(ddof=1)) if v.size > 1 else math.nan
+        table.append(entry)
+    return table
+
+
+def paired(cases: list[dict], a: dict, b: dict, test: str) -> dict:
+    """Wilcoxon signed-rank and paired t-test of b - a over matching (seed, case) pairs."""
+    from scipy import stats
+
+    def pick(sel):
+        return {
+            (r["seed"], r["case"]): r
+            for r in cases
+            if r["test"] == test and all(r.get(k) == v for k, v in sel.items())
+        }
+
+    ra, rb = pick(a), pick(b)
+    keys = sorted(set(ra) & set(rb))
+    out = {"a": a, "b": b, "n": len(keys)}
+    for m in METRICS:
+        d = np.array([rb[k][m] - ra[k][m] for k in keys], float)
+        d = d[~np.isnan(d)]
+        res = {"mean_diff": float(d.mean()) if d.size else math.nan, "n": int(d.size)}
+        if d.size >= 2 and np.any(d != 0):
+            res["wilcoxon_p"] = float(stats.wilcoxon(d).pvalue)
+            res["ttest_p"] = float(stats.ttest_1samp(d, 0.0).pvalue)  # = paired t-test
+        else:
+            res["wilcoxon_p"] = res["ttest_p"] = math.nan
+        res["note"] = "n too small (< 6 pairs: Wilcoxon cannot reach p < 0.05)" if d.size < 6 else ""
+        out[m] = res
+    return out
+
+
+def plot(table: list[dict], label_keys: tuple[str, ...], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = ["\n".join(str(t[k]) for k in label_keys) for t in table]
+    fig, axes = plt.subplots(1, 4, figsize=(4 + 1.1 * len(table) * 2, 4))
+    for ax, m in zip(axes, METRICS, strict=True):
+        ax.bar(
+            range(len(table)),
+            [t[m] for t in table],
+            yerr=[t[f"{m}_sd"] for t in table],
+            capsize=3,
+            color="tab:blue" if m not in LOWER_IS_BETTER else "tab:orange",
+        )
+        ax.set_xticks(range(len(table)), labels, fontsize=7)
+        ax.set_title(m + (" (lower better)" if m in LOWER_IS_BETTER else ""), fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def print_table(table: list[dict], label_keys: tuple[str, ...]) -> str:
+    head = " | ".join([*label_keys, "n", *METRICS])
+    lines = [f"| {head} |", "|" + "---|" * (len(label_keys) + 1 + len(METRICS))]
+    for t in table:
+        cells = [str(t[k]) for k in label_keys] + [str(t["n"])]
+        cells += [f"{t[m]:.3f} ± {t[f'{m}_sd']:.3f}" for m in METRICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    text = "\n".join(lines)
+    print(text, flush=True)
+    return text
+
+
+def print_pairs(tests: list[dict]) -> str:
+    lines = [
+        "| b vs a | n | Δdice | p Wilcoxon | p t-test | ΔHD95 mm | p Wilcoxon | p t-test | note |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in tests:
+        d, h = t["dice"], t["hd95_mm"]
+        name = f"{'/'.join(map(str, t['b'].values()))} vs {'/'.join(map(str, t['a'].values()))}"
+        lines.append(
+            f"| {name} | {t['n']} | {d['mean_diff']:+.3f} | {d['wilcoxon_p']:.3g} | {d['ttest_p']:.3g} "
+            f"| {h['mean_diff']:+.2f} | {h['wilcoxon_p']:.3g} | {h['ttest_p']:.3g} | {d['note']} |"
+        )
+    text = "\n".join(lines)
+    print(text, flush=True)
+    return text
+
+
+def link_subset(src: Path, dst: Path, count: int) -> Path | None:
+    """A dataset folder with symlinks to the first ``count`` stores of ``src`` (None if none)."""
+    chosen = stores(src, count) if count > 0 else []
+    if not chosen:
+        return None
+    dst.mkdir(parents=True, exist_ok=True)
+    for s in chosen:
+        (dst / s.name).symlink_to(s.resolve())
+    return dst
+
+
+def prepare_data(out: Path, args) -> dict:
+    """Training and held-out phantoms (seeds 5000+ never trained on) and la2018 subsets."""
+    t0 = time.time()
+    d = out / "data"
+    data = {
+        "train": make_phantoms(d / "phantoms", 100, args.train_phantoms, args.shape),
+        "test": make_phantoms(d / "phantoms-test", 5000, args.test_phantoms, args.shape),
+        "real_train": link_subset(args.la2018 / "la2018-train", d / "real-train", args.real_train),
+        "real_test": link_subset(args.la2018 / "la2018-test", d / "real-test", args.real_test),
+    }
+    data["seconds"] = round(time.time() - t0, 1)
+    print(f"data ready in {data['seconds']} s: {data}", flush=True)
+    return data
+
+
+def pretrain_cavity(study: Study, args, data: dict, seed: int, stage: str = "cavity") -> tuple[Path, dict]:
+    """Stage-1 cavity (or cavity2d) prior of one seed on phantoms + real la2018 cases."""
+    sources = [data["train"]] + ([data["real_train"]] if data["real_train"] else [])
+    tests = {"phantom": stores(data["test"])}
+    if data["real_test"]:
+        tests["la2018"] = stores(data["real_test"])
+    budget = args.pretrain_budget or args.budget
+    extra = {"data": {"patch": [1, *args.patch[1:]]}} if stage == "cavity2d" else {}
+    config = config_for(args, stage, seed=seed, iterations=budget, val_every=max(1, budget // 4), **extra)
+    row = study.train_eval(
+        {"kind": "pretrain", "variant": stage, "size": "full", "seed": seed}, config, sources, tests, "cavity"
+    )
+    return study.out / "runs" / f"pretrain-{stage}-full-{seed}", row
+
+
+def load_study(folder: Path, name: str) -> Study:
+    """A Study rebuilt from a (possibly partial) results.json, for --report."""
+    saved = json.loads((Path(folder) / "results.json").read_text())
+    study = Study.__new__(Study)
+    study.out, study.name, study.args = Path(folder), name, None
+    study.runs, study.cases, study.meta = saved["runs"], saved["cases"], {"args": saved.get("args")}
+    study._prepared = {}
+    return study
+
+
+def add_report_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="only (re)write the summary, tables and plot of a finished or partial study in DIR",
+    )
+
+
+def report_saved(folder: Path, kind: str, variants, pairs) -> None:
+    """``--report DIR``: re-tabulate a finished or partial study from its results.json."""
+    study = load_study(folder, kind)
+    sizes = list(dict.fromkeys(r["size"] for r in study.runs if r["kind"] == kind))
+    wanted = [v for v in variants if any(r["variant"] == v for r in study.runs)]
+    report(study, kind, sizes, wanted, pairs)
+
+
+def report(study: Study, kind: str, sizes, wanted, pairs) -> None:
+    """Tables (mean ± sd), paired tests, compute, summary.md/json and the plot of a study."""
+    title = kind.capitalize()
+    runs = [c for c in study.cases if c["kind"] == kind]
+    pre_cases = [c for c in study.cases if c["kind"] == "pretrain"]
+    table = summary(runs, ("size", "variant"), "phantom")
+    table.sort(key=lambda t: (sizes.index(t["size"]), wanted.index(t["variant"])))
+    print(f"\n{title} on held-out phantoms (mean ± sd over test cases x seeds):")
+    text = [f"## {title} (held-out phantoms)", print_table(table, ("size", "variant"))]
+    pre = []
+    for test in ("phantom", "la2018"):
+        t = summary(pre_cases, ("variant",), test)
+        if t:
+            print(f"\nCavity pre-training (stage 1 / I) on held-out {test}:")
+            text += [f"## Cavity prior ({test})", print_table(t, ("variant",))]
+            pre += [{**r, "test": test} for r in t]
+    tests = [
+        paired(runs, {"variant": a, "size": s}, {"variant": b, "size": s}, "phantom")
+        for s in sizes
+        for a, b in pairs
+        if a in wanted and b in wanted
+    ]
+    print("\nPaired tests (b - a; over test cases x seeds):")
+    text += ["## Paired tests", print_pairs(tests)]
+    compute: dict[str, list[float]] = {}
+    for r in study.runs:
+        compute.setdefault(f"{r['kind']}/{r['variant']}", []).append(r["train_s"])
+    print(
+        "\nTraining wall-clock per run (s): "
+        + ", ".join(f"{k}: {sum(v) / len(v):.0f} (n={len(v)})" for k, v in compute.items())
+    )
+    (study.out / "summary.json").write_text(
+        json.dumps(
+            {kind: table, "pretrain": pre, "paired": tests, "compute_s": compute}, indent=1, default=float
+        )
+    )
+    (study.out / "summary.md").write_text("\n\n".join(text) + "\n")
+    if table:
+        plot(
+            table,
+            ("size", "variant"),
+            study.out / f"ablation_{kind}.png",
+            f"{title} on held-out phantoms: mean ± sd over cases x seeds",
+        )
+
+
+def start_study(doc: str, argv, kind: str, variants, pairs, *, sizes: str, quick_sizes: str | None = None):
+    """Parse a study's arguments; ``--report`` re-tabulates and returns None, otherwise the new
+    study is set up: (study, args, data, sizes, wanted variants)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common_args(p, budget=300, sizes=sizes, preset="lite")
+    p.add_argument("--variants", default=",".join(variants))
+    add_report_arg(p)
+    args = p.parse_args(argv)
+    if args.report is not None:
+        report_saved(args.report, kind, variants, pairs)
+        return None
+    if args.quick:
+        apply_quick(args)
+        args.sizes = quick_sizes or args.sizes
+    out = new_out(args.out)
+    study = Study(out, kind, args)
+    data = prepare_data(out, args)
+    study.meta["data_s"] = data["seconds"]
+    wanted = args.variants.split(",")
+    return study, args, data, [s.strip() for s in args.sizes.split(",")], wanted
