@@ -63,7 +63,14 @@ def test_postprocessing_switches(models):
     ball = ((zz - 12) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2) < 64
     islet = ((zz - 12) ** 2 + (yy - 42) ** 2 + (xx - 42) ** 2) < 4
     far_scar = ((zz - 3) ** 2 + (yy - 3) ** 2 + (xx - 44) ** 2) < 4
-    probs = {"cavity": (ball | islet).astype(np.float32), "scar": far_scar.astype(np.float32)}
+    r = np.sqrt((zz - 12) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2)
+    shell = (r >= 8) & (r < 10)  # the wall around the ball
+    far_wall = ((zz - 20) ** 2 + (yy - 44) ** 2 + (xx - 6) ** 2) < 6  # an island far from it
+    probs = {
+        "cavity": (ball | islet).astype(np.float32),
+        "wall": (shell | far_wall).astype(np.float32),
+        "scar": far_scar.astype(np.float32),
+    }
     volume = Volume(np.zeros((24, 48, 48), np.float32), (1.0, 1.0, 1.0))
 
     def post(**switches):
@@ -79,8 +86,11 @@ def test_postprocessing_switches(models):
 
     on = post()
     assert on["cavity"].sum() == ball.sum() and not on["scar"].any() and on["_band"].any()
-    off = post(largest_cavity=False, scar_in_band=False)
+    assert np.array_equal(on["wall"] != 0, shell), "the far wall island goes, the shell stays"
+    assert on["_band"][shell].all() and not on["_band"][far_wall].any()
+    off = post(largest_cavity=False, wall_near_cavity=False, scar_in_band=False)
     assert off["cavity"].sum() == (ball | islet).sum() and off["scar"].sum() == far_scar.sum()
+    assert np.array_equal(off["wall"], shell | far_wall)
 
 
 def test_cancel_between_steps(small_volume, models):

@@ -9,6 +9,7 @@ from napari_c2w.review import (
     confine_to_band,
     fill_holes,
     find_implausible,
+    keep_components_touching,
     keep_largest_component,
     remove_components,
     remove_outside_band,
@@ -104,6 +105,20 @@ def test_keep_largest_and_small_components(ball):
     check_record(mask, new, change)
     empty = np.zeros_like(mask)
     assert keep_largest_component(empty)[1].voxels_removed == 0
+
+
+def test_keep_components_touching_a_region():
+    mask = np.zeros((10, 20, 20), np.uint8)
+    mask[2:5, 2:6, 2:6] = 1  # touches the region
+    mask[6:9, 12:18, 12:18] = 1  # an island away from it
+    region = np.zeros(mask.shape, bool)
+    region[4, 5, 5] = True
+    new, change = keep_components_touching(mask, region, structure="wall")
+    assert (new > 0).sum() == 3 * 4 * 4 and new[7, 15, 15] == 0 and change.components_removed == 1
+    check_record(mask, new, change)
+    assert keep_components_touching(mask, np.zeros_like(region))[0].sum() == 0
+    with pytest.raises(ValueError, match="shape"):
+        keep_components_touching(mask, region[:5])
 
 
 def test_smooth_methods(ball):

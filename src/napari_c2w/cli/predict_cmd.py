@@ -43,7 +43,9 @@ def add_parser(sub) -> None:
     p.add_argument("--uncertainty-map", action="store_true", help="also write a voxel uncertainty map")
     p.add_argument("--flip-tta", action="store_true", help="average with a mirrored pass (2x slower)")
     p.add_argument(
-        "--no-postprocess", action="store_true", help="keep every cavity component and scar outside the band"
+        "--no-postprocess",
+        action="store_true",
+        help="keep every cavity and wall component and scar outside the band",
     )
     p.set_defaults(func=run)
 
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         uncertainty_map=args.uncertainty_map,
         flip_tta=args.flip_tta,
         largest_cavity=not args.no_postprocess,
+        wall_near_cavity=not args.no_postprocess,
         scar_in_band=not args.no_postprocess,
     )
     args.output.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,7 @@ class InferenceOptions:
     sw_batch_size: int = 1
     overlap: float = 0.25
     largest_cavity: bool = True
+    wall_near_cavity: bool = True  # drop wall components that never come within the band
     scar_in_band: bool = True
     band_inner_mm: float = 3.0
     band_outer_mm: float = 2.5
@@ -295,7 +296,7 @@ class _Run:
 
     def _postprocess(self, probs: dict[str, np.ndarray], spacing) -> dict[str, np.ndarray]:
         from ..review.band import wall_band
-        from ..review.corrections import keep_largest_component
+        from ..review.corrections import keep_components_touching, keep_largest_component
 
         labels = {s: p >= 0.5 for s, p in probs.items()}
         if "cavity" in labels and self.options.largest_cavity and labels["cavity"].any():
@@ -303,12 +304,12 @@ class _Run:
         band = None
         if "cavity" in labels and labels["cavity"].any():
             band = wall_band(
-                labels["cavity"],
-                spacing,
-                self.options.band_inner_mm,
-                self.options.band_outer_mm,
-                wall=labels.get("wall"),
+                labels["cavity"], spacing, self.options.band_inner_mm, self.options.band_outer_mm
             ).full()
+            if "wall" in labels:
+                if self.options.wall_near_cavity:
+                    labels["wall"], _ = keep_components_touching(labels["wall"], band, "wall")
+                band = band | (labels["wall"] != 0)  # the band with the wall, as wall_band(..., wall=)
         if "scar" in labels and self.options.scar_in_band and band is not None:
             labels["scar"] = labels["scar"] & band
         labels["_band"] = band

@@ -223,6 +223,29 @@ def keep_largest_component(
     return _apply(mask, box, new, change)
 
 
+def keep_components_touching(
+    mask: np.ndarray, region: np.ndarray, structure: str | None = None, connectivity: int = 3
+) -> tuple[np.ndarray, Change]:
+    """Keep only the connected components that overlap ``region`` (e.g. wall pieces that
+    reach the wall band; islands far from the atrium go)."""
+    from scipy.ndimage import label
+
+    if np.shape(region) != np.shape(mask):
+        raise ValueError(f"the region has shape {np.shape(region)} but the mask has {np.shape(mask)}")
+    box = bbox(mask)
+    new, n_removed = None, 0
+    if box is not None:
+        lab, n = label(_as_bool(mask[box]), structure=_connectivity(connectivity))
+        hit = np.unique(lab[np.asarray(region[box]) != 0])
+        hit = hit[hit > 0]
+        new, n_removed = np.isin(lab, hit), n - hit.size
+    params = {"connectivity": connectivity}
+    change = Change(
+        "keep components touching the band", structure, params=params, components_removed=n_removed
+    )
+    return _apply(mask, box, new, change)
+
+
 def fill_holes(mask: np.ndarray, mode: str = "3d", structure: str | None = None) -> tuple[np.ndarray, Change]:
     """Fill enclosed holes in 3D, in each axial slice, or both (3D first).
 
