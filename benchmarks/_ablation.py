@@ -223,9 +223,9 @@ def plot(table: list[dict], label_keys: tuple[str, ...], path: Path, title: str)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = ["\n".join(str(t[k]) for k in label_keys) for t in table]
-    fig, axes = plt.subplots(1, 4, figsize=(4 + 1.1 * len(table) * 2, 4))
-    for ax, m in zip(axes, METRICS, strict=True):
+    labels = [" / ".join(str(t[k]) for k in label_keys) for t in table]
+    fig, axes = plt.subplots(2, 2, figsize=(3 + 0.75 * len(table), 8))
+    for ax, m in zip(axes.ravel(), METRICS, strict=True):
         ax.bar(
             range(len(table)),
             [t[m] for t in table],
@@ -233,7 +233,7 @@ def plot(table: list[dict], label_keys: tuple[str, ...], path: Path, title: str)
             capsize=3,
             color="tab:blue" if m not in LOWER_IS_BETTER else "tab:orange",
         )
-        ax.set_xticks(range(len(table)), labels, fontsize=7)
+        ax.set_xticks(range(len(table)), labels, fontsize=7, rotation=35, ha="right")
         ax.set_title(m + (" (lower better)" if m in LOWER_IS_BETTER else ""), fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -311,29 +311,48 @@ def pretrain_cavity(study: Study, args, data: dict, seed: int, stage: str = "cav
     return study.out / "runs" / f"pretrain-{stage}-full-{seed}", row
 
 
-def load_study(folder: Path, name: str) -> Study:
-    """A Study rebuilt from a (possibly partial) results.json, for --report."""
-    saved = json.loads((Path(folder) / "results.json").read_text())
+def load_study(folders, name: str) -> Study:
+    """A Study rebuilt from one or more (possibly partial) results.json, for --report.
+
+    Studies run separately with the same data arguments (e.g. a variant added later) are
+    merged; their runs of the same (kind, variant, size, seed), such as the shared cavity
+    pre-training, are counted once. Summaries are written into the first folder.
+    """
+    folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
     study = Study.__new__(Study)
-    study.out, study.name, study.args = Path(folder), name, None
-    study.runs, study.cases, study.meta = saved["runs"], saved["cases"], {"args": saved.get("args")}
-    study._prepared = {}
+    study.out, study.name, study.args, study._prepared = folders[0], name, None, {}
+    study.runs, study.cases, study.meta = [], [], {"args": []}
+    seen: set = set()
+    for folder in folders:
+        saved = json.loads((folder / "results.json").read_text())
+        study.meta["args"].append(saved.get("args"))
+        fresh = [r for r in saved["runs"] if _run_key(r) not in seen]
+        keys = {_run_key(r) for r in fresh}
+        study.runs += fresh
+        study.cases += [c for c in saved["cases"] if _run_key(c) in keys]
+        seen |= keys
     return study
+
+
+def _run_key(row: dict) -> tuple:
+    return (row["kind"], row["variant"], str(row["size"]), row["seed"])
 
 
 def add_report_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report",
         type=Path,
+        nargs="+",
         default=None,
         metavar="DIR",
-        help="only (re)write the summary, tables and plot of a finished or partial study in DIR",
+        help="only (re)write the summary, tables and plot of finished or partial studies "
+        "(several DIRs are merged; written into the first)",
     )
 
 
-def report_saved(folder: Path, kind: str, variants, pairs) -> None:
-    """``--report DIR``: re-tabulate a finished or partial study from its results.json."""
-    study = load_study(folder, kind)
+def report_saved(folders, kind: str, variants, pairs) -> None:
+    """``--report DIR...``: re-tabulate finished or partial studies from their results.json."""
+    study = load_study(folders, kind)
     sizes = list(dict.fromkeys(r["size"] for r in study.runs if r["kind"] == kind))
     wanted = [v for v in variants if any(r["variant"] == v for r in study.runs)]
     report(study, kind, sizes, wanted, pairs)

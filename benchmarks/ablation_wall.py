@@ -6,12 +6,13 @@ Variants of the wall stage, all with the same preset, data and wall iterations (
   b  c2w-tune      stage-1 cavity init + progressive unfreezing A/B/C (C2W-Tune)
   c  rand-prog     random init + the same progressive schedule (the review's missing control)
   d  inflate2d     2D cavity network inflated to 3D (seed 003) + progressive
+  e  cavity-plain  stage-1 cavity init + plain schedule (the init without the schedule)
 
 each at every training size (--sizes: 'full' and reduced numbers of training phantoms) and
 seed. The cavity and cavity2d pre-training runs once per seed; their compute is recorded
 separately and the cavity prior is itself tested on held-out real la2018 cases. Every wall
 run is tested on held-out phantoms (seeds 5000+, never trained on); paired Wilcoxon and
-t-tests over test cases x seeds compare b-a, b-c, c-a, d-a, d-b.
+t-tests over test cases x seeds compare b-a, b-c, c-a, d-a, d-b, e-a, e-b.
 
 Default study (CPU; ~35 min when both studies share the 2 cores with --threads 1 each):
     .venv/bin/python benchmarks/ablation_wall.py --threads 1 --out out/ablation_wall
@@ -19,7 +20,7 @@ Smoke test (~20 s on an idle 2-core CPU):
     .venv/bin/python benchmarks/ablation_wall.py --quick --out /tmp/ablation_wall_quick
 
 Re-tabulate a finished or partial study (results are saved after every run):
-    .venv/bin/python benchmarks/ablation_wall.py --report out/ablation_wall
+    .venv/bin/python benchmarks/ablation_wall.py --report out/ablation_wall [MORE_DIRS: merged]
 
 --gpu-full: the full-size study on a GPU machine (paper preset and training/paper configs,
 ROI/patch from those YAMLs, all la2018 cases in pre-training):
@@ -43,6 +44,7 @@ VARIANTS = {  # name -> (init, schedule)
     "b-c2w-tune": ("cavity", "progressive"),
     "c-rand-prog": ("scratch", "progressive"),
     "d-inflate2d": ("cavity2d", "progressive"),
+    "e-cavity-plain": ("cavity", "plain"),
 }
 PAIRS = [
     ("a-scratch", "b-c2w-tune"),
@@ -50,6 +52,8 @@ PAIRS = [
     ("a-scratch", "c-rand-prog"),
     ("a-scratch", "d-inflate2d"),
     ("b-c2w-tune", "d-inflate2d"),
+    ("a-scratch", "e-cavity-plain"),
+    ("b-c2w-tune", "e-cavity-plain"),
 ]
 
 
