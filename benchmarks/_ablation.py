@@ -269,6 +269,10 @@ def start_study(doc: str, argv, kind: str, variants, pairs, *, sizes: str, quick
     if args.report is not None:
         report_saved(args.report, kind, variants, pairs)
         return None
+    wanted = [v.strip() for v in args.variants.split(",")]
+    unknown = [v for v in wanted if v not in variants]
+    if unknown:
+        p.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(variants)}")
     if args.quick:
         apply_quick(args)
         args.sizes = quick_sizes or args.sizes
@@ -276,5 +280,4 @@ def start_study(doc: str, argv, kind: str, variants, pairs, *, sizes: str, quick
     study = Study(out, kind, args)
     data = prepare_data(out, args)
     study.meta["data_s"] = data["seconds"]
-    wanted = args.variants.split(",")
     return study, args, data, [s.strip() for s in args.sizes.split(",")], wanted
