@@ -241,7 +241,7 @@ def keep_components_touching(
         new, n_removed = np.isin(lab, hit), n - hit.size
     params = {"connectivity": connectivity}
     change = Change(
-        "keep components touching the band", structure, params=params, components_removed=n_removed
+        "keep components touching a region", structure, params=params, components_removed=n_removed
     )
     return _apply(mask, box, new, change)
 
