@@ -93,6 +93,43 @@ def test_postprocessing_switches(models):
     assert np.array_equal(off["wall"], shell | far_wall)
 
 
+def test_windows_are_the_training_patch_and_thresholds_come_from_the_model(small_volume, models, monkeypatch):
+    """Sliding windows default to each model's training patch (what its validation used), and
+    the foreground threshold to the calibrated one in its meta; both can be overridden."""
+    import monai.inferers
+
+    volume, _ = small_volume
+    windows = []
+    real = monai.inferers.sliding_window_inference
+
+    def spy(inputs, roi_size, *args, **kwargs):
+        windows.append(tuple(roi_size))
+        return real(inputs, roi_size, *args, **kwargs)
+
+    monkeypatch.setattr(monai.inferers, "sliding_window_inference", spy)
+    cavity = models["cavity"]
+    monkeypatch.setitem(cavity.meta, "patch", [8, 16, 16])
+    only_cavity = {"localizer": models["localizer"], "cavity": cavity}
+    base = segment(volume, only_cavity, InferenceOptions(stages=("cavity",), probabilities=True))
+    assert windows[-1] == (8, 16, 16) and cavity.meta["roi"] == [16, 32, 32]
+    segment(volume, only_cavity, InferenceOptions(stages=("cavity",), window=(16, 32, 32)))
+    assert windows[-1] == (16, 32, 32)
+
+    opts = {"stages": ("cavity",), "largest_cavity": False}
+    prob = base.probabilities["cavity"]
+    cut = float(np.quantile(prob, 0.9))
+    low = segment(volume, only_cavity, InferenceOptions(**opts, threshold=0.0)).labels["cavity"]
+    monkeypatch.setitem(cavity.meta, "threshold", cut)
+    high = segment(volume, only_cavity, InferenceOptions(**opts)).labels["cavity"]
+    assert 0 < high.sum() < 0.5 * high.size, "the model's own threshold is applied"
+    np.testing.assert_array_equal(high, prob >= cut)  # on the input grid's probabilities
+    assert low.sum() > high.sum() and low[high != 0].all(), "threshold 0 keeps the whole ROI"
+    assert segment(volume, only_cavity, InferenceOptions(**opts, threshold=1.01)).labels["cavity"].sum() == 0
+    used = segment(volume, only_cavity, InferenceOptions(**opts)).models
+    assert used["cavity"]["threshold"] == cut and used["cavity"]["window"] == [8, 16, 16]
+    assert "threshold" not in used["localizer"], "the localizer always cuts at 0.5"
+
+
 def test_cancel_between_steps(small_volume, models):
     volume, _ = small_volume
     calls = []
@@ -192,3 +229,27 @@ def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):
     np.testing.assert_allclose(wall.origin, volume.origin)
     summary = json.loads((out / "c1" / "prediction.json").read_text())
     assert summary["models"]["wall"]["preset"] == "tiny"
+    assert summary["models"]["wall"]["threshold"] == 0.5 and summary["models"]["wall"]["window"] == [
+        16,
+        32,
+        32,
+    ]
+    argv = [
+        "predict",
+        inputs[0],
+        "-o",
+        str(tmp_path / "p2"),
+        "--models",
+        str(tiny_models),
+        "--format",
+        "nrrd",
+    ]
+    assert main([*argv, "--threshold", "0.7", "--window", "8", "16", "16"]) == 0
+    summary = json.loads((tmp_path / "p2" / "c0" / "prediction.json").read_text())
+    assert summary["models"]["cavity"]["threshold"] == 0.7 and summary["models"]["cavity"]["window"] == [
+        8,
+        16,
+        16,
+    ]
+    bad = ["predict", inputs[0], "-o", str(tmp_path / "p3"), "--models", str(tiny_models)]
+    assert main([*bad, "--threshold", "1.5"]) != 0 and not (tmp_path / "p3").exists()

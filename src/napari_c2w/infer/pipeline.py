@@ -40,6 +40,12 @@ class InferenceOptions:
     amp: bool = True  # bf16/fp16 autocast where the device supports it
     sw_batch_size: int = 1
     overlap: float = 0.25
+    # Sliding-window size (z, y, x) on the model grid; None: each model's training patch, the
+    # windows its validation used (instance norm sees the statistics it learned from).
+    window: tuple[int, int, int] | None = None
+    # Foreground threshold of the cavity, wall and scar probabilities; None: each model's
+    # calibrated threshold (checkpoint meta "threshold", chosen on its validation cases), else 0.5.
+    threshold: float | None = None
     largest_cavity: bool = True
     wall_near_cavity: bool = True  # drop wall components that never come within the band
     scar_in_band: bool = True
@@ -168,14 +174,18 @@ class _Run:
         entropy = {s: _binary_entropy(p) for s, p in probs.items()}
         band = roi_labels.pop("_band")
         uncertainty = self._uncertainty(entropy, band, probs)
-        labels = {
-            s: self._back(m.astype(np.float32), box, grid_shape, image.shape) >= 0.5
-            for s, m in roi_labels.items()
-        }
-        labels = {s: m.astype(np.uint8) for s, m in labels.items()}
-        prob_out = None
-        if self.options.probabilities:
-            prob_out = {s: self._back(p, box, grid_shape, image.shape) for s, p in probs.items()}
+        labels: dict[str, np.ndarray] = {}
+        prob_out = {} if self.options.probabilities else None
+        for s, kept_roi in roi_labels.items():
+            # The boundary comes from the probabilities resampled to the input grid (sub-voxel
+            # where the model grid is coarser, as nnU-Net resamples its softmax), the kept
+            # components and the band from the post-processed mask on the model grid.
+            prob = self._back(probs[s], box, grid_shape, image.shape)
+            kept = self._back(kept_roi.astype(np.float32), box, grid_shape, image.shape)
+            labels[s] = ((prob >= self._threshold(s)) & (kept > 1e-3)).astype(np.uint8)
+            if prob_out is not None:
+                prob_out[s] = prob
+            del prob, kept
         umap = None
         if self.options.uncertainty_map:
             key = "scar" if "scar" in entropy else self.options.stages[-1]
@@ -195,7 +205,9 @@ class _Run:
             },
             timings=self.timings,
             models={
-                s: m.describe() for s, m in self.models.items() if s in ("localizer", *self.options.stages)
+                s: self._describe(s, m)
+                for s, m in self.models.items()
+                if s in ("localizer", *self.options.stages)
             },
             device=str(self.device),
         )
@@ -274,7 +286,7 @@ class _Run:
         from ..models import inference_mode, prepare_input, prepare_model
 
         model = prepare_model(stage.model, device)
-        roi = tuple(int(r) for r in stage.meta["roi"])
+        roi = self._window(stage)
         x = prepare_input(tensor, device)
 
         def predictor(window: torch.Tensor) -> torch.Tensor:
@@ -294,11 +306,28 @@ class _Run:
             )
         return out.float().cpu()
 
+    def _describe(self, name: str, stage: StageModel) -> dict:
+        """The model's provenance, with the window and threshold this run used."""
+        used = {"window": list(self._window(stage))}
+        if name in self.options.stages:
+            used["threshold"] = self._threshold(name)
+        return {**stage.describe(), **used}
+
+    def _window(self, stage: StageModel) -> tuple[int, ...]:
+        if self.options.window is not None:
+            return tuple(int(n) for n in self.options.window)
+        return tuple(int(n) for n in stage.meta.get("patch") or stage.meta["roi"])
+
+    def _threshold(self, stage: str) -> float:
+        if self.options.threshold is not None:
+            return float(self.options.threshold)
+        return float(self.models[stage].meta.get("threshold", 0.5))
+
     def _postprocess(self, probs: dict[str, np.ndarray], spacing) -> dict[str, np.ndarray]:
         from ..review.band import wall_band
         from ..review.corrections import keep_components_touching, keep_largest_component
 
-        labels = {s: p >= 0.5 for s, p in probs.items()}
+        labels = {s: p >= self._threshold(s) for s, p in probs.items()}
         if "cavity" in labels and self.options.largest_cavity and labels["cavity"].any():
             labels["cavity"], _ = keep_largest_component(labels["cavity"])
         band = None
