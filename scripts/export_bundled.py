@@ -3,8 +3,9 @@
     python scripts/export_bundled.py runs/bundled src/napari_c2w/weights [STAGE=RUN_DIR ...]
 
 Each ``RUN/<stage>/best.pt`` becomes ``weights/<stage>.pt`` (half the size; loading casts
-the weights back to fp32). Replaced files are removed only after the new one is in place
-(git keeps their history).
+the weights back to fp32); ``STAGE=RUN_DIR`` takes another run's best.pt and ``STAGE=FILE.pt``
+a checkpoint file (a calibrated copy from ``napari-c2w-train --calibrate``). Replaced files
+are removed only after the new one is in place (git keeps their history).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ def main(runs: Path, out: Path, overrides: dict[str, Path] | None = None) -> int
     out.mkdir(parents=True, exist_ok=True)
     total = 0
     for stage in STAGES:
-        best = (overrides or {}).get(stage, runs / stage) / "best.pt"
+        source = (overrides or {}).get(stage, runs / stage)
+        best = source if source.suffix == ".pt" else source / "best.pt"
         if not best.is_file():
             print(f"{stage}: no {best}; skipped", file=sys.stderr)
             continue
         model, meta = load_checkpoint(best, expect_stage=stage)
         meta = dict(meta)
-        meta["source_run"] = best.parent.name
+        meta["source_run"] = best.parent.name if best.name == "best.pt" else f"{best.parent.name}/{best.name}"
         meta.pop("config", None)  # the run's config stays in the model card / training/
         target = out / f"{stage}.pt"
         save_checkpoint(target, model, meta, overwrite=target.exists(), dtype=torch.bfloat16)

@@ -6,6 +6,7 @@ Examples::
     napari-c2w-train --stage wall --data data/phantoms --init runs/cavity --output runs/wall
     napari-c2w-train --stage wall --data my_cases --from bundled --output runs/wall-ft
     napari-c2w-train --resume --output runs/wall
+    napari-c2w-train --calibrate runs/cavity/best.pt --data data/la2018 data/phantoms --output cavity-cal.pt
     torchrun --nproc-per-node 2 -m napari_c2w.train.cli --stage cavity --data ... --output ...
 """
 
@@ -51,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"])
     p.add_argument("--scar-phases", help="progressive scar phases, e.g. II,III or III")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last.pt")
+    p.add_argument(
+        "--calibrate",
+        type=Path,
+        metavar="CKPT",
+        help="choose CKPT's foreground threshold on its validation cases (found in --data) and write "
+        "the calibrated copy to --output (a new .pt); runs do this at their end",
+    )
     p.add_argument("--dump-config", action="store_true", help="print the resolved config as YAML and exit")
     return p
 
@@ -82,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.output is None:
             raise C2WError("--output RUN_DIR is required")
+        if args.calibrate is not None:
+            return _calibrate(args)
         from .api import train
 
         if args.resume:
@@ -105,6 +115,23 @@ def main(argv: list[str] | None = None) -> int:
     if result.status == "interrupted":
         print(f"resume with: napari-c2w-train --resume --output {result.run_dir}")
         return 130
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import calibrate_checkpoint
+
+    if not args.data:
+        raise C2WError("--data DATASET is required: the folders holding the checkpoint's validation cases")
+    record = calibrate_checkpoint(args.calibrate, list(args.data), args.output, device=args.device or "auto")
+    curve = ", ".join(f"{t} {d:.4f}" for t, d in record["curve"].items())
+    print(f"mean validation Dice by threshold over {len(record['cases'])} case(s): {curve}")
+    if record["missing_cases"]:
+        print(f"not found in --data (left out): {', '.join(record['missing_cases'])}")
+    print(
+        f"threshold {record['threshold']:.2f} (mean Dice {record['mean_dice']:.4f}; at 0.5 "
+        f"{record['mean_dice_at_0.5']:.4f}) written to {args.output}"
+    )
     return 0
 
 

@@ -97,6 +97,7 @@ class TrainConfig:
     device: str = "auto"
     amp: str = "auto"  # auto | bf16 | fp16 | off
     threads: int | None = None
+    calibrate: bool = True  # choose the foreground threshold on the validation cases at the end
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     unfreeze: UnfreezeConfig = dataclasses.field(default_factory=UnfreezeConfig)
