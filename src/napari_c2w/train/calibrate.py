@@ -86,19 +86,9 @@ def choose_threshold(
     }
 
 
-def calibrate(
-    model: torch.nn.Module,
-    cases: list[Prepared],
-    target: str,
-    patch,
-    *,
-    device: torch.device,
-    amp_ctx=contextlib.nullcontext,
-    output: str | None = None,
-) -> dict:
-    """:func:`threshold_curve` then :func:`choose_threshold`."""
-    rows = threshold_curve(model, cases, target, patch, device=device, amp_ctx=amp_ctx, output=output)
-    return choose_threshold(rows)
+def calibrate(model: torch.nn.Module, cases: list[Prepared], target: str, patch, **predict) -> dict:
+    """:func:`threshold_curve` (``predict``: its device, amp_ctx, output) then :func:`choose_threshold`."""
+    return choose_threshold(threshold_curve(model, cases, target, patch, **predict))
 
 
 def calibrate_checkpoint(
