@@ -39,6 +39,7 @@ def test_labels_come_back_on_the_input_grid(small_volume, models):
     assert set(pred.models) == {"localizer", "cavity", "wall", "scar"}
     assert all(len(m["sha256"]) == 16 for m in pred.models.values())
     assert pred.roi["model_spacing"] == [2.5, 1.25, 1.25]
+    assert set(pred.roi["stage_boxes_in_roi"]) <= {"wall", "scar"}
 
 
 def test_geometry_of_the_roi_follows_the_physical_position(models):
@@ -128,6 +129,41 @@ def test_windows_are_the_training_patch_and_thresholds_come_from_the_model(small
     used = segment(volume, only_cavity, InferenceOptions(**opts)).models
     assert used["cavity"]["threshold"] == cut and used["cavity"]["window"] == [8, 16, 16]
     assert "threshold" not in used["localizer"], "the localizer always cuts at 0.5"
+
+
+def test_wall_and_scar_are_predicted_in_the_cavity_box_only_when_post_processing_discards_the_rest(models):
+    from napari_c2w.infer.pipeline import _Cancel, _Run
+
+    zz, yy, xx = np.mgrid[:24, :48, :48]
+    ball = ((zz - 12) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2) < 64
+    probs = {"cavity": ball.astype(np.float32)}
+    volume = Volume(np.zeros((24, 48, 48), np.float32), (1.0, 1.0, 1.0))
+
+    def box(stage, **switches):
+        run = _Run(
+            volume,
+            models,
+            InferenceOptions(crop_margin_mm=4.0, **switches),
+            torch.device("cpu"),
+            lambda f, m: None,
+            _Cancel(None),
+        )
+        return run._stage_box(stage, probs, (1.0, 1.0, 1.0))
+
+    window = models["wall"].meta.get("patch") or models["wall"].meta["roi"]
+    wall = box("wall")
+    assert wall is not None and wall == box("scar")
+    for (lo, hi), n, w, axis in zip(wall, ball.shape, window, range(3), strict=True):
+        hit = np.flatnonzero(ball.any(axis=tuple(a for a in range(3) if a != axis)))
+        assert lo <= max(0, hit[0] - 4) and hi >= min(n, hit[-1] + 5), "the cavity and the margin"
+        assert hi - lo >= min(w, n) and 0 <= lo < hi <= n, "at least one window, inside the ROI"
+    assert wall != ((0, 24), (0, 48), (0, 48))
+    assert box("cavity") is None
+    assert box("wall", crop_to_cavity=False) is None
+    assert box("wall", wall_near_cavity=False) is None and box("scar", wall_near_cavity=False) == wall
+    assert box("scar", scar_in_band=False) is None
+    probs["cavity"] = np.zeros_like(probs["cavity"])
+    assert box("wall") is None, "no cavity: the whole ROI"
 
 
 def test_cancel_between_steps(small_volume, models):

@@ -54,6 +54,10 @@ class InferenceOptions:
     probabilities: bool = False
     uncertainty_map: bool = False
     flip_tta: bool = False  # adds a mirrored pass: disagreement enters the uncertainty
+    # Wall and scar are predicted only in the predicted cavity's box plus this margin when their
+    # post-processing (wall_near_cavity, scar_in_band) would discard them further out anyway.
+    crop_to_cavity: bool = True
+    crop_margin_mm: float = 10.0
     memory_limit_gb: float | None = None  # CUDA only
     stages: tuple[str, ...] = ("cavity", "wall", "scar")
 
@@ -162,10 +166,17 @@ class _Run:
         del grid
 
         probs: dict[str, np.ndarray] = {}
+        boxes: dict[str, list] = {}
         for stage in self.options.stages:
             self._step(stage, f"segmenting the {stage}")
             t0 = time.perf_counter()
-            probs[stage] = self._predict(self.models[stage], x)
+            region = self._stage_box(stage, probs, spacing)
+            if region is None:
+                probs[stage] = self._predict(self.models[stage], x)
+            else:
+                probs[stage] = np.zeros(x.shape, np.float32)
+                paste(probs[stage], self._predict(self.models[stage], crop(x, region)), region)
+                boxes[stage] = [list(b) for b in region]
             self._finish(stage, t0)
 
         self._step("finish", "post-processing and mapping back to the input grid")
@@ -201,6 +212,7 @@ class _Run:
             roi={
                 "centre_mm": [round(float(c), 2) for c in centre],
                 "box_model_grid": [list(b) for b in box],
+                "stage_boxes_in_roi": boxes,
                 "model_spacing": list(spacing),
             },
             timings=self.timings,
@@ -305,6 +317,29 @@ class _Run:
                 device=torch.device("cpu"),
             )
         return out.float().cpu()
+
+    def _stage_box(self, stage: str, probs: dict, spacing) -> tuple[tuple[int, int], ...] | None:
+        """The part of the ROI a wall or scar model needs: the cavity's box plus the margin,
+        at least one window wide; None for the whole ROI."""
+        discards = {"wall": self.options.wall_near_cavity, "scar": self.options.scar_in_band}
+        if not (self.options.crop_to_cavity and discards.get(stage) and "cavity" in probs):
+            return None
+        mask = probs["cavity"] >= self._threshold("cavity")
+        if not mask.any():
+            return None
+        window = self._window(self.models[stage])
+        box = []
+        for axis, (n, s, w) in enumerate(zip(mask.shape, spacing, window, strict=True)):
+            hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+            margin = int(np.ceil(self.options.crop_margin_mm / s))
+            lo, hi = max(0, int(hit[0]) - margin), min(n, int(hit[-1]) + 1 + margin)
+            short = min(w, n) - (hi - lo)
+            if short > 0:  # widen to one window, inside the ROI
+                lo = max(0, lo - (short + 1) // 2)
+                hi = min(n, lo + min(w, n))
+                lo = hi - min(w, n)
+            box.append((lo, hi))
+        return None if all(b == (0, n) for b, n in zip(box, mask.shape, strict=True)) else tuple(box)
 
     def _describe(self, name: str, stage: StageModel) -> dict:
         """The model's provenance, with the window and threshold this run used."""
