@@ -71,6 +71,24 @@ def roi_box(center, roi, shape) -> tuple[tuple[int, int], ...]:
     return tuple(box)
 
 
+def mask_box(mask: np.ndarray, margin, min_size) -> tuple[tuple[int, int], ...] | None:
+    """Start/stop per axis of ``mask``'s voxels grown by ``margin`` voxels, widened to at
+    least ``min_size`` where the array allows, inside the array; None for an empty mask."""
+    if not mask.any():
+        return None
+    box = []
+    for axis, (n, m, size) in enumerate(zip(mask.shape, margin, min_size, strict=True)):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        lo, hi = max(0, int(hit[0]) - m), min(n, int(hit[-1]) + 1 + m)
+        width = min(size, n)
+        if hi - lo < width:  # widen around the middle, shifted back inside the array
+            lo = max(0, lo - (width - (hi - lo) + 1) // 2)
+            hi = min(n, lo + width)
+            lo = hi - width
+        box.append((lo, hi))
+    return tuple(box)
+
+
 def crop(array: np.ndarray, box, fill: float = 0.0) -> np.ndarray:
     """Crop ``box`` out of ``array`` (leading axes kept), padding with ``fill`` outside it."""
     lead = array.ndim - len(box)

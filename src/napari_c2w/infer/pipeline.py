@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
+from .. import preprocess as pre
 from ..errors import C2WError, InputError
 from ..io.volume import Volume
-from ..preprocess import center_of_mass, crop, normalize_intensity, paste, resample, resampled_shape, roi_box
 from .models import StageModel, load_model_set
 
 log = logging.getLogger(__name__)
@@ -155,14 +155,14 @@ class _Run:
         spacing = tuple(roi_meta["spacing"])
         self._step("prepare", "resampling to the model grid")
         t0 = time.perf_counter()
-        grid_shape = resampled_shape(image.shape, vol.spacing, spacing)
-        grid = resample(image, grid_shape)
+        grid_shape = pre.resampled_shape(image.shape, vol.spacing, spacing)
+        grid = pre.resample(image, grid_shape)
         self._finish("prepare", t0)
 
         centre = self._localise(image)
-        box = roi_box(self._to_grid(centre, grid_shape), roi_meta["roi"], grid_shape)
+        box = pre.roi_box(self._to_grid(centre, grid_shape), roi_meta["roi"], grid_shape)
         fill = float(np.percentile(grid[:: max(1, grid.shape[0] // 16)], 1))
-        x = normalize_intensity(crop(grid, box, fill=fill), roi_meta.get("intensity_normalisation"))
+        x = pre.normalize_intensity(pre.crop(grid, box, fill=fill), roi_meta.get("intensity_normalisation"))
         del grid
 
         probs: dict[str, np.ndarray] = {}
@@ -175,7 +175,7 @@ class _Run:
                 probs[stage] = self._predict(self.models[stage], x)
             else:
                 probs[stage] = np.zeros(x.shape, np.float32)
-                paste(probs[stage], self._predict(self.models[stage], crop(x, region)), region)
+                pre.paste(probs[stage], self._predict(self.models[stage], pre.crop(x, region)), region)
                 boxes[stage] = [list(b) for b in region]
             self._finish(stage, t0)
 
@@ -231,13 +231,13 @@ class _Run:
         self._step("localizer", "locating the atrium")
         t0 = time.perf_counter()
         loc = self.models["localizer"]
-        shape = resampled_shape(image.shape, self.volume.spacing, loc.meta["spacing"])
-        coarse = normalize_intensity(resample(image, shape), loc.meta.get("intensity_normalisation"))
+        shape = pre.resampled_shape(image.shape, self.volume.spacing, loc.meta["spacing"])
+        coarse = pre.normalize_intensity(pre.resample(image, shape), loc.meta.get("intensity_normalisation"))
         prob = self._predict(loc, coarse)
         mask = prob >= 0.5
         if mask.any():
             mask, _ = keep_largest_component(mask)
-        com = center_of_mass(mask)
+        com = pre.center_of_mass(mask)
         if com is None:
             log.warning("the localizer found no atrium; the ROI is centred on the volume")
             com = tuple((n - 1) / 2 for n in shape)
@@ -296,6 +296,7 @@ class _Run:
         from monai.inferers import sliding_window_inference
 
         from ..models import inference_mode, prepare_input, prepare_model
+        from ..models.device import memory_format
 
         model = prepare_model(stage.model, device)
         roi = self._window(stage)
@@ -303,7 +304,7 @@ class _Run:
 
         def predictor(window: torch.Tensor) -> torch.Tensor:
             self.cancel.check()
-            return model(window.contiguous(memory_format=_memory_format(window)))
+            return model(window.contiguous(memory_format=memory_format(window.device, window.ndim - 2)))
 
         with inference_mode(device, amp=self.options.amp):
             out = sliding_window_inference(
@@ -324,22 +325,10 @@ class _Run:
         discards = {"wall": self.options.wall_near_cavity, "scar": self.options.scar_in_band}
         if not (self.options.crop_to_cavity and discards.get(stage) and "cavity" in probs):
             return None
+        margin = [int(np.ceil(self.options.crop_margin_mm / s)) for s in spacing]
         mask = probs["cavity"] >= self._threshold("cavity")
-        if not mask.any():
-            return None
-        window = self._window(self.models[stage])
-        box = []
-        for axis, (n, s, w) in enumerate(zip(mask.shape, spacing, window, strict=True)):
-            hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
-            margin = int(np.ceil(self.options.crop_margin_mm / s))
-            lo, hi = max(0, int(hit[0]) - margin), min(n, int(hit[-1]) + 1 + margin)
-            short = min(w, n) - (hi - lo)
-            if short > 0:  # widen to one window, inside the ROI
-                lo = max(0, lo - (short + 1) // 2)
-                hi = min(n, lo + min(w, n))
-                lo = hi - min(w, n)
-            box.append((lo, hi))
-        return None if all(b == (0, n) for b, n in zip(box, mask.shape, strict=True)) else tuple(box)
+        box = pre.mask_box(mask, margin, self._window(self.models[stage]))
+        return None if box is None or box == tuple((0, n) for n in mask.shape) else box
 
     def _describe(self, name: str, stage: StageModel) -> dict:
         """The model's provenance, with the window and threshold this run used."""
@@ -394,8 +383,8 @@ class _Run:
     def _back(self, roi_array: np.ndarray, box, grid_shape, input_shape) -> np.ndarray:
         """Paste an ROI array into the model grid and resample it to the input's shape."""
         full = np.zeros(grid_shape, np.float32)
-        paste(full, roi_array.astype(np.float32, copy=False), box)
-        return resample(full, input_shape, kind="prob")
+        pre.paste(full, roi_array.astype(np.float32, copy=False), box)
+        return pre.resample(full, input_shape, kind="prob")
 
 
 def _fallbacks(device: torch.device, batch: int) -> list[tuple[torch.device, int]]:
@@ -403,14 +392,6 @@ def _fallbacks(device: torch.device, batch: int) -> list[tuple[torch.device, int
     if device.type != "cuda":
         return [(device, batch)]
     return [(device, batch), (device, 1), (torch.device("cpu"), 1)]
-
-
-def _memory_format(x: torch.Tensor) -> torch.memory_format:
-    return (
-        torch.channels_last_3d
-        if x.ndim == 5 and x.device.type in ("cpu", "cuda")
-        else torch.contiguous_format
-    )
 
 
 def _binary_entropy(p: np.ndarray) -> np.ndarray:
