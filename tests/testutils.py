@@ -84,3 +84,40 @@ def write_model_set(folder: Path, spacing=(2.5, 1.25, 1.25), roi=(16, 32, 32)) -
         }
         save_checkpoint(folder / f"{stage}.pt", model, meta)
     return folder
+
+
+# ----------------------------------------------------------------- training (tests/train)
+
+#: Small phantoms and the ``tiny`` preset keep each training run to seconds.
+TRAIN_SPACING = (1.25, 1.25, 1.25)
+SMALL_TRAIN = {
+    "preset": "tiny",
+    "iterations": 4,
+    "val_every": 2,
+    "threads": 2,
+    "data": {"roi": [32, 48, 48], "patch": [16, 32, 32], "roi_jitter_mm": 2.0, "val_fraction": 0.34},
+}
+
+
+def write_phantom_dataset(
+    folder: Path, seeds, *, labels=("cavity", "wall", "scar"), spacing=TRAIN_SPACING
+) -> Path:
+    """Case stores of 40 x 64 x 64 phantoms (one per seed) holding ``labels``."""
+    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.phantom import generate_phantom
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        case = generate_phantom(seed, shape=(40, 64, 64), spacing=spacing).to_case()
+        case.labels = {k: v for k, v in case.labels.items() if k in labels}
+        write_case_store(case, store_path(folder, case.case_id))
+    return folder
+
+
+def small_train_config(stage: str, **changes):
+    """The SMALL_TRAIN configuration of ``stage`` with ``changes`` (``data`` merged key by key)."""
+    from napari_c2w.train import load_config
+
+    merged = {**SMALL_TRAIN, **changes}
+    merged["data"] = {**SMALL_TRAIN["data"], **changes.get("data", {})}
+    return load_config(stage=stage, overrides=merged)

@@ -21,46 +21,7 @@ from napari_c2w.models import load_checkpoint, read_checkpoint
 from napari_c2w.train import load_config
 from napari_c2w.train.api import train
 from napari_c2w.train.cli import main as train_main
-
-SPACING = (1.25, 1.25, 1.25)
-SMALL = {
-    "preset": "tiny",
-    "iterations": 4,
-    "val_every": 2,
-    "threads": 2,
-    "data": {"roi": [32, 48, 48], "patch": [16, 32, 32], "roi_jitter_mm": 2.0, "val_fraction": 0.34},
-}
-
-
-def _write_dataset(folder: Path, seeds, *, labels=("cavity", "wall", "scar"), spacing=SPACING) -> Path:
-    from napari_c2w.io.store import store_path, write_case_store
-    from napari_c2w.phantom import generate_phantom
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for seed in seeds:
-        case = generate_phantom(seed, shape=(40, 64, 64), spacing=spacing).to_case()
-        case.labels = {k: v for k, v in case.labels.items() if k in labels}
-        write_case_store(case, store_path(folder, case.case_id))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    return _write_dataset(tmp_path_factory.mktemp("phantoms"), [1, 2, 3])
-
-
-def _config(stage: str, **changes):
-    merged = {**SMALL, **changes}
-    merged["data"] = {**SMALL["data"], **changes.get("data", {})}
-    return load_config(stage=stage, overrides=merged)
-
-
-@pytest.fixture(scope="module")
-def cavity_run(dataset, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "cavity"
-    result = train(_config("cavity"), dataset, out)
-    assert result.status == "completed"
-    return out
+from testutils import SMALL_TRAIN, small_train_config, write_phantom_dataset
 
 
 def _predicts(ckpt: Path, stage: str, shape=(1, 1, 16, 32, 32)) -> None:
@@ -87,7 +48,7 @@ def test_cavity_stage_writes_a_usable_checkpoint_and_metrics(cavity_run):
 
 def test_wall_stage_transfers_from_cavity_with_a_new_head(dataset, cavity_run, tmp_path):
     out = tmp_path / "wall"
-    result = train(_config("wall", init=str(cavity_run)), dataset, out)
+    result = train(small_train_config("wall", init=str(cavity_run)), dataset, out)
     assert result.status == "completed"
     _predicts(out / "best.pt", "wall")
     cavity_state = read_checkpoint(cavity_run / "last.pt")["state_dict"]
@@ -98,7 +59,7 @@ def test_wall_stage_transfers_from_cavity_with_a_new_head(dataset, cavity_run, t
 
 def test_scar_stage_runs_phases_ii_and_iii_and_ships_a_single_scar_model(dataset, cavity_run, tmp_path):
     out = tmp_path / "scar"
-    result = train(_config("scar", init=str(cavity_run), iterations=6, val_every=3), dataset, out)
+    result = train(small_train_config("scar", init=str(cavity_run), iterations=6, val_every=3), dataset, out)
     assert result.status == "completed"
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert [r["phase"] for r in rows] == ["II", "II", "III"]  # II validates at 3 and at its end (4)
@@ -110,17 +71,19 @@ def test_scar_stage_runs_phases_ii_and_iii_and_ships_a_single_scar_model(dataset
 def test_localizer_and_2d_to_3d_inflation(dataset, tmp_path):
     loc = tmp_path / "loc"
     train(
-        _config("localizer", data={"roi": [16, 32, 32], "patch": [16, 32, 32], "model_spacing": [2.5] * 3}),
+        small_train_config(
+            "localizer", data={"roi": [16, 32, 32], "patch": [16, 32, 32], "model_spacing": [2.5] * 3}
+        ),
         dataset,
         loc,
     )
     _predicts(loc / "best.pt", "localizer")
     c2d = tmp_path / "c2d"
-    train(_config("cavity2d", data={"patch": [1, 32, 32], "batch_size": 4}), dataset, c2d)
+    train(small_train_config("cavity2d", data={"patch": [1, 32, 32], "batch_size": 4}), dataset, c2d)
     model2d, meta = load_checkpoint(c2d / "best.pt", expect_stage="cavity2d")
     assert meta["spatial_dims"] == 2
     wall = tmp_path / "wall2d"
-    train(_config("wall", init=f"inflate2d:{c2d}"), dataset, wall)
+    train(small_train_config("wall", init=f"inflate2d:{c2d}"), dataset, wall)
     # The inflated encoder's first conv, summed over depth, is the 2D kernel ("average" mode).
     state3d = read_checkpoint(wall / "last.pt")["state_dict"]
     key = next(k for k in model2d.state_dict() if k.startswith("encoder.0") and k.endswith("weight"))
@@ -128,10 +91,13 @@ def test_localizer_and_2d_to_3d_inflation(dataset, tmp_path):
 
 
 def test_resume_continues_exactly_like_an_uninterrupted_run(dataset, tmp_path):
-    config = _config("cavity", iterations=6, val_every=3, amp="off")
+    config = small_train_config("cavity", iterations=6, val_every=3, amp="off")
     train(config, dataset, tmp_path / "full")
     part = train(
-        _config("cavity", iterations=6, val_every=3, amp="off"), dataset, tmp_path / "part", stop_after=4
+        small_train_config("cavity", iterations=6, val_every=3, amp="off"),
+        dataset,
+        tmp_path / "part",
+        stop_after=4,
     )
     assert part.status == "stopped" and part.iteration == 4
     resumed = train(load_config(tmp_path / "part" / "config.yaml"), None, tmp_path / "part", resume=True)
@@ -174,7 +140,7 @@ def _small_yaml(tmp_path: Path) -> Path:
     import yaml
 
     path = tmp_path / "small.yaml"
-    path.write_text(yaml.safe_dump({"threads": 2, "data": SMALL["data"]}))
+    path.write_text(yaml.safe_dump({"threads": 2, "data": SMALL_TRAIN["data"]}))
     return path
 
 
@@ -247,7 +213,7 @@ def test_unfreezing_steps_set_the_trainable_parameters():
 def test_stagewise_cosine_restarts_divide_the_peak_by_ten():
     from napari_c2w.train.schedule import lr_at, segments, unfreeze_step
 
-    config = _config("wall", iterations=100)
+    config = small_train_config("wall", iterations=100)
     config.optim.warmup = 5
     segs = segments(config)
     assert [(a, b) for a, b, _ in segs] == [(0, 20), (20, 45), (45, 100)]
@@ -283,7 +249,7 @@ def test_patches_are_reproducible_per_iteration(dataset):
     from napari_c2w.train.augment import PatchSampler
     from napari_c2w.train.data import prepare_all
 
-    config = _config("cavity")
+    config = small_train_config("cavity")
     cases = prepare_all(list_case_stores(dataset), config)
     a = PatchSampler(cases, config, "cavity").batch(7)
     b = PatchSampler(cases, config, "cavity").batch(7)
@@ -316,27 +282,29 @@ def test_paper_configs_load():
 def test_empty_dataset_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no case stores"):
-        train(_config("cavity"), tmp_path / "empty", tmp_path / "run")
+        train(small_train_config("cavity"), tmp_path / "empty", tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 
 def test_stage_labels_missing_everywhere(tmp_path):
-    data = _write_dataset(tmp_path / "cav_only", [4, 5], labels=("cavity",))
+    data = write_phantom_dataset(tmp_path / "cav_only", [4, 5], labels=("cavity",))
     with pytest.raises(InputError, match="no case has a wall label"):
-        train(_config("wall", init="scratch"), data, tmp_path / "run")
+        train(small_train_config("wall", init="scratch"), data, tmp_path / "run")
 
 
 def test_cases_without_the_target_are_left_out(tmp_path, dataset):
-    extra = _write_dataset(tmp_path / "cav_only", [6], labels=("cavity",))
-    result = train(_config("wall", iterations=2, init="scratch"), [dataset, extra], tmp_path / "run")
+    extra = write_phantom_dataset(tmp_path / "cav_only", [6], labels=("cavity",))
+    result = train(
+        small_train_config("wall", iterations=2, init="scratch"), [dataset, extra], tmp_path / "run"
+    )
     meta = read_checkpoint(tmp_path / "run" / "best.pt")["meta"]
     used = meta["training_data"]["train_cases"] + meta["training_data"]["val_cases"]
     assert "phantom_0006" not in used and result.status == "completed"
 
 
 def test_mixed_spacing_refused_when_resampling_is_not_allowed(tmp_path, dataset):
-    other = _write_dataset(tmp_path / "coarse", [7], spacing=(2.5, 1.25, 1.25))
-    config = _config("cavity", data={"allow_mixed_spacing": False})
+    other = write_phantom_dataset(tmp_path / "coarse", [7], spacing=(2.5, 1.25, 1.25))
+    config = small_train_config("cavity", data={"allow_mixed_spacing": False})
     with pytest.raises(InputError, match="different spacings"):
         train(config, [dataset, other], tmp_path / "run")
 
@@ -351,70 +319,10 @@ def test_unknown_config_key_names_the_key(tmp_path):
 
 def test_init_from_a_checkpoint_of_the_wrong_stage(tmp_path, dataset, cavity_run):
     with pytest.raises(InputError, match="cannot initialise the localizer stage"):
-        train(_config("localizer", init=str(cavity_run)), dataset, tmp_path / "run")
+        train(small_train_config("localizer", init=str(cavity_run)), dataset, tmp_path / "run")
 
 
 def test_resume_without_a_checkpoint(tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(InputError, match="no resumable checkpoint"):
-        train(_config("cavity"), None, tmp_path / "run", resume=True)
-
-
-# ----------------------------------------------------------------- threshold calibration
-
-
-def test_choose_threshold_takes_the_best_mean_dice_but_keeps_0_5_without_a_real_gain():
-    from napari_c2w.train.calibrate import choose_threshold
-
-    thresholds = (0.4, 0.5, 0.6, 0.7)
-    rows = [{"case": "a", "dice": [0.80, 0.85, 0.88, 0.87]}, {"case": "b", "dice": [0.70, 0.80, 0.84, 0.82]}]
-    record = choose_threshold(rows, thresholds)
-    assert record["threshold"] == 0.6 and record["mean_dice"] == pytest.approx(0.86)
-    assert record["mean_dice_at_0.5"] == pytest.approx(0.825) and record["cases"] == ["a", "b"]
-    flat = [{"case": "a", "dice": [0.80, 0.850, 0.851, 0.80]}]
-    assert choose_threshold(flat, thresholds)["threshold"] == 0.5, "a 0.001 gain is noise"
-    with pytest.raises(ValueError, match="no validation case"):
-        choose_threshold([], thresholds)
-    with pytest.raises(ValueError, match=r"include 0\.5"):
-        choose_threshold(rows, (0.4, 0.6, 0.7, 0.8))
-
-
-def test_runs_end_with_a_threshold_calibrated_on_their_validation_cases(cavity_run):
-    import json
-
-    from napari_c2w.train.calibrate import THRESHOLDS
-
-    meta = read_checkpoint(cavity_run / "best.pt")["meta"]
-    record = meta["threshold_calibration"]
-    assert meta["threshold"] == record["threshold"] and meta["threshold"] in THRESHOLDS
-    assert record["cases"] == meta["training_data"]["val_cases"]
-    assert set(record["curve"]) == {f"{t:.2f}" for t in THRESHOLDS}
-    assert record["mean_dice"] >= record["mean_dice_at_0.5"]
-    assert json.loads((cavity_run / "run.json").read_text())["threshold_calibration"] == record
-    assert not (cavity_run / "best.pt.prev").exists()
-
-
-def test_calibrate_cli_writes_a_new_checkpoint_and_refuses_bad_requests(
-    dataset, cavity_run, tmp_path, capsys
-):
-    source = cavity_run / "best.pt"
-    before = source.read_bytes()
-    out = tmp_path / "calibrated.pt"
-    args = ["--calibrate", str(source), "--data", str(dataset), "--output", str(out), "--device", "cpu"]
-    assert train_main(args) == 0
-    printed = capsys.readouterr().out
-    assert "mean validation Dice by threshold" in printed and str(out) in printed
-    meta = read_checkpoint(out)["meta"]
-    assert (
-        meta["threshold_calibration"]["cases"]
-        == read_checkpoint(source)["meta"]["training_data"]["val_cases"]
-    )
-    assert source.read_bytes() == before, "the source checkpoint is untouched"
-    written = out.read_bytes()
-    assert train_main(args) == 2 and "never overwrites" in capsys.readouterr().err
-    assert out.read_bytes() == written
-    empty = tmp_path / "other"
-    _write_dataset(empty, [9])
-    assert train_main([*args[:3], str(empty), "--output", str(tmp_path / "x.pt")]) == 2
-    assert "validation cases" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
-    assert train_main([*args[:2], "--output", str(tmp_path / "y.pt")]) == 2
+        train(small_train_config("cavity"), None, tmp_path / "run", resume=True)
