@@ -49,9 +49,11 @@ def evaluate(stores: list[Path], models, options) -> list[dict]:
                         **{k: scores[k] for k in METRICS},
                     }
                 )
+        cropped = ", ".join(pred.roi["stage_boxes_in_roi"]) or "none"
         print(
             f"  {case.case_id}: "
-            + ", ".join(f"{r['structure']} {r['dice']:.3f}" for r in rows if r["case"] == case.case_id),
+            + ", ".join(f"{r['structure']} {r['dice']:.3f}" for r in rows if r["case"] == case.case_id)
+            + f" (stages run on a crop of the ROI: {cropped})",
             flush=True,
         )
     return rows

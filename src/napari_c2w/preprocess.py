@@ -76,17 +76,36 @@ def mask_box(mask: np.ndarray, margin, min_size) -> tuple[tuple[int, int], ...] 
     least ``min_size`` where the array allows, inside the array; None for an empty mask."""
     if not mask.any():
         return None
-    box = []
-    for axis, (n, m, size) in enumerate(zip(mask.shape, margin, min_size, strict=True)):
+    bounds = []
+    for axis in range(mask.ndim):
         hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
-        lo, hi = max(0, int(hit[0]) - m), min(n, int(hit[-1]) + 1 + m)
+        bounds.append((int(hit[0]), int(hit[-1]) + 1))
+    return grow_box(bounds, margin, min_size, mask.shape)
+
+
+def grow_box(box, margin, min_size, shape) -> tuple[tuple[int, int], ...]:
+    """``box`` (start/stop per axis) grown by ``margin`` voxels, widened to at least
+    ``min_size`` where ``shape`` allows, and clipped to ``shape``."""
+    out = []
+    for (start, stop), n, m, size in zip(box, shape, margin, min_size, strict=True):
+        lo, hi = max(0, int(start) - m), min(n, int(stop) + m)
         width = min(size, n)
         if hi - lo < width:  # widen around the middle, shifted back inside the array
             lo = max(0, lo - (width - (hi - lo) + 1) // 2)
             hi = min(n, lo + width)
             lo = hi - width
-        box.append((lo, hi))
-    return tuple(box)
+        out.append((lo, hi))
+    return tuple(out)
+
+
+def touches_inner_face(mask: np.ndarray, box, shape) -> bool:
+    """Whether ``mask`` (the contents of ``box``) reaches a face of ``box`` that is not a
+    face of the array of ``shape`` it was cut from: the object may go on beyond the box."""
+    for axis, ((lo, hi), n) in enumerate(zip(box, shape, strict=True)):
+        moved = np.moveaxis(mask, axis, 0)
+        if (lo > 0 and moved[0].any()) or (hi < n and moved[-1].any()):
+            return True
+    return False
 
 
 def crop(array: np.ndarray, box, fill: float = 0.0) -> np.ndarray:

@@ -39,7 +39,7 @@ def test_labels_come_back_on_the_input_grid(small_volume, models):
     assert set(pred.models) == {"localizer", "cavity", "wall", "scar"}
     assert all(len(m["sha256"]) == 16 for m in pred.models.values())
     assert pred.roi["model_spacing"] == [2.5, 1.25, 1.25]
-    assert set(pred.roi["stage_boxes_in_roi"]) <= {"wall", "scar"}
+    assert set(pred.roi["stage_boxes_in_roi"]) <= {"cavity", "wall", "scar"}
 
 
 def test_geometry_of_the_roi_follows_the_physical_position(models):
@@ -166,6 +166,65 @@ def test_wall_and_scar_are_predicted_in_the_cavity_box_only_when_post_processing
     assert box("wall") is None, "no cavity: the whole ROI"
 
 
+def test_cavity_is_predicted_in_the_atrium_box_and_on_the_whole_roi_when_it_reaches_the_box_edge(
+    small_volume, models, monkeypatch
+):
+    from napari_c2w.infer.pipeline import _Run
+
+    volume, _ = small_volume
+    monkeypatch.setitem(models["cavity"].meta, "patch", [8, 16, 16])
+    calls: list[tuple[str, tuple]] = []
+    reaches_edge = {"on": False}
+
+    def fake_predict(self, stage, x):
+        calls.append((stage.stage, x.shape))
+        prob = np.zeros(x.shape, np.float32)
+        if stage.stage == "localizer":  # a 10 mm cube of atrium near the middle
+            prob[4:6, 8:10, 8:10] = 0.9
+        elif stage.stage == "cavity":
+            if reaches_edge["on"]:
+                prob[:] = 1.0
+            else:
+                prob[2:-2, 3:-3, 3:-3] = 1.0
+        return prob
+
+    monkeypatch.setattr(_Run, "_predict", fake_predict)
+    opts = {"stages": ("cavity",), "atrium_margin_mm": 2.5}
+    roi = tuple(models["cavity"].meta["roi"])
+    pred = segment(volume, models, InferenceOptions(**opts))
+    region = pred.roi["stage_boxes_in_roi"]["cavity"]
+    sizes = tuple(hi - lo for lo, hi in region)
+    assert calls[1] == ("cavity", sizes) and sizes == (8, 16, 16), "one window around the atrium"
+    assert all(0 <= lo < hi <= n for (lo, hi), n in zip(region, roi, strict=True))
+    assert pred.labels["cavity"].any()
+
+    calls.clear()
+    reaches_edge["on"] = True
+    pred = segment(volume, models, InferenceOptions(**opts))
+    assert [c[1] for c in calls[1:]] == [sizes, roi], "predicted again on the whole ROI"
+    assert "cavity" not in pred.roi["stage_boxes_in_roi"]
+
+    calls.clear()
+    segment(volume, models, InferenceOptions(**opts, crop_to_atrium=False))
+    assert [c[1] for c in calls[1:]] == [roi]
+
+
+def test_grow_box_and_touches_inner_face():
+    from napari_c2w import preprocess as pre
+
+    assert pre.grow_box([(4, 6), (0, 3)], (2, 1), (3, 8), (20, 6)) == ((2, 8), (0, 6))
+    assert pre.grow_box([(0, 2)], (0,), (5,), (20,)) == ((0, 5),), "widened inside the array"
+    assert pre.grow_box([(18, 20)], (0,), (5,), (20,)) == ((15, 20),)
+    mask = np.zeros((4, 4), bool)
+    mask[1:3, 1:3] = True
+    assert not pre.touches_inner_face(mask, ((2, 6), (2, 6)), (10, 10))
+    mask[0, 1] = True
+    assert pre.touches_inner_face(mask, ((2, 6), (2, 6)), (10, 10))
+    assert not pre.touches_inner_face(mask, ((0, 4), (2, 6)), (10, 10)), "the array's own face"
+    assert pre.mask_box(mask, (1, 1), (1, 1)) == ((0, 4), (0, 4))
+    assert pre.mask_box(np.zeros((3, 3), bool), (1, 1), (1, 1)) is None
+
+
 def test_cancel_between_steps(small_volume, models):
     volume, _ = small_volume
     calls = []
@@ -289,3 +348,27 @@ def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):
     ]
     bad = ["predict", inputs[0], "-o", str(tmp_path / "p3"), "--models", str(tiny_models)]
     assert main([*bad, "--threshold", "1.5"]) != 0 and not (tmp_path / "p3").exists()
+
+
+def test_predict_cli_no_crop_runs_every_stage_on_the_whole_roi(
+    tiny_models, small_volume, tmp_path, monkeypatch
+):
+    from napari_c2w.cli import main
+    from napari_c2w.infer.pipeline import _Run
+    from napari_c2w.io.volume import write_volume
+
+    seen = []
+    execute = _Run.execute
+
+    def spy(self):
+        seen.append((self.options.crop_to_atrium, self.options.crop_to_cavity))
+        return execute(self)
+
+    monkeypatch.setattr(_Run, "execute", spy)
+    source = str(write_volume(small_volume[0], tmp_path / "c0.nii.gz"))
+    argv = ["predict", source, "--models", str(tiny_models), "--format", "nrrd", "--window", "8", "16", "16"]
+    assert main([*argv, "-o", str(tmp_path / "a")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "b"), "--no-crop"]) == 0
+    assert seen == [(True, True), (False, False)]
+    summary = json.loads((tmp_path / "b" / "c0" / "prediction.json").read_text())
+    assert summary["roi"]["stage_boxes_in_roi"] == {}

@@ -64,6 +64,12 @@ def add_parser(sub) -> None:
         action="store_true",
         help="keep every cavity and wall component and scar outside the band",
     )
+    p.add_argument(
+        "--no-crop",
+        action="store_true",
+        help="predict every stage on the whole ROI (default: the cavity in the localizer's atrium "
+        "box + 5 mm, wall and scar in the cavity's box + 10 mm; slower, for checking a crop)",
+    )
     p.set_defaults(func=run)
 
 
@@ -90,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         largest_cavity=not args.no_postprocess,
         wall_near_cavity=not args.no_postprocess,
         scar_in_band=not args.no_postprocess,
+        crop_to_atrium=not args.no_crop,
+        crop_to_cavity=not args.no_crop,
     )
     args.output.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []
