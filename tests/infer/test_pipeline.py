@@ -85,11 +85,11 @@ def test_postprocessing_switches(models):
         )
         return run._postprocess(dict(probs), (1.0, 1.0, 1.0))
 
-    on = post()
-    assert on["cavity"].sum() == ball.sum() and not on["scar"].any() and on["_band"].any()
+    on, band = post()
+    assert on["cavity"].sum() == ball.sum() and not on["scar"].any() and band.any()
     assert np.array_equal(on["wall"] != 0, shell), "the far wall island goes, the shell stays"
-    assert on["_band"][shell].all() and not on["_band"][far_wall].any()
-    off = post(largest_cavity=False, wall_near_cavity=False, scar_in_band=False)
+    assert band[shell].all() and not band[far_wall].any()
+    off, _ = post(largest_cavity=False, wall_near_cavity=False, scar_in_band=False)
     assert off["cavity"].sum() == (ball | islet).sum() and off["scar"].sum() == far_scar.sum()
     assert np.array_equal(off["wall"], shell | far_wall)
 
@@ -238,20 +238,20 @@ def test_cancel_between_steps(small_volume, models):
 
 
 def test_cuda_out_of_memory_falls_back(small_volume, models, monkeypatch, caplog):
-    from napari_c2w.infer import pipeline
+    from napari_c2w.infer import forward
 
     volume, _ = small_volume
-    real = pipeline._Run._forward
+    real = forward.WindowedForward.forward
     attempts = []
 
-    def flaky(self, stage, tensor, device, batch):
+    def flaky(self, stage, tensor, device, batch, *, window):
         attempts.append(batch)
         if len(attempts) == 1:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(self, stage, tensor, torch.device("cpu"), batch)
+        return real(self, stage, tensor, torch.device("cpu"), batch, window=window)
 
-    monkeypatch.setattr(pipeline._Run, "_forward", flaky)
-    monkeypatch.setattr(pipeline, "_fallbacks", lambda device, batch: [(device, batch), (device, 1)])
+    monkeypatch.setattr(forward.WindowedForward, "forward", flaky)
+    monkeypatch.setattr(forward, "fallbacks", lambda device, batch: [(device, batch), (device, 1)])
     with caplog.at_level("WARNING"):
         pred = segment(volume, models, InferenceOptions(sw_batch_size=4, stages=("cavity",)))
     assert attempts[:2] == [4, 1]

@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable, Iterable
 
 import numpy as np
-import torch
 
 from .. import preprocess as pre
 from ..errors import C2WError, InputError
 from ..io.volume import Volume
+from .forward import WindowedForward
 from .models import StageModel, load_model_set
+from .postprocess import binary_entropy, postprocess, uncertainty
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,14 @@ class _Run:
         self.device, self.progress, self.cancel = device, progress, cancel
         self.done = 0.0
         self.timings: dict[str, float] = {}
-        self.sw_batch = options.sw_batch_size
+        self.forward = WindowedForward(
+            device,
+            sw_batch_size=options.sw_batch_size,
+            overlap=options.overlap,
+            amp=options.amp,
+            flip_tta=options.flip_tta,
+            check=cancel.check,
+        )
 
     # -------------------------------------------------------------- bookkeeping
     def _step(self, name: str, message: str) -> None:
@@ -184,26 +192,16 @@ class _Run:
             self._step(stage, f"segmenting the {stage}")
             t0 = time.perf_counter()
             region = atrium if stage == "cavity" else self._stage_box(stage, probs, spacing)
+            probs[stage], region = self._predict_region(stage, x, region)
             if region is not None:
-                part = self._predict(self.models[stage], pre.crop(x, region))
-                cut = part >= self._threshold(stage)
-                if stage == "cavity" and pre.touches_inner_face(cut, region, x.shape):
-                    log.info("the cavity reaches the edge of the atrium box; predicting the whole ROI")
-                    region = None
-            if region is None:
-                probs[stage] = self._predict(self.models[stage], x)
-            else:
-                probs[stage] = np.zeros(x.shape, np.float32)
-                pre.paste(probs[stage], part, region)
                 boxes[stage] = [list(b) for b in region]
             self._finish(stage, t0)
 
         self._step("finish", "post-processing and mapping back to the input grid")
         t0 = time.perf_counter()
-        roi_labels = self._postprocess(probs, spacing)
-        entropy = {s: _binary_entropy(p) for s, p in probs.items()}
-        band = roi_labels.pop("_band")
-        uncertainty = self._uncertainty(entropy, band, probs)
+        roi_labels, band = self._postprocess(probs, spacing)
+        entropy = {s: binary_entropy(p) for s, p in probs.items()}
+        scores = uncertainty(entropy, band, self.options.flip_tta)
         labels: dict[str, np.ndarray] = {}
         prob_out = {} if self.options.probabilities else None
         for s, kept_roi in roi_labels.items():
@@ -226,7 +224,7 @@ class _Run:
         return Prediction(
             labels=labels,
             probabilities=prob_out,
-            uncertainty=uncertainty,
+            uncertainty=scores,
             uncertainty_map=umap,
             roi={
                 "centre_mm": [round(float(c), 2) for c in centre],
@@ -285,64 +283,20 @@ class _Run:
 
     def _predict(self, stage: StageModel, x: np.ndarray) -> np.ndarray:
         """Foreground probability of a (z, y, x) array with MONAI sliding windows."""
-        tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
-        logits = self._forward_with_fallback(stage, tensor)
-        if self.options.flip_tta:
-            flipped = self._forward_with_fallback(stage, torch.flip(tensor, dims=(-1,)))
-            logits = (logits + torch.flip(flipped, dims=(-1,))) / 2
-        return torch.sigmoid(logits.float())[0, 0].numpy()
+        return self.forward.probability(stage, x, self._window(stage))
 
-    def _forward_with_fallback(self, stage: StageModel, tensor: torch.Tensor) -> torch.Tensor:
-        """Sliding-window forward; on CUDA out-of-memory retry with one window, then on the CPU."""
-        attempts = _fallbacks(self.device, self.sw_batch)
-        last: Exception | None = None
-        for device, batch in attempts:
-            try:
-                return self._forward(stage, tensor, device, batch)
-            except torch.cuda.OutOfMemoryError as err:
-                last = err
-                log.warning(
-                    "%s ran out of GPU memory with %d window(s) at once; retrying %s",
-                    stage.stage,
-                    batch,
-                    "with one window" if batch > 1 else "on the CPU",
-                )
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-                self.sw_batch = 1
-        raise RuntimeError(
-            f"the {stage.stage} model does not fit in memory even on the CPU ({last}); "
-            "free memory or use a smaller model preset"
-        ) from last
-
-    def _forward(
-        self, stage: StageModel, tensor: torch.Tensor, device: torch.device, batch: int
-    ) -> torch.Tensor:
-        from monai.inferers import sliding_window_inference
-
-        from ..models import inference_mode, prepare_input, prepare_model
-        from ..models.device import memory_format
-
-        model = prepare_model(stage.model, device)
-        roi = self._window(stage)
-        x = prepare_input(tensor, device)
-
-        def predictor(window: torch.Tensor) -> torch.Tensor:
-            self.cancel.check()
-            return model(window.contiguous(memory_format=memory_format(window.device, window.ndim - 2)))
-
-        with inference_mode(device, amp=self.options.amp):
-            out = sliding_window_inference(
-                x,
-                roi,
-                batch,
-                predictor,
-                overlap=self.options.overlap,
-                mode="gaussian",
-                sw_device=device,
-                device=torch.device("cpu"),
-            )
-        return out.float().cpu()
+    def _predict_region(self, stage: str, x: np.ndarray, region):
+        """``stage``'s probabilities over the ROI ``x``, predicted in ``region`` only (zeros
+        elsewhere) or, for None, everywhere, and the region used. A cavity that reaches a face
+        of its region inside the ROI is predicted again on the whole ROI."""
+        model = self.models[stage]
+        if region is not None:
+            part = self._predict(model, pre.crop(x, region))
+            cut = part >= self._threshold(stage) if stage == "cavity" else None
+            if cut is None or not pre.touches_inner_face(cut, region, x.shape):
+                return pre.paste(np.zeros(x.shape, np.float32), part, region), region
+            log.info("the cavity reaches the edge of the atrium box; predicting the whole ROI")
+        return self._predict(model, x), None
 
     def _atrium_box(self, edges_mm, box, grid_shape, spacing) -> tuple[tuple[int, int], ...] | None:
         """The part of the ROI (``box`` on the model grid) the cavity model needs: the atrium's
@@ -389,53 +343,22 @@ class _Run:
             return float(self.options.threshold)
         return float(self.models[stage].meta.get("threshold", 0.5))
 
-    def _postprocess(self, probs: dict[str, np.ndarray], spacing) -> dict[str, np.ndarray]:
-        from ..review.band import wall_band
-        from ..review.corrections import keep_components_touching, keep_largest_component
-
-        labels = {s: p >= self._threshold(s) for s, p in probs.items()}
-        if "cavity" in labels and self.options.largest_cavity and labels["cavity"].any():
-            labels["cavity"], _ = keep_largest_component(labels["cavity"])
-        band = None
-        if "cavity" in labels and labels["cavity"].any():
-            band = wall_band(
-                labels["cavity"], spacing, self.options.band_inner_mm, self.options.band_outer_mm
-            ).full()
-            if "wall" in labels:
-                if self.options.wall_near_cavity:
-                    labels["wall"], _ = keep_components_touching(labels["wall"], band, "wall")
-                band = band | (labels["wall"] != 0)  # the band with the wall, as wall_band(..., wall=)
-        if "scar" in labels and self.options.scar_in_band and band is not None:
-            labels["scar"] = labels["scar"] & band
-        labels["_band"] = band
-        return labels
-
-    def _uncertainty(self, entropy: dict, band: np.ndarray | None, probs: dict) -> dict:
-        """Mean binary entropy (bits) per structure in the wall band (whole ROI without one)."""
-        where = band if band is not None and band.any() else np.ones_like(next(iter(entropy.values())), bool)
-        per = {s: round(float(e[where].mean()), 5) for s, e in entropy.items()}
-        key = "scar" if "scar" in per else ("wall" if "wall" in per else next(iter(per)))
-        return {
-            "score": per[key],
-            "measure": f"mean predictive entropy of the {key} in the wall band (bits)",
-            "per_structure": per,
-            "flip_tta": self.options.flip_tta,
-        }
+    def _postprocess(self, probs: dict[str, np.ndarray], spacing):
+        """:func:`.postprocess.postprocess` with this run's thresholds and switches."""
+        o = self.options
+        return postprocess(
+            probs,
+            {s: self._threshold(s) for s in probs},
+            spacing,
+            largest_cavity=o.largest_cavity,
+            wall_near_cavity=o.wall_near_cavity,
+            scar_in_band=o.scar_in_band,
+            inner_mm=o.band_inner_mm,
+            outer_mm=o.band_outer_mm,
+        )
 
     def _back(self, roi_array: np.ndarray, box, grid_shape, input_shape) -> np.ndarray:
         """Paste an ROI array into the model grid and resample it to the input's shape."""
         full = np.zeros(grid_shape, np.float32)
         pre.paste(full, roi_array.astype(np.float32, copy=False), box)
         return pre.resample(full, input_shape, kind="prob")
-
-
-def _fallbacks(device: torch.device, batch: int) -> list[tuple[torch.device, int]]:
-    """(device, windows at once) to try in turn: on CUDA, then one window, then the CPU."""
-    if device.type != "cuda":
-        return [(device, batch)]
-    return [(device, batch), (device, 1), (torch.device("cpu"), 1)]
-
-
-def _binary_entropy(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p.astype(np.float32), 1e-6, 1 - 1e-6)
-    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))

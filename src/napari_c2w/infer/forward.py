@@ -1,0 +1,108 @@
+"""Sliding-window forward of one stage model: MONAI windows, autocast and channels-last on the
+device, optional mirrored pass, and the CUDA out-of-memory fallback (one window at a time,
+then the CPU). Qt-free."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from .models import StageModel
+
+log = logging.getLogger(__name__)
+
+
+class WindowedForward:
+    """Foreground probabilities of (z, y, x) arrays, window by window.
+
+    Args:
+        device: where the windows run (the stitched output stays on the CPU).
+        sw_batch_size: windows at once; drops to 1 for the rest of the run after CUDA runs out
+            of memory.
+        overlap: MONAI sliding-window overlap (Gaussian blending).
+        amp: autocast where the device supports it.
+        flip_tta: average with a pass mirrored along x.
+        check: called before every window (raises to cancel).
+    """
+
+    def __init__(
+        self,
+        device: torch.device,
+        *,
+        sw_batch_size: int,
+        overlap: float,
+        amp: bool,
+        flip_tta: bool,
+        check: Callable[[], None],
+    ) -> None:
+        self.device, self.sw_batch, self.overlap = device, sw_batch_size, overlap
+        self.amp, self.flip_tta, self.check = amp, flip_tta, check
+
+    def probability(self, stage: StageModel, x: np.ndarray, window: tuple[int, ...]) -> np.ndarray:
+        tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
+        logits = self._with_fallback(stage, tensor, window)
+        if self.flip_tta:
+            flipped = self._with_fallback(stage, torch.flip(tensor, dims=(-1,)), window)
+            logits = (logits + torch.flip(flipped, dims=(-1,))) / 2
+        return torch.sigmoid(logits.float())[0, 0].numpy()
+
+    def _with_fallback(self, stage: StageModel, tensor: torch.Tensor, window) -> torch.Tensor:
+        """On CUDA out-of-memory retry with one window, then on the CPU."""
+        last: Exception | None = None
+        for device, batch in fallbacks(self.device, self.sw_batch):
+            try:
+                return self.forward(stage, tensor, device, batch, window=window)
+            except torch.cuda.OutOfMemoryError as err:
+                last = err
+                log.warning(
+                    "%s ran out of GPU memory with %d window(s) at once; retrying %s",
+                    stage.stage,
+                    batch,
+                    "with one window" if batch > 1 else "on the CPU",
+                )
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                self.sw_batch = 1
+        raise RuntimeError(
+            f"the {stage.stage} model does not fit in memory even on the CPU ({last}); "
+            "free memory or use a smaller model preset"
+        ) from last
+
+    def forward(
+        self, stage: StageModel, tensor: torch.Tensor, device: torch.device, batch: int, *, window
+    ) -> torch.Tensor:
+        """Logits of ``tensor`` (1, 1, z, y, x) on the CPU, its windows run on ``device``."""
+        from monai.inferers import sliding_window_inference
+
+        from ..models import inference_mode, prepare_input, prepare_model
+        from ..models.device import memory_format
+
+        model = prepare_model(stage.model, device)
+        x = prepare_input(tensor, device)
+
+        def predictor(patch: torch.Tensor) -> torch.Tensor:
+            self.check()
+            return model(patch.contiguous(memory_format=memory_format(patch.device, patch.ndim - 2)))
+
+        with inference_mode(device, amp=self.amp):
+            out = sliding_window_inference(
+                x,
+                window,
+                batch,
+                predictor,
+                overlap=self.overlap,
+                mode="gaussian",
+                sw_device=device,
+                device=torch.device("cpu"),
+            )
+        return out.float().cpu()
+
+
+def fallbacks(device: torch.device, batch: int) -> list[tuple[torch.device, int]]:
+    """(device, windows at once) to try in turn: on CUDA, then one window, then the CPU."""
+    if device.type != "cuda":
+        return [(device, batch)]
+    return [(device, batch), (device, 1), (torch.device("cpu"), 1)]

@@ -1,0 +1,59 @@
+"""Anatomical post-processing and uncertainty of the staged predictions (pure numpy, on the ROI)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def postprocess(
+    probs: dict[str, np.ndarray],
+    thresholds: dict[str, float],
+    spacing,
+    *,
+    largest_cavity: bool,
+    wall_near_cavity: bool,
+    scar_in_band: bool,
+    inner_mm: float,
+    outer_mm: float,
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Masks of ``probs`` at each structure's threshold under the anatomical rules switched on,
+    and the wall band (with the kept wall), or None without a cavity.
+
+    Rules: the cavity's largest component only; wall components that never reach the band
+    dropped; scar kept within the band.
+    """
+    from ..review.band import wall_band
+    from ..review.corrections import keep_components_touching, keep_largest_component
+
+    labels = {s: p >= thresholds[s] for s, p in probs.items()}
+    if "cavity" in labels and largest_cavity and labels["cavity"].any():
+        labels["cavity"], _ = keep_largest_component(labels["cavity"])
+    band = None
+    if "cavity" in labels and labels["cavity"].any():
+        band = wall_band(labels["cavity"], spacing, inner_mm, outer_mm).full()
+        if "wall" in labels:
+            if wall_near_cavity:
+                labels["wall"], _ = keep_components_touching(labels["wall"], band, "wall")
+            band = band | (labels["wall"] != 0)  # the band with the wall, as wall_band(..., wall=)
+    if "scar" in labels and scar_in_band and band is not None:
+        labels["scar"] = labels["scar"] & band
+    return labels, band
+
+
+def uncertainty(entropy: dict[str, np.ndarray], band: np.ndarray | None, flip_tta: bool) -> dict:
+    """Mean binary entropy (bits) per structure in the wall band (whole ROI without one)."""
+    where = band if band is not None and band.any() else np.ones_like(next(iter(entropy.values())), bool)
+    per = {s: round(float(e[where].mean()), 5) for s, e in entropy.items()}
+    key = "scar" if "scar" in per else ("wall" if "wall" in per else next(iter(per)))
+    return {
+        "score": per[key],
+        "measure": f"mean predictive entropy of the {key} in the wall band (bits)",
+        "per_structure": per,
+        "flip_tta": flip_tta,
+    }
+
+
+def binary_entropy(p: np.ndarray) -> np.ndarray:
+    """Entropy (bits) of a foreground probability map."""
+    p = np.clip(p.astype(np.float32), 1e-6, 1 - 1e-6)
+    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
