@@ -11,7 +11,7 @@ from ..errors import C2WError
 
 #: subcommand name -> module in this package defining ``add_parser(subparsers)``.
 SUBCOMMANDS = {
-    "phantom": "phantom",
+    "phantom": "phantom_cmd",
     "import": "import_cmd",
     "review": "review_cmd",
     "report": "report_cmd",

@@ -12,7 +12,6 @@ from ..errors import InputError
 from .batch import run_batch
 
 FORMATS = {"zarr": None, "nrrd": ".nrrd", "nifti": ".nii.gz"}
-STRUCTURES = ("cavity", "wall", "scar")
 
 
 def add_parser(sub) -> None:

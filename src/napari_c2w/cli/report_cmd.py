@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..masks.band import INNER_MM, OUTER_MM
 from .batch import run_batch
 from .review_cmd import find_stores
 
@@ -30,10 +31,16 @@ def add_parser(sub) -> None:
     p.add_argument("--csv", type=Path, required=True, metavar="OUT", help="the CSV file to write")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument(
-        "--inner-mm", type=float, default=3.0, help="band depth inside the cavity (default 3.0 mm)"
+        "--inner-mm",
+        type=float,
+        default=INNER_MM,
+        help=f"band depth inside the cavity (default {INNER_MM} mm)",
     )
     p.add_argument(
-        "--outer-mm", type=float, default=2.5, help="band reach outside the cavity (default 2.5 mm)"
+        "--outer-mm",
+        type=float,
+        default=OUTER_MM,
+        help=f"band reach outside the cavity (default {OUTER_MM} mm)",
     )
     p.add_argument("--tolerance-mm", type=float, default=1.0, help="surface Dice tolerance (default 1.0 mm)")
     p.set_defaults(func=run)

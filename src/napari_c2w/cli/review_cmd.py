@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..masks.band import INNER_MM, OUTER_MM
 from .batch import run_batch
 
 
@@ -47,10 +48,16 @@ def add_parser(sub) -> None:
         "--dry-run", action="store_true", help="with --clean: report what would be removed, write nothing"
     )
     p.add_argument(
-        "--inner-mm", type=float, default=3.0, help="band depth inside the cavity (default 3.0 mm)"
+        "--inner-mm",
+        type=float,
+        default=INNER_MM,
+        help=f"band depth inside the cavity (default {INNER_MM} mm)",
     )
     p.add_argument(
-        "--outer-mm", type=float, default=2.5, help="band reach outside the cavity (default 2.5 mm)"
+        "--outer-mm",
+        type=float,
+        default=OUTER_MM,
+        help=f"band reach outside the cavity (default {OUTER_MM} mm)",
     )
     p.add_argument(
         "--min-size",

@@ -17,6 +17,7 @@ import numpy as np
 from .. import preprocess as pre
 from ..errors import C2WError, InputError
 from ..io.volume import Volume
+from ..masks.band import INNER_MM, OUTER_MM
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
 from .postprocess import binary_entropy, postprocess, uncertainty
@@ -57,8 +58,8 @@ class InferenceOptions:
     largest_cavity: bool = True
     wall_near_cavity: bool = True  # drop wall components that never come within the band
     scar_in_band: bool = True
-    band_inner_mm: float = 3.0
-    band_outer_mm: float = 2.5
+    band_inner_mm: float = INNER_MM
+    band_outer_mm: float = OUTER_MM
     probabilities: bool = False
     uncertainty_map: bool = False
     flip_tta: bool = False  # adds a mirrored pass: disagreement enters the uncertainty
@@ -245,7 +246,7 @@ class _Run:
         """Centre of the atrium in mm from the first voxel (the localizer's largest component),
         and the box of the largest component >= ATRIUM_PROBABILITY as (first, last) edges in mm, or
         None when there are none."""
-        from ..review.corrections import keep_largest_component
+        from ..masks.components import keep_largest_component
 
         self._step("localizer", "locating the atrium")
         t0 = time.perf_counter()

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._geometry import Box, bbox, offset, relative, union
-from .band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.geometry import Box, bbox, offset, relative, union
 
 #: Wall voxels farther than this from the cavity (mm) are flagged by default.
 WALL_MAX_MM = 6.0

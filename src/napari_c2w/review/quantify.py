@@ -34,8 +34,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._geometry import bbox, boundary, grow, points_mm, union
-from .band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.geometry import bbox, boundary, grow, points_mm, union
 
 SMOOTH_MM = 1.0
 
@@ -238,15 +238,9 @@ def quantify(
     )
 
 
-# Agreement with a reference lives in .agreement (MONAI); re-exported here for convenience.
-from .agreement import METRICS, compare_labels, compare_masks  # noqa: E402
-
 __all__ = [
-    "METRICS",
     "SMOOTH_MM",
     "Quantities",
-    "compare_labels",
-    "compare_masks",
     "quantify",
     "thickness_summary",
     "wall_thickness",

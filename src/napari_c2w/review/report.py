@@ -12,8 +12,9 @@ from pathlib import Path
 from .._fs import make_shareable
 from ..io.case import Case
 from ..labels import STRUCTURES
-from .band import INNER_MM, OUTER_MM
-from .quantify import SMOOTH_MM, compare_labels, quantify
+from ..masks.band import INNER_MM, OUTER_MM
+from ..metrics import compare_labels
+from .quantify import SMOOTH_MM, quantify
 
 BASE_COLUMNS = [
     "case_id",

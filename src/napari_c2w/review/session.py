@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..io.case import provenance_entry
+from ..masks.band import INNER_MM, OUTER_MM, Band, wall_band
 from . import corrections as _c
-from .band import INNER_MM, OUTER_MM, Band, wall_band
 from .plausibility import WALL_MAX_MM, Finding, Findings, find_implausible
 
 ACTION = "review correction"

@@ -148,7 +148,8 @@ def train(
 def _calibrate_best(run: RunDir, trainer: Trainer, config: TrainConfig, dist: Dist) -> dict | None:
     """Choose the best checkpoint's threshold on the validation cases and store it in its meta."""
     from ..models import load_checkpoint, save_checkpoint
-    from .calibrate import CALIBRATED_STAGES, calibrate
+    from ..stages import CALIBRATED_STAGES
+    from .calibrate import calibrate
 
     best = run / BEST
     if config.stage not in CALIBRATED_STAGES or not best.is_file() or not trainer.val_cases:

@@ -17,17 +17,18 @@ import sys
 from pathlib import Path
 
 from ..errors import C2WError
-from .config import STAGES, default_config, dump_config, load_config
+from ..stages import TRAINING_STAGES
+from .config import default_config, dump_config, load_config
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="napari-c2w-train",
         description=__doc__.split("\n\n")[0],
-        epilog="\n".join(f"  {k}: {v[0]}" for k, v in STAGES.items()),
+        epilog="\n".join(f"  {k}: {v[0]}" for k, v in TRAINING_STAGES.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--stage", choices=list(STAGES), help="what to train (see below)")
+    p.add_argument("--stage", choices=list(TRAINING_STAGES), help="what to train (see below)")
     p.add_argument("--data", nargs="+", type=Path, metavar="DATASET", help="folder(s) of <case>.ome.zarr")
     p.add_argument("--output", "-o", type=Path, required=False, metavar="RUN_DIR")
     p.add_argument("--config", type=Path, help="YAML config (training/cpu/*.yaml, training/paper/*.yaml)")

@@ -17,7 +17,7 @@ from ..errors import StoreError
 from ..io.case import REVIEW_STATUSES, provenance_entry
 from ..io.store import store_path, write_case_store
 from ..layers import META_KEY, case_from_layers
-from ._review_common import (
+from ._common import (
     case_meta,
     default_annotator,
     layer_combo,
