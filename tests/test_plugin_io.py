@@ -28,7 +28,8 @@ def _ome_zarr_v04(path, case, labels: dict[str, np.ndarray], axes="zyx"):
     write_multiscale([image], root, fmt=FormatV04(), axes=axes, coordinate_transformations=ct)
     for name, data in labels.items():
         pyramid = [data[None] if len(axes) == 4 else data]
-        write_multiscale_labels(pyramid, root, name=name, fmt=FormatV04(), axes=axes, coordinate_transformations=ct)
+        fmt = FormatV04()
+        write_multiscale_labels(pyramid, root, name=name, fmt=fmt, axes=axes, coordinate_transformations=ct)
     return path
 
 
