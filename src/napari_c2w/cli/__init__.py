@@ -13,6 +13,7 @@ from ..errors import C2WError
 SUBCOMMANDS = {
     "phantom": "phantom_cmd",
     "import": "import_cmd",
+    "export": "export_cmd",
     "review": "review_cmd",
     "report": "report_cmd",
     "predict": "predict_cmd",
