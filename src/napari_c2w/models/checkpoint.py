@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timezone, UTC
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,7 @@ def build_meta(model: nn.Module, meta: dict[str, Any]) -> dict[str, Any]:
     meta.setdefault("validation_metrics", {})
     meta["napari_c2w_version"] = __version__
     meta["torch_version"] = torch.__version__
-    meta["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meta["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     return _jsonify(meta)
 
 
