@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS.values():
         importlib.import_module(f".{module}", __name__).add_parser(sub)
+    for subparser in sub.choices.values():  # -v before or after the subcommand
+        subparser.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="print debug messages"
+        )
     return parser
 
 

@@ -42,7 +42,9 @@ def add_parser(sub) -> None:
         "components smaller than --min-size voxels) and write it back; the store keeps the old "
         "scar as a version and records the change in its provenance.",
     )
-    p.add_argument("target", type=Path, metavar="CASE|DATASET")
+    p.add_argument(
+        "target", type=Path, metavar="CASE|DATASET", help="a case store or a dataset folder of them"
+    )
     p.add_argument("--clean", action="store_true", help="remove scar outside the wall band and write it back")
     p.add_argument(
         "--dry-run", action="store_true", help="with --clean: report what would be removed, write nothing"
