@@ -42,19 +42,19 @@ def test_labels_come_back_on_the_input_grid(small_volume, models):
     assert set(pred.roi["stage_boxes_in_roi"]) <= {"cavity", "wall", "scar"}
 
 
-def test_geometry_of_the_roi_follows_the_physical_position(models):
-    """A bright blob far off-centre: an all-foreground localizer would centre the ROI on the
-    volume, so instead check the mapping both ways on a volume with a non-zero origin."""
-    from napari_c2w.infer.pipeline import _Cancel, _Run
+def test_geometry_of_the_roi_follows_the_physical_position():
+    """Model-grid indices <-> mm from the input's first voxel, both ways, on an anisotropic grid."""
+    from napari_c2w.preprocess import grid_to_mm, mm_to_grid
 
-    volume = Volume(np.zeros((20, 60, 50), np.float32), (2.5, 1.25, 1.5), (10.0, -5.0, 3.0))
-    run = _Run(volume, models, InferenceOptions(), torch.device("cpu"), lambda f, m: None, _Cancel(None))
+    shape, spacing = (20, 60, 50), (2.5, 1.25, 1.5)
     grid = (40, 60, 60)
     for index in [(0, 0, 0), (19, 59, 49), (7.5, 30.2, 11.0)]:
-        mm = run._to_mm(index, volume.shape, volume.shape)
-        np.testing.assert_allclose(mm, np.multiply(index, volume.spacing), atol=1e-9)
-        back = run._to_grid(run._to_mm(run._to_grid(mm, grid), grid, volume.shape), grid)
-        np.testing.assert_allclose(back, run._to_grid(mm, grid), atol=1e-9)
+        mm = grid_to_mm(index, shape, shape, spacing)
+        np.testing.assert_allclose(mm, np.multiply(index, spacing), atol=1e-9)
+        back = mm_to_grid(
+            grid_to_mm(mm_to_grid(mm, grid, shape, spacing), grid, shape, spacing), grid, shape, spacing
+        )
+        np.testing.assert_allclose(back, mm_to_grid(mm, grid, shape, spacing), atol=1e-9)
 
 
 def test_postprocessing_switches(models):

@@ -17,7 +17,15 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.store import list_case_stores, read_case_store
-from ..preprocess import center_of_mass, crop, normalize_intensity, resample, resampled_shape, roi_box
+from ..preprocess import (
+    center_of_mass,
+    crop,
+    normalize_intensity,
+    prepare_roi,
+    resample,
+    resampled_shape,
+    roi_box,
+)
 from ..stages import TRAINING_STAGES
 from .config import TrainConfig
 
@@ -117,7 +125,7 @@ def prepare_case(store: Path, config: TrainConfig, *, jitter_margin: bool = True
     margin = [int(np.ceil(config.data.roi_jitter_mm / s)) if jitter_margin else 0 for s in spacing]
     size = [r + 2 * m for r, m in zip(config.data.roi, margin, strict=True)]
     box = roi_box(center, size, shape)
-    image = normalize_intensity(crop(image, box, fill=float(np.percentile(image, 1))))
+    image = prepare_roi(image, box)
     labels = {k: crop(v, box) for k, v in labels.items()}
     if config.stage == "scar" and "cavity" in labels:
         from ..masks.band import wall_band
