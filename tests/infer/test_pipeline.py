@@ -57,8 +57,8 @@ def test_geometry_of_the_roi_follows_the_physical_position():
         np.testing.assert_allclose(back, mm_to_grid(mm, grid, shape, spacing), atol=1e-9)
 
 
-def test_postprocessing_switches(models):
-    from napari_c2w.infer.pipeline import _Cancel, _Run
+def test_postprocessing_switches():
+    from napari_c2w.infer.postprocess import postprocess
 
     zz, yy, xx = np.mgrid[:24, :48, :48]
     ball = ((zz - 12) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2) < 64
@@ -72,18 +72,19 @@ def test_postprocessing_switches(models):
         "wall": (shell | far_wall).astype(np.float32),
         "scar": far_scar.astype(np.float32),
     }
-    volume = Volume(np.zeros((24, 48, 48), np.float32), (1.0, 1.0, 1.0))
 
     def post(**switches):
-        run = _Run(
-            volume,
-            models,
-            InferenceOptions(**switches),
-            torch.device("cpu"),
-            lambda f, m: None,
-            _Cancel(None),
+        o = InferenceOptions(**switches)
+        return postprocess(
+            dict(probs),
+            dict.fromkeys(probs, 0.5),
+            (1.0, 1.0, 1.0),
+            largest_cavity=o.largest_cavity,
+            wall_near_cavity=o.wall_near_cavity,
+            scar_in_band=o.scar_in_band,
+            inner_mm=o.band_inner_mm,
+            outer_mm=o.band_outer_mm,
         )
-        return run._postprocess(dict(probs), (1.0, 1.0, 1.0))
 
     on, band = post()
     assert on["cavity"].sum() == ball.sum() and not on["scar"].any() and band.any()
@@ -132,25 +133,17 @@ def test_windows_are_the_training_patch_and_thresholds_come_from_the_model(small
 
 
 def test_wall_and_scar_are_predicted_in_the_cavity_box_only_when_post_processing_discards_the_rest(models):
-    from napari_c2w.infer.pipeline import _Cancel, _Run
+    from napari_c2w.infer.regions import stage_region
 
     zz, yy, xx = np.mgrid[:24, :48, :48]
     ball = ((zz - 12) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2) < 64
     probs = {"cavity": ball.astype(np.float32)}
-    volume = Volume(np.zeros((24, 48, 48), np.float32), (1.0, 1.0, 1.0))
+    window = models["wall"].meta.get("patch") or models["wall"].meta["roi"]
 
     def box(stage, **switches):
-        run = _Run(
-            volume,
-            models,
-            InferenceOptions(crop_margin_mm=4.0, **switches),
-            torch.device("cpu"),
-            lambda f, m: None,
-            _Cancel(None),
-        )
-        return run._stage_box(stage, probs, (1.0, 1.0, 1.0))
+        options = InferenceOptions(crop_margin_mm=4.0, **switches)
+        return stage_region(stage, probs, options, threshold=0.5, window=window, spacing=(1.0, 1.0, 1.0))
 
-    window = models["wall"].meta.get("patch") or models["wall"].meta["roi"]
     wall = box("wall")
     assert wall is not None and wall == box("scar")
     for (lo, hi), n, w, axis in zip(wall, ball.shape, window, range(3), strict=True):

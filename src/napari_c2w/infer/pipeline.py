@@ -21,7 +21,7 @@ from ..masks.band import INNER_MM, OUTER_MM
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
 from .postprocess import binary_entropy, postprocess, uncertainty
-from .regions import atrium_region, cavity_region, margin_voxels
+from .regions import atrium_region, margin_voxels, stage_region
 
 log = logging.getLogger(__name__)
 
@@ -300,14 +300,12 @@ class _Run:
         return atrium_region(lo, hi, box, margin, self._window(self.models["cavity"]))
 
     def _stage_box(self, stage: str, probs: dict, spacing) -> tuple[tuple[int, int], ...] | None:
-        """:func:`.regions.cavity_region` for a wall or scar model whose post-processing discards
-        what lies far from the cavity; None for the whole ROI."""
-        discards = {"wall": self.options.wall_near_cavity, "scar": self.options.scar_in_band}
-        if not (self.options.crop_to_cavity and discards.get(stage) and "cavity" in probs):
+        if stage not in ("wall", "scar"):
             return None
-        margin = margin_voxels(self.options.crop_margin_mm, spacing)
-        cavity = probs["cavity"] >= self._threshold("cavity")
-        return cavity_region(cavity, margin, self._window(self.models[stage]))
+        window = self._window(self.models[stage])
+        return stage_region(
+            stage, probs, self.options, threshold=self._threshold("cavity"), window=window, spacing=spacing
+        )
 
     def _describe(self, name: str, stage: StageModel) -> dict:
         """The model's provenance, with the window and threshold this run used."""

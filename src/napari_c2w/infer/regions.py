@@ -51,3 +51,14 @@ def cavity_region(cavity: np.ndarray, margin: Sequence[int], window) -> Box | No
     None for an empty cavity or a box covering the whole ROI."""
     box = pre.mask_box(cavity, margin, window)
     return None if box is None or box == tuple((0, n) for n in cavity.shape) else box
+
+
+def stage_region(stage: str, probs: dict, options, *, threshold: float, window, spacing) -> Box | None:
+    """The part of the ROI a wall or scar model needs under ``options`` (an ``InferenceOptions``):
+    the cavity's box plus ``options.crop_margin_mm`` when cropping is on and that stage's
+    post-processing discards what lies far from the cavity; None for the whole ROI."""
+    discards = {"wall": options.wall_near_cavity, "scar": options.scar_in_band}
+    if not (options.crop_to_cavity and discards.get(stage) and "cavity" in probs):
+        return None
+    margin = margin_voxels(options.crop_margin_mm, spacing)
+    return cavity_region(probs["cavity"] >= threshold, margin, window)
