@@ -75,3 +75,13 @@ def test_phantom_takes_o_and_the_old_positional(tmp_path):
     counts = [len(list((tmp_path / d).glob("*.ome.zarr"))) for d in "ab"]
     assert counts == [1, 1]
     assert main(["phantom", str(tmp_path / "b"), "-o", str(tmp_path / "c")]) == 2  # twice: refused
+
+
+def test_report_names_the_surface_dice_column_after_its_tolerance(small_case):
+    from napari_c2w.review.report import case_row, columns
+
+    cols = columns(True, tolerance_mm=2.0)
+    assert "scar_surface_dice_2mm" in cols and not any("1mm" in c for c in cols)
+    row = case_row(small_case, small_case, with_reference=True, tolerance_mm=2.0)
+    assert row["scar_surface_dice_2mm"] == 1.0 and set(row) <= set(cols)
+    assert "wall_surface_dice_1mm" in columns(True)  # the default tolerance
