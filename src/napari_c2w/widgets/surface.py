@@ -91,6 +91,7 @@ class SurfaceWidget(QWidget):
         self.table.setHorizontalHeaderLabels([t[0] for t in TABLE])
         self.table.verticalHeader().setVisible(False)
         self.message = QLabel("")
+        self.message.setWordWrap(True)
         button = QPushButton("Build surface")
         button.clicked.connect(lambda *_: self.run())
         lay = QVBoxLayout(self)
