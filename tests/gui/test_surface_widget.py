@@ -63,7 +63,7 @@ def test_colour_by_switches_the_vertex_values(opened):
     surface = next(ly for ly in viewer.layers if ly.name == "endocardial surface")
     w.colour_by.value = "region"
     assert set(np.unique(surface.data[2])) <= set(map(float, REGIONS))
-    assert tuple(surface.contrast_limits) == (1.0, 9.0)
+    assert tuple(surface.contrast_limits) == (0.5, 9.5)
     w.colour_by.value = "thickness_mm"
     assert surface.data[2].max() > 0.5
 

@@ -3,8 +3,9 @@
 It uses only the cavity and the patient directions (DICOM LPS: +x patient left, +y
 posterior, +z superior, through the volume's direction matrix), no atlas:
 
-1. The LA *body* is the cavity opened by a ball of ``body_radius_mm`` (8 mm): the veins
-   and the appendage, narrower than that ball, are what the opening removes. The
+1. The LA *body* is the cavity opened by a ball of ``body_radius_mm``, by default 0.4 times
+   the radius of the largest ball inscribed in the cavity (5-6.5 mm on la2018 cases): the
+   veins and the appendage, narrower than that ball, are what the opening removes. The
    opening is computed with exact distance transforms on the cavity resampled to about
    ``grid_mm`` (1.25 mm) voxels.
 2. Each removed component larger than ``min_ml`` is a *protrusion*. Relative to the body's
@@ -43,7 +44,8 @@ REGIONS: dict[int, str] = {
     8: "septal",
     9: "lateral",
 }
-BODY_RADIUS_MM = 8.0
+#: Opening radius as a share of the largest inscribed radius of the cavity.
+BODY_RADIUS_SHARE = 0.4
 ANTRUM_MM = 5.0
 GRID_MM = 1.25
 MIN_ML = 0.2
@@ -56,7 +58,7 @@ def parcellate(
     origin: Sequence[float] = (0.0, 0.0, 0.0),
     direction: Sequence[float] | None = None,
     *,
-    body_radius_mm: float = BODY_RADIUS_MM,
+    body_radius_mm: float | None = None,
     antrum_mm: float = ANTRUM_MM,
     grid_mm: float = GRID_MM,
     min_ml: float = MIN_ML,
@@ -68,7 +70,8 @@ def parcellate(
         cavity: the (z, y, x) cavity mask the mesh was built from.
         spacing, origin: the volume's grid (mm, z, y, x).
         direction: ITK direction (9 numbers); None is the identity.
-        body_radius_mm: radius of the opening that separates the body from veins/appendage.
+        body_radius_mm: radius of the opening that separates the body from veins/appendage;
+            None: :data:`BODY_RADIUS_SHARE` of the largest inscribed radius.
         antrum_mm: how far into the body the PV antra reach.
         grid_mm: resolution of the opening.
         min_ml: smallest protrusion considered.
@@ -87,7 +90,10 @@ def parcellate(
     cav = np.pad(np.asarray(cavity[box])[:: f[0], :: f[1], :: f[2]] != 0, 1)
     csp = sp * f
     corner = np.asarray([s.start for s in box]) - f  # full-grid index of coarse voxel 0 (after the pad)
-    core = distance_transform_edt(cav, sampling=csp) > body_radius_mm
+    depth = distance_transform_edt(cav, sampling=csp)
+    if body_radius_mm is None:
+        body_radius_mm = BODY_RADIUS_SHARE * float(depth.max())
+    core = depth > body_radius_mm
     body = cav & (distance_transform_edt(~core, sampling=csp) <= body_radius_mm) if core.any() else cav
     comps, n = label(cav & ~body, structure=np.ones((3, 3, 3), bool))
     idx = np.argwhere(cav)

@@ -26,7 +26,7 @@ COLOUR_BY = {
     "max_iir": ("maximum IIR", "turbo", (0.5, 1.6)),
     "network_scar": ("network scar", "magma", (0.0, 1.0)),
     "thickness_mm": ("wall thickness (mm)", "viridis", None),
-    "region": ("region", "turbo", (1.0, 9.0)),
+    "region": ("region", "regions", (0.5, 9.5)),
     "scar_iir": ("IIR scar", "magma", (0.0, 1.0)),
     "scar_sd": ("mean + k SD scar", "magma", (0.0, 1.0)),
 }
@@ -38,6 +38,25 @@ TABLE = (
     ("network %", "network_burden_pct", "{:.1f}"),
     ("thickness mm", "thickness_mean_mm", "{:.2f}"),
 )
+
+
+#: Distinct colours of regions 1-9 (tab10 without grey).
+REGION_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+)  # fmt: skip
+
+
+def _colormap(name: str):
+    """A napari colormap by name; ``"regions"`` is a stepwise map of :data:`REGION_COLOURS`."""
+    if name != "regions":
+        return name
+    from napari.utils.colormaps import Colormap
+    from napari.utils.colormaps.standardize_color import transform_color
+
+    colours = transform_color(list(REGION_COLOURS))
+    return Colormap(
+        colours, controls=np.linspace(0.0, 1.0, len(colours) + 1), interpolation="zero", name="c2w regions"
+    )
 
 
 @dataclasses.dataclass
@@ -152,7 +171,8 @@ class SurfaceWidget(QWidget):
         self.message.setText(
             f"blood pool {r.scar.blood.mean:.1f} ± {r.scar.blood.sd:.1f}; voxel {r.scar.method} burden "
             f"{r.scar.burden_pct:.1f} % of the {r.scar.region_basis}; surface IIR {b['iir']:.1f} %, "
-            f"SD {b['sd']:.1f} %, network {b['network']:.1f} %"
+            f"SD {b['sd']:.1f} %, network "
+            + (f"{b['network']:.1f} %" if np.isfinite(b["network"]) else "n/a (no scar layer)")
         )
 
     def _scar_layer(self, s: IntensityScar, like) -> None:
@@ -178,7 +198,8 @@ class SurfaceWidget(QWidget):
         surf = self.result.surface
         key = self.colour_by.value if self.colour_by.value in surf.arrays else "max_iir"
         values = np.nan_to_num(np.asarray(surf.arrays[key], dtype=np.float32), nan=0.0)
-        _, cmap, limits = COLOUR_BY[key]
+        _, name, limits = COLOUR_BY[key]
+        cmap = _colormap(name)
         if limits is None:
             top = float(np.nanpercentile(values[values > 0], 95)) if (values > 0).any() else 1.0
             limits = (0.0, max(top, 1e-3))
