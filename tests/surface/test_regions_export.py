@@ -90,3 +90,24 @@ def test_export_refuses_to_overwrite_and_unknown_formats(surface, tmp_path):
     write_surface(surface, tmp_path / "s", formats=("vtk",), overwrite=True)
     with pytest.raises(ValueError, match="unknown surface format"):
         write_surface(surface, tmp_path / "s", formats=("stl",))
+
+
+def test_export_case_surface_builds_from_a_case(atrium, tmp_path):
+    import meshio
+
+    from napari_c2w.io import Case, Volume
+    from napari_c2w.surface import export_case_surface
+
+    flip_x = (-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    case = Case(
+        Volume(atrium.image, atrium.spacing, atrium.origin, flip_x),
+        {"cavity": atrium.cavity, "wall": atrium.wall},
+        case_id="c",
+    )
+    (path,) = export_case_surface(case, tmp_path / "c", formats=("vtk",))
+    m = meshio.read(path)
+    assert "network_scar" not in m.point_data and "thickness_mm" in m.point_data
+    # patient x runs against the array's x with this direction: the mesh lies at x <= origin x
+    assert m.points[:, 0].max() <= atrium.origin[2] + 1e-6
+    with pytest.raises(ValueError, match="no cavity"):
+        export_case_surface(Case(case.image, {"wall": atrium.wall}), tmp_path / "d")

@@ -4,8 +4,8 @@ The cavity (on its bounding box, padded) is smoothed with a Gaussian of ``smooth
 (in mm, so anisotropic voxels are smoothed alike in every direction) and its 0.5 level set
 is extracted with scikit-image's marching cubes at the image's spacing. Decimation samples
 the smoothed mask every ``round(edge_mm / spacing)`` voxels per axis (the Gaussian has
-removed what that sampling would alias), so edges are about ``edge_mm`` long; a whole
-atrium then has some 10-40 thousand triangles, smooth to rotate in napari. A few Taubin
+removed what that sampling would alias), so edges are about ``edge_mm`` long; a real atrium
+then has some 15 thousand triangles, smooth to rotate in napari. A few Taubin
 (λ/μ) smoothing passes then remove the staircase of thick slices without shrinking it.
 
 Vertices are in napari's world coordinates of the volume, ``origin + index * spacing``
