@@ -144,18 +144,14 @@ def endocardial_mesh(
 
 
 def to_patient(
-    vertices: np.ndarray,
-    origin: Sequence[float],
-    spacing: Sequence[float] | None = None,
-    direction: Sequence[float] | None = None,
+    vertices: np.ndarray, origin: Sequence[float], direction: Sequence[float] | None = None
 ) -> np.ndarray:
     """World (z, y, x) mm vertices as patient (x, y, z) mm with the volume's direction matrix.
 
     ``p = origin_xyz + D @ (index_xyz * spacing_xyz)`` as ITK defines physical points; with
     the identity direction this only reverses the axes. ``direction`` is ITK's 9 numbers
-    (row major, x, y, z); ``spacing`` is unused and kept for symmetry with the volume.
+    (row major, x, y, z).
     """
-    del spacing
     o = np.asarray(origin, dtype=float)
     rel = (np.asarray(vertices, dtype=float) - o)[:, ::-1]
     d = np.eye(3) if direction is None else np.asarray(direction, dtype=float).reshape(3, 3)
