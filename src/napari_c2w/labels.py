@@ -51,3 +51,11 @@ def to_layer(mask: np.ndarray, structure: str) -> np.ndarray:
 def to_mask(layer_data: np.ndarray) -> np.ndarray:
     """Any Labels array (0/value, 0/255, ...) as a uint8 0/1 mask."""
     return (np.asarray(layer_data) > 0).astype(np.uint8)
+
+
+def napari_colormap(structure: str) -> dict:
+    """A ``colormap`` argument for ``viewer.add_labels`` showing the structure's colour."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    rgba = np.asarray(COLORS[check_structure(structure)], dtype=float) / 255.0
+    return DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), LABELS[structure]: rgba})

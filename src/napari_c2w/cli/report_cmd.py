@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..masks.band import INNER_MM, OUTER_MM
+from . import scar_options
 from .batch import run_batch
 from .review_cmd import find_stores
 
@@ -55,6 +56,7 @@ def add_parser(sub) -> None:
         help=f"band reach outside the cavity (default {OUTER_MM} mm)",
     )
     p.add_argument("--tolerance-mm", type=float, default=1.0, help="surface Dice tolerance (default 1.0 mm)")
+    scar_options.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -83,19 +85,22 @@ def run(args: argparse.Namespace) -> int:
         case = read_case_store(path)
         ref_path = next(iter(refs.values())) if single_pair else refs.get(case.case_id)
         reference = read_case_store(ref_path) if ref_path is not None else None
-        rows.append(
-            case_row(
-                case,
-                reference,
-                with_reference=args.reference is not None,
-                inner_mm=args.inner_mm,
-                outer_mm=args.outer_mm,
-                tolerance_mm=args.tolerance_mm,
-            )
+        row = case_row(
+            case,
+            reference,
+            with_reference=args.reference is not None,
+            inner_mm=args.inner_mm,
+            outer_mm=args.outer_mm,
+            tolerance_mm=args.tolerance_mm,
         )
+        extra, notes = scar_options.extra_row(case, args)
+        row.update(extra)
+        row["notes"] = "; ".join(n for n in [row["notes"], *notes] if n)
+        rows.append(row)
 
     code = run_batch(stores, work, desc="report", name=lambda p: p.name)
     cols = columns(args.reference is not None, tolerance_mm=args.tolerance_mm)
+    cols = [*cols[:-1], *scar_options.columns(args), cols[-1]]  # notes stay last
     write_csv(rows, args.output, cols, overwrite=args.overwrite)
     print(f"report: wrote {len(rows)} row(s) to {args.output}", file=sys.stderr)
     return code
