@@ -173,3 +173,16 @@ def test_export_command(tmp_path, small_case, capsys):
     assert nib.load(out / "imagesTr" / "la_000_0000.nii.gz").shape == small_case.image.shape[::-1]
     assert main(["export", str(dataset), "--format", "seg.nrrd", "-o", str(tmp_path / "slicer")]) == 0
     assert len(list((tmp_path / "slicer").glob("*.seg.nrrd"))) == 3
+
+
+def test_surface_format_is_registered_and_read_back_with_meshio(tmp_path):
+    import meshio
+
+    import napari_c2w.surface.export  # noqa: F401 (registers "surface")
+    from napari_c2w.phantom import generate_phantom
+
+    case = generate_phantom(0, shape=(24, 64, 64), spacing=(2.5, 1.25, 1.25)).to_case()
+    (done,) = export_cases([case], tmp_path, "surface")
+    assert {p.suffix for p in done.files} >= {".vtk", ".vtp", ".ply"}
+    mesh = meshio.read(tmp_path / "phantom_0000.vtk")
+    assert len(mesh.points) > 100 and mesh.point_data

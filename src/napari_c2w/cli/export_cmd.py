@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..io.case import REVIEW_STATUSES
 from ..io.export import FORMATS, PRECEDENCE
+from ..surface import export as _surface  # noqa: F401 (registers the 'surface' format)
 from .batch import run_batch
 from .review_cmd import find_stores
 

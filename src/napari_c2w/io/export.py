@@ -4,7 +4,8 @@ Each format is an :class:`ExportFormat` in :data:`FORMATS`: ``write_case`` write
 the output folder and returns what it wrote; ``finish`` writes what belongs to the whole export
 (a value map, ``dataset.json``, splits). A new format (e.g. surface meshes) is one more class
 registered with :func:`register`; ``napari-c2w export --format`` and the Export widget list
-whatever is registered.
+whatever is registered (the atrial surface registers ``surface`` from :mod:`napari_c2w.surface.export`,
+a higher floor, which the CLI and the widget import).
 
 Multi-label maps (``nifti``, ``nrrd``, ``nnunet``) hold one value a voxel, by the project's
 label map (:data:`napari_c2w.labels.LABELS`: 0 background, 1 cavity, 2 wall, 3 scar). Where
