@@ -77,7 +77,7 @@ def _network(volume):
     return pred.labels
 
 
-def phantoms(args) -> None:
+def phantoms(args) -> None:  # noqa: C901 (one benchmark table: loops over spacings, seeds and noise)
     from napari_c2w.phantom import SPACINGS, generate_phantom
 
     names = [m[0] for m in INTENSITY] + (["network"] if args.network else [])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.export import Exported, ExportFormat, register
 from .build import REGION_COLUMNS, SurfaceMap
 
 FORMATS = ("vtk", "vtp", "ply", "csv")
@@ -120,3 +121,21 @@ def export_case_surface(case, out_stem: str | Path, formats: Sequence[str] = FOR
 
     overwrite = kwargs.pop("overwrite", False)
     return write_surface(case_surface(case, **kwargs), out_stem, formats, overwrite=overwrite)
+
+
+class SurfaceFormat(ExportFormat):
+    """``napari-c2w export --format surface``: each case's endocardial surface with its scar and
+    region point arrays (``<case>.vtk``, ``.vtp``, ``.ply``) and region table (``<case>.csv``)."""
+
+    name = "surface"
+    help = "atrial surface with scar/region point arrays: <case>.vtk, .vtp, .ply + region table .csv"
+
+    def write_case(self, case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
+        files = export_case_surface(case, out / case.case_id, FORMATS, overwrite=overwrite)
+        return Exported(case.case_id, [s for s in ("cavity", "wall", "scar") if s in case.labels], files)
+
+    def finish(self, out: Path, exported: list[Exported], structures: Sequence[str]) -> list[Path]:
+        return []
+
+
+register(SurfaceFormat())

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..review._geometry import bbox
+from ..masks.geometry import bbox
 
 SMOOTH_MM = 1.0
 EDGE_MM = 1.5

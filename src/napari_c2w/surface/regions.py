@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..review._geometry import bbox
+from ..masks.geometry import bbox
 from .mesh import to_patient
 
 #: Region id -> name.
@@ -49,6 +49,31 @@ BODY_RADIUS_SHARE = 0.4
 ANTRUM_MM = 5.0
 GRID_MM = 1.25
 MIN_ML = 0.2
+
+
+def _protrusion_regions(
+    comp_of: np.ndarray, pts: np.ndarray, centre, n: int, *, voxel_ml: float, min_ml: float
+) -> np.ndarray:
+    """Region id (0: none) of each protrusion component: left/right PVs by side, the largest
+    anterior-left one the appendage; components under the minimum volume get none."""
+    kind = {}  # component -> region id
+    appendage = None
+    for c in range(1, n + 1):
+        sel = comp_of == c
+        size = int(sel.sum())
+        if size * voxel_ml < min_ml:
+            continue
+        d = pts[sel].mean(axis=0) - centre
+        if d[1] >= 0:
+            kind[c] = 1 if d[0] > 0 else 2
+        elif d[0] > 0 and (appendage is None or size > appendage[1]):
+            appendage = (c, size)
+    if appendage is not None:
+        kind[appendage[0]] = 3
+    lookup = np.zeros(n + 1, dtype=np.int64)
+    for c, k in kind.items():
+        lookup[c] = k
+    return lookup
 
 
 def parcellate(
@@ -104,24 +129,9 @@ def parcellate(
     centre = pts[in_body].mean(axis=0) if in_body.any() else pts.mean(axis=0)
     extent = np.maximum(pts[in_body if in_body.any() else slice(None)].std(axis=0), 1e-6)
     comp_of = comps[tuple(idx.T)]
-    kind = {}  # component -> region id
-    voxel_ml = float(np.prod(csp)) / 1000.0
-    appendage = None
-    for c in range(1, n + 1):
-        sel = comp_of == c
-        size = int(sel.sum())
-        if size * voxel_ml < min_ml:
-            continue
-        d = pts[sel].mean(axis=0) - centre
-        if d[1] >= 0:
-            kind[c] = 1 if d[0] > 0 else 2
-        elif d[0] > 0 and (appendage is None or size > appendage[1]):
-            appendage = (c, size)
-    if appendage is not None:
-        kind[appendage[0]] = 3
-    lookup = np.zeros(n + 1, dtype=np.int64)
-    for c, k in kind.items():
-        lookup[c] = k
+    lookup = _protrusion_regions(
+        comp_of, pts, centre, n, voxel_ml=float(np.prod(csp)) / 1000.0, min_ml=min_ml
+    )
     _, nearest = cKDTree(pts).query(vpts, workers=1)
     region = lookup[comp_of[nearest]]
     rel = (vpts - centre) / extent

@@ -55,38 +55,12 @@ def method_row(
         cannot run (no cavity for the intensity methods, no scar label for the network).
     """
     methods = check_methods(methods)
-    labels, image = case.labels, case.image
     row: dict = {c: math.nan for c in method_columns(methods)}
     notes: list[str] = []
-    masks: dict[str, np.ndarray] = {}
-    cavity, wall = labels.get("cavity"), labels.get("wall")
-    region = None
     intensity = [m for m in methods if m != "network"]
-    if intensity:
-        if cavity is None or not np.any(cavity):
-            notes.append("intensity scar needs a cavity label")
-        else:
-            blood = blood_pool(image.array, cavity, image.spacing, erode_mm)
-            row["blood_pool_mean"], row["blood_pool_sd"] = blood.mean, blood.sd
-            for m in intensity:
-                s = intensity_scar(
-                    image.array, cavity, image.spacing, wall, method=m, iir=iir, sd_k=sd_k, blood=blood
-                )
-                masks[m], region = s.mask, s.region
-                row["scar_region"] = s.region_basis
+    masks, region = _intensity_masks(case, intensity, row, notes, iir=iir, sd_k=sd_k, erode_mm=erode_mm)
     if "network" in methods:
-        if "scar" not in labels:
-            notes.append("no scar label for the network method")
-        else:
-            masks["network"] = labels["scar"] != 0
-            if region is None:
-                cav = np.zeros(image.shape, bool) if cavity is None else cavity != 0
-                if wall is not None:
-                    region, row["scar_region"] = (wall != 0) & ~cav, "wall"
-                else:
-                    from .scar_intensity import scar_region
-
-                    region, row["scar_region"] = scar_region(cav, image.spacing, None)
+        region = _network_mask(case, masks, region, row, notes)
     for m, mask in masks.items():
         row[f"scar_burden_{m}_pct"] = _burden(mask, region)
     for a, b in itertools.combinations(methods, 2):
@@ -95,6 +69,57 @@ def method_row(
             row[f"dice_{a}_{b}"], row[f"burden_diff_{a}_{b}_pp"] = agree["dice"], agree["burden_diff_pp"]
     row["notes"] = "; ".join(notes)
     return row, masks
+
+
+def _intensity_masks(
+    case, methods: Sequence[str], row: dict, notes: list[str], *, iir: float, sd_k: float, erode_mm: float
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The intensity methods' scar masks and their scar region; fills the blood-pool cells."""
+    cavity, image = case.labels.get("cavity"), case.image
+    masks: dict[str, np.ndarray] = {}
+    region = None
+    if not methods:
+        return masks, region
+    if cavity is None or not np.any(cavity):
+        notes.append("intensity scar needs a cavity label")
+        return masks, region
+    blood = blood_pool(image.array, cavity, image.spacing, erode_mm)
+    row["blood_pool_mean"], row["blood_pool_sd"] = blood.mean, blood.sd
+    for m in methods:
+        s = intensity_scar(
+            image.array,
+            cavity,
+            image.spacing,
+            case.labels.get("wall"),
+            method=m,
+            iir=iir,
+            sd_k=sd_k,
+            blood=blood,
+        )
+        masks[m], region = s.mask, s.region
+        row["scar_region"] = s.region_basis
+    return masks, region
+
+
+def _network_mask(case, masks: dict, region, row: dict, notes: list[str]):
+    """Add the scar label as the network method's mask; returns the scar region (the wall, or the
+    band without a wall) when the intensity methods gave none."""
+    labels, image = case.labels, case.image
+    if "scar" not in labels:
+        notes.append("no scar label for the network method")
+        return region
+    masks["network"] = labels["scar"] != 0
+    if region is not None:
+        return region
+    cavity, wall = labels.get("cavity"), labels.get("wall")
+    cav = np.zeros(image.shape, bool) if cavity is None else cavity != 0
+    if wall is not None:
+        region, row["scar_region"] = (wall != 0) & ~cav, "wall"
+        return region
+    from .scar_intensity import scar_region
+
+    region, row["scar_region"] = scar_region(cav, image.spacing, None)
+    return region
 
 
 def _slug(name: str) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..review._geometry import bbox, bounded_sq_distance, grow, margin_voxels
+from ..masks.geometry import bbox, bounded_sq_distance, grow, margin_voxels
 
 #: Scar methods known to :func:`intensity_scar` and the report.
 METHODS = ("network", "iir", "sd")

@@ -17,7 +17,7 @@ from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, 
 
 from ..labels import napari_colormap, to_layer
 from ..surface import IIR_FIBROSIS, SD_K, IntensityScar, SurfaceMap, build_surface, intensity_scar
-from ._review_common import ROLE_KEY, geometry, layer_combo, mask_of, pick_default, reports_errors, run_task
+from ._common import ROLE_KEY, geometry, layer_combo, mask_of, pick_default, reports_errors, run_task
 
 SURFACE_ROLE = "endocardial surface"
 SCAR_ROLE = "intensity scar"
