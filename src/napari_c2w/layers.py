@@ -8,6 +8,7 @@ layer's ``metadata['napari_c2w']`` so a writer can store it back.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
 import numpy as np
@@ -15,9 +16,25 @@ import numpy as np
 from .errors import InputError
 from .io.case import Case
 from .io.volume import Volume
-from .labels import LABELS, to_layer, to_mask
+from .labels import COLORS, LABELS, to_layer, to_mask
 
 META_KEY = "napari_c2w"
+#: ``layer.metadata`` key of the record the plugin keeps on a Labels layer it wrote (a
+#: prediction): its structure, the image layer it belongs to, the run, a checksum of what was
+#: written, and the provenance/sources/attrs an export must store with it.
+WRITTEN_KEY = "napari_c2w_written"
+
+
+def checksum(data) -> str:
+    """A digest of a layer's array (tells whether an annotator changed what the plugin wrote)."""
+    return hashlib.sha1(np.ascontiguousarray(np.asarray(data)).view(np.uint8)).hexdigest()
+
+
+def label_colormap(structure: str) -> dict:
+    """A Labels ``colormap`` argument showing the structure in its ``labels.COLORS`` colour."""
+    rgba = tuple(c / 255.0 for c in COLORS[structure])
+    clear = (0.0, 0.0, 0.0, 0.0)
+    return {None: clear, 0: clear, LABELS[structure]: rgba}
 
 
 def warn_if_oblique(volume: Volume) -> None:
@@ -45,6 +62,7 @@ def label_layer(mask: np.ndarray, structure: str, volume: Volume) -> tuple:
     kwargs = volume.layer_kwargs()
     kwargs["name"] = structure
     kwargs["opacity"] = 0.6
+    kwargs["colormap"] = label_colormap(structure)
     return (to_layer(mask, structure), kwargs, "labels")
 
 
@@ -73,7 +91,13 @@ def structure_of_layer_name(name: str) -> str | None:
 
 
 def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
-    """Build a case from an image layer tuple and label layer tuples (data, meta[, type])."""
+    """Build a case from an image layer tuple and label layer tuples (data, meta[, type]).
+
+    A labels layer the plugin predicted (its metadata holds a :data:`WRITTEN_KEY` record) is
+    credited to that prediction: sources, provenance (models, thresholds) and the uncertainty,
+    plus a ``napari edit`` entry when its data changed since. Sources of structures not
+    exported are dropped, so a reference file is never credited with another layer's labels.
+    """
     data, meta = image[0], image[1]
     layer_meta = meta.get("metadata", {}) or {}
     ours = layer_meta.get(META_KEY, {})
@@ -112,4 +136,20 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
                 "Give both layers the image's spacing.",
             )
         case.set_label(structure, to_mask(ldata))
+        record = (lmeta.get("metadata") or {}).get(WRITTEN_KEY)
+        if record:
+            _credit(case, structure, record, ldata)
+    case.sources = {k: v for k, v in case.sources.items() if k not in LABELS or k in case.labels}
     return case
+
+
+def _credit(case: Case, structure: str, record: dict, data) -> None:
+    from .infer.result import apply_record
+
+    apply_record(case, structure, record)
+    if record.get("checksum") and record["checksum"] != checksum(data):
+        from .io.case import provenance_entry
+
+        case.provenance.append(
+            provenance_entry("napari edit", structure, rule="edited after prediction", of=record.get("time"))
+        )
