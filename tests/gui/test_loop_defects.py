@@ -80,7 +80,7 @@ def test_1_reference_and_edited_layers_are_never_replaced_silently(qtbot, challe
     ref_before = reference.data.copy()
     assert segment(qtbot, w) == []  # the reference 'cavity' is no earlier result: nothing to ask
     np.testing.assert_array_equal(reference.data, ref_before)
-    cavity, wall, scar = predicted(viewer, reference)
+    _, wall, _ = predicted(viewer, reference)
     wall.data_setitem((np.array([3]), np.array([4]), np.array([5])), LABELS["wall"])  # an annotator paints
     painted = wall.data.copy()
     asked = segment(qtbot, w, answer=False)
@@ -132,7 +132,7 @@ def review(make_napari_viewer):
 
 
 def test_3_napari_undo_and_the_widget_share_one_history(review):
-    viewer, w, layers = review
+    _, w, layers = review
     scar = layers["scar"]
     before = scar.data.copy()
     w.table.selectRow(0)

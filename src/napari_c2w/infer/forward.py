@@ -116,8 +116,8 @@ class WindowedForward:
 def window_count(shape: Sequence[int], window: Sequence[int], overlap: float) -> int:
     """How many windows MONAI's sliding window takes over ``shape`` (as ``dense_patch_slices``)."""
     n = 1
-    for size, win in zip(shape, window, strict=True):
-        win = min(int(win), int(size))
+    for size, roi in zip(shape, window, strict=True):
+        win = min(int(roi), int(size))
         step = max(int(win * (1 - overlap)), 1)
         n *= 1 if size <= win else math.ceil((size - win) / step) + 1
     return n

@@ -74,6 +74,7 @@ def run_task(
     fn: Callable[[], Any],
     done: Callable[[Any], None],
     failed: Callable[[str], None] | None = None,
+    *,
     cancelled: Callable[[], None] | None = None,
 ) -> Any:
     """Run ``fn`` in a napari thread worker (or at once when threads are disabled).

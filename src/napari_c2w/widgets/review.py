@@ -20,8 +20,10 @@ from ..review.band import INNER_MM, OUTER_MM
 from ..review.corrections import FILL_MODES, SMOOTH_METHODS
 from ..review.plausibility import WALL_MAX_MM, Finding
 from ..review.session import Edit, ReviewSession
+from ._history import LayerHistory
 from ._review_common import (
     ROLE_KEY,
+    StructureDefaults,
     case_meta,
     default_annotator,
     geometry,
@@ -36,6 +38,8 @@ from ._review_common import (
 from ._review_parts import FindingsTable, button, painted_voxels
 
 BAND_ROLE, FLAGGED_ROLE = "review band", "flagged components"
+#: Every flagged component in one bright colour no structure uses (visible at 8 voxels).
+FLAGGED_COLORMAP = {None: (1.0, 0.0, 1.0, 1.0), 0: (0.0, 0.0, 0.0, 0.0)}
 
 
 class ReviewWidget(QWidget):
@@ -50,6 +54,7 @@ class ReviewWidget(QWidget):
         self._key: tuple | None = None
         self._applying = False
         self._painted_layer = None
+        self._histories: dict = {}
         self.image = layer_combo(v, Image, "image", nullable=True)
         self.cavity = layer_combo(v, Labels, "cavity")
         self.wall = layer_combo(v, Labels, "wall", nullable=True)
@@ -84,6 +89,7 @@ class ReviewWidget(QWidget):
         self.confine.changed.connect(lambda *_: self._connect_paint())
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.defaults = StructureDefaults({"cavity": self.cavity, "wall": self.wall, "scar": self.scar})
         self._layout()
         self.reset_choices()
 
@@ -136,13 +142,24 @@ class ReviewWidget(QWidget):
         """Follow the viewer's layers (napari calls this when layers come and go)."""
         self.form.reset_choices()
         pick_default(self.image)
-        for combo in (self.cavity, self.wall, self.scar):
-            pick_default(combo, combo.label)
+        self.defaults.apply()
         if self.session is not None and self._layers_key() != self._key:
             self.session, self._key = None, None
             self.table.setRowCount(0)
             self.summary.setText("The layers changed: press 'Find implausible annotation'.")
         self._connect_paint()
+        self._track_histories()
+
+    def _track_histories(self) -> None:
+        """Mirror the undo history of each chosen Labels layer (see :mod:`._history`)."""
+        wanted = {
+            layer_id(c.value): c.value for c in (self.cavity, self.wall, self.scar) if c.value is not None
+        }
+        for uid in [u for u in self._histories if u not in wanted]:
+            self._histories.pop(uid).disconnect()
+        for uid, layer in wanted.items():
+            if uid not in self._histories:
+                self._histories[uid] = LayerHistory(layer, self._undone, self._redone)
 
     def _layers_key(self) -> tuple:
         return tuple(layer_id(c.value) for c in (self.image, self.cavity, self.wall, self.scar))
@@ -209,7 +226,8 @@ class ReviewWidget(QWidget):
             "labels",
             like,
             name=FLAGGED_ROLE,
-            opacity=0.9,
+            opacity=1.0,
+            colormap=FLAGGED_COLORMAP,
         )
         self._fill_table()
 
@@ -251,26 +269,45 @@ class ReviewWidget(QWidget):
         self.session.annotator = self.annotator.value or None
         return self.session
 
-    def _write(self, edit: Edit | None, undo: bool = False, refresh: bool = True) -> None:
-        """Write an edit (or its undo) into its Labels layer, then refresh the findings."""
+    def _write(self, edit: Edit | None, refresh: bool = True) -> None:
+        """Write an edit into its Labels layer (one step of the layer's undo), then refresh."""
         if edit is None:
             self.message.setText("Nothing to change.")
             return
         if edit.structure is not None and edit.voxels:
             layer = self._layer(edit.structure)
-            values = edit.values(undo).astype(layer.data.dtype) * label_value(edit.structure)
+            values = edit.values().astype(layer.data.dtype) * label_value(edit.structure)
+            history = self._histories.get(layer_id(layer))
+            if history is not None:
+                history.pending = edit
             self._applying = True
             try:
                 layer.data_setitem(edit.index, values)
             finally:
                 self._applying = False
+        self._mark_in_progress()
+        self.message.setText(f"Did: {edit.entry.get('rule')} ({edit.voxels} voxels).")
+        if refresh and self.session.findings is not None:
+            self._analyse()
+
+    def _mark_in_progress(self) -> None:
         if self.image.value is not None:
             meta = case_meta(self.image.value)
             if meta["status"] == "unreviewed":
                 meta["status"] = "in progress"
-        verb = "Undid" if undo else "Did"
+
+    def _undone(self, edit: Edit) -> None:
+        """napari's history took back one of the review's edits (button or Ctrl+Z)."""
+        if self.session is not None and self.session.undo(edit) is not None:
+            self._after_history("Undid", edit)
+
+    def _redone(self, edit: Edit) -> None:
+        if self.session is not None and self.session.redo(edit) is not None:
+            self._after_history("Redid", edit)
+
+    def _after_history(self, verb: str, edit: Edit) -> None:
         self.message.setText(f"{verb}: {edit.entry.get('rule')} ({edit.voxels} voxels).")
-        if refresh and self.session.findings is not None:
+        if self.session.findings is not None:
             self._analyse()
 
     @reports_errors("Remove components")
@@ -309,19 +346,32 @@ class ReviewWidget(QWidget):
 
     @reports_errors("Undo")
     def undo(self) -> None:
-        edit = self.session.undo() if self.session is not None else None
-        if edit is None:
-            self.message.setText("Nothing to undo.")
-            return
-        self._write(edit, undo=True)
+        """Take back the last review edit through the layer's own history (as Ctrl+Z would)."""
+        self._history_step(undo=True)
 
     @reports_errors("Redo")
     def redo(self) -> None:
-        edit = self.session.redo() if self.session is not None else None
+        self._history_step(undo=False)
+
+    def _history_step(self, undo: bool) -> None:
+        s = self.session
+        edit = None if s is None else (s.peek_undo() if undo else s.peek_redo())
         if edit is None:
-            self.message.setText("Nothing to redo.")
+            self.message.setText(f"Nothing to {'undo' if undo else 'redo'}.")
             return
-        self._write(edit)
+        if edit.structure is None or not edit.voxels:  # a decision: no label changed
+            (s.undo if undo else s.redo)(edit)
+            self._after_history("Undid" if undo else "Redid", edit)
+            return
+        layer = self._layer(edit.structure)
+        history = self._histories.get(layer_id(layer))
+        top = None if history is None else (history.top_undo() if undo else history.top_redo())
+        if top is not edit:
+            raise RuntimeError(
+                f"the {layer.name!r} layer was painted after this edit: press Ctrl+"
+                f"{'Z' if undo else 'Shift+Z'} on that layer to step through its history"
+            )
+        layer.undo() if undo else layer.redo()
 
     # ------------------------------------------------------------------ painting
 
