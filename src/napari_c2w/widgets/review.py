@@ -35,7 +35,7 @@ from ._review_common import (
     reports_errors,
     show_layer,
 )
-from ._review_parts import FindingsTable, button, painted_voxels
+from ._review_parts import FindingsTable, button, painted_voxels, shortcuts
 
 BAND_ROLE, FLAGGED_ROLE = "review band", "flagged components"
 #: Every flagged component in one bright colour no structure uses (visible at 8 voxels).
@@ -134,6 +134,19 @@ class ReviewWidget(QWidget):
         row.addWidget(button("Redo", self.redo))
         lay.addLayout(row)
         lay.addWidget(self.message)
+        keys = QLabel(
+            shortcuts(
+                self,
+                {
+                    "Ctrl+Alt+F": ("next finding", self.next_finding),
+                    "Ctrl+Alt+K": ("keep", self.keep_selected),
+                    "Ctrl+Alt+R": ("remove", self.remove_selected),
+                },
+            )
+            + "; Ctrl+Z / Ctrl+Shift+Z on a layer: undo / redo (shared with the buttons)."
+        )
+        keys.setWordWrap(True)
+        lay.addWidget(keys)
         lay.addStretch()
 
     # ------------------------------------------------------------------ layers
@@ -248,13 +261,28 @@ class ReviewWidget(QWidget):
         if ids and self.session is not None and self.session.findings is not None:
             self.go_to(self.session.findings.get(ids[-1]))
 
+    def next_finding(self) -> None:
+        """Select (and go to) the next flagged component, wrapping around."""
+        rows = self.table.rowCount()
+        if rows == 0:
+            self.message.setText("No flagged component: press 'Find implausible annotation'.")
+            return
+        current = self.table.selectionModel().selectedRows()
+        row = (current[-1].row() + 1) % rows if current else 0
+        self.table.clearSelection()
+        self.table.selectRow(row)
+
     def go_to(self, finding: Finding) -> None:
-        """Centre the view on a component and step to its slice."""
+        """Centre the view on a component, step to its slice and zoom so that it shows."""
         z = self.session.origin[0] + finding.z * self.session.spacing[0]
         self.viewer.dims.set_point(self.viewer.dims.ndim - 3, z)
         _, cy, cx = finding.centroid_mm
         camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9: viewer.scene
         camera.center = (z, cy, cx)
+        extent = max(
+            (b1 - b0) * s for (b0, b1), s in zip(finding.bbox[1:], self.session.spacing[1:], strict=True)
+        )
+        camera.zoom = max(camera.zoom, 300.0 / max(4.0 * extent, 30.0))  # ~300 px for the context
         for layer in self.viewer.layers:
             if layer.metadata.get(ROLE_KEY) == FLAGGED_ROLE:
                 layer.selected_label = finding.id
