@@ -31,10 +31,13 @@ def checksum(data) -> str:
 
 
 def label_colormap(structure: str) -> dict:
-    """A Labels ``colormap`` argument showing the structure in its ``labels.COLORS`` colour."""
+    """A Labels ``colormap`` argument showing the structure in its ``labels.COLORS`` colour.
+
+    Every non-zero value gets the colour (the layer's foreground is the structure, whatever
+    label an annotator paints with).
+    """
     rgba = tuple(c / 255.0 for c in COLORS[structure])
-    clear = (0.0, 0.0, 0.0, 0.0)
-    return {None: clear, 0: clear, LABELS[structure]: rgba}
+    return {None: rgba, 0: (0.0, 0.0, 0.0, 0.0), LABELS[structure]: rgba}
 
 
 def warn_if_oblique(volume: Volume) -> None:

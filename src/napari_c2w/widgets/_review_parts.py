@@ -48,6 +48,7 @@ class FindingsTable(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.setWordWrap(True)
+        self.setMinimumHeight(170)  # about six rows
 
     def show_rows(self, rows: list[dict]) -> None:
         """Fill the table from ``ReviewSession.rows()`` (no selection signal while filling)."""

@@ -33,7 +33,7 @@ class _Plot:
 
         self.figure = Figure(figsize=(3.6, 2.4), tight_layout=True)
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(180)
+        self.canvas.setFixedHeight(220)
         self.loss = self.figure.add_subplot(111)
         self.dice = self.loss.twinx()
         self.show([])
@@ -48,6 +48,11 @@ class _Plot:
         self.loss.set_ylabel("loss", color="tab:orange")
         self.dice.set_ylabel("validation Dice", color="tab:blue")
         self.dice.set_ylim(0, 1)
+        self.dice.yaxis.tick_right()  # clear() puts the twin's axis back on the left
+        self.dice.yaxis.set_label_position("right")
+        if rows:
+            handles = self.loss.get_lines() + self.dice.get_lines()
+            self.loss.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)
         self.loss.set_title(f"{stage} fine-tuning" if stage else "no run yet", fontsize=9)
         self.canvas.draw_idle()
 
@@ -91,9 +96,8 @@ class FineTuneWidget(QWidget):
         self.use_button = button("Segment the open case with the new models", self.use_in_segment)
         self.use_button.setEnabled(False)
         lay = QVBoxLayout(self)
-        lay.addWidget(
-            Container(widgets=list(self.stages.values()), layout="horizontal", label="stages").native
-        )
+        lay.addWidget(QLabel("Stages to fine-tune:"))
+        lay.addWidget(Container(widgets=list(self.stages.values()), layout="horizontal").native)
         lay.addWidget(Container(widgets=[self.dataset, self.status]).native)
         lay.addWidget(self.cases)
         form = [self.start_from, self.run_folder, self.iterations, self.val_every, self.device, self.output]

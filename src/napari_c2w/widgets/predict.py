@@ -22,7 +22,7 @@ from napari.layers import Image
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ..labels import to_layer
+from ..labels import LABELS, to_layer
 from ..layers import WRITTEN_KEY, checksum, label_colormap
 from ._review_common import layer_combo, layer_id, notify_error, run_task, written_record
 
@@ -209,6 +209,7 @@ class PredictWidget(QWidget):
                 opacity=0.6,
                 colormap=label_colormap(structure),
             )
+            layer.selected_label = LABELS[structure]  # painting adds to the structure
         layer.metadata[WRITTEN_KEY] = {
             **record,
             "structure": structure,

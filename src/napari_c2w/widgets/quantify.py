@@ -65,6 +65,7 @@ class QuantifyWidget(QWidget):
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(("quantity", "value"))
         self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(200)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.origin = QLabel("")
