@@ -8,14 +8,16 @@ by ``training/bundled.sh``) as another era of the Utah protocol might give them:
 (4 slices of 0.625 mm averaged, the label by majority), a tight crop (the cavity's box plus
 5 mm in plane, one slice in z) and, by default (``--shift era``), another contrast (gamma,
 bias field, noise). The geometry alone (``--shift geometry``) costs the bundled cavity only
-about 0.01 Dice (0.905 -> 0.893 and 0.935 -> 0.927 on two cases), too small a gap to close. Three of them are "corrected" (their
-reference labels stand for the annotator's corrected labels), approved, and the bundled cavity
-is fine-tuned on them with the Fine-tune widget's own runner (``napari-c2w-train --stage cavity
---from bundled`` in a child process) within a CPU budget (default 15 minutes: the run is sent
-Ctrl-C at the budget and its best checkpoint is used). Reports the cavity Dice on the other
-shifted cases before and after, on the same cases unshifted, the fraction of the gap closed
-((after - before) / (unshifted - before); target >= 0.5), and how long one fine-tuning
-iteration takes with its split into data, forward and backward (+ optimizer step).
+about 0.01 Dice (0.905 -> 0.893 and 0.935 -> 0.927 on two cases), too small a gap to close.
+
+Three of them are "corrected" (their reference labels stand for the annotator's corrected
+labels), approved, and the bundled cavity is fine-tuned on them with the Fine-tune widget's
+own runner (``napari-c2w-train --stage cavity --from bundled`` in a child process) within a
+CPU budget (default 15 minutes: the run is sent Ctrl-C at the budget and its best checkpoint
+is used). Reports the cavity Dice on the other shifted cases before and after, on the same
+cases unshifted, the fraction of the gap closed ((after - before) / (unshifted - before);
+target >= 0.5), and how long one fine-tuning iteration takes with its split into data,
+forward and backward (+ optimizer step).
 
 ``--quick`` checks the script in minutes (2 evaluation cases, 10 iterations); its numbers say
 nothing about adaptation.

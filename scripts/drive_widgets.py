@@ -51,7 +51,6 @@ def main() -> int:
     viewer.window._qt_window.resize(1500, 950)
     ph = generate_phantom(7, shape=(48, 112, 112), spacing=(1.25, 1.25, 1.25))
     case = ph.to_case(noisy=True)
-    reference = {"cavity": case.labels["cavity"]}
     case.labels = {}
     (image,) = [viewer.add_layer(Layer.create(*t)) for t in case_layers(case)]
 
