@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox
 from napari.layers import Image, Labels
-from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..labels import STRUCTURES
@@ -20,7 +19,6 @@ from ..review.band import INNER_MM, OUTER_MM
 from ..review.corrections import FILL_MODES, SMOOTH_METHODS
 from ..review.plausibility import WALL_MAX_MM, Finding
 from ..review.session import Edit, ReviewSession
-from ._history import LayerHistory
 from ._review_common import (
     ROLE_KEY,
     StructureDefaults,
@@ -35,14 +33,15 @@ from ._review_common import (
     reports_errors,
     show_layer,
 )
-from ._review_parts import FindingsTable, button, painted_voxels, shortcuts
+from ._review_history import HistoryAndPainting
+from ._review_parts import FindingsTable, button, shortcuts
 
 BAND_ROLE, FLAGGED_ROLE = "review band", "flagged components"
 #: Every flagged component in one bright colour no structure uses (visible at 8 voxels).
 FLAGGED_COLORMAP = {None: (1.0, 0.0, 1.0, 1.0), 0: (0.0, 0.0, 0.0, 0.0)}
 
 
-class ReviewWidget(QWidget):
+class ReviewWidget(HistoryAndPainting, QWidget):
     """Find, inspect, keep or remove implausible scar/wall components and correct labels."""
 
     def __init__(self, napari_viewer) -> None:
@@ -162,17 +161,6 @@ class ReviewWidget(QWidget):
             self.summary.setText("The layers changed: press 'Find implausible annotation'.")
         self._connect_paint()
         self._track_histories()
-
-    def _track_histories(self) -> None:
-        """Mirror the undo history of each chosen Labels layer (see :mod:`._history`)."""
-        wanted = {
-            layer_id(c.value): c.value for c in (self.cavity, self.wall, self.scar) if c.value is not None
-        }
-        for uid in [u for u in self._histories if u not in wanted]:
-            self._histories.pop(uid).disconnect()
-        for uid, layer in wanted.items():
-            if uid not in self._histories:
-                self._histories[uid] = LayerHistory(layer, self._undone, self._redone)
 
     def _layers_key(self) -> tuple:
         return tuple(layer_id(c.value) for c in (self.image, self.cavity, self.wall, self.scar))
@@ -324,20 +312,6 @@ class ReviewWidget(QWidget):
             if meta["status"] == "unreviewed":
                 meta["status"] = "in progress"
 
-    def _undone(self, edit: Edit) -> None:
-        """napari's history took back one of the review's edits (button or Ctrl+Z)."""
-        if self.session is not None and self.session.undo(edit) is not None:
-            self._after_history("Undid", edit)
-
-    def _redone(self, edit: Edit) -> None:
-        if self.session is not None and self.session.redo(edit) is not None:
-            self._after_history("Redid", edit)
-
-    def _after_history(self, verb: str, edit: Edit) -> None:
-        self.message.setText(f"{verb}: {edit.entry.get('rule')} ({edit.voxels} voxels).")
-        if self.session.findings is not None:
-            self._analyse()
-
     @reports_errors("Remove components")
     def remove_selected(self) -> None:
         s = self._ready()
@@ -371,60 +345,3 @@ class ReviewWidget(QWidget):
         else:
             raise ValueError(f"unknown correction {rule!r}")
         self._write(edit)
-
-    @reports_errors("Undo")
-    def undo(self) -> None:
-        """Take back the last review edit through the layer's own history (as Ctrl+Z would)."""
-        self._history_step(undo=True)
-
-    @reports_errors("Redo")
-    def redo(self) -> None:
-        self._history_step(undo=False)
-
-    def _history_step(self, undo: bool) -> None:
-        s = self.session
-        edit = None if s is None else (s.peek_undo() if undo else s.peek_redo())
-        if edit is None:
-            self.message.setText(f"Nothing to {'undo' if undo else 'redo'}.")
-            return
-        if edit.structure is None or not edit.voxels:  # a decision: no label changed
-            (s.undo if undo else s.redo)(edit)
-            self._after_history("Undid" if undo else "Redid", edit)
-            return
-        layer = self._layer(edit.structure)
-        history = self._histories.get(layer_id(layer))
-        top = None if history is None else (history.top_undo() if undo else history.top_redo())
-        if top is not edit:
-            raise RuntimeError(
-                f"the {layer.name!r} layer was painted after this edit: press Ctrl+"
-                f"{'Z' if undo else 'Shift+Z'} on that layer to step through its history"
-            )
-        layer.undo() if undo else layer.redo()
-
-    # ------------------------------------------------------------------ painting
-
-    def _connect_paint(self) -> None:
-        layer = self.scar.value if self.confine.value else None
-        if layer_id(layer) == layer_id(self._painted_layer):
-            return
-        if self._painted_layer is not None:
-            self._painted_layer.events.paint.disconnect(self._on_paint)
-        if layer is not None:
-            layer.events.paint.connect(self._on_paint)
-        self._painted_layer = layer
-
-    def _on_paint(self, event) -> None:
-        # napari emits the paint event before it writes the paint: handle it right after
-        if self._applying or not self.confine.value:
-            return
-        atoms, shape = event.value, self.scar.value.data.shape
-        QTimer.singleShot(0, lambda: self._confine_painting(atoms, shape))
-
-    @reports_errors("Confine painting")
-    def _confine_painting(self, atoms, shape) -> None:
-        s = self._ready()
-        if s.band is None:
-            self.find()
-        index, before, after = painted_voxels(atoms, shape)
-        painted = after != 0
-        self._write(s.revert_painting(index[painted], before[painted], "scar"), refresh=False)
