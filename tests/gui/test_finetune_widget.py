@@ -64,7 +64,7 @@ def test_fine_tune_widget_runs_plots_and_prints_the_command(make_napari_viewer, 
     assert w.cases.count() == 2  # the approved cases only, by default
     w.start()
     assert w.last_error is None and w.busy
-    assert "napari-c2w-train --stage cavity" in w.command.text()
+    assert "napari-c2w-train --stage cavity" in w.command.toPlainText()
     qtbot.waitUntil(lambda: not w.busy, timeout=240000)
     assert w.process.state == "completed", w.process.message
     run = tmp_path / "runs" / "cavity"

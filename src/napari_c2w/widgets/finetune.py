@@ -14,7 +14,15 @@ from pathlib import Path
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, SpinBox
 from qtpy.QtCore import Qt, QTimer
-from qtpy.QtWidgets import QLabel, QListWidget, QListWidgetItem, QProgressBar, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..io.case import REVIEW_STATUSES
 from ..train.runner import BUNDLED, FineTuneRequest, TrainingProcess, shell_commands
@@ -39,12 +47,15 @@ class _Plot:
         self.show([])
 
     def show(self, rows: list[dict], stage: str = "") -> None:
+        from matplotlib.ticker import MaxNLocator
+
         self.loss.clear()
         self.dice.clear()
         its = [r["iteration"] for r in rows]
         self.loss.plot(its, [r.get("loss") for r in rows], "o-", color="tab:orange", label="loss")
         self.dice.plot(its, [r.get("dice") for r in rows], "s-", color="tab:blue", label="validation Dice")
         self.loss.set_xlabel("iteration")
+        self.loss.xaxis.set_major_locator(MaxNLocator(integer=True))
         self.loss.set_ylabel("loss", color="tab:orange")
         self.dice.set_ylabel("validation Dice", color="tab:blue")
         self.dice.set_ylim(0, 1)
@@ -86,9 +97,10 @@ class FineTuneWidget(QWidget):
         self.bar = QProgressBar()
         self.message = QLabel("Choose the reviewed cases (the review queue's approved ones by default).")
         self.message.setWordWrap(True)
-        self.command = QLabel("")
-        self.command.setWordWrap(True)
-        self.command.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.command = QPlainTextEdit("")
+        self.command.setReadOnly(True)
+        self.command.setFixedHeight(80)
+        self.command.setPlaceholderText("The commands that repeat the run appear here.")
         self.plot = _Plot()
         self.timer = QTimer(self)
         self.timer.setInterval(500)
@@ -161,7 +173,7 @@ class FineTuneWidget(QWidget):
         request = self.request()
         self.process = TrainingProcess(request)
         self.process.start()
-        self.command.setText("Repeat with:\n" + "\n".join(shell_commands(request, self.process.data)))
+        self.command.setPlainText("# repeat with:\n" + "\n".join(shell_commands(request, self.process.data)))
         self.use_button.setEnabled(False)
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -177,7 +189,7 @@ class FineTuneWidget(QWidget):
     def poll(self) -> None:
         """Follow the run: plot, progress, and the end."""
         p = self.process
-        if p is None:
+        if p is None or (p.state != "running" and not self.timer.isActive()):
             return
         state = p.poll()
         rows = p.metrics()
