@@ -185,12 +185,20 @@ def test_4_cancel_is_no_error_and_resets_progress(qtbot, challenge, monkeypatch)
 
 def test_5_quantify_and_export_never_mix_reference_and_prediction(qtbot, challenge):
     viewer, w, _, reference = challenge
+    names = ("Export case", "Quantify", "Review annotations")
+    opened_before = plugin_widget(viewer, "Quantify")  # open before Segment: follows the new layers
     segment(qtbot, w)
     ids = {ly.unique_id for ly in predicted(viewer, reference)}
-    for name in ("Export case", "Quantify", "Review annotations"):
-        widget = plugin_widget(viewer, name)
+    for widget in [opened_before, *(plugin_widget(viewer, n) for n in names)]:
         chosen = [c.value for c in (widget.cavity, widget.wall, widget.scar)]
-        assert all(ly is not None and ly.unique_id in ids for ly in chosen), name
+        assert all(ly is not None and ly.unique_id in ids for ly in chosen), widget
+    _, wall, _ = predicted(viewer, reference)
+    wall.data_setitem((np.array([3]), np.array([4]), np.array([5])), LABELS["wall"])
+    segment(qtbot, w, answer=False)  # a new wall layer; cavity and scar replaced in place
+    cavity, _, scar, new_wall = predicted(viewer, reference)
+    latest = [cavity.unique_id, new_wall.unique_id, scar.unique_id]
+    for widget in [opened_before, *(plugin_widget(viewer, n) for n in names)]:
+        assert [c.value.unique_id for c in (widget.cavity, widget.wall, widget.scar)] == latest, widget
 
 
 # ----------------------------------------------------------------- 6. colours

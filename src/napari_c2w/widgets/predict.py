@@ -11,8 +11,8 @@ is replaced only after asking.
 
 from __future__ import annotations
 
+import datetime
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -159,13 +159,16 @@ class PredictWidget(QWidget):
         image = self.image.value
         case_id = image.metadata.get("napari_c2w", {}).get("case_id") or image.name
         records = prediction_records(prediction, case_id, by="napari-c2w Segment widget")
-        run = {"run": uuid.uuid4().hex[:12], "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        now = datetime.datetime.now().isoformat(timespec="microseconds")  # orders runs
+        run = {"run": uuid.uuid4().hex[:12], "time": now}
         targets = {s: self._target(s, image) for s in prediction.labels}
         edited = [t.name for t in targets.values() if t is not None and self._edited(t)]
         if edited and not self.confirm_replace(edited):
             targets = {s: (None if t is not None and t.name in edited else t) for s, t in targets.items()}
-        for name, mask in prediction.labels.items():
-            self._put(targets[name], name, mask, image, {**records[name], **run})
+        # replace in place first, then add: each added layer finds the others already in the new run
+        order = sorted(prediction.labels, key=lambda n: targets[n] is None)
+        for name in order:
+            self._put(targets[name], name, prediction.labels[name], image, {**records[name], **run})
         self.results.setText(results_text(prediction))
 
     def _target(self, structure: str, image):
@@ -195,27 +198,28 @@ class PredictWidget(QWidget):
 
     def _put(self, layer, structure: str, mask: np.ndarray, image, record: dict) -> None:
         data = to_layer(mask, structure)
-        if layer is not None:
-            layer.data = data
-            layer.scale, layer.translate = image.scale, image.translate
-        else:
-            taken = {ly.name for ly in self.viewer.layers}
-            name = structure if structure not in taken else f"{structure} (prediction)"
-            layer = self.viewer.add_labels(
-                data,
-                name=name,
-                scale=image.scale,
-                translate=image.translate,
-                opacity=0.6,
-                colormap=label_colormap(structure),
-            )
-            layer.selected_label = LABELS[structure]  # painting adds to the structure
-        layer.metadata[WRITTEN_KEY] = {
+        written = {
             **record,
             "structure": structure,
             "image": str(layer_id(image)),
-            "checksum": checksum(layer.data),
+            "checksum": checksum(data),
         }
+        if layer is not None:
+            layer.metadata[WRITTEN_KEY] = written
+            layer.data = data
+            layer.scale, layer.translate = image.scale, image.translate
+            return
+        taken = {ly.name for ly in self.viewer.layers}
+        layer = self.viewer.add_labels(  # with its record: widgets pick defaults as it arrives
+            data,
+            name=structure if structure not in taken else f"{structure} (prediction)",
+            scale=image.scale,
+            translate=image.translate,
+            opacity=0.6,
+            colormap=label_colormap(structure),
+            metadata={WRITTEN_KEY: written},
+        )
+        layer.selected_label = LABELS[structure]  # painting adds to the structure
 
 
 def results_text(prediction) -> str:
