@@ -23,6 +23,7 @@ structure layer holding several values) is refused with an error naming the laye
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
 import numpy as np
@@ -31,13 +32,32 @@ from .errors import InputError
 from .io.case import Case
 from .io.omezarr import OmeZarrImage
 from .io.volume import Volume
-from .labels import LABELS, to_layer, to_mask
+from .labels import COLORS, LABELS, to_layer, to_mask
 
 META_KEY = "napari_c2w"
 #: Metadata key of the layers a widget adds for display (band, flagged components): not structures.
 ROLE_KEY = "napari_c2w_role"
 UNITS = ("mm", "mm", "mm")
 AXIS_LABELS = ("z", "y", "x")
+#: ``layer.metadata`` key of the record the plugin keeps on a Labels layer it wrote (a
+#: prediction): its structure, the image layer it belongs to, the run, a checksum of what was
+#: written, and the provenance/sources/attrs an export must store with it.
+WRITTEN_KEY = "napari_c2w_written"
+
+
+def checksum(data) -> str:
+    """A digest of a layer's array (tells whether an annotator changed what the plugin wrote)."""
+    return hashlib.sha1(np.ascontiguousarray(np.asarray(data)).view(np.uint8)).hexdigest()
+
+
+def label_colormap(structure: str) -> dict:
+    """A Labels ``colormap`` argument showing the structure in its ``labels.COLORS`` colour.
+
+    Every non-zero value gets the colour (the layer's foreground is the structure, whatever
+    label an annotator paints with).
+    """
+    rgba = tuple(c / 255.0 for c in COLORS[structure])
+    return {None: rgba, 0: (0.0, 0.0, 0.0, 0.0), LABELS[structure]: rgba}
 
 
 def warn_if_oblique(volume: Volume) -> None:
@@ -72,6 +92,7 @@ def label_layer(mask: np.ndarray, structure: str, volume: Volume) -> tuple:
     kwargs["name"] = structure
     kwargs["metadata"][META_KEY] = {"structure": structure}
     kwargs["opacity"] = 0.6
+    kwargs["colormap"] = label_colormap(structure)
     return (to_layer(mask, structure), kwargs, "labels")
 
 
@@ -118,7 +139,13 @@ def structure_of_layer_name(name: str) -> str | None:
 
 
 def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
-    """Build a case from an image layer tuple and label layer tuples (data, meta[, type])."""
+    """Build a case from an image layer tuple and label layer tuples (data, meta[, type]).
+
+    A labels layer the plugin predicted (its metadata holds a :data:`WRITTEN_KEY` record) is
+    credited to that prediction: sources, provenance (models, thresholds) and the uncertainty,
+    plus a ``napari edit`` entry when its data changed since. Sources of structures not
+    exported are dropped, so a reference file is never credited with another layer's labels.
+    """
     data, meta = image[0], image[1]
     layer_meta = meta.get("metadata", {}) or {}
     ours = layer_meta.get(META_KEY, {})
@@ -137,9 +164,27 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
         status=ours.get("status", "unreviewed"),
         attrs=dict(ours.get("attrs", {})),
     )
-    for structure, mask in place_labels(labels, volume.shape, scale).items():
+    placed = place_labels(labels, volume.shape, scale)
+    for structure, mask in placed.items():
         case.set_label(structure, mask)
+    for item in labels:  # credit what the plugin predicted to its prediction
+        record = (item[1].get("metadata") or {}).get(WRITTEN_KEY)
+        if record and record.get("structure") in placed:
+            _credit(case, record["structure"], record, item[0])
+    case.sources = {k: v for k, v in case.sources.items() if k not in LABELS or k in case.labels}
     return case
+
+
+def _credit(case: Case, structure: str, record: dict, data) -> None:
+    from .infer.result import apply_record
+
+    apply_record(case, structure, record)
+    if record.get("checksum") and record["checksum"] != checksum(data):
+        from .io.case import provenance_entry
+
+        case.provenance.append(
+            provenance_entry("napari edit", structure, rule="edited after prediction", of=record.get("time"))
+        )
 
 
 def _layer_name(meta: dict) -> str:
@@ -171,7 +216,11 @@ def _structures_of_layer(data: np.ndarray, meta: dict, shape: tuple, scale: tupl
         return {}
     _check_grid(data, meta, shape, scale)
     values = [int(v) for v in np.unique(data) if v != 0]
-    structure = structure_of_layer_name(name) or (metadata.get(META_KEY) or {}).get("structure")
+    structure = (
+        structure_of_layer_name(name)
+        or (metadata.get(META_KEY) or {}).get("structure")
+        or (metadata.get(WRITTEN_KEY) or {}).get("structure")
+    )
     if structure is not None:
         if len(values) > 1:
             raise InputError(

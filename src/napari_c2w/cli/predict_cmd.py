@@ -156,44 +156,22 @@ def _done(out: Path, case_id: str, fmt: str) -> bool:
 def predict_case(source, out: Path, models, options, fmt: str) -> Path:
     """Segment one source and write its result; returns the output path."""
     from ..infer import segment
-    from ..io.case import Case, provenance_entry
+    from ..infer.result import case_from_prediction, prediction_summary
     from ..io.importer import load_source
 
     case = load_source(source)
     prediction = segment(case.image, models, options)
-    summary = {
-        "case_id": case.case_id,
-        "models": prediction.models,
-        "uncertainty": prediction.uncertainty,
-        "roi": prediction.roi,
-        "timings_s": prediction.timings,
-        "device": prediction.device,
-    }
-    entries = [
-        provenance_entry(
-            "predict",
-            name,
-            by="napari-c2w predict",
-            models={s: prediction.models[s] for s in ("localizer", name) if s in prediction.models},
-            voxels=int(mask.sum()),
-        )
-        for name, mask in prediction.labels.items()
-    ]
+    result = case_from_prediction(
+        case.image, prediction, case.case_id, sources={"image": str(source.path)}, by="napari-c2w predict"
+    )
     target = _target(out, case.case_id, fmt)
     if fmt == "zarr":
         from ..io.store import write_case_store
 
-        result = Case(
-            image=case.image,
-            labels=prediction.labels,
-            case_id=case.case_id,
-            sources={"image": str(source.path)},
-            provenance=entries,
-            attrs={"uncertainty": prediction.uncertainty, "prediction": summary},
-        )
         write_case_store(result, target)
         return target
-    _write_files(target, case, prediction, FORMATS[fmt], {**summary, "provenance": entries})
+    summary = {**prediction_summary(prediction, case.case_id), "provenance": result.provenance}
+    _write_files(target, case, prediction, FORMATS[fmt], summary)
     return target
 
 

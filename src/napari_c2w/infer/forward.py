@@ -5,7 +5,8 @@ then the CPU). Qt-free."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -26,6 +27,8 @@ class WindowedForward:
         amp: autocast where the device supports it.
         flip_tta: average with a pass mirrored along x.
         check: called before every window (raises to cancel).
+        on_window: called with (windows done, windows in this call of :meth:`probability`)
+            after every batch of windows (progress within a stage).
     """
 
     def __init__(
@@ -37,11 +40,16 @@ class WindowedForward:
         amp: bool,
         flip_tta: bool,
         check: Callable[[], None],
+        on_window: Callable[[int, int], None] | None = None,
     ) -> None:
         self.device, self.sw_batch, self.overlap = device, sw_batch_size, overlap
         self.amp, self.flip_tta, self.check = amp, flip_tta, check
+        self.on_window = on_window
+        self._done, self._total = 0, 1
 
     def probability(self, stage: StageModel, x: np.ndarray, window: tuple[int, ...]) -> np.ndarray:
+        self._done = 0
+        self._total = window_count(x.shape, window, self.overlap) * (2 if self.flip_tta else 1)
         tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
         logits = self._with_fallback(stage, tensor, window)
         if self.flip_tta:
@@ -85,7 +93,11 @@ class WindowedForward:
 
         def predictor(patch: torch.Tensor) -> torch.Tensor:
             self.check()
-            return model(patch.contiguous(memory_format=memory_format(patch.device, patch.ndim - 2)))
+            out = model(patch.contiguous(memory_format=memory_format(patch.device, patch.ndim - 2)))
+            self._done = min(self._done + int(patch.shape[0]), self._total)
+            if self.on_window is not None:
+                self.on_window(self._done, self._total)
+            return out
 
         with inference_mode(device, amp=self.amp):
             out = sliding_window_inference(
@@ -99,6 +111,16 @@ class WindowedForward:
                 device=torch.device("cpu"),
             )
         return out.float().cpu()
+
+
+def window_count(shape: Sequence[int], window: Sequence[int], overlap: float) -> int:
+    """How many windows MONAI's sliding window takes over ``shape`` (as ``dense_patch_slices``)."""
+    n = 1
+    for size, roi in zip(shape, window, strict=True):
+        win = min(int(roi), int(size))
+        step = max(int(win * (1 - overlap)), 1)
+        n *= 1 if size <= win else math.ceil((size - win) / step) + 1
+    return n
 
 
 def fallbacks(device: torch.device, batch: int) -> list[tuple[torch.device, int]]:

@@ -40,7 +40,16 @@ class StageModel:
             "preset": self.meta.get("preset"),
             "napari_c2w_version": self.meta.get("napari_c2w_version"),
             "created": self.meta.get("created"),
+            "phantom_only": phantom_only(self.meta),
         }
+
+
+def phantom_only(meta: dict) -> bool | None:
+    """Whether a checkpoint was trained on phantoms only (None: its training cases are unknown)."""
+    cases = (meta.get("training_data") or {}).get("train_cases") if isinstance(meta, dict) else None
+    if not cases:
+        return None
+    return all(str(c).startswith("phantom") for c in cases)
 
 
 def _is_bundled(path: Path) -> bool:

@@ -41,6 +41,9 @@ _WEIGHTS = {"prepare": 0.02, "localizer": 0.10, "cavity": 0.45, "wall": 0.15, "s
 class Cancelled(C2WError):
     """The run was cancelled by the user; nothing was written."""
 
+    #: Widgets show a cancel as a plain message, not as an error.
+    is_cancel = True
+
 
 @dataclasses.dataclass
 class InferenceOptions:
@@ -156,12 +159,24 @@ class _Run:
             amp=options.amp,
             flip_tta=options.flip_tta,
             check=cancel.check,
+            on_window=self._window_done,
         )
+        self._stage, self._t_stage, self._message = "prepare", time.perf_counter(), ""
 
     # -------------------------------------------------------------- bookkeeping
     def _step(self, name: str, message: str) -> None:
         self.cancel.check()
+        self._stage, self._t_stage, self._message = name, time.perf_counter(), message
         self.progress(min(self.done, 1.0), message)
+
+    def _window_done(self, done: int, total: int) -> None:
+        """Progress within a stage: windows done and an estimate of the stage's time left."""
+        part = done / max(total, 1)
+        elapsed = time.perf_counter() - self._t_stage
+        left = elapsed / part * (1 - part) if part > 0 else float("nan")
+        when = f", about {left:.0f} s left" if np.isfinite(left) else ""
+        fraction = self.done + _WEIGHTS.get(self._stage, 0.0) * part
+        self.progress(min(fraction, 1.0), f"{self._message}: window {done} of {total}{when}")
 
     def _finish(self, name: str, t0: float) -> None:
         self.timings[name] = round(time.perf_counter() - t0, 3)

@@ -291,22 +291,30 @@ class ReviewSession:
     def can_redo(self) -> bool:
         return bool(self._redo)
 
-    def undo(self) -> Edit | None:
-        """Take back the last edit; the caller writes ``edit.values(undo=True)`` at ``edit.index``."""
-        if not self._undo:
+    def peek_undo(self) -> Edit | None:
+        """The edit :meth:`undo` would take back (None: nothing to undo)."""
+        return self._undo[-1] if self._undo else None
+
+    def peek_redo(self) -> Edit | None:
+        return self._redo[-1] if self._redo else None
+
+    def undo(self, edit: Edit | None = None) -> Edit | None:
+        """Take back the last edit (or ``edit``, when another history undid it, e.g. napari's);
+        the caller writes ``edit.values(undo=True)`` at ``edit.index`` unless it is already undone."""
+        edit = _take(self._undo, edit)
+        if edit is None:
             return None
-        edit = self._undo.pop()
         self._redo.append(edit)
         if edit.kept is not None and self.kept is not None:
             self.kept[edit.kept] = False
         self.provenance.append(self._history_entry("review undo", edit))
         return edit
 
-    def redo(self) -> Edit | None:
-        """Apply the last undone edit again; the caller writes ``edit.values()`` at ``edit.index``."""
-        if not self._redo:
+    def redo(self, edit: Edit | None = None) -> Edit | None:
+        """Apply the last undone edit (or ``edit``) again; the caller writes ``edit.values()``."""
+        edit = _take(self._redo, edit)
+        if edit is None:
             return None
-        edit = self._redo.pop()
         self._undo.append(edit)
         if edit.kept is not None and self.kept is not None:
             self.kept[edit.kept] = True
@@ -323,6 +331,18 @@ class ReviewSession:
             of=e.get("time"),
             voxels=edit.voxels,
         )
+
+
+def _take(stack: list[Edit], edit: Edit | None) -> Edit | None:
+    """Pop ``edit`` (by identity; None: the top) from ``stack``; None when it is not there."""
+    if not stack:
+        return None
+    if edit is None:
+        return stack.pop()
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i] is edit:
+            return stack.pop(i)
+    return None
 
 
 def _brief(f: Finding) -> dict:

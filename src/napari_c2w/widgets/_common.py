@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import ComboBox
 
-from ..labels import LABELS, to_mask
-from ..layers import META_KEY, ROLE_KEY, structure_of_layer_name
+from ..labels import LABELS, STRUCTURES, to_mask
+from ..layers import META_KEY, ROLE_KEY, WRITTEN_KEY, structure_of_layer_name
 
 NOTHREADS_ENV = "NAPARI_C2W_NOTHREADS"
-#: ``layer.metadata`` key marking layers the widgets made (band, components, maps).
 
 
 def default_annotator() -> str:
@@ -73,16 +72,24 @@ def run_task(
     fn: Callable[[], Any],
     done: Callable[[Any], None],
     failed: Callable[[str], None] | None = None,
+    *,
+    cancelled: Callable[[], None] | None = None,
 ) -> Any:
     """Run ``fn`` in a napari thread worker (or at once when threads are disabled).
 
     ``done(result)`` runs in the GUI thread; an error becomes a notification,
-    ``owner.last_error`` and a call of ``failed(message)``. ``owner.busy`` is True while
-    the work runs. Returns the worker (None when run synchronously).
+    ``owner.last_error`` and a call of ``failed(message)``. A cancel (an exception with a true
+    ``is_cancel`` attribute) is no error: it calls ``cancelled()`` and shows a plain message.
+    ``owner.busy`` is True while the work runs. Returns the worker (None when run synchronously).
     """
 
     def fail(err: BaseException) -> None:
         owner.busy = False
+        if getattr(err, "is_cancel", False):
+            notify_info(f"{what}: cancelled.")
+            if cancelled is not None:
+                cancelled()
+            return
         owner.last_error = f"{what}: {err}"
         notify_error(owner.last_error)
         if failed is not None:
@@ -133,6 +140,70 @@ def pick_default(combo: ComboBox, structure: str | None = None) -> None:
         pick = next((ly for ly in layers if META_KEY in ly.metadata), layers[0] if layers else None)
     if pick is not None:
         combo.value = pick
+
+
+def written_record(layer) -> dict | None:
+    """The record the plugin keeps on a Labels layer it wrote (None for any other layer)."""
+    return None if layer is None else layer.metadata.get(WRITTEN_KEY)
+
+
+def default_structure_layers(layers) -> dict[str, Any]:
+    """One consistent default layer per structure, never mixing a prediction with other labels.
+
+    With predicted layers present, the latest Segment run's layers are chosen for every
+    structure it made; otherwise layers named after the structure (exact name first).
+    """
+    predicted = [ly for ly in layers if written_record(ly)]
+    if predicted:
+        run = max(predicted, key=lambda ly: written_record(ly).get("time", ""))
+        latest = written_record(run).get("run")
+        return {
+            written_record(ly)["structure"]: ly for ly in predicted if written_record(ly).get("run") == latest
+        }
+    out = {}
+    for structure in STRUCTURES:
+        exact = [ly for ly in layers if ly.name == structure]
+        named = [ly for ly in layers if structure_of_layer_name(ly.name) == structure]
+        if exact or named:
+            out[structure] = (exact or named)[0]
+    return out
+
+
+class StructureDefaults:
+    """Keeps a widget's cavity/wall/scar pickers on one consistent default set until the user
+    picks a layer by hand; :meth:`describe` says where the chosen labels come from."""
+
+    def __init__(self, combos: dict[str, ComboBox]) -> None:
+        self.combos = combos
+        self._auto: dict | None = None
+
+    def _current(self) -> dict:
+        return {s: layer_id(c.value) for s, c in self.combos.items()}
+
+    def apply(self) -> None:
+        if self._auto is not None and self._current() != self._auto:
+            return  # the user chose layers by hand: leave them
+        layers = {layer_id(ly): ly for c in self.combos.values() for ly in c.choices if ly is not None}
+        picks = default_structure_layers(list(layers.values()))
+        for structure, combo in self.combos.items():
+            pick = picks.get(structure)
+            if pick is not None or combo._nullable:
+                combo.value = pick
+        self._auto = self._current()
+
+    def describe(self) -> str:
+        """'cavity, wall, scar: the prediction of 16:52:03' or a warning when they mix."""
+        chosen = {s: c.value for s, c in self.combos.items() if c.value is not None}
+        if not chosen:
+            return "No labels chosen."
+        runs = {(written_record(ly) or {}).get("run") for ly in chosen.values()}
+        names = ", ".join(chosen)
+        if runs == {None}:
+            return f"{names}: labels layers not made by Segment (e.g. reference or loaded labels)."
+        if len(runs) == 1:
+            when = (written_record(next(iter(chosen.values()))) or {}).get("time", "")[11:19]
+            return f"{names}: the prediction of {when}."
+        return f"Note: {names} mix predicted and other labels; check the choice above."
 
 
 def case_meta(image_layer) -> dict:

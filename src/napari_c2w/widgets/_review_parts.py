@@ -6,9 +6,26 @@ from collections.abc import Callable
 
 import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QAbstractItemView, QPushButton, QTableWidget, QTableWidgetItem
+from qtpy.QtGui import QKeySequence, QShortcut
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
-COLUMNS = ("#", "structure", "kind", "voxels", "mm³", "from band (mm)", "slice", "decision")
+COLUMNS = ("#", "what", "size", "slice", "decision")
+
+
+def shortcuts(parent: QWidget, keys: dict[str, tuple[str, Callable[[], object]]]) -> str:
+    """Window-wide keyboard shortcuts {key: (what, slot)}; returns their listing for the widget."""
+    for key, (_, slot) in keys.items():
+        shortcut = QShortcut(QKeySequence(key), parent)
+        shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        shortcut.activated.connect(lambda slot=slot: slot())
+    return "Keys: " + "; ".join(f"{k} {what}" for k, (what, _) in keys.items())
 
 
 def button(text: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
@@ -28,6 +45,10 @@ class FindingsTable(QTableWidget):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().setVisible(False)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.setWordWrap(True)
+        self.setMinimumHeight(170)  # about six rows
 
     def show_rows(self, rows: list[dict]) -> None:
         """Fill the table from ``ReviewSession.rows()`` (no selection signal while filling)."""
@@ -36,22 +57,25 @@ class FindingsTable(QTableWidget):
         for r, row in enumerate(rows):
             cells = (
                 row["id"],
-                row["structure"],
-                row["kind"],
-                row["voxels"],
-                f"{row['volume_mm3']:.1f}",
-                f"{row['min_distance_mm']:.1f}-{row['max_distance_mm']:.1f}",
+                f"{row['structure']} {row['kind']}",
+                f"{row['voxels']} vox, {row['volume_mm3']:.0f} mm³",
                 row["z"],
                 row["decision"],
+            )
+            tip = (
+                f"{row['structure']} {row['kind']}: {row['voxels']} voxels ({row['volume_mm3']:.1f} mm³), "
+                f"{row['min_distance_mm']:.1f}-{row['max_distance_mm']:.1f} mm from the wall band, "
+                f"slice {row['z']}"
             )
             for c, value in enumerate(cells):
                 item = QTableWidgetItem(str(value))
                 item.setData(Qt.ItemDataRole.UserRole, row["id"])
+                item.setToolTip(tip)
                 if row["decision"] == "kept":
                     item.setForeground(Qt.GlobalColor.gray)
                 self.setItem(r, c, item)
         self.blockSignals(False)
-        self.resizeColumnsToContents()
+        self.resizeRowsToContents()
 
     def selected_ids(self) -> list[int]:
         rows = sorted({i.row() for i in self.selectionModel().selectedRows()})

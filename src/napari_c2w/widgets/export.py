@@ -22,6 +22,7 @@ from ..io.store import store_path, write_case_store
 from ..layers import META_KEY, case_from_layers
 from ..surface import export as _surface  # noqa: F401 (registers the 'surface' format)
 from ._common import (
+    StructureDefaults,
     case_meta,
     default_annotator,
     layer_combo,
@@ -56,6 +57,11 @@ class ExportWidget(QWidget):
             text="replace changed labels (the stored ones are kept as versions)", value=False
         )
         self.image.changed.connect(lambda *_: self._from_image())
+        self.defaults = StructureDefaults({"cavity": self.cavity, "wall": self.wall, "scar": self.scar})
+        self.origin = QLabel("")
+        self.origin.setWordWrap(True)
+        for combo in (self.cavity, self.wall, self.scar):
+            combo.changed.connect(lambda *_: self.origin.setText(self.defaults.describe()))
         self.form = Container(
             widgets=[
                 self.image,
@@ -76,6 +82,7 @@ class ExportWidget(QWidget):
         button.clicked.connect(lambda *_: self.export())
         lay = QVBoxLayout(self)
         lay.addWidget(self.form.native)
+        lay.addWidget(self.origin)
         lay.addWidget(button)
         lay.addWidget(self.message)
         lay.addStretch()
@@ -84,8 +91,8 @@ class ExportWidget(QWidget):
     def reset_choices(self, *_args) -> None:
         self.form.reset_choices()
         pick_default(self.image)
-        for combo in (self.cavity, self.wall, self.scar):
-            pick_default(combo, combo.label)
+        self.defaults.apply()
+        self.origin.setText(self.defaults.describe())
         self._from_image()
 
     def _from_image(self) -> None:

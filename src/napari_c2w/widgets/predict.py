@@ -1,15 +1,19 @@
 """The "Segment LA (cavity, wall, scar)" widget: the staged pipeline on an image layer.
 
 Thin: the work is :func:`napari_c2w.infer.segment`, run in a napari thread worker with a
-progress bar and a Cancel button. Results become Labels layers ``cavity``, ``wall`` and ``scar``
-on the image's scale and translate. A result layer that an annotator has edited since the
-last run is never replaced without asking.
+progress bar (within each stage: windows done, time left) and a Cancel button. The result
+goes through :func:`napari_c2w.infer.result.prediction_records`, the same records
+``napari-c2w predict`` stores, kept on each Labels layer the widget writes
+(``layer.metadata[WRITTEN_KEY]``). Layers are tracked by that record, never by name: a
+reference layer called ``cavity`` is never touched, and a predicted layer an annotator edited
+is replaced only after asking.
 """
 
 from __future__ import annotations
 
-import hashlib
+import datetime
 import threading
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +22,15 @@ from napari.layers import Image
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ..labels import to_layer
-from ._common import layer_combo, notify_error, notify_info, run_task
+from ..labels import LABELS, to_layer
+from ..layers import WRITTEN_KEY, checksum, label_colormap
+from ._common import layer_combo, layer_id, notify_error, run_task, written_record
 
-CHECKSUM_KEY = "napari_c2w_prediction_sha1"
-
-
-def checksum(data) -> str:
-    return hashlib.sha1(np.ascontiguousarray(np.asarray(data)).view(np.uint8)).hexdigest()
+BUNDLED, FOLDER, FINE_TUNED = "bundled", "folder...", "fine-tuned run"
+CAVEAT = (
+    "Caveat: the {what} model(s) were trained on phantoms only (never on real wall or scar "
+    "labels); read wall thickness and scar burden as rough estimates."
+)
 
 
 class _Progress(QObject):
@@ -43,11 +48,12 @@ class PredictWidget(QWidget):
         self.last_error: str | None = None
         self.busy = False
         self.result = None
+        self.fine_tuned: list[Path] = []
         self._cancel = threading.Event()
         self.image = layer_combo(napari_viewer, Image, "image")
-        self.models = ComboBox(label="models", choices=["bundled", "folder..."], value="bundled")
+        self.models = ComboBox(label="models", choices=[BUNDLED, FOLDER], value=BUNDLED)
         self.folder = FileEdit(label="model folder / run", mode="d", visible=False)
-        self.models.changed.connect(lambda v: setattr(self.folder, "visible", v != "bundled"))
+        self.models.changed.connect(lambda v: setattr(self.folder, "visible", v == FOLDER))
         self.device = ComboBox(label="device", choices=["auto", *available_devices()], value="auto")
         self.form = Container(widgets=[self.image, self.models, self.folder, self.device])
         self.run_button = QPushButton("Run")
@@ -57,18 +63,41 @@ class PredictWidget(QWidget):
         self.bar.setRange(0, 100)
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.results = QLabel("")
+        self.results.setWordWrap(True)
         layout = QVBoxLayout(self)
-        for w in (self.form.native, self.run_button, self.cancel_button, self.bar, self.message):
+        for w in (
+            self.form.native,
+            self.run_button,
+            self.cancel_button,
+            self.bar,
+            self.message,
+            self.results,
+        ):
             layout.addWidget(w)
         layout.addStretch(1)
         self.progress = _Progress()
         self.progress.changed.connect(self._on_progress)
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.run_button.clicked.connect(lambda *_: self.run())
+        self.cancel_button.clicked.connect(lambda *_: self.cancel())
         napari_viewer.layers.events.inserted.connect(lambda e: self.image.reset_choices())
         napari_viewer.layers.events.removed.connect(lambda e: self.image.reset_choices())
 
     # ------------------------------------------------------------------ actions
+    def model_sources(self) -> list[Path]:
+        """The model folders/runs overriding the bundled weights for the chosen model set."""
+        if self.models.value == FINE_TUNED:
+            return list(self.fine_tuned)
+        return [] if self.models.value == BUNDLED else [Path(self.folder.value)]
+
+    def use_models(self, runs: list[Path], base: list[Path] | None = None) -> None:
+        """Offer fine-tuned runs (each replaces its stage; ``base`` folders go first)."""
+        self.fine_tuned = [*(base or []), *runs]
+        if FINE_TUNED not in self.models.choices:
+            self.models.choices = [BUNDLED, FOLDER, FINE_TUNED]
+        self.models.value = FINE_TUNED
+        self.message.setText("Models: " + ", ".join(str(p) for p in self.fine_tuned))
+
     def run(self):
         """Start the pipeline on the chosen image layer (returns the worker, or None)."""
         from ..infer import InferenceOptions, segment
@@ -81,27 +110,35 @@ class PredictWidget(QWidget):
         if np.ndim(layer.data) != 3 or getattr(layer, "multiscale", False):
             notify_error(f"Segment: {layer.name!r} is not a single-scale 3D volume.")
             return None
-        sources = [] if self.models.value == "bundled" else [Path(self.folder.value)]
+        sources = self.model_sources()
         volume = Volume(np.asarray(layer.data), tuple(layer.scale[-3:]), tuple(layer.translate[-3:]))
         options = InferenceOptions(device=self.device.value)
         self._cancel.clear()
-        self._set_running(True)
+        self._set_running(True, "starting...")
 
         def work():
             return segment(
                 volume, sources, options, progress=self.progress.changed.emit, cancel=self._cancel.is_set
             )
 
-        return run_task(self, "Segment", work, self._done, failed=lambda m: self._set_running(False, m))
+        return run_task(
+            self,
+            "Segment",
+            work,
+            self._done,
+            failed=lambda m: self._set_running(False, m),
+            cancelled=self._cancelled,
+        )
 
     def cancel(self) -> None:
         self._cancel.set()
-        self.message.setText("cancelling after the current step...")
+        self.message.setText("Cancelling after the current window...")
 
     # ------------------------------------------------------------------ results
     def _on_progress(self, fraction: float, message: str) -> None:
-        self.bar.setValue(round(100 * fraction))
-        self.message.setText(message)
+        if self.busy:
+            self.bar.setValue(round(100 * fraction))
+            self.message.setText(message)
 
     def _set_running(self, running: bool, message: str | None = None) -> None:
         self.busy = running
@@ -110,48 +147,95 @@ class PredictWidget(QWidget):
         if message is not None:
             self.message.setText(message)
 
+    def _cancelled(self) -> None:
+        self._set_running(False, "Cancelled: nothing was changed.")
+        self.bar.setValue(0)
+
     def _done(self, prediction) -> None:
-        self._set_running(False, "done")
+        from ..infer.result import prediction_records
+
+        self._set_running(False, "Done.")
         self.result = prediction
         image = self.image.value
-        edited = [n for n in prediction.labels if self._edited(n)]
-        suffix = ""
+        case_id = image.metadata.get("napari_c2w", {}).get("case_id") or image.name
+        records = prediction_records(prediction, case_id, by="napari-c2w Segment widget")
+        now = datetime.datetime.now().isoformat(timespec="microseconds")  # orders runs
+        run = {"run": uuid.uuid4().hex[:12], "time": now}
+        targets = {s: self._target(s, image) for s in prediction.labels}
+        edited = [t.name for t in targets.values() if t is not None and self._edited(t)]
         if edited and not self.confirm_replace(edited):
-            suffix = " (new)"
-        for name, mask in prediction.labels.items():
-            self._put(name + suffix, name, mask, image)
-        t = prediction.timings.get("total", float("nan"))
-        notify_info(
-            f"Segmented {image.name} in {t:.1f} s on {prediction.device}; uncertainty "
-            f"{prediction.uncertainty['score']:.3f}"
-        )
+            targets = {s: (None if t is not None and t.name in edited else t) for s, t in targets.items()}
+        # replace in place first, then add: each added layer finds the others already in the new run
+        order = sorted(prediction.labels, key=lambda n: targets[n] is None)
+        for name in order:
+            self._put(targets[name], name, prediction.labels[name], image, {**records[name], **run})
+        self.results.setText(results_text(prediction))
 
-    def _edited(self, name: str) -> bool:
-        if name not in self.viewer.layers:
-            return False
-        layer = self.viewer.layers[name]
-        known = layer.metadata.get(CHECKSUM_KEY)
-        return known is None or known != checksum(layer.data)
+    def _target(self, structure: str, image):
+        """The latest layer this widget wrote for ``structure`` of ``image`` (None: add one)."""
+        mine = [
+            ly
+            for ly in self.viewer.layers
+            if (r := written_record(ly))
+            and r.get("structure") == structure
+            and r.get("image") == str(layer_id(image))
+        ]
+        return max(mine, key=lambda ly: written_record(ly).get("time", ""), default=None)
+
+    @staticmethod
+    def _edited(layer) -> bool:
+        return written_record(layer).get("checksum") != checksum(layer.data)
 
     def confirm_replace(self, names: list[str]) -> bool:
         """Ask before replacing layers an annotator changed (tests replace this method)."""
         answer = QMessageBox.question(
             self,
             "Replace edited labels?",
-            f"The layers {', '.join(names)} were edited since they were made. Replace them with the new "
-            "result? (No keeps them and adds the result as new layers.)",
+            f"You edited {', '.join(names)} since Segment made them. Replace them with the new "
+            "result? (No keeps your edits and adds the result as new layers.)",
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    def _put(self, layer_name: str, structure: str, mask: np.ndarray, image) -> None:
+    def _put(self, layer, structure: str, mask: np.ndarray, image, record: dict) -> None:
         data = to_layer(mask, structure)
-        if layer_name in self.viewer.layers:
-            layer = self.viewer.layers[layer_name]
+        written = {
+            **record,
+            "structure": structure,
+            "image": str(layer_id(image)),
+            "checksum": checksum(data),
+        }
+        if layer is not None:
+            layer.metadata[WRITTEN_KEY] = written
             layer.data = data
             layer.scale, layer.translate = image.scale, image.translate
-        else:
-            layer = self.viewer.add_labels(
-                data, name=layer_name, scale=image.scale, translate=image.translate, opacity=0.6
-            )
-        layer.metadata[CHECKSUM_KEY] = checksum(layer.data)
-        layer.metadata["napari_c2w_models"] = self.result.models if self.result else {}
+            return
+        taken = {ly.name for ly in self.viewer.layers}
+        layer = self.viewer.add_labels(  # with its record: widgets pick defaults as it arrives
+            data,
+            name=structure if structure not in taken else f"{structure} (prediction)",
+            scale=image.scale,
+            translate=image.translate,
+            opacity=0.6,
+            colormap=label_colormap(structure),
+            metadata={WRITTEN_KEY: written},
+        )
+        layer.selected_label = LABELS[structure]  # painting adds to the structure
+
+
+def results_text(prediction) -> str:
+    """Timings, uncertainty, volumes and scar burden of a prediction, for the widget."""
+    t = prediction.timings
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in t.items() if k != "total")
+    lines = [f"Segmented in {t.get('total', float('nan')):.1f} s on {prediction.device} ({stages})."]
+    u = prediction.uncertainty.get("score")
+    if u is not None:
+        lines.append(f"Uncertainty score {u:.3f} (higher: review first).")
+    wall, scar = prediction.labels.get("wall"), prediction.labels.get("scar")
+    if wall is not None and scar is not None and (wall | scar).any():
+        burden = 100.0 * np.count_nonzero(scar) / np.count_nonzero(wall | scar)
+        lines.append(f"Scar burden {burden:.1f} % of the wall.")
+    phantom = [s for s in ("wall", "scar") if prediction.models.get(s, {}).get("phantom_only")]
+    if phantom:
+        lines.append(CAVEAT.format(what=" and ".join(phantom)))
+    lines.append("The quality flag (robustness checks) is not available yet.")
+    return "\n".join(lines)

@@ -11,10 +11,18 @@ from napari.layers import Labels
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from ..labels import STRUCTURES
-from ..layers import structure_of_layer_name
+from ..layers import WRITTEN_KEY, structure_of_layer_name
 from ..review.measure import Measurement, measure
 from ..review.quantify import SMOOTH_MM
-from ._common import geometry, layer_combo, mask_of, pick_default, reports_errors, run_task, show_layer
+from ._common import (
+    StructureDefaults,
+    geometry,
+    layer_combo,
+    mask_of,
+    reports_errors,
+    run_task,
+    show_layer,
+)
 
 THICKNESS_ROLE = "wall thickness (mm)"
 
@@ -41,6 +49,7 @@ class QuantifyWidget(QWidget):
         )
         self.show_map = CheckBox(text="show the thickness map", value=True)
         self.reference.changed.connect(lambda *_: self._guess_compared())
+        self.defaults = StructureDefaults({"cavity": self.cavity, "wall": self.wall, "scar": self.scar})
         self.form = Container(
             widgets=[
                 self.cavity,
@@ -56,11 +65,18 @@ class QuantifyWidget(QWidget):
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(("quantity", "value"))
         self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(200)
         self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.origin = QLabel("")
+        self.origin.setWordWrap(True)
+        for combo in (self.cavity, self.wall, self.scar):
+            combo.changed.connect(lambda *_: self.origin.setText(self.defaults.describe()))
         button = QPushButton("Quantify")
         button.clicked.connect(lambda *_: self.run())
         lay = QVBoxLayout(self)
         lay.addWidget(self.form.native)
+        lay.addWidget(self.origin)
         lay.addWidget(button)
         lay.addWidget(self.table)
         lay.addWidget(self.message)
@@ -68,8 +84,8 @@ class QuantifyWidget(QWidget):
 
     def reset_choices(self, *_args) -> None:
         self.form.reset_choices()
-        for combo in (self.cavity, self.wall, self.scar):
-            pick_default(combo, combo.label)
+        self.defaults.apply()
+        self.origin.setText(self.defaults.describe())
 
     def _guess_compared(self) -> None:
         ref = self.reference.value
@@ -110,18 +126,54 @@ class QuantifyWidget(QWidget):
             self.table.setItem(r, 0, QTableWidgetItem(name))
             self.table.setItem(r, 1, QTableWidgetItem(value))
         self.table.resizeColumnsToContents()
-        self.message.setText("")
+        self.message.setText(caveat(self.cavity.value, self.wall.value, self.scar.value))
         if self.show_map.value and m.thickness is not None:
             p95 = m.quantities.thickness["p95"]
             top = float(p95) * 1.2 if np.isfinite(p95) and p95 > 0 else 1.0
-            show_layer(
+            layer = show_layer(
                 self.viewer,
                 THICKNESS_ROLE,
                 m.thickness,
                 "image",
                 like,
                 name=THICKNESS_ROLE,
-                colormap="turbo",
+                colormap=thickness_colormap(),
                 contrast_limits=(0.0, top),
-                blending="additive",
+                blending="translucent",
             )
+            layer.colorbar.visible = True
+            self.message.setText(
+                f"Thickness map: 0 (clear) to {top:.1f} mm, turbo colours (bar in the view). "
+                + self.message.text()
+            )
+
+
+def thickness_colormap():
+    """napari's turbo with zero fully transparent (no tint where there is no wall)."""
+    from napari.utils.colormaps import Colormap, ensure_colormap
+
+    turbo = ensure_colormap("turbo")
+    colors = np.asarray(turbo.colors, dtype=float).copy()
+    colors[0, 3] = 0.0
+    return Colormap(colors, controls=turbo.controls, name="turbo, zero clear", interpolation="linear")
+
+
+def caveat(*layers) -> str:
+    """A warning when wall or scar come from models that never saw real wall or scar labels."""
+    phantom = []
+    for layer in layers:
+        record = None if layer is None else layer.metadata.get(WRITTEN_KEY)
+        if record is None:
+            continue
+        structure = record.get("structure")
+        for entry in record.get("provenance", []):
+            if structure in ("wall", "scar") and entry.get("models", {}).get(structure, {}).get(
+                "phantom_only"
+            ):
+                phantom.append(structure)
+    if not phantom:
+        return ""
+    return (
+        f"Caveat: the {' and '.join(sorted(set(phantom)))} model(s) were trained on phantoms only; "
+        "wall thickness and scar burden here are rough estimates."
+    )

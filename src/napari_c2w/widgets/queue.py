@@ -37,6 +37,7 @@ from ._common import (
     reports_errors,
     run_task,
 )
+from ._review_parts import shortcuts
 
 COLUMNS = ("case", "status", "flagged voxels", "uncertainty")
 
@@ -74,6 +75,8 @@ class QueueWidget(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(150)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.open_row(row))
         self.position = QLabel("No dataset loaded.")
         lay = QVBoxLayout(self)
@@ -86,6 +89,18 @@ class QueueWidget(QWidget):
             row.addWidget(self._button(text, slot))
         lay.addLayout(row)
         lay.addWidget(Container(widgets=[self.status, self.save_on_move]).native)
+        keys = QLabel(
+            shortcuts(
+                self,
+                {
+                    "Ctrl+Alt+N": ("next case", self.next),
+                    "Ctrl+Alt+B": ("previous case", self.previous),
+                    "Ctrl+Alt+A": ("approve and go to the next case", self.approve),
+                },
+            )
+        )
+        keys.setWordWrap(True)
+        lay.addWidget(keys)
         lay.addStretch()
 
     @staticmethod
@@ -169,6 +184,14 @@ class QueueWidget(QWidget):
             self.open(self.view[i])
         else:
             self.position.setText("This is the " + ("last" if step > 0 else "first") + " case.")
+
+    def approve(self) -> None:
+        """Mark the open case approved and move on (saving it)."""
+        if self.current is None:
+            self.position.setText("Open a case first (Next, or double-click a row).")
+            return
+        self.status.value = "approved"
+        self.next()
 
     def open_row(self, row: int) -> None:
         if 0 <= row < len(self.view):

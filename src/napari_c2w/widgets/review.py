@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox
 from napari.layers import Image, Labels
-from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..labels import STRUCTURES
@@ -22,6 +21,7 @@ from ..review.plausibility import WALL_MAX_MM, Finding
 from ..review.session import Edit, ReviewSession
 from ._common import (
     ROLE_KEY,
+    StructureDefaults,
     case_meta,
     default_annotator,
     geometry,
@@ -33,12 +33,15 @@ from ._common import (
     reports_errors,
     show_layer,
 )
-from ._review_parts import FindingsTable, button, painted_voxels
+from ._review_history import HistoryAndPainting
+from ._review_parts import FindingsTable, button, shortcuts
 
 BAND_ROLE, FLAGGED_ROLE = "review band", "flagged components"
+#: Every flagged component in one bright colour no structure uses (visible at 8 voxels).
+FLAGGED_COLORMAP = {None: (1.0, 0.0, 1.0, 1.0), 0: (0.0, 0.0, 0.0, 0.0)}
 
 
-class ReviewWidget(QWidget):
+class ReviewWidget(HistoryAndPainting, QWidget):
     """Find, inspect, keep or remove implausible scar/wall components and correct labels."""
 
     def __init__(self, napari_viewer) -> None:
@@ -50,6 +53,7 @@ class ReviewWidget(QWidget):
         self._key: tuple | None = None
         self._applying = False
         self._painted_layer = None
+        self._histories: dict = {}
         self.image = layer_combo(v, Image, "image", nullable=True)
         self.cavity = layer_combo(v, Labels, "cavity")
         self.wall = layer_combo(v, Labels, "wall", nullable=True)
@@ -84,6 +88,7 @@ class ReviewWidget(QWidget):
         self.confine.changed.connect(lambda *_: self._connect_paint())
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.defaults = StructureDefaults({"cavity": self.cavity, "wall": self.wall, "scar": self.scar})
         self._layout()
         self.reset_choices()
 
@@ -128,6 +133,19 @@ class ReviewWidget(QWidget):
         row.addWidget(button("Redo", self.redo))
         lay.addLayout(row)
         lay.addWidget(self.message)
+        keys = QLabel(
+            shortcuts(
+                self,
+                {
+                    "Ctrl+Alt+F": ("next finding", self.next_finding),
+                    "Ctrl+Alt+K": ("keep", self.keep_selected),
+                    "Ctrl+Alt+R": ("remove", self.remove_selected),
+                },
+            )
+            + "; Ctrl+Z / Ctrl+Shift+Z on a layer: undo / redo (shared with the buttons)."
+        )
+        keys.setWordWrap(True)
+        lay.addWidget(keys)
         lay.addStretch()
 
     # ------------------------------------------------------------------ layers
@@ -136,13 +154,13 @@ class ReviewWidget(QWidget):
         """Follow the viewer's layers (napari calls this when layers come and go)."""
         self.form.reset_choices()
         pick_default(self.image)
-        for combo in (self.cavity, self.wall, self.scar):
-            pick_default(combo, combo.label)
+        self.defaults.apply()
         if self.session is not None and self._layers_key() != self._key:
             self.session, self._key = None, None
             self.table.setRowCount(0)
             self.summary.setText("The layers changed: press 'Find implausible annotation'.")
         self._connect_paint()
+        self._track_histories()
 
     def _layers_key(self) -> tuple:
         return tuple(layer_id(c.value) for c in (self.image, self.cavity, self.wall, self.scar))
@@ -209,7 +227,8 @@ class ReviewWidget(QWidget):
             "labels",
             like,
             name=FLAGGED_ROLE,
-            opacity=0.9,
+            opacity=1.0,
+            colormap=FLAGGED_COLORMAP,
         )
         self._fill_table()
 
@@ -230,13 +249,28 @@ class ReviewWidget(QWidget):
         if ids and self.session is not None and self.session.findings is not None:
             self.go_to(self.session.findings.get(ids[-1]))
 
+    def next_finding(self) -> None:
+        """Select (and go to) the next flagged component, wrapping around."""
+        rows = self.table.rowCount()
+        if rows == 0:
+            self.message.setText("No flagged component: press 'Find implausible annotation'.")
+            return
+        current = self.table.selectionModel().selectedRows()
+        row = (current[-1].row() + 1) % rows if current else 0
+        self.table.clearSelection()
+        self.table.selectRow(row)
+
     def go_to(self, finding: Finding) -> None:
-        """Centre the view on a component and step to its slice."""
+        """Centre the view on a component, step to its slice and zoom so that it shows."""
         z = self.session.origin[0] + finding.z * self.session.spacing[0]
         self.viewer.dims.set_point(self.viewer.dims.ndim - 3, z)
         _, cy, cx = finding.centroid_mm
         camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9: viewer.scene
         camera.center = (z, cy, cx)
+        extent = max(
+            (b1 - b0) * s for (b0, b1), s in zip(finding.bbox[1:], self.session.spacing[1:], strict=True)
+        )
+        camera.zoom = max(camera.zoom, 300.0 / max(4.0 * extent, 30.0))  # ~300 px for the context
         for layer in self.viewer.layers:
             if layer.metadata.get(ROLE_KEY) == FLAGGED_ROLE:
                 layer.selected_label = finding.id
@@ -251,27 +285,32 @@ class ReviewWidget(QWidget):
         self.session.annotator = self.annotator.value or None
         return self.session
 
-    def _write(self, edit: Edit | None, undo: bool = False, refresh: bool = True) -> None:
-        """Write an edit (or its undo) into its Labels layer, then refresh the findings."""
+    def _write(self, edit: Edit | None, refresh: bool = True) -> None:
+        """Write an edit into its Labels layer (one step of the layer's undo), then refresh."""
         if edit is None:
             self.message.setText("Nothing to change.")
             return
         if edit.structure is not None and edit.voxels:
             layer = self._layer(edit.structure)
-            values = edit.values(undo).astype(layer.data.dtype) * label_value(edit.structure)
+            values = edit.values().astype(layer.data.dtype) * label_value(edit.structure)
+            history = self._histories.get(layer_id(layer))
+            if history is not None:
+                history.pending = edit
             self._applying = True
             try:
                 layer.data_setitem(edit.index, values)
             finally:
                 self._applying = False
+        self._mark_in_progress()
+        self.message.setText(f"Did: {edit.entry.get('rule')} ({edit.voxels} voxels).")
+        if refresh and self.session.findings is not None:
+            self._analyse()
+
+    def _mark_in_progress(self) -> None:
         if self.image.value is not None:
             meta = case_meta(self.image.value)
             if meta["status"] == "unreviewed":
                 meta["status"] = "in progress"
-        verb = "Undid" if undo else "Did"
-        self.message.setText(f"{verb}: {edit.entry.get('rule')} ({edit.voxels} voxels).")
-        if refresh and self.session.findings is not None:
-            self._analyse()
 
     @reports_errors("Remove components")
     def remove_selected(self) -> None:
@@ -306,47 +345,3 @@ class ReviewWidget(QWidget):
         else:
             raise ValueError(f"unknown correction {rule!r}")
         self._write(edit)
-
-    @reports_errors("Undo")
-    def undo(self) -> None:
-        edit = self.session.undo() if self.session is not None else None
-        if edit is None:
-            self.message.setText("Nothing to undo.")
-            return
-        self._write(edit, undo=True)
-
-    @reports_errors("Redo")
-    def redo(self) -> None:
-        edit = self.session.redo() if self.session is not None else None
-        if edit is None:
-            self.message.setText("Nothing to redo.")
-            return
-        self._write(edit)
-
-    # ------------------------------------------------------------------ painting
-
-    def _connect_paint(self) -> None:
-        layer = self.scar.value if self.confine.value else None
-        if layer_id(layer) == layer_id(self._painted_layer):
-            return
-        if self._painted_layer is not None:
-            self._painted_layer.events.paint.disconnect(self._on_paint)
-        if layer is not None:
-            layer.events.paint.connect(self._on_paint)
-        self._painted_layer = layer
-
-    def _on_paint(self, event) -> None:
-        # napari emits the paint event before it writes the paint: handle it right after
-        if self._applying or not self.confine.value:
-            return
-        atoms, shape = event.value, self.scar.value.data.shape
-        QTimer.singleShot(0, lambda: self._confine_painting(atoms, shape))
-
-    @reports_errors("Confine painting")
-    def _confine_painting(self, atoms, shape) -> None:
-        s = self._ready()
-        if s.band is None:
-            self.find()
-        index, before, after = painted_voxels(atoms, shape)
-        painted = after != 0
-        self._write(s.revert_painting(index[painted], before[painted], "scar"), refresh=False)

@@ -1,0 +1,215 @@
+"""Fine-tuning in a separate process: ``napari-c2w-train`` per stage, watched from outside (Qt-free).
+
+The Fine-tune widget and ``benchmarks/bench_adaptation.py`` describe a run as a
+:class:`FineTuneRequest`; :class:`TrainingProcess` runs ``python -m napari_c2w.train.cli`` for
+each stage in turn (the caller's environment, so the same package is used), one run folder per
+stage under the request's output folder, and reads their ``metrics.csv`` for live plots.
+:meth:`TrainingProcess.cancel` sends SIGINT, the Ctrl-C of the command line: the trainer
+finishes its iteration and keeps a resumable ``last.pt``. :func:`shell_commands` prints the
+same runs as commands anyone can repeat.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import InputError
+from ..io.store import STORE_SUFFIX, is_case_store
+
+BUNDLED = "bundled"
+
+
+@dataclasses.dataclass
+class FineTuneRequest:
+    """What to fine-tune, on which reviewed cases, from which models.
+
+    Attributes:
+        stages: stages to train, in order (e.g. ``["cavity"]``).
+        cases: case stores (``<case>.ome.zarr``) or dataset folders of them.
+        output: folder receiving one run folder per stage (``<output>/<stage>``).
+        init: ``bundled``, a run folder/checkpoint of the stage, or a folder holding one run
+            folder per stage (an earlier fine-tune's output).
+        iterations: training iterations per stage.
+        val_every: validate every N iterations (None: the config's).
+        config: a training YAML (None: the stage's defaults).
+        device: ``auto``, ``cpu``, ``cuda``...
+    """
+
+    stages: list[str]
+    cases: list[Path]
+    output: Path
+    init: str = BUNDLED
+    iterations: int = 300
+    val_every: int | None = None
+    config: Path | None = None
+    device: str = "auto"
+
+    def run_dir(self, stage: str) -> Path:
+        return Path(self.output) / stage
+
+    def init_for(self, stage: str) -> str:
+        if self.init == BUNDLED:
+            return BUNDLED
+        per_stage = Path(self.init) / stage
+        return str(per_stage) if (per_stage / "best.pt").is_file() else str(self.init)
+
+
+def dataset_folder(request: FineTuneRequest) -> Path:
+    """A dataset folder holding exactly the request's case stores (``--data`` takes folders).
+
+    One dataset folder is used as it is; chosen stores are linked (symlinks, nothing copied)
+    into ``<output>/cases``.
+    """
+    stores = [Path(p) for p in request.cases]
+    if not stores:
+        raise InputError(None, "no reviewed cases were chosen.", "Approve cases in the review queue first.")
+    folders = [p for p in stores if p.is_dir() and not is_case_store(p)]
+    if folders and len(folders) == len(stores) == 1:
+        return folders[0]
+    target = Path(request.output) / "cases"
+    target.mkdir(parents=True, exist_ok=True)
+    for store in stores:
+        if not (store.name.endswith(STORE_SUFFIX) and is_case_store(store)):
+            raise InputError(
+                store, "is not a case store.", "Choose <case>.ome.zarr stores or one dataset folder."
+            )
+        link = target / store.name
+        if not link.exists():
+            os.symlink(store.resolve(), link, target_is_directory=True)
+    return target
+
+
+def train_args(request: FineTuneRequest, stage: str, data: Path) -> list[str]:
+    """The ``napari-c2w-train`` arguments of one stage's run."""
+    args = ["--stage", stage, "--data", str(data), "--from", request.init_for(stage)]
+    args += ["--iterations", str(request.iterations), "--output", str(request.run_dir(stage))]
+    if request.val_every:
+        args += ["--val-every", str(request.val_every)]
+    if request.config:
+        args += ["--config", str(request.config)]
+    if request.device != "auto":
+        args += ["--device", request.device]
+    return args
+
+
+def shell_commands(request: FineTuneRequest, data: Path | None = None) -> list[str]:
+    """The runs as commands to repeat in a terminal."""
+    data = data if data is not None else Path(request.output) / "cases"
+    return [shlex.join(["napari-c2w-train", *train_args(request, s, data)]) for s in request.stages]
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """The validation rows of a run's ``metrics.csv`` (numbers as floats; [] before the first)."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        return []
+    rows = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            rows.append({k: _number(v) for k, v in row.items()})
+    return rows
+
+
+def _number(value: str):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+class TrainingProcess:
+    """Run the request's stages one after another, each in its own child process.
+
+    Call :meth:`start`, then :meth:`poll` now and then (it starts the next stage when one
+    ends); :attr:`state` is ``running``, ``completed``, ``cancelled`` or ``failed``.
+    """
+
+    def __init__(self, request: FineTuneRequest, python: str = sys.executable) -> None:
+        self.request, self.python = request, python
+        self.state = "new"
+        self.stage: str | None = None
+        self.finished: list[Path] = []
+        self.message = ""
+        self._queue = list(request.stages)
+        self._proc: subprocess.Popen | None = None
+        self._log = None
+        self.data: Path | None = None
+
+    @property
+    def log_path(self) -> Path | None:
+        return None if self.stage is None else Path(self.request.output) / f"{self.stage}.log"
+
+    def start(self) -> None:
+        Path(self.request.output).mkdir(parents=True, exist_ok=True)
+        self.data = dataset_folder(self.request)
+        self.state = "running"
+        self._next()
+
+    def _next(self) -> None:
+        self.stage = self._queue.pop(0)
+        argv = [self.python, "-m", "napari_c2w.train.cli", *train_args(self.request, self.stage, self.data)]
+        self._log = open(self.log_path, "w")
+        self._proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ))
+        self.message = f"training the {self.stage} ({self.request.iterations} iterations)"
+
+    def poll(self) -> str:
+        """Check the child; start the next stage when one completed. Returns :attr:`state`."""
+        if self.state != "running" or self._proc is None:
+            return self.state
+        code = self._proc.poll()
+        if code is None:
+            return self.state
+        self._log.close()
+        run = self.request.run_dir(self.stage)
+        if code == 0:
+            self.finished.append(run)
+            if self._queue:
+                self._next()
+                return self.state
+            self.state, self.message = "completed", f"done: {', '.join(str(p) for p in self.finished)}"
+        elif code == 130 or self._cancelled:
+            self.state = "cancelled"
+            self.message = (
+                f"cancelled: {run / 'last.pt'} kept; continue with "
+                f"napari-c2w-train --resume --output {shlex.quote(str(run))}"
+            )
+        else:
+            self.state = "failed"
+            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            self.message = f"the {self.stage} run failed (exit {code}): " + " | ".join(tail)
+        return self.state
+
+    _cancelled = False
+
+    def cancel(self) -> None:
+        """Ctrl-C for the running stage: it saves ``last.pt`` after its iteration; later stages
+        do not start."""
+        self._queue.clear()
+        self._cancelled = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT)
+
+    def metrics(self) -> list[dict]:
+        """Validation rows of the running (or last) stage."""
+        return [] if self.stage is None else read_metrics(self.request.run_dir(self.stage))
+
+    def wait(self, timeout: float | None = None, tick: Callable[[], None] | None = None) -> str:
+        """Poll until the runs end (the synchronous face: benchmarks, tests)."""
+        t0 = time.monotonic()
+        while self.poll() == "running":
+            if timeout is not None and time.monotonic() - t0 > timeout:
+                self.cancel()
+                timeout = None
+            if tick is not None:
+                tick()
+            time.sleep(0.2)
+        return self.state

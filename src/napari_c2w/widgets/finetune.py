@@ -1,0 +1,237 @@
+"""The "Fine-tune" widget: train the models further on reviewed cases, from inside napari.
+
+Thin: a :class:`napari_c2w.train.runner.TrainingProcess` runs ``napari-c2w-train`` in a child
+process per stage (the viewer stays responsive), a timer polls it and redraws the loss and the
+validation Dice from the run's ``metrics.csv``; Cancel is the command line's Ctrl-C (the run
+keeps ``last.pt``). The widget prints the exact commands, and at the end hands the new runs to
+the Segment widget, which segments the open case again with them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, SpinBox
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..io.case import REVIEW_STATUSES
+from ..train.runner import BUNDLED, FineTuneRequest, TrainingProcess, shell_commands
+from ._common import notify_info, reports_errors
+from ._review_parts import button
+
+SEGMENT_WIDGET = "Segment LA (cavity, wall, scar)"
+
+
+class _Plot:
+    """A small matplotlib canvas: training loss and validation Dice against iterations."""
+
+    def __init__(self) -> None:
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(3.6, 2.4), tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setFixedHeight(220)
+        self.loss = self.figure.add_subplot(111)
+        self.dice = self.loss.twinx()
+        self.show([])
+
+    def show(self, rows: list[dict], stage: str = "") -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        self.loss.clear()
+        self.dice.clear()
+        its = [r["iteration"] for r in rows]
+        self.loss.plot(its, [r.get("loss") for r in rows], "o-", color="tab:orange", label="loss")
+        self.dice.plot(its, [r.get("dice") for r in rows], "s-", color="tab:blue", label="validation Dice")
+        self.loss.set_xlabel("iteration")
+        self.loss.xaxis.set_major_locator(MaxNLocator(integer=True))
+        self.loss.set_ylabel("loss", color="tab:orange")
+        self.dice.set_ylabel("validation Dice", color="tab:blue")
+        self.dice.set_ylim(0, 1)
+        self.dice.yaxis.tick_right()  # clear() puts the twin's axis back on the left
+        self.dice.yaxis.set_label_position("right")
+        if rows:
+            handles = self.loss.get_lines() + self.dice.get_lines()
+            self.loss.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)
+        self.loss.set_title(f"{stage} fine-tuning" if stage else "no run yet", fontsize=9)
+        self.canvas.draw_idle()
+
+
+class FineTuneWidget(QWidget):
+    """Choose stages, reviewed cases, starting models and iterations; Start; Cancel; Use."""
+
+    def __init__(self, napari_viewer) -> None:
+        from ..models import available_devices
+
+        super().__init__()
+        self.viewer = napari_viewer
+        self.last_error: str | None = None
+        self.process: TrainingProcess | None = None
+        self.stages = {s: CheckBox(text=s, value=s == "cavity") for s in ("cavity", "wall", "scar")}
+        self.dataset = FileEdit(label="reviewed cases in", mode="d")
+        self.status = ComboBox(label="cases with status", choices=("any", *REVIEW_STATUSES), value="approved")
+        self.start_from = ComboBox(label="start from", choices=(BUNDLED, "run folder..."), value=BUNDLED)
+        self.run_folder = FileEdit(label="run folder", mode="d", visible=False)
+        self.start_from.changed.connect(lambda v: setattr(self.run_folder, "visible", v != BUNDLED))
+        self.iterations = SpinBox(label="iterations", value=300, min=1, max=100000)
+        self.val_every = SpinBox(label="validate every", value=25, min=1, max=100000)
+        self.device = ComboBox(label="device", choices=["auto", *available_devices()], value="auto")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.output = FileEdit(label="save runs in", mode="d", value=Path.home() / "napari-c2w-runs" / stamp)
+        self.config = FileEdit(label="config (optional)", mode="r", filter="*.yaml")
+        self.dataset.changed.connect(lambda *_: self.list_cases())
+        self.status.changed.connect(lambda *_: self.list_cases())
+        self.cases = QListWidget()
+        self.cases.setMaximumHeight(120)
+        self.bar = QProgressBar()
+        self.message = QLabel("Choose the reviewed cases (the review queue's approved ones by default).")
+        self.message.setWordWrap(True)
+        self.command = QPlainTextEdit("")
+        self.command.setReadOnly(True)
+        self.command.setFixedHeight(80)
+        self.command.setPlaceholderText("The commands that repeat the run appear here.")
+        self.plot = _Plot()
+        self.timer = QTimer(self)
+        self.timer.setInterval(500)
+        self.timer.timeout.connect(self.poll)
+        self.use_button = button("Segment the open case with the new models", self.use_in_segment)
+        self.use_button.setEnabled(False)
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("Stages to fine-tune:"))
+        lay.addWidget(Container(widgets=list(self.stages.values()), layout="horizontal").native)
+        lay.addWidget(Container(widgets=[self.dataset, self.status]).native)
+        lay.addWidget(self.cases)
+        form = [self.start_from, self.run_folder, self.iterations, self.val_every, self.device, self.output]
+        lay.addWidget(Container(widgets=[*form, self.config]).native)
+        self.start_button = button("Start fine-tuning", self.start)
+        self.cancel_button = button("Cancel (keeps last.pt)", self.cancel)
+        self.cancel_button.setEnabled(False)
+        for w in (self.start_button, self.cancel_button, self.bar, self.message, self.plot.canvas):
+            lay.addWidget(w)
+        lay.addWidget(self.command)
+        lay.addWidget(self.use_button)
+        lay.addStretch()
+
+    # ------------------------------------------------------------------ cases
+    @reports_errors("Fine-tune")
+    def list_cases(self) -> None:
+        """List the dataset's case stores of the chosen status, all ticked."""
+        from ..review.queue import filter_queue, scan_dataset
+
+        self.cases.clear()
+        folder = Path(str(self.dataset.value))
+        if not folder.is_dir() or str(self.dataset.value) in ("", "."):
+            return
+        wanted = None if self.status.value == "any" else [self.status.value]
+        for item in filter_queue(scan_dataset(folder), wanted):
+            row = QListWidgetItem(f"{item.case_id} ({item.status})")
+            row.setData(Qt.ItemDataRole.UserRole, str(item.path))
+            row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            row.setCheckState(Qt.CheckState.Checked)
+            self.cases.addItem(row)
+        self.message.setText(f"{self.cases.count()} case(s) listed.")
+
+    def chosen_cases(self) -> list[Path]:
+        rows = (self.cases.item(i) for i in range(self.cases.count()))
+        return [
+            Path(r.data(Qt.ItemDataRole.UserRole)) for r in rows if r.checkState() == Qt.CheckState.Checked
+        ]
+
+    def request(self) -> FineTuneRequest:
+        stages = [s for s, box in self.stages.items() if box.value]
+        if not stages:
+            raise ValueError("tick at least one stage to fine-tune")
+        config = str(self.config.value)
+        return FineTuneRequest(
+            stages=stages,
+            cases=self.chosen_cases(),
+            output=Path(str(self.output.value)),
+            init=BUNDLED if self.start_from.value == BUNDLED else str(self.run_folder.value),
+            iterations=self.iterations.value,
+            val_every=self.val_every.value,
+            config=Path(config) if config not in ("", ".") else None,
+            device=self.device.value,
+        )
+
+    # ------------------------------------------------------------------ the run
+    @reports_errors("Fine-tune")
+    def start(self) -> None:
+        """Start the runs in a child process; the timer follows them."""
+        if self.process is not None and self.process.state == "running":
+            raise RuntimeError("a fine-tuning run is going on; cancel it first")
+        request = self.request()
+        self.process = TrainingProcess(request)
+        self.process.start()
+        self.command.setPlainText("# repeat with:\n" + "\n".join(shell_commands(request, self.process.data)))
+        self.use_button.setEnabled(False)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.bar.setValue(0)
+        self.timer.start()
+        self.poll()
+
+    def cancel(self) -> None:
+        if self.process is not None:
+            self.process.cancel()
+            self.message.setText("Cancelling: the run finishes its iteration and saves last.pt...")
+
+    def poll(self) -> None:
+        """Follow the run: plot, progress, and the end."""
+        p = self.process
+        if p is None or (p.state != "running" and not self.timer.isActive()):
+            return
+        state = p.poll()
+        rows = p.metrics()
+        self.plot.show(rows, p.stage or "")
+        done = len(p.finished) * p.request.iterations + (
+            rows[-1]["iteration"] if rows and state == "running" else 0
+        )
+        self.bar.setValue(round(100 * min(1.0, done / (len(p.request.stages) * p.request.iterations))))
+        if rows:
+            last = rows[-1]
+            self.message.setText(
+                f"{p.message}: iteration {int(last['iteration'])}, loss {last['loss']:.3f}, "
+                f"validation Dice {last['dice']:.3f}"
+            )
+        else:
+            self.message.setText(p.message + " (preparing data; the first validation shows here)")
+        if state == "running":
+            return
+        self.timer.stop()
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.message.setText(p.message)
+        if state == "cancelled":
+            self.bar.setValue(0)
+        if state == "failed":
+            self.last_error = f"Fine-tune: {p.message}"
+        if state == "completed":
+            self.bar.setValue(100)
+            self.use_button.setEnabled(True)
+            notify_info(f"Fine-tuning done: {', '.join(str(r) for r in p.finished)}")
+
+    @property
+    def busy(self) -> bool:
+        return self.process is not None and self.process.state == "running"
+
+    @reports_errors("Use the new models")
+    def use_in_segment(self):
+        """Give the finished runs to the Segment widget and segment the open case again."""
+        if self.process is None or not self.process.finished:
+            raise RuntimeError("no finished fine-tuning run yet")
+        _, segment = self.viewer.window.add_plugin_dock_widget("napari-c2w", SEGMENT_WIDGET)
+        base = segment.model_sources() if segment.models.value != "fine-tuned run" else segment.fine_tuned
+        base = [p for p in base if p not in self.process.finished]
+        segment.use_models(list(self.process.finished), base=base)
+        return segment.run()

@@ -1,0 +1,39 @@
+"""The fine-tuning runner's pure parts: the commands, the dataset of chosen stores, metrics."""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_c2w.errors import InputError
+from napari_c2w.train.runner import FineTuneRequest, dataset_folder, read_metrics, shell_commands, train_args
+
+
+def test_commands_dataset_and_metrics(dataset, cavity_run, tmp_path):
+    stores = sorted(dataset.iterdir())[:2]
+    request = FineTuneRequest(
+        ["cavity", "wall"], stores, tmp_path / "ft", iterations=7, val_every=3, device="cpu"
+    )
+    data = dataset_folder(request)
+    assert sorted(p.name for p in data.iterdir()) == [s.name for s in stores]
+    assert all((data / s.name).resolve() == s.resolve() for s in stores)
+    lines = shell_commands(request, data)
+    assert lines[0] == (
+        f"napari-c2w-train --stage cavity --data {data} --from bundled --iterations 7 "
+        f"--output {tmp_path / 'ft' / 'cavity'} --val-every 3 --device cpu"
+    )
+    assert "--stage wall" in lines[1]
+    assert dataset_folder(FineTuneRequest(["cavity"], [dataset], tmp_path / "x")) == dataset
+    # an earlier fine-tune's output: each stage starts from its own run
+    earlier = FineTuneRequest(["cavity"], stores, tmp_path / "y", init=str(cavity_run.parent))
+    assert earlier.init_for("cavity") == str(cavity_run)
+    assert "--from " + str(cavity_run) in " ".join(train_args(earlier, "cavity", data))
+    rows = read_metrics(cavity_run)
+    assert [r["iteration"] for r in rows] == [2.0, 4.0] and 0.0 <= rows[-1]["dice"] <= 1.0
+    assert read_metrics(tmp_path) == []
+
+
+def test_no_cases_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="no reviewed cases"):
+        dataset_folder(FineTuneRequest(["cavity"], [], tmp_path))
+    with pytest.raises(InputError, match="not a case store"):
+        dataset_folder(FineTuneRequest(["cavity"], [tmp_path / "a.nrrd", tmp_path / "b"], tmp_path))
