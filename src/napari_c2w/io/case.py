@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import getpass
+from pathlib import Path
 
 import numpy as np
 
@@ -46,6 +47,9 @@ class Case:
     provenance: list[dict] = dataclasses.field(default_factory=list)
     status: str = "unreviewed"
     attrs: dict = dataclasses.field(default_factory=dict)
+    #: the store this case was read from and the revision it had then (conflict check on write)
+    store: Path | None = dataclasses.field(default=None, compare=False, repr=False)
+    revision: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name, mask in list(self.labels.items()):

@@ -13,13 +13,21 @@ The ``napari_c2w`` attributes hold the case id, source files, direction, the
 provenance list, the review status, a record of label versions and free-form attrs.
 
 No write ever modifies a store in place: a complete new store is written next to the
-target and swapped in with renames, so an interrupted write leaves the old store
-intact (a crash between the two renames is repaired the next time the store is read).
+target and swapped in with renames under a per-store lock (see :mod:`.commit`), so an
+interrupted write leaves the old or the new store, repaired the next time the store or
+its dataset is read. Every write records a new ``revision``; a case read from a store
+carries the revision it had, and writing it back after another process changed the
+store is refused (:class:`StoreConflict`) instead of silently dropping that change.
+
+Since format version 2 every chunk is written (also all-zero ones), so a missing chunk
+file is reported as damage instead of being read as zeros.
 """
 
 from __future__ import annotations
 
 import errno
+import json
+import logging
 import os
 import shutil
 import uuid
@@ -31,12 +39,20 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError, StoreError
 from ..labels import COLORS, LABELS, STRUCTURES
-from .case import Case, now_iso
+from .case import REVIEW_STATUSES, Case, now_iso
+from .._fs import crash_point, fsync_dir
+from .commit import journal_path, needs_recovery, recover, store_lock, swap_in, temp_path
 from .volume import Volume
+
+log = logging.getLogger(__name__)
 
 STORE_SUFFIX = ".ome.zarr"
 ATTRS_KEY = "napari_c2w"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+
+class StoreConflict(StoreError):
+    """The store changed on disk after the case being written was read from it."""
 _AXES = [{"name": a, "type": "space", "unit": "millimeter"} for a in "zyx"]
 
 
@@ -44,39 +60,66 @@ def store_path(dataset_dir: str | Path, case_id: str) -> Path:
     return Path(dataset_dir) / f"{case_id}{STORE_SUFFIX}"
 
 
-def is_case_store(path: str | Path) -> bool:
-    """True for a folder holding an OME-Zarr multiscales image (ours or anyone's)."""
+def store_problem(path: str | Path) -> str | None:
+    """Why ``path`` is not an OME-Zarr image (None when its ``zarr.json`` says it is one)."""
     path = Path(path)
-    _recover(path)
+    notes = _recover(path)
+    if not path.exists():
+        return "does not exist" + "".join(f"; {n.split(': ', 1)[-1]}" for n in notes)
     meta = path / "zarr.json"
     if not meta.is_file():
-        return False
-    import json
-
+        return "has no zarr.json (not an OME-Zarr store, or a damaged one)"
     try:
         attrs = json.loads(meta.read_text()).get("attributes", {})
-    except (OSError, ValueError):
-        return False
-    return "multiscales" in attrs.get("ome", {})
+        multiscales = attrs.get("ome", {}).get("multiscales")
+    except (OSError, ValueError, RecursionError, AttributeError) as err:
+        return f"has an unreadable zarr.json ({type(err).__name__}: {str(err)[:120]})"
+    if not multiscales:
+        return "has a zarr.json without OME multiscales metadata (not an OME-Zarr image)"
+    return None
+
+
+def is_case_store(path: str | Path) -> bool:
+    """True for a folder holding an OME-Zarr multiscales image (ours or anyone's)."""
+    return store_problem(path) is None
 
 
 def list_case_stores(dataset_dir: str | Path) -> list[Path]:
-    """The case stores directly inside ``dataset_dir``, sorted by name."""
+    """Every ``<case>.ome.zarr`` folder directly inside ``dataset_dir``, sorted by name.
+
+    Interrupted writes are finished first (also of stores missing after a crash).
+    Damaged stores are listed too, so that the commands reading them report each as a
+    failure with its reason instead of skipping it; leftovers that cannot be repaired
+    automatically are logged as warnings.
+    """
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
         raise InputError(dataset_dir, "is not a folder.", "Give a dataset folder of <case>.ome.zarr stores.")
-    return sorted(p for p in dataset_dir.iterdir() if p.name.endswith(STORE_SUFFIX) and is_case_store(p))
+    for name in sorted(_interrupted_names(dataset_dir)):
+        for note in _recover(dataset_dir / name):
+            log.warning("%s", note)
+    return sorted(p for p in dataset_dir.iterdir() if p.name.endswith(STORE_SUFFIX) and p.is_dir())
+
+
+def _interrupted_names(dataset_dir: Path) -> set[str]:
+    """Store names with a journal or leftovers but no store folder."""
+    names = set()
+    for p in dataset_dir.iterdir():
+        if p.name.startswith(".") and STORE_SUFFIX + "." in p.name:
+            name = p.name[1 : p.name.index(STORE_SUFFIX + ".") + len(STORE_SUFFIX)]
+            if p.name.endswith(".swap") or not (dataset_dir / name).exists():
+                names.add(name)
+    return names
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def _recover(path: Path) -> None:
-    """Repair a swap interrupted between its two renames; drop stale temporaries."""
-    if path.parent.is_dir() and not path.exists():
-        olds = sorted(path.parent.glob(f".{path.name}.old-*"))
-        if olds:
-            os.replace(olds[-1], path)
+def _recover(path: Path) -> list[str]:
+    """Repair an interrupted commit (waiting for a live writer only while it swaps)."""
+    if not needs_recovery(path):
+        return []
+    return recover(path, wait=journal_path(path).exists())
 
 
 def _ct(volume: Volume) -> list[list[dict]]:
@@ -108,20 +151,22 @@ def read_case_store(path: str | Path) -> Case:
     import zarr
 
     path = Path(path)
-    _recover(path)
-    if not is_case_store(path):
+    problem = store_problem(path)
+    if problem is not None:
         raise InputError(
             path,
-            "is not an OME-Zarr image.",
-            "Give a <case>.ome.zarr made by napari-c2w (import, phantom or export).",
+            f"is not an OME-Zarr image: it {problem}.",
+            "Give a <case>.ome.zarr made by napari-c2w (import, phantom or export), or restore it "
+            "from a backup.",
         )
     try:
         root = zarr.open_group(str(path), mode="r")
         attrs = root.attrs.asdict()
         ome = attrs["ome"]
-        ds_path, spacing, origin = _geometry_from_multiscales(ome["multiscales"][0], path)
-        array = np.asarray(root[ds_path][...])
         ours = attrs.get(ATTRS_KEY, {})
+        complete = int(ours.get("format_version", 0)) >= 2
+        ds_path, spacing, origin = _geometry_from_multiscales(ome["multiscales"][0], path)
+        array = _read_array(root[ds_path], path, ds_path, complete)
         image = Volume(array, spacing, origin, tuple(ours.get("direction", np.eye(3).ravel())), path=path)
         labels = {}
         if "labels" in root:
@@ -129,7 +174,14 @@ def read_case_store(path: str | Path) -> Case:
                 if name in LABELS:
                     lab = root["labels"][name]
                     lab_path = _geometry_from_multiscales(lab.attrs["ome"]["multiscales"][0], path)[0]
-                    labels[name] = np.asarray(lab[lab_path][...])
+                    labels[name] = _read_array(lab[lab_path], path, f"labels/{name}/{lab_path}", complete)
+                    if labels[name].shape != array.shape:
+                        raise InputError(
+                            path,
+                            f"its {name} label has shape {labels[name].shape} but the image has "
+                            f"{array.shape}.",
+                            "The store is damaged; restore it from a backup or re-import the case.",
+                        )
     except InputError:
         raise
     except Exception as err:
@@ -138,22 +190,48 @@ def read_case_store(path: str | Path) -> Case:
             f"could not be read as a case store ({type(err).__name__}: {err}).",
             "The store may be damaged; restore it from a backup or re-import the case.",
         ) from None
+    status = ours.get("status", "unreviewed")
+    if status not in REVIEW_STATUSES:
+        raise InputError(
+            path,
+            f"has review status {status!r}, which is not one of {', '.join(REVIEW_STATUSES)}.",
+            "Set a valid status in napari or re-import the case.",
+        )
     return Case(
         image=image,
         labels=labels,
         case_id=ours.get("case_id", path.name.removesuffix(STORE_SUFFIX)),
         sources=ours.get("sources", {}),
         provenance=list(ours.get("provenance", [])),
-        status=ours.get("status", "unreviewed"),
+        status=status,
         attrs=dict(ours.get("attrs", {})),
+        store=path,
+        revision=ours.get("revision"),
     )
+
+
+def _read_array(array, path: Path, name: str, complete: bool) -> np.ndarray:
+    """Read a zarr array; with ``complete`` (format >= 2) a missing chunk is damage, not zeros."""
+    if complete:
+        missing = array.nchunks - array.nchunks_initialized
+        if missing:
+            raise InputError(
+                path,
+                f"is damaged: {missing} of the {array.nchunks} chunk files of {name} are missing "
+                "(they would read as zeros).",
+                "Restore the store from a backup or re-import the case.",
+            )
+    return np.asarray(array[...])
 
 
 def read_store_attrs(path: str | Path) -> dict:
     """The ``napari_c2w`` attributes of a store, without reading any array."""
     import zarr
 
-    _recover(Path(path))
+    path = Path(path)
+    problem = store_problem(path)
+    if problem is not None:
+        raise InputError(path, f"is not an OME-Zarr image: it {problem}.", "Restore it or re-import the case.")
     return dict(zarr.open_group(str(path), mode="r").attrs.asdict().get(ATTRS_KEY, {}))
 
 
@@ -162,6 +240,10 @@ def read_store_attrs(path: str | Path) -> dict:
 
 def _chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(min(n, c) for n, c in zip(shape, (32, 128, 128), strict=False))
+
+
+#: every chunk is written, also all-zero ones, so that a missing chunk file is detectable
+_ALL_CHUNKS = {"write_empty_chunks": True}
 
 
 def _write_tree(
@@ -177,7 +259,7 @@ def _write_tree(
 
     fmt = FormatV05()
     root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
-    opts = {"chunks": _chunks(case.image.shape)}
+    opts = {"chunks": _chunks(case.image.shape), "config": _ALL_CHUNKS}
     write_multiscale(
         [case.image.array],
         root,
@@ -210,7 +292,9 @@ def _write_tree(
         labels_group.attrs["ome"] = {"version": fmt.version, "labels": case.structures}
     for name, items in versions.items():
         for key, array in items:
-            root.require_group(f"versions/{name}").create_array(key, data=array, chunks=_chunks(array.shape))
+            root.require_group(f"versions/{name}").create_array(
+                key, data=array, chunks=_chunks(array.shape), config=_ALL_CHUNKS
+            )
     root.attrs[ATTRS_KEY] = ours
 
 
@@ -219,6 +303,7 @@ def _fsync_tree(path: Path) -> None:
         for f in files:
             with open(os.path.join(dirpath, f), "rb") as fh:
                 os.fsync(fh.fileno())
+        fsync_dir(dirpath)
 
 
 def write_case_store(
@@ -243,17 +328,53 @@ def write_case_store(
         entry: an extra provenance record to append (e.g. the export action).
         progress: called with the name of each part once it is written.
 
+    The store is locked while it is read, merged and replaced; a second writer waits
+    up to ``NAPARI_C2W_LOCK_TIMEOUT`` seconds (default 30) and is then refused.
+
     Raises:
+        StoreConflict: ``case`` was read from this store and the store changed since.
         StoreError: a label would be replaced without ``overwrite``, the image differs,
-            or the disk is full / not writable (the old store is then untouched).
+            another process holds the store, or the disk is full / not writable (the old
+            store is then untouched).
     """
     path = Path(path)
     if not path.name.endswith(STORE_SUFFIX):
         raise InputError(path, f"does not end in {STORE_SUFFIX}.", f"Name case stores <case>{STORE_SUFFIX}.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    _recover(path)
+    try:
+        with store_lock(path):
+            recover(path)
+            _check_revision(case, path)
+            return _commit(case, path, overwrite, entry, progress)
+    except StoreError:
+        raise
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StoreError(
+                f"{path}: the disk is full; nothing was changed. Free some space and write again."
+            ) from err
+        raise StoreError(f"{path}: could not write the case store ({err}); nothing was changed.") from err
+
+
+def _check_revision(case: Case, path: Path) -> None:
+    """Refuse to write a case read from ``path`` if the store changed since."""
+    if case.store is None or not path.exists():
+        return
+    if Path(case.store).resolve() != path.resolve():
+        return
+    now = read_store_attrs(path).get("revision")
+    if now != case.revision:
+        raise StoreConflict(
+            f"{path} was changed by another writer after this case was read from it "
+            f"(revision {case.revision or 'none'} read, {now or 'none'} on disk); nothing was written, "
+            "so neither change is lost. Open the store again and redo this edit on top of the other one."
+        )
+
+
+def _commit(case: Case, path: Path, overwrite: bool, entry: dict | None, progress) -> Path:
     merged, versions, history = _merge_with_existing(case, path, overwrite)
     provenance = list(merged.provenance) + ([entry] if entry else [])
+    revision = uuid.uuid4().hex
     ours = {
         "format_version": FORMAT_VERSION,
         "case_id": merged.case_id,
@@ -263,33 +384,21 @@ def write_case_store(
         "status": merged.status,
         "attrs": merged.attrs,
         "versions": history,
+        "revision": revision,
         "written_by": f"napari-c2w {__version__}",
         "written": now_iso(),
     }
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp = temp_path(path)
     try:
         _write_tree(merged, tmp, ours, versions, progress)
+        crash_point("tree-written")
         _fsync_tree(tmp)
-        _swap_in(tmp, path)
-    except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StoreError(
-                f"{path}: the disk is full; nothing was changed. Free some space and write again."
-            ) from err
-        raise StoreError(f"{path}: could not write the case store ({err}); nothing was changed.") from err
+        swap_in(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    case.store, case.revision = path, revision
     return path
-
-
-def _swap_in(tmp: Path, path: Path) -> None:
-    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _merge_with_existing(case: Case, path: Path, overwrite: bool):
@@ -363,9 +472,17 @@ def update_case_store(
     attrs: dict | None = None,
     entry: dict | None = None,
     overwrite: bool = True,
+    revision: str | None = None,
 ) -> Path:
-    """Change labels, review status or attributes of an existing store (old labels kept)."""
+    """Change labels, review status or attributes of an existing store (old labels kept).
+
+    Args:
+        revision: the revision the caller's labels were computed from (``Case.revision``);
+            when given and the store changed since, :class:`StoreConflict` is raised.
+    """
     case = read_case_store(path)
+    if revision is not None:
+        case.revision = revision
     for name, mask in (labels or {}).items():
         case.set_label(name, mask)
     if status is not None:
