@@ -1,0 +1,56 @@
+"""Helpers of the reliability tests: child processes that write stores, crash hooks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from napari_c2w.io import Case, Volume
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process: this one's (PYTHONPATH included) plus ``extra``."""
+    env = dict(os.environ)
+    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, **extra)
+    return env
+
+
+def run_child(code: str, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (argv[1:] = ``args``) and return its result."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        env=child_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def run_cli(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    """``napari-c2w ARGS`` in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "napari_c2w.cli", *map(str, args)],
+        env=child_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def tiny_case():
+    """A 6 x 20 x 24 case with a cavity cube and a scar patch (fast to write)."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(20, 200, size=(6, 20, 24)).astype(np.uint8)
+    cavity = np.zeros(image.shape, np.uint8)
+    cavity[1:5, 5:15, 6:18] = 1
+    scar = np.zeros(image.shape, np.uint8)
+    scar[2:4, 4:6, 8:12] = 1
+    return Case(Volume(image, (2.0, 1.0, 1.0)), {"cavity": cavity, "scar": scar}, case_id="t")
+
+
+
