@@ -51,6 +51,3 @@ def tiny_case():
     scar = np.zeros(image.shape, np.uint8)
     scar[2:4, 4:6, 8:12] = 1
     return Case(Volume(image, (2.0, 1.0, 1.0)), {"cavity": cavity, "scar": scar}, case_id="t")
-
-
-

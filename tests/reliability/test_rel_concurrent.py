@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from conftest import child_env
 
+from conftest import child_env
 from napari_c2w.io.store import read_case_store, read_label_version, read_store_attrs, write_case_store
 
 #: Reads the store, waits for the go file, adds one scar voxel block and writes the case back.

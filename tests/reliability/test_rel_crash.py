@@ -6,8 +6,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import run_child
 
+from conftest import run_child
 from napari_c2w.io.store import list_case_stores, read_case_store, write_case_store
 
 POINTS = ["tree-written", "text-written", "journal-written", "old-renamed", "new-renamed", "old-trashed",
@@ -51,9 +51,12 @@ def test_listing_finds_a_store_killed_between_the_renames(tmp_path, tiny_case):
 def test_no_resurrection_after_the_user_deletes_and_reimports(tmp_path, tiny_case):
     """A half-deleted old copy (killed while it was being removed) is never restored."""
     path = write_case_store(tiny_case, tmp_path / "t.ome.zarr")
+    older = read_case_store(path)
+    older.set_label("wall", np.ones(older.image.shape, np.uint8))
+    write_case_store(older, path)
     stale = tmp_path / ".t.ome.zarr.old-ffffffff"
     shutil.copytree(path, stale)
-    shutil.rmtree(stale / "labels")  # half deleted
+    shutil.rmtree(stale / "labels" / "scar")  # half deleted
     shutil.rmtree(path)  # the user deletes the store ...
     fresh = tiny_case
     fresh.labels = {"cavity": tiny_case.labels["cavity"]}

@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "review": "review_cmd",
     "report": "report_cmd",
     "predict": "predict_cmd",
+    "check": "check_cmd",
 }
 
 

@@ -32,8 +32,10 @@ def run_batch(
         try:
             work(item)
             done += 1
-        except (C2WError, OSError, ValueError, RuntimeError) as err:
+        except (C2WError, OSError, ValueError) as err:
             failures.append((label, str(err)))
+        except Exception as err:  # one bad case (e.g. RecursionError on a damaged file) never aborts a batch
+            failures.append((label, f"{type(err).__name__}: {err}"))
     bar.close()
     print(f"{desc}: {done} case(s) done, {len(failures)} failed", file=sys.stderr)
     for label, message in failures:

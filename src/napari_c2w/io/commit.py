@@ -179,7 +179,9 @@ def leftovers(path: Path) -> list[Path]:
     prefix = f".{path.name}."
     kinds = ("tmp-", "old-", "trash-", "swap")
     return sorted(
-        p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name[len(prefix) :].startswith(kinds)
+        p
+        for p in path.parent.iterdir()
+        if p.name.startswith(prefix) and p.name[len(prefix) :].startswith(kinds)
     )
 
 

@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from .._fs import crash_point, fsync_dir
 from ..errors import InputError, StoreError
 from ..labels import COLORS, LABELS, STRUCTURES
 from .case import REVIEW_STATUSES, Case, now_iso
-from .._fs import crash_point, fsync_dir
 from .commit import journal_path, needs_recovery, recover, store_lock, swap_in, temp_path
 from .volume import Volume
 
@@ -53,6 +53,8 @@ FORMAT_VERSION = 2
 
 class StoreConflict(StoreError):
     """The store changed on disk after the case being written was read from it."""
+
+
 _AXES = [{"name": a, "type": "space", "unit": "millimeter"} for a in "zyx"]
 
 
@@ -231,7 +233,9 @@ def read_store_attrs(path: str | Path) -> dict:
     path = Path(path)
     problem = store_problem(path)
     if problem is not None:
-        raise InputError(path, f"is not an OME-Zarr image: it {problem}.", "Restore it or re-import the case.")
+        raise InputError(
+            path, f"is not an OME-Zarr image: it {problem}.", "Restore it or re-import the case."
+        )
     return dict(zarr.open_group(str(path), mode="r").attrs.asdict().get(ATTRS_KEY, {}))
 
 

@@ -11,12 +11,14 @@ something changed.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..io.case import REVIEW_STATUSES, Case, provenance_entry
 from .band import INNER_MM, OUTER_MM
 
@@ -63,7 +65,11 @@ def scan_dataset(dataset_dir: str | Path) -> list[QueueItem]:
 
     items = []
     for path in list_case_stores(dataset_dir):
-        attrs = read_store_attrs(path)
+        try:
+            attrs = read_store_attrs(path)
+        except (InputError, OSError) as err:  # damaged: `napari-c2w check` lists why
+            logging.getLogger(__name__).warning("skipping %s", err)
+            continue
         status = attrs.get("status", "unreviewed")
         items.append(
             QueueItem(
