@@ -24,6 +24,7 @@ def run_child(code: str, *args: str, timeout: float = 120, **env: str) -> subpro
     return subprocess.run(
         [sys.executable, "-c", code, *map(str, args)],
         env=child_env(**env),
+        check=False,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -35,6 +36,7 @@ def run_cli(*args: str, timeout: float = 300, **env: str) -> subprocess.Complete
     return subprocess.run(
         [sys.executable, "-m", "napari_c2w.cli", *map(str, args)],
         env=child_env(**env),
+        check=False,
         capture_output=True,
         text=True,
         timeout=timeout,
