@@ -80,15 +80,7 @@ def _file_lock(path: Path):
     key = str(path.resolve())
     lock = _LOCKS.get(key)
     if lock is None:
-
-        def write_holder(fd: int) -> None:
-            info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%H:%M:%S")}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode(), 0)
-
-        lock = filelock.FileLock(
-            lock_path(path), thread_local=False, preserve_lock_file=True, on_acquired=write_holder
-        )
+        lock = filelock.FileLock(lock_path(path), thread_local=False)
         _LOCKS[key] = lock
     return lock
 
@@ -113,6 +105,14 @@ def store_lock(path: str | Path, timeout: float | None = None) -> Iterator[None]
             f"{path} is being written by {_holder(lock_path(path))}; nothing was written. "
             "Wait until that command (or the napari session saving it) is done and run this one again."
         ) from None
+    if lock.lock_counter == 1:  # say who holds it, for a refused writer's message
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%H:%M:%S")}
+        fd = os.open(lock_path(path), os.O_WRONLY)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(info).encode())
+        finally:
+            os.close(fd)
     try:
         yield
     finally:

@@ -184,6 +184,9 @@ def read_volume(path: str | Path) -> Volume:
             "is not a volume format napari-c2w reads.",
             f"Use one of {', '.join(VOLUME_SUFFIXES)}, a DICOM folder, or a case store.",
         )
+    from .filecheck import check_volume_file
+
+    check_volume_file(path)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as err:
