@@ -180,12 +180,52 @@ def predict_case(source, out: Path, models, options, fmt: str) -> Path:
         )
         write_case_store(result, target)
         return target
-    _write_files(target, case, prediction, FORMATS[fmt], {**summary, "provenance": entries})
+    _commit_folder(
+        target,
+        lambda tmp: _write_files(tmp, case, prediction, FORMATS[fmt], summary | {"provenance": entries}),
+    )
     return target
 
 
+def _commit_folder(target: Path, write) -> None:
+    """Write a case's files into a temporary folder and rename it whole onto ``target``.
+
+    A kill leaves either no ``target`` (or an incomplete one from an older version,
+    without ``prediction.json``) or the complete folder; ``--resume`` redoes the former.
+    """
+    import os
+    import shutil
+    import time
+
+    from .._fs import fsync_dir
+
+    _drop_leftovers(target)
+    tmp = target.parent / f".{target.name}.tmp-{time.time_ns():020d}-{os.getpid()}"
+    try:
+        write(tmp)
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if target.exists():  # an incomplete folder (never one with prediction.json: see _done)
+            trash = target.parent / f".{target.name}.trash-{time.time_ns():020d}"
+            os.replace(target, trash)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _drop_leftovers(target)
+
+
+def _drop_leftovers(target: Path) -> None:
+    import shutil
+
+    for p in target.parent.glob(f".{target.name}.t*-*"):
+        if p.name.startswith((f".{target.name}.tmp-", f".{target.name}.trash-")):
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def _write_files(folder: Path, case, prediction, suffix: str, summary: dict) -> None:
-    from .._fs import atomic_write_text
+    from .._fs import atomic_write_text, crash_point
     from ..io.volume import Volume, write_volume
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -196,6 +236,7 @@ def _write_files(folder: Path, case, prediction, suffix: str, summary: dict) -> 
 
     for name, mask in prediction.labels.items():
         write_volume(like(mask.astype(np.uint8)), folder / f"{name}{suffix}")
+        crash_point("label-file-written")
     for name, prob in (prediction.probabilities or {}).items():
         write_volume(like(prob.astype(np.float32)), folder / f"{name}_probability{suffix}")
     if prediction.uncertainty_map is not None:
