@@ -15,7 +15,7 @@ from napari_c2w.io import Case, Volume
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a child process: this one's (PYTHONPATH included) plus ``extra``."""
     env = dict(os.environ)
-    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, **extra)
+    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8"}, **extra)
     return env
 
 
@@ -26,7 +26,8 @@ def run_child(code: str, *args: str, timeout: float = 120, **env: str) -> subpro
         env=child_env(**env),
         check=False,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="replace",
         timeout=timeout,
     )
 
@@ -38,7 +39,8 @@ def run_cli(*args: str, timeout: float = 300, **env: str) -> subprocess.Complete
         env=child_env(**env),
         check=False,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="replace",
         timeout=timeout,
     )
 
@@ -53,3 +55,29 @@ def tiny_case():
     scar = np.zeros(image.shape, np.uint8)
     scar[2:4, 4:6, 8:12] = 1
     return Case(Volume(image, (2.0, 1.0, 1.0)), {"cavity": cavity, "scar": scar}, case_id="t")
+
+
+def _mount(folder, options: str) -> bool:
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=False)
+    return done.returncode == 0
+
+
+@pytest.fixture
+def mounted(tmp_path):
+    """``mounted(name, options)``: a tmpfs (e.g. ``size=64k`` or ``ro``) at tmp_path/name; skips
+    unless running as root where mount works (read-only folders do not stop root otherwise)."""
+    mounts = []
+
+    def make(name: str, options: str):
+        folder = tmp_path / name
+        if not _mount(folder, options):
+            pytest.skip("needs root and tmpfs mounts to make a read-only or full folder")
+        mounts.append(folder)
+        return folder
+
+    yield make
+    for folder in mounts:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

@@ -56,7 +56,8 @@ def test_two_processes_editing_one_store_lose_nothing(tmp_path, tiny_case):
                     [sys.executable, "-c", EDITOR, str(path), str(go), str(z), str(ready)],
                     env=child_env(),
                     stderr=subprocess.PIPE,
-                    text=True,
+                    encoding="utf-8",
+                    errors="replace",
                 ),
                 ready,
             )
@@ -110,7 +111,8 @@ def test_second_writer_waits_for_the_lock_then_names_the_holder(tmp_path, tiny_c
         ],
         env=child_env(),
         stdout=subprocess.PIPE,
-        text=True,
+        encoding="utf-8",
+        errors="replace",
     )
     assert holder.stdout.readline().strip() == "locked"
     from napari_c2w.io import commit

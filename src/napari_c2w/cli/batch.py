@@ -4,10 +4,33 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import C2WError
+from ..errors import C2WError, InputError
+
+
+def make_output_folder(folder: Path) -> Path:
+    """Create ``folder`` and check that it can be written to, before any work is done.
+
+    Raises:
+        InputError: it cannot be created or written (read-only, no permission, disk full).
+    """
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as fh:
+            fh.write(b"napari-c2w write check")
+            fh.flush()
+    except OSError as err:
+        raise InputError(
+            folder,
+            f"cannot be written to ({err.strerror or err}).",
+            "Choose another output folder, or fix its permissions / free space.",
+        ) from None
+    return folder
 
 
 def run_batch(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..io.importer import find_sources, import_case
-from .batch import run_batch
+from .batch import make_output_folder, run_batch
 
 
 def add_parser(sub) -> None:
@@ -26,6 +26,13 @@ def add_parser(sub) -> None:
         )
     p.add_argument("--case-id", help="case id for a single image SRC (default: its file name)")
     p.add_argument(
+        "--label-value",
+        type=int,
+        metavar="N",
+        help="take the voxels of value N of multi-label files as the structure (label files that "
+        "are not binary 0/1 or 0/255 are refused without it)",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace labels that differ in existing stores (old versions are kept)",
@@ -35,8 +42,8 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     labels = {s: getattr(args, s) for s in ("cavity", "wall", "scar") if getattr(args, s)}
-    sources = list(find_sources(args.sources, labels, args.case_id))
-    args.output.mkdir(parents=True, exist_ok=True)
+    sources = list(find_sources(args.sources, labels, args.case_id, args.label_value))
+    make_output_folder(args.output)
     return run_batch(
         sources,
         lambda s: import_case(s, args.output, overwrite=args.overwrite),

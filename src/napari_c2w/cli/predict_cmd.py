@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .batch import run_batch
+from .batch import make_output_folder, run_batch
 
 FORMATS = {"zarr": None, "nrrd": ".nrrd", "nifti": ".nii.gz"}
 STRUCTURES = ("cavity", "wall", "scar")
@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, f"--threshold {args.threshold} is not between 0 and 1.")
     sources = sorted(find_sources(args.inputs), key=lambda s: str(getattr(s, "path", s)))
     mine = sources[args.part_id :: args.num_parts]
+    make_output_folder(args.output)
     models = load_model_set(args.models)
     options = InferenceOptions(
         device=args.device,
@@ -99,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
         crop_to_atrium=not args.no_crop,
         crop_to_cavity=not args.no_crop,
     )
-    args.output.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []
 
     def work(source) -> None:
@@ -123,9 +123,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _target(out: Path, case_id: str, fmt: str) -> Path:
+    from ..io.case import check_case_id
     from ..io.store import store_path
 
-    return store_path(out, case_id) if fmt == "zarr" else out / case_id
+    return store_path(out, case_id) if fmt == "zarr" else out / check_case_id(case_id)
 
 
 def _done(out: Path, case_id: str, fmt: str) -> bool:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .batch import run_batch
+from .batch import make_output_folder, run_batch
 from .review_cmd import find_stores
 
 
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.csv.exists() and not args.overwrite:
         raise FileExistsError(f"{args.csv} exists; pass --overwrite to replace it")
+    make_output_folder(args.csv.parent)
     stores = find_stores(args.target)
     refs: dict[str, Path] = {}
     single_pair = False
@@ -76,6 +77,19 @@ def run(args: argparse.Namespace) -> int:
         )
 
     code = run_batch(stores, work, desc="report", name=lambda p: p.name)
-    write_csv(rows, args.csv, columns(args.reference is not None), overwrite=args.overwrite)
+    cols = columns(args.reference is not None)
+    try:
+        write_csv(rows, args.csv, cols, overwrite=args.overwrite)
+    except OSError as err:  # the folder became read-only or full meanwhile: keep the computed report
+        import tempfile
+
+        fallback = Path(tempfile.mkdtemp(prefix="napari-c2w-report-")) / args.csv.name
+        write_csv(rows, fallback, cols)
+        print(
+            f"report: error: could not write {args.csv} ({err.strerror or err}); the {len(rows)} row(s) "
+            f"were saved to {fallback} instead.",
+            file=sys.stderr,
+        )
+        return 2
     print(f"report: wrote {len(rows)} row(s) to {args.csv}", file=sys.stderr)
     return code

@@ -16,6 +16,32 @@ from .volume import Volume
 REVIEW_STATUSES = ("unreviewed", "in progress", "approved", "flagged")
 
 
+def check_case_id(case_id: str) -> str:
+    """``case_id`` if it is a plain name usable as a file name inside a dataset folder.
+
+    Raises:
+        InputError: it is empty, absolute, has a path separator, starts with a dot
+            (hidden, ``..``) or holds control characters, so it could write outside the
+            output folder.
+    """
+    import os
+
+    seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    if (
+        not case_id
+        or case_id.startswith(".")
+        or any(s in case_id for s in seps)
+        or any(ord(c) < 32 for c in case_id)
+        or Path(case_id).is_absolute()
+    ):
+        raise InputError(
+            None,
+            f"case id {case_id!r} is not a plain name (it is empty, hidden, or holds a path).",
+            "Give a case id of letters, digits, '-' and '_' (e.g. --case-id patient07).",
+        )
+    return case_id
+
+
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 

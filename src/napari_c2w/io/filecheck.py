@@ -75,7 +75,13 @@ def _check_nifti_gz(path: Path) -> None:
                 if len(header) < 540:
                     header += chunk[: 540 - len(header)]
                 total += len(chunk)
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
+    except gzip.BadGzipFile as err:
+        if total == 0:
+            raise InputError(path, f"could not be read as an image ({err}).", _COPY_AGAIN) from None
+        raise InputError(
+            path, f"is a damaged gzip stream ({err}) after {total} bytes.", _COPY_AGAIN
+        ) from None
+    except (EOFError, zlib.error, OSError) as err:
         raise InputError(
             path, f"is a cut or damaged gzip stream ({err}) after {total} bytes.", _COPY_AGAIN
         ) from None

@@ -6,15 +6,20 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
 from ..labels import check_structure
-from .case import Case, provenance_entry
+from .case import Case, check_case_id, provenance_entry
 from .layouts import detect_layout, read_case_folder
 from .store import STORE_SUFFIX, is_case_store, read_case_store, store_path, write_case_store
-from .volume import is_volume_file, read_label_volume, read_volume
+from .volume import Volume, is_volume_file, read_label_volume, read_volume
+
+log = logging.getLogger(__name__)
+#: slices thicker than this (mm) get a warning
+THICK_SLICE_MM = 4.0
 
 
 @dataclasses.dataclass
@@ -24,6 +29,7 @@ class Source:
     path: Path
     labels: dict[str, Path] = dataclasses.field(default_factory=dict)
     case_id: str | None = None
+    label_value: int | None = None
 
     @property
     def name(self) -> str:
@@ -37,7 +43,10 @@ class Source:
 
 
 def find_sources(
-    paths: list[str | Path], labels: dict[str, str | Path] | None = None, case_id: str | None = None
+    paths: list[str | Path],
+    labels: dict[str, str | Path] | None = None,
+    case_id: str | None = None,
+    label_value: int | None = None,
 ) -> Iterator[Source | InputError]:
     """Expand command-line sources into cases.
 
@@ -58,13 +67,13 @@ def find_sources(
         if not path.exists():
             yield InputError(path, "does not exist.", "Check the path.")
         elif is_case_store(path) or detect_layout(path) or is_volume_file(path):
-            yield Source(path, labels, case_id)
+            yield Source(path, labels, case_id, label_value)
         elif path.is_dir():
             subs = sorted(p for p in path.iterdir() if p.is_dir() and (detect_layout(p) or is_case_store(p)))
             if subs:
-                yield from (Source(p) for p in subs)
+                yield from (Source(p, label_value=label_value) for p in subs)
             else:  # perhaps a DICOM series folder
-                yield Source(path, labels, case_id)
+                yield Source(path, labels, case_id, label_value)
         else:
             yield InputError(
                 path,
@@ -74,20 +83,54 @@ def find_sources(
 
 
 def load_source(source: Source) -> Case:
-    """Read one source into a case (labels checked against the image grid)."""
+    """Read one source into a case (labels checked against the image grid).
+
+    Raises:
+        InputError: the image is constant (all zero, or one value everywhere), a label
+            does not fit the image, or the case id is not a plain name.
+    """
+    check_case_id(source.name)
     if is_case_store(source.path):
         case = read_case_store(source.path)
     elif detect_layout(source.path):
-        case = read_case_folder(source.path)
+        case = read_case_folder(source.path, label_value=source.label_value)
     else:
         image = read_volume(source.path)
         case = Case(image=image, case_id=source.name, sources={"image": str(source.path)})
+    check_image(case.image)
     for structure, file in source.labels.items():
-        mask = read_label_volume(file, like=case.image).array
+        mask = read_label_volume(file, like=case.image, label_value=source.label_value).array
         case.set_label(structure, mask, provenance_entry("import", structure, source=str(file)))
         case.sources[structure] = str(file)
     case.case_id = source.name
     return case
+
+
+def check_image(image: Volume) -> None:
+    """Refuse a constant image; warn about oblique axes and slices thicker than 4 mm."""
+    lo, hi = image.array.min(), image.array.max()
+    if lo == hi:
+        raise InputError(
+            image.path,
+            f"is constant (every voxel is {lo:g}), so it holds no anatomy to segment or annotate.",
+            "Check that this is the LGE series and not an empty export or a mask.",
+        )
+    name = image.path or "the image"
+    if image.is_oblique:
+        log.warning(
+            "%s: warning: oblique axes (direction %s); napari shows it axis-aligned, and measurements "
+            "in mm stay correct.",
+            name,
+            ", ".join(f"{d:.3g}" for d in image.direction),
+        )
+    if max(image.spacing) > THICK_SLICE_MM:
+        log.warning(
+            "%s: warning: slices %.1f mm thick (spacing %s mm); the models were trained on <= 2.5 mm, "
+            "so expect coarser wall and scar.",
+            name,
+            max(image.spacing),
+            ", ".join(f"{s:g}" for s in image.spacing),
+        )
 
 
 def import_case(source: Source, output: str | Path, *, overwrite: bool = False) -> Path:

@@ -40,7 +40,7 @@ from .. import __version__
 from .._fs import crash_point, fsync_dir
 from ..errors import InputError, StoreError
 from ..labels import COLORS, LABELS, STRUCTURES
-from .case import REVIEW_STATUSES, Case, now_iso
+from .case import REVIEW_STATUSES, Case, check_case_id, now_iso
 from .commit import journal_path, needs_recovery, recover, store_lock, swap_in, temp_path
 from .volume import Volume
 
@@ -59,7 +59,8 @@ _AXES = [{"name": a, "type": "space", "unit": "millimeter"} for a in "zyx"]
 
 
 def store_path(dataset_dir: str | Path, case_id: str) -> Path:
-    return Path(dataset_dir) / f"{case_id}{STORE_SUFFIX}"
+    """``dataset_dir/<case_id>.ome.zarr`` (a case id that is not a plain name is refused)."""
+    return Path(dataset_dir) / f"{check_case_id(case_id)}{STORE_SUFFIX}"
 
 
 def store_problem(path: str | Path) -> str | None:
