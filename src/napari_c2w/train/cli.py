@@ -106,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     except C2WError as err:
         print(f"napari-c2w-train: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the training loop's own Ctrl-C handler (data preparation)
+        print(
+            "napari-c2w-train: interrupted before training started; nothing was trained. Run the same "
+            f"command again (the run folder is reused) or napari-c2w-train --resume --output {args.output}.",
+            file=sys.stderr,
+        )
+        return 130
     print(
         f"{result.status} at iteration {result.iteration}; best validation: "
         + ", ".join(f"{k} {v:.4g}" for k, v in result.best.items() if isinstance(v, float))

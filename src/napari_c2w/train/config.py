@@ -105,8 +105,24 @@ class TrainConfig:
     augment: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: default_augment())  # noqa: PLW0108 (defined below)
 
     def validate(self) -> TrainConfig:
+        from ..models.presets import PRESETS
+
         if self.stage not in STAGES:
             raise InputError(None, f"unknown stage {self.stage!r}.", f"Choose one of {', '.join(STAGES)}.")
+        if self.preset not in PRESETS:
+            raise InputError(
+                None,
+                f"unknown preset {self.preset!r}.",
+                f"Choose one of {', '.join(PRESETS)} (docs/models.md)",
+            )
+        if not isinstance(self.iterations, int) or self.iterations < 1:
+            raise InputError(None, f"iterations must be at least 1 (got {self.iterations!r}).")
+        if not isinstance(self.val_every, int) or self.val_every < 1:
+            raise InputError(
+                None,
+                f"val_every must be at least 1 (got {self.val_every!r}).",
+                f"Validate every N >= 1 iterations; --val-every {self.iterations} validates only at the end.",
+            )
         if self.schedule not in ("plain", "progressive"):
             raise InputError(None, f"unknown schedule {self.schedule!r}.", "Use 'plain' or 'progressive'.")
         if self.schedule == "progressive" and self.stage != "wall":
