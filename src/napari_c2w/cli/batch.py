@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..errors import C2WError, InputError
 
@@ -46,19 +47,20 @@ def run_batch(
     bar = tqdm(
         items, desc=desc, unit="case", total=total if total is not None else len(items), file=sys.stderr
     )
-    for item in bar:
-        if isinstance(item, Exception):
-            failures.append((str(getattr(item, "path", "?")), str(item)))
-            continue
-        label = name(item)
-        bar.set_postfix_str(label[:40])
-        try:
-            work(item)
-            done += 1
-        except (C2WError, OSError, ValueError) as err:
-            failures.append((label, str(err)))
-        except Exception as err:  # one bad case (e.g. RecursionError on a damaged file) never aborts a batch
-            failures.append((label, f"{type(err).__name__}: {err}"))
+    with logging_redirect_tqdm():  # warnings of a case print on their own line, above the bar
+        for item in bar:
+            if isinstance(item, Exception):
+                failures.append((str(getattr(item, "path", "?")), str(item)))
+                continue
+            label = name(item)
+            bar.set_postfix_str(label[:40])
+            try:
+                work(item)
+                done += 1
+            except (C2WError, OSError, ValueError) as err:
+                failures.append((label, str(err)))
+            except Exception as err:  # one bad case (e.g. RecursionError) never aborts a batch
+                failures.append((label, f"{type(err).__name__}: {err}"))
     bar.close()
     print(f"{desc}: {done} case(s) done, {len(failures)} failed", file=sys.stderr)
     for label, message in failures:

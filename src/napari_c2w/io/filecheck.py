@@ -71,7 +71,7 @@ def _check_nifti_gz(path: Path) -> None:
     total, header = 0, b""
     try:
         with gzip.open(path, "rb") as fh:
-            while chunk := fh.read(1 << 22):
+            while chunk := fh.read(1 << 16):
                 if len(header) < 540:
                     header += chunk[: 540 - len(header)]
                 total += len(chunk)
@@ -83,7 +83,7 @@ def _check_nifti_gz(path: Path) -> None:
         ) from None
     except (EOFError, zlib.error, OSError) as err:
         raise InputError(
-            path, f"is a cut or damaged gzip stream ({err}) after {total} bytes.", _COPY_AGAIN
+            path, f"is a cut or damaged gzip stream ({err}; {total} bytes decompressed).", _COPY_AGAIN
         ) from None
     expected = _nifti_bytes(header, path)
     if total < expected:

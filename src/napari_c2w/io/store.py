@@ -485,6 +485,10 @@ def update_case_store(
         revision: the revision the caller's labels were computed from (``Case.revision``);
             when given and the store changed since, :class:`StoreConflict` is raised.
     """
+    if status is not None and status not in REVIEW_STATUSES:
+        raise InputError(
+            path, f"cannot get review status {status!r}.", f"Use one of {', '.join(REVIEW_STATUSES)}."
+        )
     case = read_case_store(path)
     if revision is not None:
         case.revision = revision
