@@ -28,7 +28,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import os
 import shutil
 import uuid
 from collections.abc import Callable
@@ -37,25 +36,23 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from .._fs import crash_point, fsync_dir
+from .._fs import crash_point
 from ..errors import InputError, StoreError
-from ..labels import COLORS, LABELS, STRUCTURES
+from ..labels import LABELS, STRUCTURES
 from .case import REVIEW_STATUSES, Case, check_case_id, now_iso
 from .commit import journal_path, needs_recovery, recover, store_lock, swap_in, temp_path
+from .ngff import ATTRS_KEY, geometry_from_multiscales, read_array, write_tree
+from .ngff import fsync_tree as _fsync_tree
 from .volume import Volume
 
 log = logging.getLogger(__name__)
 
 STORE_SUFFIX = ".ome.zarr"
-ATTRS_KEY = "napari_c2w"
 FORMAT_VERSION = 2
 
 
 class StoreConflict(StoreError):
     """The store changed on disk after the case being written was read from it."""
-
-
-_AXES = [{"name": a, "type": "space", "unit": "millimeter"} for a in "zyx"]
 
 
 def store_path(dataset_dir: str | Path, case_id: str) -> Path:
@@ -125,30 +122,6 @@ def _recover(path: Path) -> list[str]:
     return recover(path, wait=journal_path(path).exists())
 
 
-def _ct(volume: Volume) -> list[list[dict]]:
-    return [
-        [
-            {"type": "scale", "scale": list(volume.spacing)},
-            {"type": "translation", "translation": list(volume.origin)},
-        ]
-    ]
-
-
-def _geometry_from_multiscales(ms: dict, path: Path) -> tuple[str, tuple, tuple]:
-    dataset = ms["datasets"][0]
-    scale, translation = (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)
-    for t in list(ms.get("coordinateTransformations", [])) + list(
-        dataset.get("coordinateTransformations", [])
-    ):
-        if t.get("type") == "scale":
-            scale = tuple(np.multiply(scale, t["scale"]))
-        elif t.get("type") == "translation":
-            translation = tuple(np.add(translation, t["translation"]))
-    if len(scale) != 3:
-        raise InputError(path, f"is a {len(scale)}D OME-Zarr image; napari-c2w needs a 3D (z, y, x) volume.")
-    return dataset["path"], scale, translation
-
-
 def read_case_store(path: str | Path) -> Case:
     """Read a case store (or any 3D OME-Zarr image with labels) into a :class:`Case`."""
     import zarr
@@ -168,16 +141,16 @@ def read_case_store(path: str | Path) -> Case:
         ome = attrs["ome"]
         ours = attrs.get(ATTRS_KEY, {})
         complete = int(ours.get("format_version", 0)) >= 2
-        ds_path, spacing, origin = _geometry_from_multiscales(ome["multiscales"][0], path)
-        array = _read_array(root[ds_path], path, ds_path, complete)
+        ds_path, spacing, origin = geometry_from_multiscales(ome["multiscales"][0], path)
+        array = read_array(root[ds_path], path, ds_path, complete)
         image = Volume(array, spacing, origin, tuple(ours.get("direction", np.eye(3).ravel())), path=path)
         labels = {}
         if "labels" in root:
             for name in root["labels"].attrs.asdict().get("ome", {}).get("labels", []):
                 if name in LABELS:
                     lab = root["labels"][name]
-                    lab_path = _geometry_from_multiscales(lab.attrs["ome"]["multiscales"][0], path)[0]
-                    labels[name] = _read_array(lab[lab_path], path, f"labels/{name}/{lab_path}", complete)
+                    lab_path = geometry_from_multiscales(lab.attrs["ome"]["multiscales"][0], path)[0]
+                    labels[name] = read_array(lab[lab_path], path, f"labels/{name}/{lab_path}", complete)
                     if labels[name].shape != array.shape:
                         raise InputError(
                             path,
@@ -213,20 +186,6 @@ def read_case_store(path: str | Path) -> Case:
     )
 
 
-def _read_array(array, path: Path, name: str, complete: bool) -> np.ndarray:
-    """Read a zarr array; with ``complete`` (format >= 2) a missing chunk is damage, not zeros."""
-    if complete:
-        missing = array.nchunks - array.nchunks_initialized
-        if missing:
-            raise InputError(
-                path,
-                f"is damaged: {missing} of the {array.nchunks} chunk files of {name} are missing "
-                "(they would read as zeros).",
-                "Restore the store from a backup or re-import the case.",
-            )
-    return np.asarray(array[...])
-
-
 def read_store_attrs(path: str | Path) -> dict:
     """The ``napari_c2w`` attributes of a store, without reading any array."""
     import zarr
@@ -241,74 +200,6 @@ def read_store_attrs(path: str | Path) -> dict:
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def _chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(min(n, c) for n, c in zip(shape, (32, 128, 128), strict=False))
-
-
-#: every chunk is written, also all-zero ones, so that a missing chunk file is detectable
-_ALL_CHUNKS = {"write_empty_chunks": True}
-
-
-def _write_tree(
-    case: Case,
-    tmp: Path,
-    ours: dict,
-    versions: dict[str, list[tuple[str, np.ndarray]]],
-    progress: Callable[[str], None] | None,
-) -> None:
-    import zarr
-    from ome_zarr.format import FormatV05
-    from ome_zarr.writer import write_multiscale, write_multiscale_labels
-
-    fmt = FormatV05()
-    root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
-    opts = {"chunks": _chunks(case.image.shape), "config": _ALL_CHUNKS}
-    write_multiscale(
-        [case.image.array],
-        root,
-        fmt=fmt,
-        axes=_AXES,
-        name=case.case_id,
-        coordinate_transformations=_ct(case.image),
-        storage_options=opts,
-    )
-    if progress:
-        progress("image")
-    for name in case.structures:
-        write_multiscale_labels(
-            [case.labels[name]],
-            root,
-            name=name,
-            fmt=fmt,
-            axes=_AXES,
-            coordinate_transformations=_ct(case.image),
-            storage_options=opts,
-            label_metadata={
-                "colors": [{"label-value": 1, "rgba": list(COLORS[name])}],
-                "source": {"image": "../../"},
-            },
-        )
-        if progress:
-            progress(name)
-    if case.structures:  # ome-zarr-py leaves out the version that NGFF 0.5 requires here
-        labels_group = root["labels"]
-        labels_group.attrs["ome"] = {"version": fmt.version, "labels": case.structures}
-    for name, items in versions.items():
-        for key, array in items:
-            root.require_group(f"versions/{name}").create_array(
-                key, data=array, chunks=_chunks(array.shape), config=_ALL_CHUNKS
-            )
-    root.attrs[ATTRS_KEY] = ours
-
-
-def _fsync_tree(path: Path) -> None:
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            with open(os.path.join(dirpath, f), "rb") as fh:
-                os.fsync(fh.fileno())
-        fsync_dir(dirpath)
 
 
 def write_case_store(
@@ -395,7 +286,7 @@ def _commit(case: Case, path: Path, overwrite: bool, entry: dict | None, progres
     }
     tmp = temp_path(path)
     try:
-        _write_tree(merged, tmp, ours, versions, progress)
+        write_tree(merged, tmp, ours, versions, progress)
         crash_point("tree-written")
         _fsync_tree(tmp)
         swap_in(tmp, path)

@@ -15,11 +15,11 @@ import numpy as np
 from ..errors import C2WError
 from .case import REVIEW_STATUSES
 from .commit import leftovers
+from .ngff import geometry_from_multiscales
 from .store import (
     ATTRS_KEY,
     FORMAT_VERSION,
     STORE_SUFFIX,
-    _geometry_from_multiscales,
     list_case_stores,
     read_case_store,
 )
@@ -76,7 +76,7 @@ def verify_store(path: str | Path) -> StoreCheck:
     check.problems += _label_geometry_problems(root, case)
     for name in case.labels:
         group = root["labels"][name]
-        ds_path = _geometry_from_multiscales(group.attrs["ome"]["multiscales"][0], path)[0]
+        ds_path = geometry_from_multiscales(group.attrs["ome"]["multiscales"][0], path)[0]
         values = np.unique(np.asarray(group[ds_path][...]))
         if not set(values.tolist()) <= {0, 1}:
             check.problems.append(f"the {name} label holds values {values.tolist()[:8]}, not only 0/1")
@@ -87,10 +87,10 @@ def verify_store(path: str | Path) -> StoreCheck:
 
 def _label_geometry_problems(root, case) -> list[str]:
     problems = []
-    image_geometry = _geometry_from_multiscales(root.attrs["ome"]["multiscales"][0], case.image.path)[1:]
+    image_geometry = geometry_from_multiscales(root.attrs["ome"]["multiscales"][0], case.image.path)[1:]
     for name in case.labels:
         ms = root["labels"][name].attrs["ome"]["multiscales"][0]
-        spacing, origin = _geometry_from_multiscales(ms, case.image.path)[1:]
+        spacing, origin = geometry_from_multiscales(ms, case.image.path)[1:]
         if not (np.allclose(spacing, image_geometry[0]) and np.allclose(origin, image_geometry[1])):
             problems.append(
                 f"the {name} label is not on the image grid (spacing {spacing}, origin {origin} vs the "
