@@ -89,7 +89,7 @@ def cases(w: Path):
     )
     yield "NRRD header declaring 10^15 voxels", ["import", "huge.nrrd", "-o", "out"]
     write_volume(Volume(np.zeros((1, 40, 48), np.uint8) + 3), w / "flat2d.nrrd")
-    yield "constant single-slice image", ["import", "flat2d.nrrd", "-o", "out"]
+    yield "single-slice (2D) image", ["import", "flat2d.nrrd", "-o", "out"]
     write_volume(Volume(np.full((12, 40, 48), 0, np.uint8)), w / "zeros.nrrd")
     yield "all-zero image", ["import", "zeros.nrrd", "-o", "out"]
     nan = image.astype(np.float32)

@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import C2WError
+from ..errors import C2WError, InputError
 from .config import STAGES, default_config, dump_config, load_config
 
 
@@ -95,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         from .api import train
 
         if args.resume:
+            if not (args.output / "config.yaml").is_file():
+                raise InputError(
+                    args.output, "holds no training run (no config.yaml).", "Give the run folder to --resume."
+                )
             result = train(load_config(args.output / "config.yaml"), None, args.output, resume=True)
         else:
             if not args.data:
