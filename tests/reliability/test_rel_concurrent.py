@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from relutils import child_env
 
-from conftest import child_env
 from napari_c2w.io.store import read_case_store, read_label_version, read_store_attrs, write_case_store
 
 #: Reads the store, waits for the go file, adds one scar voxel block and writes the case back.
@@ -137,3 +137,35 @@ def test_second_writer_waits_for_the_lock_then_names_the_holder(tmp_path, tiny_c
     case.labels["scar"][0, 0, 0] = 1
     write_case_store(case, path, overwrite=True)
     assert np.asarray(read_case_store(path).labels["scar"])[0, 0, 0] == 1
+
+
+def test_review_queue_save_refuses_to_replace_another_writers_change(tmp_path, tiny_case):
+    """The napari queue saves a case built from layers; it is checked against the version it opened."""
+    import dataclasses
+
+    from napari_c2w.io.store import StoreConflict
+    from napari_c2w.review.queue import save_reviewed
+
+    path = write_case_store(tiny_case, tmp_path / "t.ome.zarr")
+    before = read_case_store(path)  # opened in napari
+    other = read_case_store(path)  # meanwhile: a clean in another process
+    other.labels["scar"][:] = 0
+    write_case_store(other, path, overwrite=True)
+    edited = dataclasses.replace(before, labels=dict(before.labels), store=None, revision=None)  # from layers
+    edited.status = "approved"
+    try:
+        save_reviewed(edited, path, "me", before=before)
+    except StoreConflict as err:
+        assert str(path) in str(err)
+    else:
+        raise AssertionError("the queue save replaced another writer's change")
+    assert read_case_store(path).status == "unreviewed" and not read_case_store(path).labels["scar"].any()
+    # without a concurrent change the next save goes through, and a second save after it too
+    fresh = read_case_store(path)
+    edited = dataclasses.replace(
+        fresh, labels=dict(fresh.labels), store=None, revision=None, status="approved"
+    )
+    assert save_reviewed(edited, path, "me", before=fresh)
+    again = dataclasses.replace(edited, status="flagged", labels=dict(edited.labels))
+    assert save_reviewed(again, path, "me", before=edited)
+    assert read_case_store(path).status == "flagged"

@@ -6,8 +6,8 @@ import shutil
 
 import numpy as np
 import pytest
+from relutils import run_child
 
-from conftest import run_child
 from napari_c2w.io.store import list_case_stores, read_case_store, write_case_store
 
 POINTS = ["tree-written", "text-written", "journal-written", "old-renamed", "new-renamed", "old-trashed",

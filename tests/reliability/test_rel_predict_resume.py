@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from relutils import run_cli
 
-from conftest import run_cli
 from napari_c2w.io import Volume
 from napari_c2w.io.volume import write_volume
 

@@ -6,8 +6,8 @@ import gzip
 
 import numpy as np
 import pytest
+from relutils import run_cli
 
-from conftest import run_cli
 from napari_c2w.errors import InputError
 from napari_c2w.io import Volume
 from napari_c2w.io.volume import read_volume, write_volume

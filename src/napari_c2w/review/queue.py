@@ -168,6 +168,8 @@ def save_reviewed(
         path: its ``<case>.ome.zarr`` store.
         annotator: who reviewed, for the provenance record.
         before: the case as it was read; when given and nothing changed, nothing is written.
+            When it was read from ``path``, the save is refused (``StoreConflict``) if
+            another process changed the store since, instead of replacing that change.
         action: the provenance action of the save.
 
     Returns:
@@ -177,6 +179,8 @@ def save_reviewed(
 
     if before is not None and not case_changed(before, case):
         return False
+    if before is not None and before.store is not None and case.store is None:
+        case.store, case.revision = before.store, before.revision  # the version this edit started from
     entry = provenance_entry(action, by=annotator, status=case.status, structures=case.structures)
     write_case_store(case, path, overwrite=True, entry=entry)
     return True
