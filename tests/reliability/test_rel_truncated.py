@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 from relutils import run_cli
 
+from napari_c2w.cli import main
 from napari_c2w.errors import InputError
 from napari_c2w.io import Volume
+from napari_c2w.io.store import read_case_store
 from napari_c2w.io.volume import read_volume, write_volume
+from testutils import LA2018, needs_la2018
 
 
 @pytest.fixture(params=[".nii", ".nii.gz", ".nrrd"])
@@ -70,3 +73,17 @@ def test_predict_refuses_a_truncated_file(tmp_path):
     bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     result = run_cli("predict", bad, "-o", tmp_path / "out", "--device", "cpu")
     assert result.returncode == 1 and "trunc.nii.gz" in result.stderr and "gzip" in result.stderr
+
+
+@needs_la2018()
+@pytest.mark.realdata
+def test_real_case_cut_as_in_the_issue_is_refused(tmp_path):
+    """A real la2018 image as .nii.gz cut with ``head -c``: refused; the whole file imports."""
+    folder = sorted(p for p in LA2018.iterdir() if p.is_dir())[0]
+    good = write_volume(read_volume(folder / "lgemri.nrrd"), tmp_path / "ok.nii.gz")
+    bad = tmp_path / "trunc.nii.gz"
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size * 6 // 10])
+    with pytest.raises(InputError, match=r"trunc\.nii\.gz: is a cut or damaged gzip stream"):
+        read_volume(bad)
+    assert main(["import", str(folder), "-o", str(tmp_path / "ds")]) == 0  # real 0/255 labels pass
+    assert read_case_store(tmp_path / "ds" / f"{folder.name}.ome.zarr").labels["cavity"].any()
