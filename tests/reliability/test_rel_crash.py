@@ -72,3 +72,14 @@ def test_stale_temporaries_are_removed_by_the_next_write(tmp_path, tiny_case):
     (tmp_path / ".t.ome.zarr.tmp-deadbeef" / "zarr.json").write_text("{}")
     write_case_store(read_case_store(path), path)
     assert _leftovers(tmp_path) == []
+
+
+def test_a_forged_journal_cannot_delete_outside_the_dataset(tmp_path, tiny_case):
+    ds = tmp_path / "ds"
+    path = write_case_store(tiny_case, ds / "t.ome.zarr")
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    (ds / ".t.ome.zarr.swap").write_text('{"tmp": "../precious", "old": "../precious"}')
+    assert list_case_stores(ds) == [path]
+    assert victim.is_dir() and read_case_store(path).structures == ["cavity", "scar"]
+    assert _leftovers(ds) == []

@@ -222,6 +222,8 @@ def _recover_locked(path: Path) -> list[str]:
         try:
             record = json.loads(journal.read_text())
             tmp, old = path.parent / record["tmp"], path.parent / record["old"]
+            if not all(p.parent == path.parent and p.name.startswith(f".{path.name}.") for p in (tmp, old)):
+                raise ValueError("the journal names files that are not this store's")
         except (OSError, ValueError, KeyError, TypeError):
             tmp = old = None
         if tmp is not None and not path.exists() and tmp.exists():
