@@ -99,6 +99,11 @@ def cases(w: Path):
     c, s = np.cos(0.3), np.sin(0.3)
     write_volume(Volume(image, (5.0, 1.0, 1.0), direction=(c, -s, 0, s, c, 0, 0, 0, 1)), w / "oblique.nrrd")
     yield "oblique image with 5 mm slices", ["import", "oblique.nrrd", "-o", "out"]
+    yield from _label_cases(w, image, img)
+    yield from _store_and_command_cases(w, image, img)
+
+
+def _label_cases(w: Path, image: np.ndarray, img: Path):
     lab = np.zeros(image.shape, np.int16)
     lab[3:6, 10:20, 10:20] = 1
     write_volume(Volume(lab[:, :30], (2.0, 1.0, 1.0)), w / "shape.nrrd")
@@ -117,7 +122,9 @@ def cases(w: Path):
     yield "label with negative values", ["import", img, "--cavity", "negative.nrrd", "-o", "out"]
     yield "--case-id ../../escaped", ["import", img, "-o", "out", "--case-id", "../../escaped"]
     yield "--case-id /tmp/absolute", ["import", img, "-o", "out", "--case-id", "/tmp/absolute"]
-    # damaged stores
+
+
+def _store_and_command_cases(w: Path, image: np.ndarray, img: Path):
     ds = w / "ds"
     cavity = np.zeros(image.shape, np.uint8)
     cavity[2:10, 10:30, 10:30] = 1

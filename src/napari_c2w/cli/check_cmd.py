@@ -16,7 +16,12 @@ def add_parser(sub) -> None:
         "than 0/1, invalid review status or attributes, and stores an interrupted write left missing. "
         "Exit status 0 when every store is sound, 1 otherwise.",
     )
-    p.add_argument("target", type=Path, metavar="DATASET_OR_CASE")
+    p.add_argument(
+        "target",
+        type=Path,
+        metavar="DATASET_OR_CASE",
+        help="a dataset folder of <case>.ome.zarr, or one store",
+    )
     p.set_defaults(func=run)
 
 

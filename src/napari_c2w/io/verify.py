@@ -51,6 +51,21 @@ def verify_store(path: str | Path) -> StoreCheck:
         return check
     root = zarr.open_group(str(path), mode="r")
     ours = root.attrs.asdict().get(ATTRS_KEY, {})
+    _check_attributes(ours, check)
+    check.problems += _label_geometry_problems(root, case)
+    for name in case.labels:
+        group = root["labels"][name]
+        ds_path = geometry_from_multiscales(group.attrs["ome"]["multiscales"][0], path)[0]
+        values = np.unique(np.asarray(group[ds_path][...]))
+        if not set(values.tolist()) <= {0, 1}:
+            check.problems.append(f"the {name} label holds values {values.tolist()[:8]}, not only 0/1")
+    for item in leftovers(path):
+        check.notes.append(f"an interrupted write left {item.name} (the next write removes it)")
+    return check
+
+
+def _check_attributes(ours: dict, check: StoreCheck) -> None:
+    """Format version, review status, provenance, case id and direction of the napari_c2w attributes."""
     version = ours.get("format_version")
     if version is None:
         check.notes.append("not written by napari-c2w (no napari_c2w attributes)")
@@ -73,16 +88,6 @@ def verify_store(path: str | Path) -> StoreCheck:
         direction = ours.get("direction")
         if direction is not None and (len(direction) != 9 or not np.all(np.isfinite(direction))):
             check.problems.append(f"the direction attribute {direction!r} is not 9 finite numbers")
-    check.problems += _label_geometry_problems(root, case)
-    for name in case.labels:
-        group = root["labels"][name]
-        ds_path = geometry_from_multiscales(group.attrs["ome"]["multiscales"][0], path)[0]
-        values = np.unique(np.asarray(group[ds_path][...]))
-        if not set(values.tolist()) <= {0, 1}:
-            check.problems.append(f"the {name} label holds values {values.tolist()[:8]}, not only 0/1")
-    for item in leftovers(path):
-        check.notes.append(f"an interrupted write left {item.name} (the next write removes it)")
-    return check
 
 
 def _label_geometry_problems(root, case) -> list[str]:

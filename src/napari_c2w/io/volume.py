@@ -297,7 +297,8 @@ def read_label_volume(path: str | Path, like: Volume | None = None, label_value:
         raise InputError(
             label.path,
             f"holds {kind} ({_values(array)}), so it is not a binary mask.",
-            "Pass --label-value N (label_value=N) to take the voxels of value N as the structure.",
+            "Pass --label-value N to take the voxels of value N as the structure, or split the "
+            "map with --labels FILE --label-map 1=cavity,2=wall,3=scar.",
         )
     return label.with_array((array > 0).astype(np.uint8))
 

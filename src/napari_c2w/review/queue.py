@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.case import REVIEW_STATUSES, Case, provenance_entry
-from .band import INNER_MM, OUTER_MM
+from ..masks.band import INNER_MM, OUTER_MM
 
 #: Orders of the queue.
 ORDERS = ("name", "flagged voxels", "uncertainty")
