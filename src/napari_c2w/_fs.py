@@ -35,7 +35,51 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        crash_point("text-written")
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """fsync a folder so that renames and deletions inside it survive a power cut."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # e.g. Windows: folders cannot be opened; renames are durable there
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on folders
+    finally:
+        os.close(fd)
+
+
+#: Environment variable naming a crash point (tests and benchmarks/bench_faults.py).
+CRASH_ENV = "NAPARI_C2W_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """Kill this process (SIGKILL, like a power cut) when ``$NAPARI_C2W_CRASH_AT`` names ``name``.
+
+    A test hook: writers call it between the steps of a commit so that tests can stop them at
+    an exact moment. ``NAPARI_C2W_CRASH_AT=point`` crashes at the first ``point``,
+    ``point:3`` at its third.
+    """
+    wanted = os.environ.get(CRASH_ENV)
+    if not wanted:
+        return
+    point, _, nth = wanted.partition(":")
+    if point != name:
+        return
+    count = _CRASH_COUNTS.get(name, 0) + 1
+    _CRASH_COUNTS[name] = count
+    if count >= int(nth or 1):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_CRASH_COUNTS: dict[str, int] = {}

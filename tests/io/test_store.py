@@ -131,7 +131,7 @@ def test_disk_full_leaves_the_old_store(tmp_path, small_case, monkeypatch):
     with pytest.raises(StoreError, match="disk is full; nothing was changed"):
         write_case_store(edited, path, overwrite=True)
     np.testing.assert_array_equal(read_case_store(path).labels["wall"], small_case.labels["wall"])
-    assert [p.name for p in tmp_path.iterdir()] == ["ball.ome.zarr"]
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == ["ball.ome.zarr"]
 
 
 KILLED_WRITER = """
@@ -167,9 +167,13 @@ def test_killed_write_leaves_the_old_store_intact(tmp_path):
     assert read_case_store(path).structures == ["cavity", "wall"]
 
 
-def test_swap_interrupted_between_renames_is_repaired(tmp_path, small_case):
+def test_legacy_old_copy_is_reported_not_restored(tmp_path, small_case):
+    """An ``.old-*`` copy without a swap journal (napari-c2w < format 2) may be stale: report it."""
     path = write_case_store(small_case, tmp_path / "ball.ome.zarr")
     path.rename(tmp_path / ".ball.ome.zarr.old-deadbeef")
+    with pytest.raises(InputError, match=r"does not exist; .*old-deadbeef.*rename it to ball\.ome\.zarr"):
+        read_case_store(path)
+    (tmp_path / ".ball.ome.zarr.old-deadbeef").rename(path)
     assert read_case_store(path).structures == ["cavity", "wall", "scar"]
 
 

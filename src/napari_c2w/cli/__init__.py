@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "review": "review_cmd",
     "report": "report_cmd",
     "predict": "predict_cmd",
+    "check": "check_cmd",
 }
 
 
@@ -44,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (C2WError, FileExistsError, ValueError) as err:
         print(f"napari-c2w {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # read-only or full output folders, unreadable inputs
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"napari-c2w {args.command}: error: {err.strerror or err}{where}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"napari-c2w {args.command}: interrupted; finished cases are kept.", file=sys.stderr)

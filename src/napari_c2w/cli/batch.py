@@ -4,10 +4,34 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ..errors import C2WError
+from ..errors import C2WError, InputError
+
+
+def make_output_folder(folder: Path) -> Path:
+    """Create ``folder`` and check that it can be written to, before any work is done.
+
+    Raises:
+        InputError: it cannot be created or written (read-only, no permission, disk full).
+    """
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as fh:
+            fh.write(b"napari-c2w write check")
+            fh.flush()
+    except OSError as err:
+        raise InputError(
+            folder,
+            f"cannot be written to ({err.strerror or err}).",
+            "Choose another output folder, or fix its permissions / free space.",
+        ) from None
+    return folder
 
 
 def run_batch(
@@ -23,17 +47,20 @@ def run_batch(
     bar = tqdm(
         items, desc=desc, unit="case", total=total if total is not None else len(items), file=sys.stderr
     )
-    for item in bar:
-        if isinstance(item, Exception):
-            failures.append((str(getattr(item, "path", "?")), str(item)))
-            continue
-        label = name(item)
-        bar.set_postfix_str(label[:40])
-        try:
-            work(item)
-            done += 1
-        except (C2WError, OSError, ValueError, RuntimeError) as err:
-            failures.append((label, str(err)))
+    with logging_redirect_tqdm():  # warnings of a case print on their own line, above the bar
+        for item in bar:
+            if isinstance(item, Exception):
+                failures.append((str(getattr(item, "path", "?")), str(item)))
+                continue
+            label = name(item)
+            bar.set_postfix_str(label[:40])
+            try:
+                work(item)
+                done += 1
+            except (C2WError, OSError, ValueError) as err:
+                failures.append((label, str(err)))
+            except Exception as err:  # one bad case (e.g. RecursionError) never aborts a batch
+                failures.append((label, f"{type(err).__name__}: {err}"))
     bar.close()
     print(f"{desc}: {done} case(s) done, {len(failures)} failed", file=sys.stderr)
     for label, message in failures:

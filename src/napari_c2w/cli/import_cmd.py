@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..io.importer import find_sources, import_case
 from ..io.labelmap import parse_label_map
-from .batch import run_batch
+from .batch import make_output_folder, run_batch
 
 
 def add_parser(sub) -> None:
@@ -56,6 +56,13 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--case-id", help="case id for a single image SRC (default: its file name)")
     p.add_argument(
+        "--label-value",
+        type=int,
+        metavar="N",
+        help="take the voxels of value N of multi-label files as the structure (label files that "
+        "are not binary 0/1 or 0/255 are refused without it)",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace labels that differ in existing stores (old versions are kept)",
@@ -72,8 +79,12 @@ def _label_map(text: str) -> dict[int, str]:
 
 def run(args: argparse.Namespace) -> int:
     labels = {s: getattr(args, s) for s in ("cavity", "wall", "scar") if getattr(args, s)}
-    sources = list(find_sources(args.sources, labels, args.case_id, args.labels, args.label_map))
-    args.output.mkdir(parents=True, exist_ok=True)
+    sources = list(
+        find_sources(
+            args.sources, labels, args.case_id, args.labels, args.label_map, label_value=args.label_value
+        )
+    )
+    make_output_folder(args.output)
     return run_batch(
         sources,
         lambda s: import_case(s, args.output, overwrite=args.overwrite),

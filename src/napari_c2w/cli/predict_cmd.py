@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .batch import run_batch
+from .batch import make_output_folder, run_batch
 
 FORMATS = {"zarr": None, "nrrd": ".nrrd", "nifti": ".nii.gz"}
 
@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, f"--threshold {args.threshold} is not between 0 and 1.")
     sources = sorted(find_sources(args.inputs), key=lambda s: str(getattr(s, "path", s)))
     mine = sources[args.part_id :: args.num_parts]
+    make_output_folder(args.output)
     models = load_model_set(args.models)
     options = InferenceOptions(
         device=args.device,
@@ -112,7 +113,6 @@ def run(args: argparse.Namespace) -> int:
         crop_to_atrium=not args.no_crop,
         crop_to_cavity=not args.no_crop,
     )
-    args.output.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []
 
     def work(source) -> None:
@@ -136,9 +136,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _target(out: Path, case_id: str, fmt: str) -> Path:
+    from ..io.case import check_case_id
     from ..io.store import store_path
 
-    return store_path(out, case_id) if fmt == "zarr" else out / case_id
+    return store_path(out, case_id) if fmt == "zarr" else out / check_case_id(case_id)
 
 
 def _done(out: Path, case_id: str, fmt: str) -> bool:
@@ -171,12 +172,49 @@ def predict_case(source, out: Path, models, options, fmt: str) -> Path:
         write_case_store(result, target)
         return target
     summary = {**prediction_summary(prediction, case.case_id), "provenance": result.provenance}
-    _write_files(target, case, prediction, FORMATS[fmt], summary)
+    _commit_folder(target, lambda tmp: _write_files(tmp, case, prediction, FORMATS[fmt], summary))
     return target
 
 
+def _commit_folder(target: Path, write) -> None:
+    """Write a case's files into a temporary folder and rename it whole onto ``target``.
+
+    A kill leaves either no ``target`` (or an incomplete one from an older version,
+    without ``prediction.json``) or the complete folder; ``--resume`` redoes the former.
+    """
+    import os
+    import shutil
+    import time
+
+    from .._fs import fsync_dir
+
+    _drop_leftovers(target)
+    tmp = target.parent / f".{target.name}.tmp-{time.time_ns():020d}-{os.getpid()}"
+    try:
+        write(tmp)
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if target.exists():  # an incomplete folder (never one with prediction.json: see _done)
+            trash = target.parent / f".{target.name}.trash-{time.time_ns():020d}"
+            os.replace(target, trash)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _drop_leftovers(target)
+
+
+def _drop_leftovers(target: Path) -> None:
+    import shutil
+
+    for p in target.parent.glob(f".{target.name}.t*-*"):
+        if p.name.startswith((f".{target.name}.tmp-", f".{target.name}.trash-")):
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def _write_files(folder: Path, case, prediction, suffix: str, summary: dict) -> None:
-    from .._fs import atomic_write_text
+    from .._fs import atomic_write_text, crash_point
     from ..io.volume import Volume, write_volume
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -187,6 +225,7 @@ def _write_files(folder: Path, case, prediction, suffix: str, summary: dict) -> 
 
     for name, mask in prediction.labels.items():
         write_volume(like(mask.astype(np.uint8)), folder / f"{name}{suffix}")
+        crash_point("label-file-written")
     for name, prob in (prediction.probabilities or {}).items():
         write_volume(like(prob.astype(np.float32)), folder / f"{name}_probability{suffix}")
     if prediction.uncertainty_map is not None:

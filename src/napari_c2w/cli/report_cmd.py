@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..masks.band import INNER_MM, OUTER_MM
 from . import scar_options
-from .batch import run_batch
+from .batch import make_output_folder, run_batch
 from .review_cmd import find_stores
 
 
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    make_output_folder(args.output.parent)
     stores = find_stores(args.target)
     refs: dict[str, Path] = {}
     single_pair = False
@@ -101,6 +102,18 @@ def run(args: argparse.Namespace) -> int:
     code = run_batch(stores, work, desc="report", name=lambda p: p.name)
     cols = columns(args.reference is not None, tolerance_mm=args.tolerance_mm)
     cols = [*cols[:-1], *scar_options.columns(args), cols[-1]]  # notes stay last
-    write_csv(rows, args.output, cols, overwrite=args.overwrite)
+    try:
+        write_csv(rows, args.output, cols, overwrite=args.overwrite)
+    except OSError as err:  # the folder became read-only or full meanwhile: keep the computed report
+        import tempfile
+
+        fallback = Path(tempfile.mkdtemp(prefix="napari-c2w-report-")) / args.output.name
+        write_csv(rows, fallback, cols)
+        print(
+            f"report: error: could not write {args.output} ({err.strerror or err}); the {len(rows)} "
+            f"row(s) were saved to {fallback} instead.",
+            file=sys.stderr,
+        )
+        return 2
     print(f"report: wrote {len(rows)} row(s) to {args.output}", file=sys.stderr)
     return code

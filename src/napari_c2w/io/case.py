@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import getpass
+from pathlib import Path
 
 import numpy as np
 
@@ -13,6 +14,32 @@ from ..labels import STRUCTURES, check_structure
 from .volume import Volume
 
 REVIEW_STATUSES = ("unreviewed", "in progress", "approved", "flagged")
+
+
+def check_case_id(case_id: str) -> str:
+    """``case_id`` if it is a plain name usable as a file name inside a dataset folder.
+
+    Raises:
+        InputError: it is empty, absolute, has a path separator, starts with a dot
+            (hidden, ``..``) or holds control characters, so it could write outside the
+            output folder.
+    """
+    import os
+
+    seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    if (
+        not case_id
+        or case_id.startswith(".")
+        or any(s in case_id for s in seps)
+        or any(ord(c) < 32 for c in case_id)
+        or Path(case_id).is_absolute()
+    ):
+        raise InputError(
+            None,
+            f"case id {case_id!r} is not a plain name (it is empty, hidden, or holds a path).",
+            "Give a case id of letters, digits, '-' and '_' (e.g. --case-id patient07).",
+        )
+    return case_id
 
 
 def now_iso() -> str:
@@ -46,6 +73,9 @@ class Case:
     provenance: list[dict] = dataclasses.field(default_factory=list)
     status: str = "unreviewed"
     attrs: dict = dataclasses.field(default_factory=dict)
+    #: the store this case was read from and the revision it had then (conflict check on write)
+    store: Path | None = dataclasses.field(default=None, compare=False, repr=False)
+    revision: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name, mask in list(self.labels.items()):

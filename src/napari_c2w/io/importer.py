@@ -6,16 +6,21 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
 from ..labels import check_structure
-from .case import Case, provenance_entry
+from .case import Case, check_case_id, provenance_entry
 from .labelmap import DEFAULT_MAP, read_label_map
 from .layouts import detect_layout, read_case_folder
 from .store import STORE_SUFFIX, is_case_store, read_case_store, store_path, write_case_store
-from .volume import is_volume_file, read_label_volume, read_volume
+from .volume import Volume, is_volume_file, read_label_volume, read_volume
+
+log = logging.getLogger(__name__)
+#: slices thicker than this (mm) get a warning
+THICK_SLICE_MM = 4.0
 
 
 @dataclasses.dataclass
@@ -28,6 +33,8 @@ class Source:
     #: one file holding several structures by value, split by ``mapping`` (value -> name)
     label_map: Path | None = None
     mapping: dict[int, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_MAP))
+    #: with several foreground values in a --cavity/--wall/--scar file: the value to keep
+    label_value: int | None = None
 
     @property
     def name(self) -> str:
@@ -77,6 +84,8 @@ def find_sources(
     case_id: str | None = None,
     label_map: str | Path | None = None,
     mapping: dict[int, str] | None = None,
+    *,
+    label_value: int | None = None,
 ) -> Iterator[Source | InputError]:
     """Expand command-line sources into cases.
 
@@ -94,7 +103,7 @@ def find_sources(
             "label files (--cavity/--wall/--scar/--labels) were given with several sources.",
             "Give exactly one image with its label files, or import case folders.",
         )
-    extra = {"label_map": Path(label_map) if label_map else None}
+    extra = {"label_map": Path(label_map) if label_map else None, "label_value": label_value}
     if mapping is not None:
         extra["mapping"] = dict(mapping)
     for raw in paths:
@@ -108,7 +117,7 @@ def find_sources(
         elif path.is_dir():
             subs = sorted(p for p in path.iterdir() if p.is_dir() and (detect_layout(p) or is_case_store(p)))
             if subs:
-                yield from (Source(p) for p in subs)
+                yield from (Source(p, label_value=label_value) for p in subs)
             else:  # perhaps a DICOM series folder
                 yield Source(path, labels, case_id, **extra)
         else:
@@ -120,16 +129,23 @@ def find_sources(
 
 
 def load_source(source: Source) -> Case:
-    """Read one source into a case (labels checked against the image grid)."""
+    """Read one source into a case (labels checked against the image grid).
+
+    Raises:
+        InputError: the image is constant (all zero, or one value everywhere), a label
+            does not fit the image, or the case id is not a plain name.
+    """
+    check_case_id(source.name)
     if is_case_store(source.path):
         case = read_case_store(source.path)
     elif detect_layout(source.path):
-        case = read_case_folder(source.path)
+        case = read_case_folder(source.path, label_value=source.label_value)
     else:
         image = read_volume(source.path)
         case = Case(image=image, case_id=source.name, sources={"image": str(source.path)})
+    check_image(case.image)
     for structure, file in source.labels.items():
-        mask = read_label_volume(file, like=case.image).array
+        mask = read_label_volume(file, like=case.image, label_value=source.label_value).array
         case.set_label(structure, mask, provenance_entry("import", structure, source=str(file)))
         case.sources[structure] = str(file)
     if source.label_map is not None:
@@ -140,6 +156,33 @@ def load_source(source: Source) -> Case:
             case.sources[structure] = str(source.label_map)
     case.case_id = source.name
     return case
+
+
+def check_image(image: Volume) -> None:
+    """Refuse a constant image; warn about oblique axes and slices thicker than 4 mm."""
+    lo, hi = image.array.min(), image.array.max()
+    if lo == hi:
+        raise InputError(
+            image.path,
+            f"is constant (every voxel is {lo:g}), so it holds no anatomy to segment or annotate.",
+            "Check that this is the LGE series and not an empty export or a mask.",
+        )
+    name = image.path or "the image"
+    if image.is_oblique:
+        log.warning(
+            "%s: warning: oblique axes (direction %s); napari shows it axis-aligned, and measurements "
+            "in mm stay correct.",
+            name,
+            ", ".join(f"{d:.3g}" for d in image.direction),
+        )
+    if max(image.spacing) > THICK_SLICE_MM:
+        log.warning(
+            "%s: warning: slices %.1f mm thick (spacing %s mm); the models were trained on <= 2.5 mm, "
+            "so expect coarser wall and scar.",
+            name,
+            max(image.spacing),
+            ", ".join(f"{s:g}" for s in image.spacing),
+        )
 
 
 def import_case(source: Source, output: str | Path, *, overwrite: bool = False) -> Path:

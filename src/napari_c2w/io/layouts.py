@@ -47,8 +47,11 @@ def structure_of_label_file(path: str | Path) -> str | None:
     return LABEL_FILES.get(Path(path).name)
 
 
-def read_case_folder(folder: str | Path, layout: str | None = None) -> Case:
-    """Read a challenge case folder: the image and whichever label files are present."""
+def read_case_folder(folder: str | Path, layout: str | None = None, label_value: int | None = None) -> Case:
+    """Read a challenge case folder: the image and whichever label files are present.
+
+    ``label_value`` picks one value of multi-label files (see :func:`read_label_volume`).
+    """
     folder = Path(folder)
     layout = layout or detect_layout(folder)
     if layout is None:
@@ -63,7 +66,7 @@ def read_case_folder(folder: str | Path, layout: str | None = None) -> Case:
     for structure, filename in spec["labels"].items():
         path = folder / filename
         if path.is_file():
-            labels[structure] = read_label_volume(path, like=image).array
+            labels[structure] = read_label_volume(path, like=image, label_value=label_value).array
             sources[structure] = str(path)
             provenance.append(provenance_entry("import", structure, source=str(path), layout=layout))
     return Case(

@@ -13,14 +13,21 @@ The ``napari_c2w`` attributes hold the case id, source files, direction, the
 provenance list, the review status, a record of label versions and free-form attrs.
 
 No write ever modifies a store in place: a complete new store is written next to the
-target and swapped in with renames, so an interrupted write leaves the old store
-intact (a crash between the two renames is repaired the next time the store is read).
+target and swapped in with renames under a per-store lock (see :mod:`.commit`), so an
+interrupted write leaves the old or the new store, repaired the next time the store or
+its dataset is read. Every write records a new ``revision``; a case read from a store
+carries the revision it had, and writing it back after another process changed the
+store is refused (:class:`StoreConflict`) instead of silently dropping that change.
+
+Since format version 2 every chunk is written (also all-zero ones), so a missing chunk
+file is reported as damage instead of being read as zeros.
 """
 
 from __future__ import annotations
 
 import errno
-import os
+import json
+import logging
 import shutil
 import uuid
 from collections.abc import Callable
@@ -29,78 +36,90 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from .._fs import crash_point
 from ..errors import InputError, StoreError
-from ..labels import COLORS, LABELS, STRUCTURES
-from .case import Case, now_iso
+from ..labels import LABELS, STRUCTURES
+from .case import REVIEW_STATUSES, Case, check_case_id, now_iso
+from .commit import journal_path, needs_recovery, recover, store_lock, swap_in, temp_path
+from .ngff import ATTRS_KEY, geometry_from_multiscales, read_array, write_tree
+from .ngff import fsync_tree as _fsync_tree
 from .volume import Volume
 
+log = logging.getLogger(__name__)
+
 STORE_SUFFIX = ".ome.zarr"
-ATTRS_KEY = "napari_c2w"
-FORMAT_VERSION = 1
-_AXES = [{"name": a, "type": "space", "unit": "millimeter"} for a in "zyx"]
+FORMAT_VERSION = 2
+
+
+class StoreConflict(StoreError):
+    """The store changed on disk after the case being written was read from it."""
 
 
 def store_path(dataset_dir: str | Path, case_id: str) -> Path:
-    return Path(dataset_dir) / f"{case_id}{STORE_SUFFIX}"
+    """``dataset_dir/<case_id>.ome.zarr`` (a case id that is not a plain name is refused)."""
+    return Path(dataset_dir) / f"{check_case_id(case_id)}{STORE_SUFFIX}"
+
+
+def store_problem(path: str | Path) -> str | None:
+    """Why ``path`` is not an OME-Zarr image (None when its ``zarr.json`` says it is one)."""
+    path = Path(path)
+    notes = _recover(path)
+    if not path.exists():
+        return "does not exist" + "".join(f"; {n.split(': ', 1)[-1]}" for n in notes)
+    meta = path / "zarr.json"
+    if not meta.is_file():
+        return "has no zarr.json (not an OME-Zarr store, or a damaged one)"
+    try:
+        attrs = json.loads(meta.read_text()).get("attributes", {})
+        multiscales = attrs.get("ome", {}).get("multiscales")
+    except (OSError, ValueError, RecursionError, AttributeError) as err:
+        return f"has an unreadable zarr.json ({type(err).__name__}: {str(err)[:120]})"
+    if not multiscales:
+        return "has a zarr.json without OME multiscales metadata (not an OME-Zarr image)"
+    return None
 
 
 def is_case_store(path: str | Path) -> bool:
     """True for a folder holding an OME-Zarr multiscales image (ours or anyone's)."""
-    path = Path(path)
-    _recover(path)
-    meta = path / "zarr.json"
-    if not meta.is_file():
-        return False
-    import json
-
-    try:
-        attrs = json.loads(meta.read_text()).get("attributes", {})
-    except (OSError, ValueError):
-        return False
-    return "multiscales" in attrs.get("ome", {})
+    return store_problem(path) is None
 
 
 def list_case_stores(dataset_dir: str | Path) -> list[Path]:
-    """The case stores directly inside ``dataset_dir``, sorted by name."""
+    """Every ``<case>.ome.zarr`` folder directly inside ``dataset_dir``, sorted by name.
+
+    Interrupted writes are finished first (also of stores missing after a crash).
+    Damaged stores are listed too, so that the commands reading them report each as a
+    failure with its reason instead of skipping it; leftovers that cannot be repaired
+    automatically are logged as warnings.
+    """
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
         raise InputError(dataset_dir, "is not a folder.", "Give a dataset folder of <case>.ome.zarr stores.")
-    return sorted(p for p in dataset_dir.iterdir() if p.name.endswith(STORE_SUFFIX) and is_case_store(p))
+    for name in sorted(_interrupted_names(dataset_dir)):
+        for note in _recover(dataset_dir / name):
+            log.warning("%s", note)
+    return sorted(p for p in dataset_dir.iterdir() if p.name.endswith(STORE_SUFFIX) and p.is_dir())
+
+
+def _interrupted_names(dataset_dir: Path) -> set[str]:
+    """Store names with a journal or leftovers but no store folder."""
+    names = set()
+    for p in dataset_dir.iterdir():
+        if p.name.startswith(".") and STORE_SUFFIX + "." in p.name:
+            name = p.name[1 : p.name.index(STORE_SUFFIX + ".") + len(STORE_SUFFIX)]
+            if p.name.endswith(".swap") or not (dataset_dir / name).exists():
+                names.add(name)
+    return names
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def _recover(path: Path) -> None:
-    """Repair a swap interrupted between its two renames; drop stale temporaries."""
-    if path.parent.is_dir() and not path.exists():
-        olds = sorted(path.parent.glob(f".{path.name}.old-*"))
-        if olds:
-            os.replace(olds[-1], path)
-
-
-def _ct(volume: Volume) -> list[list[dict]]:
-    return [
-        [
-            {"type": "scale", "scale": list(volume.spacing)},
-            {"type": "translation", "translation": list(volume.origin)},
-        ]
-    ]
-
-
-def _geometry_from_multiscales(ms: dict, path: Path) -> tuple[str, tuple, tuple]:
-    dataset = ms["datasets"][0]
-    scale, translation = (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)
-    for t in list(ms.get("coordinateTransformations", [])) + list(
-        dataset.get("coordinateTransformations", [])
-    ):
-        if t.get("type") == "scale":
-            scale = tuple(np.multiply(scale, t["scale"]))
-        elif t.get("type") == "translation":
-            translation = tuple(np.add(translation, t["translation"]))
-    if len(scale) != 3:
-        raise InputError(path, f"is a {len(scale)}D OME-Zarr image; napari-c2w needs a 3D (z, y, x) volume.")
-    return dataset["path"], scale, translation
+def _recover(path: Path) -> list[str]:
+    """Repair an interrupted commit (waiting for a live writer only while it swaps)."""
+    if not needs_recovery(path):
+        return []
+    return recover(path, wait=journal_path(path).exists())
 
 
 def read_case_store(path: str | Path) -> Case:
@@ -108,28 +127,37 @@ def read_case_store(path: str | Path) -> Case:
     import zarr
 
     path = Path(path)
-    _recover(path)
-    if not is_case_store(path):
+    problem = store_problem(path)
+    if problem is not None:
         raise InputError(
             path,
-            "is not an OME-Zarr image.",
-            "Give a <case>.ome.zarr made by napari-c2w (import, phantom or export).",
+            f"is not an OME-Zarr image: it {problem}.",
+            "Give a <case>.ome.zarr made by napari-c2w (import, phantom or export), or restore it "
+            "from a backup.",
         )
     try:
         root = zarr.open_group(str(path), mode="r")
         attrs = root.attrs.asdict()
         ome = attrs["ome"]
-        ds_path, spacing, origin = _geometry_from_multiscales(ome["multiscales"][0], path)
-        array = np.asarray(root[ds_path][...])
         ours = attrs.get(ATTRS_KEY, {})
+        complete = int(ours.get("format_version", 0)) >= 2
+        ds_path, spacing, origin = geometry_from_multiscales(ome["multiscales"][0], path)
+        array = read_array(root[ds_path], path, ds_path, complete)
         image = Volume(array, spacing, origin, tuple(ours.get("direction", np.eye(3).ravel())), path=path)
         labels = {}
         if "labels" in root:
             for name in root["labels"].attrs.asdict().get("ome", {}).get("labels", []):
                 if name in LABELS:
                     lab = root["labels"][name]
-                    lab_path = _geometry_from_multiscales(lab.attrs["ome"]["multiscales"][0], path)[0]
-                    labels[name] = np.asarray(lab[lab_path][...])
+                    lab_path = geometry_from_multiscales(lab.attrs["ome"]["multiscales"][0], path)[0]
+                    labels[name] = read_array(lab[lab_path], path, f"labels/{name}/{lab_path}", complete)
+                    if labels[name].shape != array.shape:
+                        raise InputError(
+                            path,
+                            f"its {name} label has shape {labels[name].shape} but the image has "
+                            f"{array.shape}.",
+                            "The store is damaged; restore it from a backup or re-import the case.",
+                        )
     except InputError:
         raise
     except Exception as err:
@@ -138,14 +166,23 @@ def read_case_store(path: str | Path) -> Case:
             f"could not be read as a case store ({type(err).__name__}: {err}).",
             "The store may be damaged; restore it from a backup or re-import the case.",
         ) from None
+    status = ours.get("status", "unreviewed")
+    if status not in REVIEW_STATUSES:
+        raise InputError(
+            path,
+            f"has review status {status!r}, which is not one of {', '.join(REVIEW_STATUSES)}.",
+            "Set a valid status in napari or re-import the case.",
+        )
     return Case(
         image=image,
         labels=labels,
         case_id=ours.get("case_id", path.name.removesuffix(STORE_SUFFIX)),
         sources=ours.get("sources", {}),
         provenance=list(ours.get("provenance", [])),
-        status=ours.get("status", "unreviewed"),
+        status=status,
         attrs=dict(ours.get("attrs", {})),
+        store=path,
+        revision=ours.get("revision"),
     )
 
 
@@ -153,72 +190,16 @@ def read_store_attrs(path: str | Path) -> dict:
     """The ``napari_c2w`` attributes of a store, without reading any array."""
     import zarr
 
-    _recover(Path(path))
+    path = Path(path)
+    problem = store_problem(path)
+    if problem is not None:
+        raise InputError(
+            path, f"is not an OME-Zarr image: it {problem}.", "Restore it or re-import the case."
+        )
     return dict(zarr.open_group(str(path), mode="r").attrs.asdict().get(ATTRS_KEY, {}))
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def _chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(min(n, c) for n, c in zip(shape, (32, 128, 128), strict=False))
-
-
-def _write_tree(
-    case: Case,
-    tmp: Path,
-    ours: dict,
-    versions: dict[str, list[tuple[str, np.ndarray]]],
-    progress: Callable[[str], None] | None,
-) -> None:
-    import zarr
-    from ome_zarr.format import FormatV05
-    from ome_zarr.writer import write_multiscale, write_multiscale_labels
-
-    fmt = FormatV05()
-    root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
-    opts = {"chunks": _chunks(case.image.shape)}
-    write_multiscale(
-        [case.image.array],
-        root,
-        fmt=fmt,
-        axes=_AXES,
-        name=case.case_id,
-        coordinate_transformations=_ct(case.image),
-        storage_options=opts,
-    )
-    if progress:
-        progress("image")
-    for name in case.structures:
-        write_multiscale_labels(
-            [case.labels[name]],
-            root,
-            name=name,
-            fmt=fmt,
-            axes=_AXES,
-            coordinate_transformations=_ct(case.image),
-            storage_options=opts,
-            label_metadata={
-                "colors": [{"label-value": 1, "rgba": list(COLORS[name])}],
-                "source": {"image": "../../"},
-            },
-        )
-        if progress:
-            progress(name)
-    if case.structures:  # ome-zarr-py leaves out the version that NGFF 0.5 requires here
-        labels_group = root["labels"]
-        labels_group.attrs["ome"] = {"version": fmt.version, "labels": case.structures}
-    for name, items in versions.items():
-        for key, array in items:
-            root.require_group(f"versions/{name}").create_array(key, data=array, chunks=_chunks(array.shape))
-    root.attrs[ATTRS_KEY] = ours
-
-
-def _fsync_tree(path: Path) -> None:
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            with open(os.path.join(dirpath, f), "rb") as fh:
-                os.fsync(fh.fileno())
 
 
 def write_case_store(
@@ -243,17 +224,53 @@ def write_case_store(
         entry: an extra provenance record to append (e.g. the export action).
         progress: called with the name of each part once it is written.
 
+    The store is locked while it is read, merged and replaced; a second writer waits
+    up to ``NAPARI_C2W_LOCK_TIMEOUT`` seconds (default 30) and is then refused.
+
     Raises:
+        StoreConflict: ``case`` was read from this store and the store changed since.
         StoreError: a label would be replaced without ``overwrite``, the image differs,
-            or the disk is full / not writable (the old store is then untouched).
+            another process holds the store, or the disk is full / not writable (the old
+            store is then untouched).
     """
     path = Path(path)
     if not path.name.endswith(STORE_SUFFIX):
         raise InputError(path, f"does not end in {STORE_SUFFIX}.", f"Name case stores <case>{STORE_SUFFIX}.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    _recover(path)
+    try:
+        with store_lock(path):
+            recover(path)
+            _check_revision(case, path)
+            return _commit(case, path, overwrite, entry, progress)
+    except StoreError:
+        raise
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StoreError(
+                f"{path}: the disk is full; nothing was changed. Free some space and write again."
+            ) from err
+        raise StoreError(f"{path}: could not write the case store ({err}); nothing was changed.") from err
+
+
+def _check_revision(case: Case, path: Path) -> None:
+    """Refuse to write a case read from ``path`` if the store changed since."""
+    if case.store is None or not path.exists():
+        return
+    if Path(case.store).resolve() != path.resolve():
+        return
+    now = read_store_attrs(path).get("revision")
+    if now != case.revision:
+        raise StoreConflict(
+            f"{path} was changed by another writer after this case was read from it "
+            f"(revision {case.revision or 'none'} read, {now or 'none'} on disk); nothing was written, "
+            "so neither change is lost. Open the store again and redo this edit on top of the other one."
+        )
+
+
+def _commit(case: Case, path: Path, overwrite: bool, entry: dict | None, progress) -> Path:
     merged, versions, history = _merge_with_existing(case, path, overwrite)
     provenance = list(merged.provenance) + ([entry] if entry else [])
+    revision = uuid.uuid4().hex
     ours = {
         "format_version": FORMAT_VERSION,
         "case_id": merged.case_id,
@@ -263,33 +280,21 @@ def write_case_store(
         "status": merged.status,
         "attrs": merged.attrs,
         "versions": history,
+        "revision": revision,
         "written_by": f"napari-c2w {__version__}",
         "written": now_iso(),
     }
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp = temp_path(path)
     try:
-        _write_tree(merged, tmp, ours, versions, progress)
+        write_tree(merged, tmp, ours, versions, progress)
+        crash_point("tree-written")
         _fsync_tree(tmp)
-        _swap_in(tmp, path)
-    except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StoreError(
-                f"{path}: the disk is full; nothing was changed. Free some space and write again."
-            ) from err
-        raise StoreError(f"{path}: could not write the case store ({err}); nothing was changed.") from err
+        swap_in(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    case.store, case.revision = path, revision
     return path
-
-
-def _swap_in(tmp: Path, path: Path) -> None:
-    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _merge_with_existing(case: Case, path: Path, overwrite: bool):
@@ -363,9 +368,21 @@ def update_case_store(
     attrs: dict | None = None,
     entry: dict | None = None,
     overwrite: bool = True,
+    revision: str | None = None,
 ) -> Path:
-    """Change labels, review status or attributes of an existing store (old labels kept)."""
+    """Change labels, review status or attributes of an existing store (old labels kept).
+
+    Args:
+        revision: the revision the caller's labels were computed from (``Case.revision``);
+            when given and the store changed since, :class:`StoreConflict` is raised.
+    """
+    if status is not None and status not in REVIEW_STATUSES:
+        raise InputError(
+            path, f"cannot get review status {status!r}.", f"Use one of {', '.join(REVIEW_STATUSES)}."
+        )
     case = read_case_store(path)
+    if revision is not None:
+        case.revision = revision
     for name, mask in (labels or {}).items():
         case.set_label(name, mask)
     if status is not None:

@@ -184,6 +184,9 @@ def read_volume(path: str | Path) -> Volume:
             "is not a volume format napari-c2w reads.",
             f"Use one of {', '.join(VOLUME_SUFFIXES)}, a DICOM folder, or a case store.",
         )
+    from .filecheck import check_volume_file
+
+    check_volume_file(path)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as err:
@@ -248,14 +251,26 @@ def check_same_grid(reference: Volume, other: Volume, *, rtol: float = 1e-3, ato
             f"has origin {_fmt(other.origin)} mm but {ref_name} has {_fmt(reference.origin)} mm.",
             "Fix the label file's header so the two overlap.",
         )
+    if not np.allclose(other.direction, reference.direction, atol=1e-3):
+        raise InputError(
+            other.path,
+            f"has direction {_fmt(other.direction)} but {ref_name} has {_fmt(reference.direction)}, "
+            "so the label would be flipped or rotated against the image.",
+            "Fix the label file's header (or resample it onto the image).",
+        )
 
 
 def _fmt(values) -> str:
     return "(" + ", ".join(f"{v:g}" for v in values) + ")"
 
 
-def read_label_volume(path: str | Path, like: Volume | None = None) -> Volume:
-    """Read a label file as a uint8 0/1 mask, checked against the image grid ``like``."""
+def read_label_volume(path: str | Path, like: Volume | None = None, label_value: int | None = None) -> Volume:
+    """Read a label file as a uint8 0/1 mask, checked against the image grid ``like``.
+
+    A binary file ({0, 1} or {0, 255}) is read as it is. Any other values (a multi-label
+    map, negative values) are refused unless ``label_value`` picks the one to keep: a
+    multi-label map is never silently collapsed into one mask.
+    """
     label = read_volume(path)
     if like is not None:
         check_same_grid(like, label)
@@ -266,4 +281,29 @@ def read_label_volume(path: str | Path, like: Volume | None = None) -> Volume:
             "holds non-integer values, so it is not a label map.",
             "Give a binary or integer mask.",
         )
+    if label_value is not None:
+        mask = array == label_value
+        if not mask.any():
+            raise InputError(
+                label.path,
+                f"holds no voxel of value {label_value} (values: {_values(array)}).",
+                "Pass one of its values to --label-value.",
+            )
+        return label.with_array(mask.astype(np.uint8))
+    lo, hi = array.min(), array.max()
+    binary = lo >= 0 and (hi <= 1 or (hi == 255 and not np.any((array != 0) & (array != 255))))
+    if not binary:
+        kind = "negative values" if lo < 0 else "more than one foreground value"
+        raise InputError(
+            label.path,
+            f"holds {kind} ({_values(array)}), so it is not a binary mask.",
+            "Pass --label-value N to take the voxels of value N as the structure, or split the "
+            "map with --labels FILE --label-map 1=cavity,2=wall,3=scar.",
+        )
     return label.with_array((array > 0).astype(np.uint8))
+
+
+def _values(array: np.ndarray, most: int = 8) -> str:
+    values = np.unique(array)
+    text = ", ".join(f"{v:g}" for v in values[:most])
+    return text + (f", ... ({len(values)} values)" if len(values) > most else "")

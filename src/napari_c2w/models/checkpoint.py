@@ -149,7 +149,10 @@ def save_checkpoint(
         "extra_state": extra_state,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp-ckpt", dir=path.parent)
+    _drop_dead_temporaries(path)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp-ckpt", dir=path.parent
+    )
     make_shareable(fd)
     tmp = Path(tmp_name)
     try:
@@ -162,6 +165,20 @@ def save_checkpoint(
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
     return path
+
+
+def _drop_dead_temporaries(path: Path) -> None:
+    """Remove temporaries of ``path`` left by killed savers (their pid is no longer running)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp-ckpt"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit():
+            continue  # written by an older version: no owner to check
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 def _commit(tmp: Path, path: Path, overwrite: bool) -> None:

@@ -174,7 +174,9 @@ def clean_store(
     new_case, report = clean_case(case, inner_mm, outer_mm, min_size_voxels, annotator)
     report.path = str(path)
     if report.changed and not dry_run:
-        update_case_store(path, labels={"scar": new_case.labels["scar"]}, entry=report.entry)
+        update_case_store(
+            path, labels={"scar": new_case.labels["scar"]}, entry=report.entry, revision=case.revision
+        )
         report.written = True
     return report
 

@@ -11,12 +11,14 @@ something changed.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..io.case import REVIEW_STATUSES, Case, provenance_entry
 from ..masks.band import INNER_MM, OUTER_MM
 
@@ -63,7 +65,11 @@ def scan_dataset(dataset_dir: str | Path) -> list[QueueItem]:
 
     items = []
     for path in list_case_stores(dataset_dir):
-        attrs = read_store_attrs(path)
+        try:
+            attrs = read_store_attrs(path)
+        except (InputError, OSError) as err:  # damaged: `napari-c2w check` lists why
+            logging.getLogger(__name__).warning("skipping %s", err)
+            continue
         status = attrs.get("status", "unreviewed")
         items.append(
             QueueItem(
@@ -162,6 +168,8 @@ def save_reviewed(
         path: its ``<case>.ome.zarr`` store.
         annotator: who reviewed, for the provenance record.
         before: the case as it was read; when given and nothing changed, nothing is written.
+            When it was read from ``path``, the save is refused (``StoreConflict``) if
+            another process changed the store since, instead of replacing that change.
         action: the provenance action of the save.
 
     Returns:
@@ -171,6 +179,8 @@ def save_reviewed(
 
     if before is not None and not case_changed(before, case):
         return False
+    if before is not None and before.store is not None and case.store is None:
+        case.store, case.revision = before.store, before.revision  # the version this edit started from
     entry = provenance_entry(action, by=annotator, status=case.status, structures=case.structures)
     write_case_store(case, path, overwrite=True, entry=entry)
     return True

@@ -21,6 +21,15 @@ def _log(msg: str, dist: Dist) -> None:
         print(msg, file=sys.stderr, flush=True)  # status, not data
 
 
+def _check_device(device: str) -> None:
+    from ..models.device import select_device
+
+    try:
+        select_device(device)
+    except RuntimeError as err:
+        raise InputError(None, f"--device: {err}.", "Pass --device auto or cpu.") from None
+
+
 def train(
     config: TrainConfig,
     data: str | Path | list | None,
@@ -50,13 +59,17 @@ def train(
     dist = Dist()
     run = RunDir(output)
     set_threads(config.threads)
+    config.validate()
+    _check_device(config.device)
+    fresh_resume = resume and run.never_trained()
     if resume:
         config, split = run.load_for_resume()
         stores = [Path(p) for p in split["train"] + split["val"]]
+        resume = not fresh_resume  # a run interrupted before its first iteration starts over
     else:
         stores, split = _choose_cases(config, data, dist)
     source = resolve_init(config.init, config.stage) if not resume else InitSource("scratch")
-    if dist.is_main and not resume:
+    if dist.is_main and not resume and not fresh_resume:
         run.create(config, split)
     dist.barrier()
     _log(
@@ -88,8 +101,8 @@ def _choose_cases(config: TrainConfig, data, dist: Dist) -> tuple[list[Path], di
     )
     split = {
         "seed": config.data.split_seed,
-        "train": [str(p) for p in train_stores],
-        "val": [str(p) for p in val_stores],
+        "train": [str(Path(p).resolve()) for p in train_stores],
+        "val": [str(Path(p).resolve()) for p in val_stores],
     }
     return usable, split
 

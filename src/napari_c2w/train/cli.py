@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..errors import C2WError
+from ..errors import C2WError, InputError
 from ..stages import TRAINING_STAGES
 from .config import default_config, dump_config, load_config
 
@@ -106,20 +106,17 @@ def main(argv: list[str] | None = None) -> int:
             raise C2WError("--output RUN_DIR is required")
         if args.calibrate is not None:
             return _calibrate(args)
-        from .api import train
-
-        if args.resume:
-            result = train(load_config(args.output / "config.yaml"), None, args.output, resume=True)
-        else:
-            if not args.data:
-                raise C2WError("--data DATASET is required (a folder of <case>.ome.zarr case stores)")
-            if not (args.stage or args.config):
-                raise C2WError("--stage (or a --config naming one) is required")
-            config = load_config(args.config, args.stage, overrides_from(args))
-            result = train(config, list(args.data), args.output)
+        result = _train(args)
     except C2WError as err:
         print(f"napari-c2w-train: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the training loop's own Ctrl-C handler (data preparation)
+        print(
+            "napari-c2w-train: interrupted before training started; nothing was trained. Run the same "
+            f"command again (the run folder is reused) or napari-c2w-train --resume --output {args.output}.",
+            file=sys.stderr,
+        )
+        return 130
     print(
         f"{result.status} at iteration {result.iteration}; best validation: "
         + ", ".join(f"{k} {v:.4g}" for k, v in result.best.items() if isinstance(v, float)),
@@ -131,6 +128,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resume with: napari-c2w-train --resume --output {result.run_dir}", file=sys.stderr)
         return 130
     return 0
+
+
+def _train(args: argparse.Namespace):
+    from .api import train
+
+    if args.resume:
+        if not (args.output / "config.yaml").is_file():
+            raise InputError(args.output, "holds no training run (no config.yaml).", "Give it to --resume.")
+        return train(load_config(args.output / "config.yaml"), None, args.output, resume=True)
+    if not args.data:
+        raise C2WError("--data DATASET is required (a folder of <case>.ome.zarr case stores)")
+    if not (args.stage or args.config):
+        raise C2WError("--stage (or a --config naming one) is required")
+    return train(load_config(args.config, args.stage, overrides_from(args)), list(args.data), args.output)
 
 
 def _calibrate(args: argparse.Namespace) -> int:

@@ -99,6 +99,7 @@ class TrainConfig:
             raise InputError(
                 None, f"unknown stage {self.stage!r}.", f"Choose one of {', '.join(TRAINING_STAGES)}."
             )
+        self._check_counts()
         if self.schedule not in ("plain", "progressive"):
             raise InputError(None, f"unknown schedule {self.schedule!r}.", "Use 'plain' or 'progressive'.")
         if self.schedule == "progressive" and self.stage != "wall":
@@ -132,6 +133,25 @@ class TrainConfig:
                     None, f"unknown augmentation {key!r}.", f"Known: {', '.join(default_augment())}."
                 )
         return self
+
+    def _check_counts(self) -> None:
+        """Preset, iterations and validation interval."""
+        from ..models.presets import PRESETS
+
+        if self.preset not in PRESETS:
+            raise InputError(
+                None,
+                f"unknown preset {self.preset!r}.",
+                f"Choose one of {', '.join(PRESETS)} (docs/models.md)",
+            )
+        if not isinstance(self.iterations, int) or self.iterations < 1:
+            raise InputError(None, f"iterations must be at least 1 (got {self.iterations!r}).")
+        if not isinstance(self.val_every, int) or self.val_every < 1:
+            raise InputError(
+                None,
+                f"val_every must be at least 1 (got {self.val_every!r}).",
+                f"Validate every N >= 1 iterations; --val-every {self.iterations} validates only at the end.",
+            )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.store import list_case_stores, read_case_store
+from ..io.store import list_case_stores, read_case_store, store_problem
 from ..preprocess import (
     center_of_mass,
     crop,
@@ -72,6 +72,13 @@ def dataset_stores(dataset: str | Path | list) -> list[Path]:
         if not folder.is_dir():
             raise InputError(folder, "is not a dataset folder.", "Give a folder of <case>.ome.zarr stores.")
         stores += list_case_stores(folder)
+    damaged = [f"{p.name} ({problem})" for p in stores if (problem := store_problem(p))]
+    if damaged:
+        raise InputError(
+            None,
+            f"{len(damaged)} case store(s) cannot be read: {'; '.join(damaged)}.",
+            "Run `napari-c2w check DATASET`, then restore or remove them.",
+        )
     if not stores:
         raise InputError(
             ", ".join(str(f) for f in folders),

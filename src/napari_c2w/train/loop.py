@@ -86,6 +86,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if fp16 else None
         self.best = {"dice": -math.inf, "iteration": -1}
         self.bad_validations = 0
+        self._losses: list[float] = []
         self.iteration = start
         self.progress = progress
         self._stop_requested = False
@@ -174,7 +175,8 @@ class Trainer:
             disable=not self.dist.is_main or self.progress is not None,
             dynamic_ncols=True,
         )
-        status, losses, t0 = "completed", [], time.time()
+        status, t0 = "completed", time.time()
+        losses = self._losses  # the iterations since the last validation (kept across a resume)
         freeze = None
         try:
             while self.iteration < self.stop:
@@ -203,7 +205,8 @@ class Trainer:
                     self.progress({"iteration": self.iteration, "total": self.stop, "loss": losses[-1]})
                 if self.iteration % self.config.val_every == 0 or self.iteration == self.stop:
                     stop = self._validate(np.mean(losses), lr, state, time.time() - t0)
-                    losses, t0 = [], time.time()
+                    losses.clear()
+                    t0 = time.time()
                     if stop:
                         status = "early-stopped"
                         break
@@ -324,6 +327,7 @@ class Trainer:
             "best": self.best,
             "bad_validations": self.bad_validations,
             "torch_rng": torch.get_rng_state(),
+            "pending_losses": list(self._losses),
         }
         if self.scaler is not None:
             extra["scaler"] = self.scaler.state_dict()
@@ -337,6 +341,7 @@ class Trainer:
         self.iteration = int(extra["iteration"])
         self.best = dict(extra["best"])
         self.bad_validations = int(extra["bad_validations"])
+        self._losses[:] = [float(v) for v in extra.get("pending_losses", [])]
         torch.set_rng_state(extra["torch_rng"])
         if self.scaler is not None and "scaler" in extra:
             self.scaler.load_state_dict(extra["scaler"])

@@ -30,8 +30,16 @@ class RunDir:
     def __truediv__(self, name: str) -> Path:
         return self.path / name
 
+    def never_trained(self) -> bool:
+        """The folder holds only a run's config and split (interrupted before its first iteration)."""
+        if not self.path.is_dir():
+            return False
+        names = {p.name for p in self.path.iterdir()}
+        return bool(names) and names <= {CONFIG, SPLIT} | {n for n in names if n.startswith(".")}
+
     def create(self, config: TrainConfig, split: dict) -> None:
-        if self.path.exists() and any(self.path.iterdir()):
+        """Start a run here: a new or empty folder, or one that never trained (it is reused)."""
+        if self.path.exists() and any(self.path.iterdir()) and not self.never_trained():
             raise InputError(
                 self.path,
                 "already holds a training run; nothing was overwritten.",
@@ -42,13 +50,34 @@ class RunDir:
         atomic_write_text(self / SPLIT, json.dumps(split, indent=1))
 
     def load_for_resume(self) -> tuple[TrainConfig, dict]:
+        """The run's config and split (paths resolved; a missing case store is an error)."""
+        if self.never_trained():
+            return load_config(self / CONFIG), self._split()
         if not (self / LAST).is_file():
             raise InputError(
                 self.path,
                 "holds no resumable checkpoint (last.pt).",
                 "Start a new run instead of --resume, or check the folder.",
             )
-        return load_config(self / CONFIG), json.loads((self / SPLIT).read_text())
+        return load_config(self / CONFIG), self._split()
+
+    def _split(self) -> dict:
+        split = json.loads((self / SPLIT).read_text())
+        for key in ("train", "val"):
+            paths = []
+            for p in split[key]:
+                path = Path(p)
+                if not path.is_absolute() and not path.exists() and (self.path / p).exists():
+                    path = self.path / p  # written relative to the run folder
+                if not path.exists():
+                    raise InputError(
+                        self / SPLIT,
+                        f"names the case store {p}, which does not exist (from {Path.cwd()}).",
+                        "Move the dataset back, or edit the paths in split.json.",
+                    )
+                paths.append(str(path.resolve()))
+            split[key] = paths
+        return split
 
     def log_metrics(self, row: dict) -> None:
         path = self / METRICS

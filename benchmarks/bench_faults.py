@@ -1,0 +1,422 @@
+"""Randomized fault campaign: SIGKILL writers at random moments, race writers, fill the disk.
+
+    python benchmarks/bench_faults.py [--kills 200] [--seed 0] [--workdir DIR] [--json out.json]
+
+Targets (each a real child process running napari-c2w's own write path):
+
+- ``import``     ``napari-c2w import IMG --cavity LAB -o DS --overwrite`` over an existing store
+- ``clean``      ``napari-c2w review STORE --clean`` (scar outside the band is removed)
+- ``export``     ``write_case_store(case, path, overwrite=True, entry=...)``, the call napari's
+                 export and the review queue's save make
+- ``predict``    ``predict_cmd.predict_case`` (store and ``--format nrrd`` folder) with the
+                 network replaced by a precomputed prediction, so that no torch is loaded: the
+                 write path is the real one, the kill lands in it far more often
+- ``checkpoint`` ``save_checkpoint(last.pt, overwrite=True)`` in a loop, as training does
+- ``race``       two editors read the same store and write it back at once; one of them is
+                 killed at a random moment
+- ``full-disk``  ``import --overwrite`` into a tmpfs with a random amount of free space
+                 (needs root for the mount; skipped otherwise)
+
+Each killed run is followed by "the next command" (a dataset listing and a full read, or the
+same write again for predict folders and checkpoints) and then checked: the result is
+readable and holds exactly the old or the new content, no edit reported as saved is missing
+(not in the label, not in ``versions/``), and no temporary is left behind. Kill times are
+uniform over each target's own measured duration, so they fall in every phase of the write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from napari_c2w.io import Case, Volume  # noqa: E402
+from napari_c2w.io.store import (  # noqa: E402
+    list_case_stores,
+    read_case_store,
+    read_label_version,
+    read_store_attrs,
+    write_case_store,
+)
+from napari_c2w.io.volume import write_volume  # noqa: E402
+
+SHAPE = (40, 160, 160)
+
+EXPORT = """
+import sys, numpy as np
+from napari_c2w.io import provenance_entry
+from napari_c2w.io.store import read_case_store, write_case_store
+case = read_case_store(sys.argv[1])
+case.store = None  # napari's export builds the case from layers
+case.set_label("cavity", np.load(sys.argv[2]))
+write_case_store(case, sys.argv[1], overwrite=True, entry=provenance_entry("export", by="bench"))
+"""
+
+PREDICT = """
+import sys, types, numpy as np
+from pathlib import Path
+fake = types.ModuleType("napari_c2w.infer")
+def segment(image, models, options):
+    labels = {"cavity": np.load(sys.argv[3]), "wall": np.load(sys.argv[4])}
+    return types.SimpleNamespace(labels=labels, probabilities=None, uncertainty={}, uncertainty_map=None,
+                                 roi={}, timings={}, models={}, device="cpu")
+fake.segment = segment
+sys.modules["napari_c2w.infer"] = fake
+from napari_c2w.cli.predict_cmd import predict_case
+from napari_c2w.io.importer import Source
+predict_case(Source(Path(sys.argv[1])), Path(sys.argv[2]), None, None, sys.argv[5])
+"""
+
+CHECKPOINT = """
+import sys
+from napari_c2w.models.checkpoint import save_checkpoint
+from napari_c2w.models.presets import build_model
+model = build_model("lite")
+print("ready", flush=True)
+for i in range(int(sys.argv[2]), 10**9):
+    save_checkpoint(sys.argv[1], model, {"stage": "cavity", "preset": "lite", "note": str(i)}, overwrite=True)
+"""
+
+EDITOR = """
+import sys
+from napari_c2w.io.store import read_case_store, write_case_store
+case = read_case_store(sys.argv[1])
+scar = case.labels["scar"].copy()
+z = int(sys.argv[2])
+scar[z, 10:14, 10:14] = 1
+case.set_label("scar", scar)
+try:
+    write_case_store(case, sys.argv[1], overwrite=True)
+except Exception as err:
+    print(type(err).__name__, err, file=sys.stderr)
+    sys.exit(3)
+"""
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("NAPARI_C2W_CRASH_AT", None)
+    return env
+
+
+def _cli(*args) -> list[str]:
+    return [sys.executable, "-m", "napari_c2w.cli", *map(str, args)]
+
+
+def _py(code: str, *args) -> list[str]:
+    return [sys.executable, "-c", code, *map(str, args)]
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Hidden temporaries/old copies/journals left in ``folder`` (the lock files are permanent)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock"))
+
+
+class Campaign:
+    def __init__(self, work: Path, rng: random.Random) -> None:
+        self.work, self.rng = work, rng
+        self.stats: Counter = Counter()
+        self.per_target: dict[str, Counter] = {}
+        self.durations: dict[str, float] = {}
+        self.problems: list[str] = []
+        g = np.random.default_rng(0)
+        self.image = g.integers(20, 220, SHAPE).astype(np.uint8)
+        zz, yy, xx = np.meshgrid(*(np.arange(n) for n in SHAPE), indexing="ij")
+        r = np.sqrt((zz - 20) ** 2 + (yy - 80) ** 2 + (xx - 80) ** 2)
+        scar = np.zeros(SHAPE, np.uint8)
+        scar[20, 150:155, 150:155] = 1  # far outside the wall band: clean removes it
+        self.old = {"cavity": (r < 15).astype(np.uint8), "wall": ((r >= 15) & (r < 18)).astype(np.uint8)}
+        self.old["scar"] = scar
+        self.new = {"cavity": (r < 16).astype(np.uint8), "wall": ((r >= 16) & (r < 20)).astype(np.uint8)}
+        write_volume(Volume(self.image), work / "img.nrrd")
+        write_volume(Volume(self.new["cavity"]), work / "lab.nrrd")
+        for k, v in self.new.items():
+            np.save(work / f"new_{k}.npy", v)
+        self.template = work / "template" / "img.ome.zarr"
+        write_case_store(Case(Volume(self.image), dict(self.old), case_id="img"), self.template)
+
+    # ------------------------------------------------------------------ helpers
+    def fresh_dataset(self, name: str) -> Path:
+        ds = self.work / name
+        shutil.rmtree(ds, ignore_errors=True)
+        ds.mkdir(parents=True)
+        shutil.copytree(self.template, ds / "img.ome.zarr")
+        return ds
+
+    def run_killed(self, target: str, cmd: list[str], wait_for: str | None = None) -> tuple[int, str]:
+        """Start ``cmd``, SIGKILL it at a random moment of its usual duration; its return code."""
+        t_run = self.durations.get(target)
+        proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if wait_for:
+            proc.stdout.readline()
+        delay = self.rng.uniform(0.0, t_run) if t_run else None
+        try:
+            _, err = proc.communicate(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            _, err = proc.communicate()
+        return proc.returncode, err
+
+    def calibrate(self, target: str, cmd_factory) -> None:
+        start = time.time()
+        cmd, _ = cmd_factory()
+        subprocess.run(cmd, env=_env(), capture_output=True, check=False, timeout=600)
+        self.durations[target] = time.time() - start
+
+    def record(self, target: str, rc: int, ok: bool, lost: int, left: list[str], note: str = "") -> None:  # noqa: PLR0917
+        c = self.per_target.setdefault(target, Counter())
+        killed = rc == -signal.SIGKILL
+        for counter in (c, self.stats):
+            counter["runs"] += 1
+            counter["killed"] += killed
+            counter["readable old-or-new"] += ok
+            counter["unreadable or mixed"] += not ok
+            counter["edits lost"] += lost
+            counter["leftovers after next command"] += bool(left)
+        if not ok or lost or left:
+            self.problems.append(f"{target}: rc {rc}, ok {ok}, lost {lost}, leftovers {left} {note}")
+
+    def store_state(self, ds: Path, name: str) -> str:
+        """'old', 'new' or a problem, after the next command (listing + full read)."""
+        try:
+            stores = list_case_stores(ds)
+            case = read_case_store(ds / "img.ome.zarr")
+        except Exception as err:
+            return f"unreadable: {type(err).__name__}: {err}"
+        if ds / "img.ome.zarr" not in stores:
+            return "missing from the listing"
+        lab = case.labels.get(name)
+        if lab is not None and np.array_equal(lab, self.old[name]):
+            return "old"
+        if name in self.new and lab is not None and np.array_equal(lab, self.new[name]):
+            return "new"
+        return f"mixed {name}"
+
+    # ------------------------------------------------------------------ targets
+    def import_cmd(self):
+        ds = self.fresh_dataset("import")
+        return _cli(
+            "import", self.work / "img.nrrd", "--cavity", self.work / "lab.nrrd", "-o", ds, "--overwrite"
+        ), ds
+
+    def t_import(self) -> None:
+        cmd, ds = self.import_cmd()
+        rc, _ = self.run_killed("import", cmd)
+        state = self.store_state(ds, "cavity")
+        self.record("import", rc, state in ("old", "new"), 0, leftovers(ds), state)
+
+    def clean_cmd(self):
+        ds = self.fresh_dataset("clean")
+        return _cli("review", ds / "img.ome.zarr", "--clean"), ds
+
+    def t_clean(self) -> None:
+        cmd, ds = self.clean_cmd()
+        rc, _ = self.run_killed("clean", cmd)
+        try:
+            list_case_stores(ds)
+            scar = read_case_store(ds / "img.ome.zarr").labels.get("scar")
+            ok = scar is None or np.array_equal(scar, self.old["scar"]) or not scar.any()
+            lost = int(rc == 0 and scar is not None and scar.any())
+        except Exception:
+            ok, lost = False, 0
+        self.record("clean", rc, ok, lost, leftovers(ds))
+
+    def export_cmd(self):
+        ds = self.fresh_dataset("export")
+        return _py(EXPORT, ds / "img.ome.zarr", self.work / "new_cavity.npy"), ds
+
+    def t_export(self) -> None:
+        cmd, ds = self.export_cmd()
+        rc, _ = self.run_killed("export", cmd)
+        state = self.store_state(ds, "cavity")
+        self.record(
+            "export", rc, state in ("old", "new"), int(rc == 0 and state != "new"), leftovers(ds), state
+        )
+
+    def predict_cmd(self, fmt: str):
+        out = self.work / f"predict-{fmt}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        args = (self.work / "img.nrrd", out, self.work / "new_cavity.npy", self.work / "new_wall.npy", fmt)
+        return _py(PREDICT, *args), out
+
+    def t_predict(self) -> None:
+        fmt = self.rng.choice(["zarr", "nrrd"])
+        cmd, out = self.predict_cmd(fmt)
+        rc, err = self.run_killed(f"predict-{fmt}", cmd)
+        if fmt == "zarr":
+            try:
+                list_case_stores(out)
+                ok = not (out / "img.ome.zarr").exists() or np.array_equal(
+                    read_case_store(out / "img.ome.zarr").labels["cavity"], self.new["cavity"]
+                )
+            except Exception:
+                ok = False
+        else:
+            folder = out / "img"
+            ok = not folder.exists() or {p.name for p in folder.iterdir()} == {
+                "cavity.nrrd", "wall.nrrd", "prediction.json"
+            }  # fmt: skip
+        # the next command: predict --resume redoes an unfinished case
+        if (fmt == "nrrd" and not (out / "img" / "prediction.json").exists()) or (
+            fmt == "zarr" and not (out / "img.ome.zarr").exists()
+        ):
+            subprocess.run(cmd, env=_env(), capture_output=True, check=False)
+        self.record("predict", rc, ok, 0, leftovers(out), err[-200:] if not ok else "")
+
+    def t_checkpoint(self) -> None:
+        from napari_c2w.models.checkpoint import read_checkpoint
+
+        folder = self.work / "ckpt"
+        folder.mkdir(exist_ok=True)
+        path = folder / "last.pt"
+        before = int(read_checkpoint(path)["meta"]["note"]) if path.exists() else -1
+        rc, _ = self.run_killed("checkpoint", _py(CHECKPOINT, path, before + 1), wait_for="ready")
+        try:
+            ok = (before == -1 and not path.exists()) or int(read_checkpoint(path)["meta"]["note"]) >= before
+        except Exception:
+            ok = False
+        # the next save (here: of a tiny model to another name in the same folder, then the same
+        # file again, as a resumed run does) removes the dead saver's temporary
+        code = (
+            "import sys\nfrom napari_c2w.models.checkpoint import save_checkpoint, read_checkpoint\n"
+            "from napari_c2w.models.presets import build_model\nm = build_model('tiny')\n"
+            "note = read_checkpoint(sys.argv[1])['meta']['note']\n"
+            "meta = {'stage': 'cavity', 'preset': 'tiny', 'note': note}\n"
+            "save_checkpoint(sys.argv[1], m, meta, overwrite=True)"
+        )
+        if ok and path.exists():
+            subprocess.run(_py(code, path), env=_env(), capture_output=True, check=False)
+        left = [n for n in leftovers(folder) if not n.endswith(".prev")]
+        self.record("checkpoint", rc, ok, 0, left)
+
+    def t_race(self) -> None:
+        ds = self.fresh_dataset("race")
+        store = ds / "img.ome.zarr"
+        procs = [
+            subprocess.Popen(_py(EDITOR, store, z), env=_env(), stderr=subprocess.PIPE, text=True)
+            for z in (5, 30)
+        ]
+        victim = self.rng.randrange(2)
+        time.sleep(self.rng.uniform(0, self.durations.get("export", 2.0) * 1.5))
+        procs[victim].send_signal(signal.SIGKILL)
+        rcs = [p.wait() for p in procs]
+        for p in procs:
+            p.stderr.close()
+        lost, ok = 0, True
+        try:
+            list_case_stores(ds)
+            attrs = read_store_attrs(store)
+            scars = [read_case_store(store).labels["scar"]]
+            scars += [
+                read_label_version(store, "scar", r["key"]) for r in attrs.get("versions", {}).get("scar", [])
+            ]
+            for z, rc in zip((5, 30), rcs, strict=True):
+                if rc == 0 and not any(s[z, 10:14, 10:14].all() for s in scars):
+                    lost += 1
+        except Exception:
+            ok = False
+        self.stats["race refused (exit 3)"] += sum(rc == 3 for rc in rcs)
+        self.record("race", rcs[victim], ok, lost, leftovers(ds))
+
+    def t_full_disk(self) -> None:
+        mount = self.work / "tmpfs"
+        mount.mkdir(exist_ok=True)
+        size_kb = 4096
+        mount_cmd = ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mount)]
+        if subprocess.run(mount_cmd, check=False, capture_output=True).returncode:
+            self.stats["full-disk skipped (no mount)"] += 1
+            return
+        try:
+            ds = mount / "ds"
+            shutil.copytree(self.template.parent, ds)
+            free = shutil.disk_usage(mount).free
+            keep = self.rng.randrange(0, free)
+            with open(mount / "filler", "wb") as fh:
+                fh.write(b"\0" * max(free - keep, 0))
+            cmd = _cli(
+                "import", self.work / "img.nrrd", "--cavity", self.work / "lab.nrrd", "-o", ds, "--overwrite"
+            )
+            rc = subprocess.run(cmd, env=_env(), capture_output=True, check=False).returncode
+            (mount / "filler").unlink()
+            state = self.store_state(ds, "cavity")
+            self.stats["full-disk refused"] += rc != 0
+            self.record(
+                "full-disk", rc, state in ("old", "new"), int(rc == 0 and state != "new"), leftovers(ds)
+            )
+        finally:
+            subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kills", type=int, default=200, help="number of SIGKILLed runs to reach")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    import tempfile
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="c2w-faults-"))
+    work.mkdir(parents=True, exist_ok=True)
+    c = Campaign(work, random.Random(args.seed))
+    t0 = time.time()
+    c.calibrate("import", c.import_cmd)
+    c.calibrate("clean", c.clean_cmd)
+    c.calibrate("export", c.export_cmd)
+    c.calibrate("predict-zarr", lambda: c.predict_cmd("zarr"))
+    c.calibrate("predict-nrrd", lambda: c.predict_cmd("nrrd"))
+    c.durations["checkpoint"] = 1.5
+    print("calibrated durations (s):", {k: round(v, 2) for k, v in c.durations.items()}, flush=True)
+    targets = [c.t_import, c.t_clean, c.t_export, c.t_predict, c.t_checkpoint, c.t_race]
+    i = 0
+    while c.stats["killed"] < args.kills:
+        targets[i % len(targets)]()
+        if i % 12 == 11:
+            c.t_full_disk()
+        i += 1
+        if i % 30 == 0:
+            print(f"  {i} runs, {c.stats['killed']} killed, {time.time() - t0:.0f} s", flush=True)
+    for _ in range(10):
+        c.t_full_disk()
+    print(f"\nfault campaign: {c.stats['runs']} runs in {time.time() - t0:.0f} s (seed {args.seed})")
+    keys = [
+        "runs",
+        "killed",
+        "readable old-or-new",
+        "unreadable or mixed",
+        "edits lost",
+        "leftovers after next command",
+    ]
+    widths = [max(len(k), 6) + 2 for k in keys]
+    print(f"{'target':<12}" + "".join(f"{k:>{w}}" for k, w in zip(keys, widths, strict=True)))
+    rows = [*sorted(c.per_target.items()), ("total", c.stats)]
+    for target, counts in rows:
+        print(f"{target:<12}" + "".join(f"{counts[k]:>{w}}" for k, w in zip(keys, widths, strict=True)))
+    for key in ("race refused (exit 3)", "full-disk refused", "full-disk skipped (no mount)"):
+        print(f"{key}: {c.stats[key]}")
+    for p in c.problems[:20]:
+        print("PROBLEM", p)
+    if args.json:
+        args.json.write_text(
+            json.dumps({"total": c.stats, "per_target": c.per_target, "problems": c.problems})
+        )
+    shutil.rmtree(work, ignore_errors=True) if args.workdir is None else None
+
+
+if __name__ == "__main__":
+    main()
