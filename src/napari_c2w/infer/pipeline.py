@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import preprocess as pre
 from ..errors import C2WError, InputError
+from ..io.orient import CANONICAL, reorientation
 from ..io.volume import Volume
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
@@ -127,8 +128,25 @@ def segment(
         raise InputError(None, f"the model set has no {', '.join(missing)} model.")
     device = select_device(options.device)
     set_memory_limit(device, options.memory_limit_gb)
-    run = _Run(volume, models, options, device, progress or (lambda f, m: None), _Cancel(cancel))
-    return run.execute()
+    # The models run in their canonical orientation; the results come back to the stored order.
+    orient = reorientation(volume.direction)
+    report = progress or (lambda f, m: None)
+    run = _Run(orient.volume(volume), models, options, device, report, _Cancel(cancel))
+    return _back_to_stored_order(run.execute(), orient)
+
+
+def _back_to_stored_order(pred: Prediction, orient) -> Prediction:
+    """Map a prediction made in the canonical orientation back to the input's array order."""
+    pred.roi["stored_orientation"] = orient.code
+    if orient.identity:
+        return pred
+    pred.labels = {s: orient.from_canonical(a) for s, a in pred.labels.items()}
+    if pred.probabilities is not None:
+        pred.probabilities = {s: orient.from_canonical(a) for s, a in pred.probabilities.items()}
+    if pred.uncertainty_map is not None:
+        pred.uncertainty_map = orient.from_canonical(pred.uncertainty_map)
+    pred.roi["reoriented_to"] = CANONICAL
+    return pred
 
 
 def _check_volume(volume: Volume) -> None:
