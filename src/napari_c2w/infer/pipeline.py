@@ -88,6 +88,7 @@ class Prediction:
     timings: dict[str, float]
     models: dict[str, dict]
     device: str
+    quality: dict = dataclasses.field(default_factory=dict)
 
 
 class _Cancel:
@@ -132,7 +133,12 @@ def segment(
     orient = reorientation(volume.direction)
     report = progress or (lambda f, m: None)
     run = _Run(orient.volume(volume), models, options, device, report, _Cancel(cancel))
-    return _back_to_stored_order(run.execute(), orient)
+    pred = _back_to_stored_order(run.execute(), orient)
+    if "cavity" in pred.labels:
+        from .quality import assess
+
+        pred.quality = assess(pred, volume.spacing)
+    return pred
 
 
 def _back_to_stored_order(pred: Prediction, orient) -> Prediction:
@@ -218,6 +224,12 @@ class _Run:
         self._step("finish", "post-processing and mapping back to the input grid")
         t0 = time.perf_counter()
         roi_labels, band = self._postprocess(probs, spacing)
+        fragments = None
+        if "cavity" in roi_labels:  # cavity probability the post-processing discarded
+            fg = probs["cavity"] >= self._threshold("cavity")
+            fragments = round(
+                float((fg & ~roi_labels["cavity"].astype(bool)).sum() / max(int(fg.sum()), 1)), 5
+            )
         entropy = {s: binary_entropy(p) for s, p in probs.items()}
         scores = uncertainty(entropy, band, self.options.flip_tta)
         labels: dict[str, np.ndarray] = {}
@@ -249,6 +261,8 @@ class _Run:
                 "box_model_grid": [list(b) for b in box],
                 "stage_boxes_in_roi": boxes,
                 "model_spacing": list(spacing),
+                "localizer_ml": round(self.localizer_ml, 2),
+                "cavity_fragments": fragments,
             },
             timings=self.timings,
             models={
@@ -274,6 +288,10 @@ class _Run:
         mask = prob >= 0.5
         if mask.any():
             mask, _ = keep_largest_component(mask)
+        voxel_mm3 = np.prod(
+            [s * n0 / n for s, n0, n in zip(self.volume.spacing, image.shape, shape, strict=True)]
+        )
+        self.localizer_ml = float(mask.sum() * voxel_mm3 / 1000.0)
         com = pre.center_of_mass(mask)
         if com is None:
             log.warning("the localizer found no atrium; the ROI is centred on the volume")
