@@ -203,7 +203,15 @@ class _Run:
         grid = pre.resample(image, grid_shape)
         self._finish("prepare", t0)
 
-        centre, atrium_mm = self._localise(image)
+        if self._fits_roi(image.shape, roi_meta):
+            # The whole volume fits in the ROI (a scan cropped around the atrium): the ROI is
+            # centred on it and the localizer, which learned from wider views, is not needed.
+            self._step("localizer", "the volume fits the ROI; no localisation needed")
+            centre = tuple((n - 1) / 2 * s for n, s in zip(image.shape, vol.spacing, strict=True))
+            atrium_mm, self.localizer_ml = None, None
+            self._finish("localizer", time.perf_counter())
+        else:
+            centre, atrium_mm = self._localise(image)
         box = pre.roi_box(self._to_grid(centre, grid_shape), roi_meta["roi"], grid_shape)
         atrium = self._atrium_box(atrium_mm, box, grid_shape, spacing)
         fill = float(np.percentile(grid[:: max(1, grid.shape[0] // 16)], 1))
@@ -261,7 +269,7 @@ class _Run:
                 "box_model_grid": [list(b) for b in box],
                 "stage_boxes_in_roi": boxes,
                 "model_spacing": list(spacing),
-                "localizer_ml": round(self.localizer_ml, 2),
+                "localizer_ml": None if self.localizer_ml is None else round(self.localizer_ml, 2),
                 "cavity_fragments": fragments,
             },
             timings=self.timings,
@@ -272,6 +280,11 @@ class _Run:
             },
             device=str(self.device),
         )
+
+    def _fits_roi(self, shape, roi_meta: dict) -> bool:
+        """True when the volume's extent is within the ROI's on every axis."""
+        roi_mm = [r * sp for r, sp in zip(roi_meta["roi"], roi_meta["spacing"], strict=True)]
+        return all(n * sp <= r for n, sp, r in zip(shape, self.volume.spacing, roi_mm, strict=True))
 
     def _localise(self, image: np.ndarray):
         """Centre of the atrium in mm from the first voxel (the localizer's largest component),
