@@ -4,7 +4,9 @@
                                           [--json out.json]
 
 Cases: the 10 last la2018 case ids (sorted), which ``training/bundled.sh`` holds out, read
-straight from ``../shared/data/la2018/train``. Each is shifted by every entry of
+straight from ``../shared/data/la2018/train``; semi-synthetic copies of the first of them
+(``napari_c2w.phantom.semisynth``: real image and cavity, synthetic wall and scar, a family no
+bundled model trained on); held-out phantoms (seeds 1000+). Each is shifted by every entry of
 ``napari_c2w.shifts.BENCHMARK`` (slice thickness 1.25/2.5/4 mm, crops of the atrium box
 +5/0/-3 mm, a 60 mm wider field of view, float range, gamma 0.6/1.6, bias field, noise, RAS and
 permuted axis orders) and by their combination (2.5 mm + tight crop + float 0-330, like the
@@ -37,16 +39,30 @@ def auroc(bad: np.ndarray, score: np.ndarray) -> float:
     return float(greater / (len(pos) * len(neg)))
 
 
-def run(cases: list[Path], shift_sets, models, options) -> list[dict]:
+def load_cases(args) -> list:
+    """The benchmark's cases: held-out la2018 (cavity), semi-synthetic copies of them (cavity,
+    wall, scar: a family no bundled model trained on) and held-out phantoms (seeds 1000+)."""
+    from napari_c2w.io.layouts import read_case_folder
+    from napari_c2w.phantom import generate_phantom
+    from napari_c2w.phantom.semisynth import semi_synthetic_case
+
+    folders = sorted(p for p in args.la2018.iterdir() if p.is_dir())[-10:][: args.cases]
+    real = [read_case_folder(f) for f in folders]
+    out = [("la2018", c) for c in real]
+    out += [("semi-synthetic", semi_synthetic_case(c, 7)) for c in real[: args.semisynth]]
+    for seed in range(1000, 1000 + args.phantoms):
+        out.append(("phantom", generate_phantom(seed, spacing=(1.25, 0.625, 0.625)).to_case()))
+    return out
+
+
+def run(cases: list, shift_sets, models, options) -> list[dict]:
     from napari_c2w import shifts as sh
     from napari_c2w.infer import segment
-    from napari_c2w.io.layouts import read_case_folder
     from napari_c2w.review import compare_masks
 
     rows = []
-    for folder in cases:
-        case = read_case_folder(folder)
-        labels = {"cavity": np.asarray(case.labels["cavity"], np.uint8)}
+    for family, case in cases:
+        labels = {k: np.asarray(v, np.uint8) for k, v in case.labels.items()}
         for i, shifts in enumerate(shift_sets):
             name = sh.name(shifts)
             try:
@@ -57,47 +73,60 @@ def run(cases: list[Path], shift_sets, models, options) -> list[dict]:
             t0 = time.perf_counter()
             pred = segment(volume, models, options)
             seconds = time.perf_counter() - t0
-            m = compare_masks(pred.labels["cavity"], ref["cavity"] > 0, volume.spacing)
-            row = {
-                "case": case.case_id,
-                "shift": name,
-                "dice": m["dice"],
-                "hd95_mm": m["hd95_mm"],
-                "seconds": seconds,
-                "quality": pred.quality["score"],
-                "flagged": pred.quality["flagged"],
-                "reason": pred.quality["reason"],
-                "entropy": pred.uncertainty["score"],
-                "features": pred.quality["features"],
-            }
+            row = {"family": family, "case": case.case_id, "shift": name, "seconds": seconds}
+            for s in ("cavity", "wall", "scar"):
+                if s in ref and s in pred.labels:
+                    m = compare_masks(pred.labels[s], ref[s] > 0, volume.spacing)
+                    row[s] = m["dice"]
+                    row[f"{s}_hd95_mm"] = m["hd95_mm"]
+            row["dice"], row["hd95_mm"] = row["cavity"], row["cavity_hd95_mm"]
+            row.update(
+                quality=pred.quality["score"],
+                flagged=pred.quality["flagged"],
+                reason=pred.quality["reason"],
+                warnings=pred.quality["warnings"],
+                entropy=pred.uncertainty["score"],
+                features=pred.quality["features"],
+            )
             rows.append(row)
+            scores = ", ".join(f"{s} {row[s]:.3f}" for s in ("cavity", "wall", "scar") if s in row)
             print(
-                f"  {case.case_id} {name}: cavity Dice {row['dice']:.3f}, quality {row['quality']:.2f}"
+                f"  [{family}] {case.case_id} {name}: {scores}; quality {row['quality']:.2f}"
                 f" ({row['reason'] or 'ok'}), {seconds:.1f} s",
                 flush=True,
             )
     return rows
 
 
-def report(rows: list[dict]) -> list[str]:
+def shift_table(rows: list[dict]) -> list[str]:
     lines = [
-        "| shift | n | cavity Dice mean | min | HD95 mm | failures (< 0.7) | flagged |",
-        "|---|---|---|---|---|---|---|",
+        "| shift | n | cavity Dice mean | min | HD95 mm | failures (< 0.7) | flagged | wall | scar |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in dict.fromkeys(r["shift"] for r in rows):
         sel = [r for r in rows if r["shift"] == name]
         d = np.array([r["dice"] for r in sel], float)
         h = np.array([r["hd95_mm"] for r in sel], float)
+        extra = []
+        for s in ("wall", "scar"):
+            v = np.array([r[s] for r in sel if s in r], float)
+            extra.append(f"{np.nanmean(v):.3f}" if v.size else "-")
         lines.append(
             f"| {name} | {len(sel)} | {np.nanmean(d):.3f} | {np.nanmin(d):.3f} | {np.nanmean(h):.2f} "
-            f"| {int((d < 0.7).sum())} | {sum(r['flagged'] for r in sel)} |"
+            f"| {int((d < 0.7).sum())} | {sum(r['flagged'] for r in sel)} | {extra[0]} | {extra[1]} |"
         )
+    return lines
+
+
+def report(rows: list[dict]) -> list[str]:
+    lines = []
+    for family in dict.fromkeys(r["family"] for r in rows):
+        lines += [f"{family}:", *shift_table([r for r in rows if r["family"] == family]), ""]
     d = np.array([r["dice"] for r in rows], float)
     bad = np.nan_to_num(d, nan=0.0) < 0.8
     q = np.array([r["quality"] for r in rows], float)
     e = np.array([r["entropy"] for r in rows], float)
     lines += [
-        "",
         f"all: {len(rows)} runs, cavity Dice {np.nanmean(d):.3f}, {int(bad.sum())} with Dice < 0.8",
         f"failure detection (Dice < 0.8): AUROC quality score {auroc(bad, q):.3f}, "
         f"entropy score {auroc(bad, e):.3f}; flagged {sum(r['flagged'] for r in rows)} "
@@ -109,6 +138,8 @@ def report(rows: list[dict]) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=10, help="how many of the 10 held-out la2018 cases")
+    ap.add_argument("--semisynth", type=int, default=3, help="semi-synthetic copies of the first N of them")
+    ap.add_argument("--phantoms", type=int, default=2, help="held-out phantoms (seeds 1000+)")
     ap.add_argument("--la2018", type=Path, default=LA2018, help="the la2018 train folder")
     ap.add_argument("--models", type=Path, action="append", default=[], help="model folder(s) or run(s)")
     ap.add_argument("--shifts", nargs="*", help="only shifts whose name starts with these")
@@ -122,7 +153,7 @@ def main() -> int:
     from napari_c2w.models import set_threads
 
     set_threads()
-    cases = sorted(p for p in args.la2018.iterdir() if p.is_dir())[-10:][: args.cases]
+    cases = load_cases(args)
     sets = [*sh.BENCHMARK, sh.COMBINED]
     if args.shifts:
         sets = [s for s in sets if any(sh.name(s).startswith(w) for w in args.shifts)]
