@@ -29,7 +29,9 @@ def test_labels_stay_in_place_physically(small_case, shift):
     out, out_labels = shift(vol, labels, seed=1)
     assert out.array.shape == out_labels["cavity"].shape
     tol = max(out.spacing) / 2 + 0.5
-    np.testing.assert_allclose(_centre_mm(out, out_labels["cavity"]), _centre_mm(vol, labels["cavity"]), atol=tol)
+    np.testing.assert_allclose(
+        _centre_mm(out, out_labels["cavity"]), _centre_mm(vol, labels["cavity"]), atol=tol
+    )
 
 
 def test_thick_slices_average_and_change_spacing(small_case):
@@ -70,3 +72,18 @@ def test_combined_shift_and_names(small_case):
     out, _ = shifts.apply(combo, small_case.image, labels)
     assert out.array.dtype == np.float32 and out.spacing[0] == pytest.approx(5.0)
     assert shifts.name(combo) == "thick(mm=5.0)+intensity(scale=2.0)"
+
+
+def test_in_plane_blocks_halve_y_and_x(small_case):
+    vol = small_case.image
+    labels = {"cavity": small_case.labels["cavity"].astype(np.uint8)}
+    out, out_labels = shifts.in_plane(vol, labels, mm=2 * vol.spacing[1])
+    assert out.shape == (vol.shape[0], vol.shape[1] // 2, vol.shape[2] // 2)
+    np.testing.assert_allclose(
+        out.array[:, 0, 0], np.asarray(vol.array[:, :2, :2], np.float32).mean(axis=(1, 2))
+    )
+    np.testing.assert_allclose(
+        _centre_mm(out, out_labels["cavity"]),
+        _centre_mm(vol, labels["cavity"]),
+        atol=max(out.spacing) / 2 + 0.5,
+    )

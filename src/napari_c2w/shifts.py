@@ -7,6 +7,7 @@ prediction on the shifted copy is scored against the shifted labels. Pure numpy/
 
 - ``thick``: slices of ``mm`` thickness along z, each the mean of the thin slices it covers
   (labels: the covered share >= 0.5), as a thick-slice acquisition integrates them.
+- ``inplane``: the same in y and x, for a coarser in-plane resolution.
 - ``crop``: the field of view cut to the atrium's box plus ``margin_mm`` (negative cuts into it).
 - ``pad``: a wider field of view: ``mm`` of smooth body-like background on each side in y and x.
 - ``intensity``: float intensities in another range, gamma, a multiplicative bias field and noise.
@@ -41,22 +42,40 @@ class Shift:
         return SHIFTS[self.kind](volume, labels, np.random.default_rng(seed), **self.params)
 
 
+def _block_average(volume: Volume, labels: Labels, axes: tuple[int, ...], mm: float) -> tuple[Volume, Labels]:
+    """Average blocks of voxels along ``axes`` to a spacing of about ``mm`` (labels: the
+    covered share >= 0.5); the origin moves to the first block's centre."""
+    k = {ax: max(1, round(mm / volume.spacing[ax])) for ax in axes}
+    n = {ax: volume.shape[ax] // k[ax] for ax in axes}
+    if any(v < 2 for v in n.values()):
+        raise ValueError(f"shape {volume.shape} makes fewer than 2 blocks of {mm} mm")
+
+    def pool(a: np.ndarray) -> np.ndarray:
+        a = np.asarray(a, np.float32)
+        for ax in axes:
+            a = np.take(a, np.arange(n[ax] * k[ax]), axis=ax)
+            shape = list(a.shape)
+            shape[ax : ax + 1] = [n[ax], k[ax]]
+            a = a.reshape(shape).mean(axis=ax + 1)
+        return a
+
+    spacing = tuple(s * k.get(ax, 1) for ax, s in enumerate(volume.spacing))
+    origin = tuple(
+        o + (k.get(ax, 1) - 1) * s / 2
+        for ax, (o, s) in enumerate(zip(volume.origin, volume.spacing, strict=True))
+    )
+    out = Volume(pool(volume.array), spacing, origin, volume.direction)
+    return out, {name: (pool(m) >= 0.5).astype(np.uint8) for name, m in labels.items()}
+
+
 def thick_slices(volume: Volume, labels: Labels, rng=None, mm: float = 2.5) -> tuple[Volume, Labels]:
-    """Average the thin slices into slabs of ``mm`` along z (the last slab may be thinner)."""
-    sz = volume.spacing[0]
-    k = max(1, round(mm / sz))
-    n = volume.shape[0] // k
-    if n < 2:
-        raise ValueError(f"{volume.shape[0]} slices of {sz} mm make fewer than 2 slabs of {mm} mm")
+    """Average the thin slices into slabs of ``mm`` along z."""
+    return _block_average(volume, labels, (0,), mm)
 
-    def slab(a: np.ndarray) -> np.ndarray:
-        return a[: n * k].astype(np.float32).reshape(n, k, *a.shape[1:]).mean(axis=1)
 
-    image = slab(np.asarray(volume.array))
-    # The slab's centre: origin moves by half the slab minus half a thin slice.
-    origin = (volume.origin[0] + (k - 1) * sz / 2, *volume.origin[1:])
-    out = Volume(image, (k * sz, *volume.spacing[1:]), origin, volume.direction)
-    return out, {s: (slab(m) >= 0.5).astype(np.uint8) for s, m in labels.items()}
+def in_plane(volume: Volume, labels: Labels, rng=None, mm: float = 1.25) -> tuple[Volume, Labels]:
+    """A coarser in-plane resolution: average blocks to ``mm`` in y and x."""
+    return _block_average(volume, labels, (1, 2), mm)
 
 
 def _box(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -160,6 +179,7 @@ def orientation(volume: Volume, labels: Labels, rng=None, code: str = "RAS") -> 
 
 SHIFTS = {
     "thick": thick_slices,
+    "inplane": in_plane,
     "crop": crop_to_atrium,
     "pad": pad_field_of_view,
     "intensity": intensity,
@@ -172,6 +192,7 @@ BENCHMARK = (
     Shift("thick", {"mm": 1.25}),
     Shift("thick", {"mm": 2.5}),
     Shift("thick", {"mm": 4.0}),
+    Shift("inplane", {"mm": 1.25}),
     Shift("crop", {"margin_mm": 5.0}),
     Shift("crop", {"margin_mm": 0.0}),
     Shift("crop", {"margin_mm": -3.0}),
