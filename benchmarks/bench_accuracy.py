@@ -30,7 +30,7 @@ METRICS = ("dice", "surface_dice", "hd95_mm", "assd_mm")
 def evaluate(stores: list[Path], models, options) -> list[dict]:
     from napari_c2w.infer import segment
     from napari_c2w.io.store import read_case_store
-    from napari_c2w.review import compare_masks
+    from napari_c2w.metrics import compare_masks
 
     rows = []
     for store in stores:

@@ -199,8 +199,8 @@ def simulated_bf16(models):
 
 def accuracy(models, cases: int, simulate: bool) -> list[dict]:
     from napari_c2w.infer import InferenceOptions, segment
+    from napari_c2w.metrics import compare_masks
     from napari_c2w.phantom import generate_phantom
-    from napari_c2w.review import compare_masks
 
     rows = []
     for seed in range(5000, 5000 + cases):

@@ -17,8 +17,9 @@ import tracemalloc
 
 import numpy as np
 
+from napari_c2w.masks import exact_band, wall_band
 from napari_c2w.phantom import generate_phantom
-from napari_c2w.review import clean_case, exact_band, find_implausible, quantify, wall_band
+from napari_c2w.review import clean_case, find_implausible, quantify
 
 
 def timed(fn, repeats: int) -> tuple[float, list[float], object]:

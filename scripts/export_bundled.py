@@ -16,14 +16,13 @@ from pathlib import Path
 import torch
 
 from napari_c2w.models import load_checkpoint, read_checkpoint, save_checkpoint
-
-STAGES = ("localizer", "cavity", "wall", "scar")
+from napari_c2w.stages import PIPELINE_STAGES
 
 
 def main(runs: Path, out: Path, overrides: dict[str, Path] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     total = 0
-    for stage in STAGES:
+    for stage in PIPELINE_STAGES:
         source = (overrides or {}).get(stage, runs / stage)
         best = source if source.suffix == ".pt" else source / "best.pt"
         if not best.is_file():

@@ -56,7 +56,7 @@ def main() -> int:
     report = out / "report.csv"
     step(
         "quantify and compare with the phantoms' labels",
-        ["report", str(out / "predictions"), "--reference", str(out / "cases"), "--csv", str(report)],
+        ["report", str(out / "predictions"), "--reference", str(out / "cases"), "-o", str(report)],
     )
     with open(report, newline="") as fh:
         rows = list(csv.DictReader(fh))

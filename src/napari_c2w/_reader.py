@@ -1,13 +1,18 @@
-"""npe2 reader: volumes, label files, challenge case folders, DICOM folders, case stores."""
+"""npe2 reader: volumes, label files, challenge case folders, DICOM folders, OME-Zarr images.
+
+:func:`napari_get_reader` returns a reader only for what napari-c2w can read, so napari (and
+npe2's ranking) can hand anything else to another plugin.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .io.layouts import detect_layout, read_case_folder, structure_of_label_file
-from .io.store import is_case_store, read_case_store
+from .io.omezarr import is_3d_ome_zarr, is_dicom_folder, ome_attributes, read_ome_zarr
+from .io.store import ATTRS_KEY, read_case_store
 from .io.volume import is_volume_file, read_label_volume, read_volume
-from .layers import case_layers, label_layer, volume_layer, warn_if_oblique
+from .layers import case_layers, label_layer, ome_zarr_layers, volume_layer, warn_if_oblique
 
 
 def napari_get_reader(path):
@@ -17,20 +22,28 @@ def napari_get_reader(path):
             return None
         path = path[0]
     p = Path(path)
-    if is_volume_file(p) or is_case_store(p) or detect_layout(p) or (p.is_dir() and _has_files(p)):
+    if is_volume_file(p) and p.is_file():
+        return read_layers
+    if p.is_dir() and (is_3d_ome_zarr(p) or detect_layout(p) or is_dicom_folder(p)):
         return read_layers
     return None
 
 
-def _has_files(folder: Path) -> bool:
-    return any(f.is_file() for f in folder.iterdir())
+def _is_ours(path: Path) -> bool:
+    """A case store napari-c2w wrote (OME-Zarr 0.5 with the case's attributes)."""
+    import json
+
+    try:
+        return ATTRS_KEY in json.loads((path / "zarr.json").read_text()).get("attributes", {})
+    except (OSError, ValueError):
+        return False
 
 
 def read_layers(path) -> list[tuple]:
     """Read ``path`` into napari layer data tuples (errors name the file and the fix)."""
     p = Path(path[0] if isinstance(path, list) else path)
-    if is_case_store(p):
-        return case_layers(read_case_store(p))
+    if p.is_dir() and ome_attributes(p):
+        return case_layers(read_case_store(p)) if _is_ours(p) else ome_zarr_layers(read_ome_zarr(p))
     if p.is_dir() and detect_layout(p):
         return case_layers(read_case_folder(p))
     structure = structure_of_label_file(p)

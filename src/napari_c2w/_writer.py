@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import warnings
+
 from .io.case import provenance_entry
 from .io.store import STORE_SUFFIX, write_case_store
 from .layers import case_from_layers
 
 
+def store_name(path: str) -> str:
+    """``path`` as a case store name (``<case>.ome.zarr``), warning when it had to change it."""
+    if path.endswith(STORE_SUFFIX):
+        return path
+    named = path.removesuffix(".zarr") + STORE_SUFFIX
+    warnings.warn(
+        f"{path}: case stores are named <case>{STORE_SUFFIX}; saved as {named}.", UserWarning, stacklevel=3
+    )
+    return named
+
+
 def write_case(path: str, layer_data: list[tuple]) -> list[str]:
     """Write one image layer with its label layers to ``<case>.ome.zarr``.
 
-    Labels already in the store that differ are replaced, and their previous versions
-    are kept inside the store (``versions/``), so saving never loses an annotation.
+    Labels layers become structures by name, by the structure the plugin set in their metadata,
+    or by value (1 cavity, 2 wall, 3 scar): see :func:`napari_c2w.layers.place_labels`. A layer
+    that fits none of these is refused with an error naming it, before anything is written.
+    Labels already in the store that differ are replaced, and their previous versions are kept
+    inside the store (``versions/``), so saving never loses an annotation.
     """
     images = [d for d in layer_data if d[2] == "image"]
     if len(images) != 1:
         raise ValueError(f"select exactly one image layer to save as a case store (got {len(images)})")
     labels = [d for d in layer_data if d[2] == "labels"]
-    path = path if path.endswith(STORE_SUFFIX) else path.removesuffix(".zarr") + STORE_SUFFIX
     case = case_from_layers(images[0], labels)
+    path = store_name(path)
     entry = provenance_entry("napari save", structures=case.structures)
     return [str(write_case_store(case, path, overwrite=True, entry=entry))]

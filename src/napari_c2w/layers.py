@@ -1,9 +1,24 @@
 """Conversions between cases and napari layer data tuples (no napari import here).
 
 The image becomes an Image layer and each structure a Labels layer named after it,
-all with ``scale`` = spacing and ``translate`` = origin in (z, y, x) order. The case's
-metadata (case id, sources, provenance, status, direction) travels in the image
-layer's ``metadata['napari_c2w']`` so a writer can store it back.
+all with ``scale`` = spacing and ``translate`` = origin in (z, y, x) order, ``units`` mm and
+``axis_labels`` z, y, x. The case's metadata (case id, sources, provenance, status, direction)
+travels in the image layer's ``metadata['napari_c2w']`` so a writer can store it back; each
+structure's Labels layer carries ``metadata['napari_c2w']['structure']``.
+
+Labels layers become structures by :func:`place_labels`, first rule that applies:
+
+1. the layer's name names a structure (``wall``, ``case7 scar``, ``scar [1]``): every non-zero
+   voxel belongs to it, and the layer must hold one non-zero value;
+2. the ``structure`` the plugin set in the layer's metadata (a layer renamed after reading);
+3. otherwise its values, by the project's label map (:data:`napari_c2w.labels.LABELS`:
+   1 cavity, 2 wall, 3 scar), so napari's default ``Labels`` layer painted with 1, 2 and 3
+   splits into the three structures.
+
+An empty layer named after a structure empties that structure; other empty layers and the
+widgets' helper layers (``metadata['napari_c2w_role']``) are not
+structures. Anything else (a value outside the map, a structure given by two layers, a
+structure layer holding several values) is refused with an error naming the layers.
 """
 
 from __future__ import annotations
@@ -14,10 +29,15 @@ import numpy as np
 
 from .errors import InputError
 from .io.case import Case
+from .io.omezarr import OmeZarrImage
 from .io.volume import Volume
 from .labels import LABELS, to_layer, to_mask
 
 META_KEY = "napari_c2w"
+#: Metadata key of the layers a widget adds for display (band, flagged components): not structures.
+ROLE_KEY = "napari_c2w_role"
+UNITS = ("mm", "mm", "mm")
+AXIS_LABELS = ("z", "y", "x")
 
 
 def warn_if_oblique(volume: Volume) -> None:
@@ -32,8 +52,14 @@ def warn_if_oblique(volume: Volume) -> None:
         )
 
 
-def volume_layer(volume: Volume, name: str, meta: dict | None = None) -> tuple:
+def _placed(volume: Volume) -> dict:
     kwargs = volume.layer_kwargs()
+    kwargs["units"], kwargs["axis_labels"] = UNITS, AXIS_LABELS
+    return kwargs
+
+
+def volume_layer(volume: Volume, name: str, meta: dict | None = None) -> tuple:
+    kwargs = _placed(volume)
     kwargs["name"] = name
     kwargs["colormap"] = "gray"
     if meta:
@@ -42,8 +68,9 @@ def volume_layer(volume: Volume, name: str, meta: dict | None = None) -> tuple:
 
 
 def label_layer(mask: np.ndarray, structure: str, volume: Volume) -> tuple:
-    kwargs = volume.layer_kwargs()
+    kwargs = _placed(volume)
     kwargs["name"] = structure
+    kwargs["metadata"][META_KEY] = {"structure": structure}
     kwargs["opacity"] = 0.6
     return (to_layer(mask, structure), kwargs, "labels")
 
@@ -60,6 +87,24 @@ def case_layers(case: Case) -> list[tuple]:
     }
     layers = [volume_layer(case.image, case.case_id, meta)]
     layers += [label_layer(case.labels[s], s, case.image) for s in case.structures]
+    return layers
+
+
+def ome_zarr_layers(image: OmeZarrImage) -> list[tuple]:
+    """Layer data tuples for another tool's OME-Zarr image: the image, then every label image.
+
+    A label image named after a structure holding one value becomes that structure's layer;
+    any other keeps its name and values as they are (nothing is dropped or merged).
+    """
+    layers = [volume_layer(image.image, image.name)]
+    for name, data in image.labels.items():
+        values = np.unique(data)
+        if name in LABELS and np.count_nonzero(values) <= 1:
+            layers.append(label_layer(data, name, image.image))
+        else:
+            kwargs = _placed(image.image)
+            kwargs.update(name=name, opacity=0.6)
+            layers.append((data, kwargs, "labels"))
     return layers
 
 
@@ -92,24 +137,88 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
         status=ours.get("status", "unreviewed"),
         attrs=dict(ours.get("attrs", {})),
     )
-    for item in labels:
-        ldata, lmeta = item[0], item[1]
-        structure = structure_of_layer_name(lmeta.get("name", ""))
-        if structure is None:
-            continue
-        if np.shape(ldata) != volume.shape:
-            raise InputError(
-                None,
-                f"the labels layer {lmeta.get('name')!r} has shape {np.shape(ldata)} but "
-                f"the image has {volume.shape}.",
-                "Labels must lie on the image grid.",
-            )
-        lscale = tuple(lmeta.get("scale", scale))[-3:]
-        if not np.allclose(lscale, scale, rtol=1e-3):
-            raise InputError(
-                None,
-                f"the labels layer {lmeta.get('name')!r} has scale {lscale} but the image has {scale}.",
-                "Give both layers the image's spacing.",
-            )
-        case.set_label(structure, to_mask(ldata))
+    for structure, mask in place_labels(labels, volume.shape, scale).items():
+        case.set_label(structure, mask)
     return case
+
+
+def _layer_name(meta: dict) -> str:
+    return str(meta.get("name") or "unnamed")
+
+
+def _check_grid(data, meta: dict, shape: tuple, scale: tuple) -> None:
+    name = _layer_name(meta)
+    if np.shape(data) != tuple(shape):
+        raise InputError(
+            None,
+            f"the labels layer {name!r} has shape {np.shape(data)} but the image has {tuple(shape)}.",
+            "Labels must lie on the image grid.",
+        )
+    lscale = tuple(meta.get("scale", scale))[-3:]
+    if not np.allclose(lscale, scale, rtol=1e-3):
+        raise InputError(
+            None,
+            f"the labels layer {name!r} has scale {lscale} but the image has {scale}.",
+            "Give both layers the image's spacing.",
+        )
+
+
+def _structures_of_layer(data: np.ndarray, meta: dict, shape: tuple, scale: tuple) -> dict[str, np.ndarray]:
+    """The structure masks one labels layer holds (see the module docstring for the rules)."""
+    name = _layer_name(meta)
+    metadata = meta.get("metadata") or {}
+    if ROLE_KEY in metadata:
+        return {}
+    _check_grid(data, meta, shape, scale)
+    values = [int(v) for v in np.unique(data) if v != 0]
+    structure = structure_of_layer_name(name) or (metadata.get(META_KEY) or {}).get("structure")
+    if structure is not None:
+        if len(values) > 1:
+            raise InputError(
+                None,
+                f"the labels layer {name!r} is the {structure} but holds the values "
+                f"{', '.join(map(str, values))}.",
+                f"Paint the {structure} with one value, or name the layer 'Labels' to split it by the "
+                "label map (1 cavity, 2 wall, 3 scar).",
+            )
+        return {structure: to_mask(data)}  # an erased structure layer saves the structure empty
+    by_value = {v: s for s, v in LABELS.items()}
+    unknown = [v for v in values if v not in by_value]
+    if unknown:
+        raise InputError(
+            None,
+            f"the labels layer {name!r} holds the values {', '.join(map(str, unknown))}, which are no "
+            "structure of the label map (1 cavity, 2 wall, 3 scar).",
+            "Name the layer after its structure (cavity, wall or scar), or relabel it with 1, 2 and 3.",
+        )
+    return {by_value[v]: (np.asarray(data) == v).astype(np.uint8) for v in values}
+
+
+def place_labels(labels: list[tuple], shape: tuple, scale: tuple) -> dict[str, np.ndarray]:
+    """Structure -> 0/1 mask from labels layer tuples ``(data, meta[, type])``.
+
+    Args:
+        labels: the labels layers' data tuples.
+        shape: the image's grid; every layer must lie on it.
+        scale: the image's spacing; every layer must have it.
+
+    Raises:
+        InputError: a layer off the image grid, with values outside the label map, a structure
+            layer with several values, or two layers giving one structure (all named).
+    """
+    placed: dict[str, np.ndarray] = {}
+    sources: dict[str, list[str]] = {}
+    for item in labels:
+        data, meta = np.asarray(item[0]), item[1]
+        for structure, mask in _structures_of_layer(data, meta, shape, scale).items():
+            sources.setdefault(structure, []).append(_layer_name(meta))
+            placed[structure] = mask
+    twice = {s: names for s, names in sources.items() if len(names) > 1}
+    if twice:
+        s, names = next(iter(twice.items()))
+        raise InputError(
+            None,
+            f"the labels layers {', '.join(map(repr, names))} all give the {s}.",
+            "Keep one layer per structure (delete or rename the others).",
+        )
+    return {s: placed[s] for s in LABELS if s in placed}

@@ -57,6 +57,43 @@ def normalize_intensity(image: np.ndarray, spec: dict | None = None) -> np.ndarr
     return np.asarray(NormalizeIntensity()(clipped), dtype=np.float32)
 
 
+def to_model_grid(array: np.ndarray, spacing, model_spacing, *, kind: str = "image") -> np.ndarray:
+    """``array`` (on a grid of ``spacing``) resampled to ``model_spacing`` over the same extent."""
+    return resample(array, resampled_shape(array.shape, spacing, model_spacing), kind=kind)
+
+
+def roi_fill(grid: np.ndarray) -> float:
+    """The intensity outside the volume when an ROI reaches past it: the 1st percentile of
+    every ``n // 16``-th slice of the model grid (dark background, cheap on big volumes)."""
+    return float(np.percentile(grid[:: max(1, grid.shape[0] // 16)], 1))
+
+
+def prepare_roi(grid: np.ndarray, box, normalisation: dict | None = None) -> np.ndarray:
+    """The network input of an ROI: ``box`` cut out of the model grid (filled with
+    :func:`roi_fill` outside it), then clipped and z-scored.
+
+    Training (``train.data.prepare_case``) and inference (``infer.pipeline``) both call this,
+    so a model sees its inputs prepared exactly as it was trained.
+    """
+    return normalize_intensity(crop(grid, box, fill=roi_fill(grid)), normalisation)
+
+
+def grid_to_mm(index, grid_shape, input_shape, input_spacing) -> tuple[float, float, float]:
+    """Voxel index on a grid of ``grid_shape`` covering the input -> mm from the input's first voxel."""
+    return tuple(
+        ((i + 0.5) * n_in / n - 0.5) * s
+        for i, n, n_in, s in zip(index, grid_shape, input_shape, input_spacing, strict=True)
+    )
+
+
+def mm_to_grid(mm, grid_shape, input_shape, input_spacing) -> tuple[float, float, float]:
+    """mm from the input's first voxel -> voxel index on a grid of ``grid_shape`` covering the input."""
+    return tuple(
+        (m / s + 0.5) * n / n0 - 0.5
+        for m, s, n, n0 in zip(mm, input_spacing, grid_shape, input_shape, strict=True)
+    )
+
+
 def roi_box(center, roi, shape) -> tuple[tuple[int, int], ...]:
     """Start/stop per axis of a ``roi``-sized box centred on ``center``, shifted to lie
     inside ``shape`` where possible (it may extend outside when the ROI is larger)."""

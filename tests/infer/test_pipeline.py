@@ -42,23 +42,23 @@ def test_labels_come_back_on_the_input_grid(small_volume, models):
     assert set(pred.roi["stage_boxes_in_roi"]) <= {"cavity", "wall", "scar"}
 
 
-def test_geometry_of_the_roi_follows_the_physical_position(models):
-    """A bright blob far off-centre: an all-foreground localizer would centre the ROI on the
-    volume, so instead check the mapping both ways on a volume with a non-zero origin."""
-    from napari_c2w.infer.pipeline import _Cancel, _Run
+def test_geometry_of_the_roi_follows_the_physical_position():
+    """Model-grid indices <-> mm from the input's first voxel, both ways, on an anisotropic grid."""
+    from napari_c2w.preprocess import grid_to_mm, mm_to_grid
 
-    volume = Volume(np.zeros((20, 60, 50), np.float32), (2.5, 1.25, 1.5), (10.0, -5.0, 3.0))
-    run = _Run(volume, models, InferenceOptions(), torch.device("cpu"), lambda f, m: None, _Cancel(None))
+    shape, spacing = (20, 60, 50), (2.5, 1.25, 1.5)
     grid = (40, 60, 60)
     for index in [(0, 0, 0), (19, 59, 49), (7.5, 30.2, 11.0)]:
-        mm = run._to_mm(index, volume.shape, volume.shape)
-        np.testing.assert_allclose(mm, np.multiply(index, volume.spacing), atol=1e-9)
-        back = run._to_grid(run._to_mm(run._to_grid(mm, grid), grid, volume.shape), grid)
-        np.testing.assert_allclose(back, run._to_grid(mm, grid), atol=1e-9)
+        mm = grid_to_mm(index, shape, shape, spacing)
+        np.testing.assert_allclose(mm, np.multiply(index, spacing), atol=1e-9)
+        back = mm_to_grid(
+            grid_to_mm(mm_to_grid(mm, grid, shape, spacing), grid, shape, spacing), grid, shape, spacing
+        )
+        np.testing.assert_allclose(back, mm_to_grid(mm, grid, shape, spacing), atol=1e-9)
 
 
-def test_postprocessing_switches(models):
-    from napari_c2w.infer.pipeline import _Cancel, _Run
+def test_postprocessing_switches():
+    from napari_c2w.infer.postprocess import postprocess
 
     zz, yy, xx = np.mgrid[:24, :48, :48]
     ball = ((zz - 12) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2) < 64
@@ -72,18 +72,19 @@ def test_postprocessing_switches(models):
         "wall": (shell | far_wall).astype(np.float32),
         "scar": far_scar.astype(np.float32),
     }
-    volume = Volume(np.zeros((24, 48, 48), np.float32), (1.0, 1.0, 1.0))
 
     def post(**switches):
-        run = _Run(
-            volume,
-            models,
-            InferenceOptions(**switches),
-            torch.device("cpu"),
-            lambda f, m: None,
-            _Cancel(None),
+        o = InferenceOptions(**switches)
+        return postprocess(
+            dict(probs),
+            dict.fromkeys(probs, 0.5),
+            (1.0, 1.0, 1.0),
+            largest_cavity=o.largest_cavity,
+            wall_near_cavity=o.wall_near_cavity,
+            scar_in_band=o.scar_in_band,
+            inner_mm=o.band_inner_mm,
+            outer_mm=o.band_outer_mm,
         )
-        return run._postprocess(dict(probs), (1.0, 1.0, 1.0))
 
     on, band = post()
     assert on["cavity"].sum() == ball.sum() and not on["scar"].any() and band.any()
@@ -132,25 +133,17 @@ def test_windows_are_the_training_patch_and_thresholds_come_from_the_model(small
 
 
 def test_wall_and_scar_are_predicted_in_the_cavity_box_only_when_post_processing_discards_the_rest(models):
-    from napari_c2w.infer.pipeline import _Cancel, _Run
+    from napari_c2w.infer.regions import stage_region
 
     zz, yy, xx = np.mgrid[:24, :48, :48]
     ball = ((zz - 12) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2) < 64
     probs = {"cavity": ball.astype(np.float32)}
-    volume = Volume(np.zeros((24, 48, 48), np.float32), (1.0, 1.0, 1.0))
+    window = models["wall"].meta.get("patch") or models["wall"].meta["roi"]
 
     def box(stage, **switches):
-        run = _Run(
-            volume,
-            models,
-            InferenceOptions(crop_margin_mm=4.0, **switches),
-            torch.device("cpu"),
-            lambda f, m: None,
-            _Cancel(None),
-        )
-        return run._stage_box(stage, probs, (1.0, 1.0, 1.0))
+        options = InferenceOptions(crop_margin_mm=4.0, **switches)
+        return stage_region(stage, probs, options, threshold=0.5, window=window, spacing=(1.0, 1.0, 1.0))
 
-    window = models["wall"].meta.get("patch") or models["wall"].meta["roi"]
     wall = box("wall")
     assert wall is not None and wall == box("scar")
     for (lo, hi), n, w, axis in zip(wall, ball.shape, window, range(3), strict=True):

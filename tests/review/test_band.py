@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from napari_c2w.review import exact_band, wall_band
-from napari_c2w.review._geometry import bounded_sq_distance
+from napari_c2w.masks import exact_band, wall_band
+from napari_c2w.masks.geometry import bounded_sq_distance
 
 
 def blobby(shape, seed, level=0.55, sigma=3.0):

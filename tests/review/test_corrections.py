@@ -5,17 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_c2w.masks import (
+    keep_components_touching,
+    keep_largest_component,
+    remove_small_components,
+    wall_band,
+)
 from napari_c2w.review import (
     confine_to_band,
     fill_holes,
     find_implausible,
-    keep_components_touching,
-    keep_largest_component,
     remove_components,
     remove_outside_band,
-    remove_small_components,
     smooth,
-    wall_band,
 )
 from napari_c2w.review.corrections import ellipsoid
 

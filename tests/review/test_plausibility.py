@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_c2w.review import find_implausible, wall_band
+from napari_c2w.masks import wall_band
+from napari_c2w.review import find_implausible
 
 
 def test_findings_on_known_blobs(ball):

@@ -261,7 +261,8 @@ def test_patches_are_reproducible_per_iteration(dataset):
 
 
 def test_cpu_configs_are_the_defaults():
-    from napari_c2w.train.config import STAGES, default_config
+    from napari_c2w.stages import TRAINING_STAGES as STAGES
+    from napari_c2w.train.config import default_config
 
     folder = Path(__file__).resolve().parents[2] / "training" / "cpu"
     for stage in STAGES:

@@ -11,8 +11,9 @@ from ..errors import C2WError
 
 #: subcommand name -> module in this package defining ``add_parser(subparsers)``.
 SUBCOMMANDS = {
-    "phantom": "phantom",
+    "phantom": "phantom_cmd",
     "import": "import_cmd",
+    "export": "export_cmd",
     "review": "review_cmd",
     "report": "report_cmd",
     "predict": "predict_cmd",
@@ -28,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS.values():
         importlib.import_module(f".{module}", __name__).add_parser(sub)
+    for subparser in sub.choices.values():  # -v before or after the subcommand
+        subparser.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="print debug messages"
+        )
     return parser
 
 

@@ -1,4 +1,4 @@
-"""``napari-c2w import SRC... --output DATASET_DIR``."""
+"""``napari-c2w import SRC... -o DATASET_DIR [--labels FILE --label-map 1=cavity,2=wall,3=scar]``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..io.importer import find_sources, import_case
+from ..io.labelmap import parse_label_map
 from .batch import run_batch
 
 
@@ -15,15 +16,44 @@ def add_parser(sub) -> None:
         help="turn case folders or image+label files into case stores",
         description="Convert challenge case folders (2018 LA: lgemri.nrrd + laendo.nrrd "
         "[+ lawall.nrrd]; LAScarQS: enhanced.nii.gz + atriumSegImgMO.nii.gz [+ scarSegImgM."
-        "nii.gz]), folders of such case folders, case stores, DICOM series folders and volume "
-        "files into one OME-Zarr case store per case: DATASET_DIR/<case>.ome.zarr.",
+        "nii.gz]), folders of such case folders, nnU-Net raw datasets (dataset.json, imagesTr, "
+        "labelsTr; the _0000 channel suffix is not part of the case id), case stores, DICOM "
+        "series folders and volume files into one OME-Zarr case store per case: "
+        "DATASET_DIR/<case>.ome.zarr.",
     )
-    p.add_argument("sources", nargs="+", type=Path, metavar="SRC")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="DATASET_DIR")
+    p.add_argument(
+        "sources",
+        nargs="+",
+        type=Path,
+        metavar="SRC",
+        help="case folders or folders of them, nnU-Net raw datasets, case stores, DICOM folders, volumes",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="DATASET_DIR",
+        help="dataset folder to write <case>.ome.zarr stores into",
+    )
     for structure in ("cavity", "wall", "scar"):
         p.add_argument(
             f"--{structure}", type=Path, metavar="FILE", help=f"{structure} label file for a single image SRC"
         )
+    p.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="multi-label file for a single image SRC, split by --label-map",
+    )
+    p.add_argument(
+        "--label-map",
+        type=_label_map,
+        metavar="MAP",
+        help="VALUE=NAME pairs for --labels or an nnU-Net dataset, NAME a structure or 'ignore' "
+        "(default for --labels: 1=cavity,2=wall,3=scar; nnU-Net: its dataset.json); values the "
+        "map does not name are refused",
+    )
     p.add_argument("--case-id", help="case id for a single image SRC (default: its file name)")
     p.add_argument(
         "--overwrite",
@@ -33,9 +63,16 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _label_map(text: str) -> dict[int, str]:
+    try:
+        return parse_label_map(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     labels = {s: getattr(args, s) for s in ("cavity", "wall", "scar") if getattr(args, s)}
-    sources = list(find_sources(args.sources, labels, args.case_id))
+    sources = list(find_sources(args.sources, labels, args.case_id, args.labels, args.label_map))
     args.output.mkdir(parents=True, exist_ok=True)
     return run_batch(
         sources,

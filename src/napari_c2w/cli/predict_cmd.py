@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,6 @@ from ..errors import InputError
 from .batch import run_batch
 
 FORMATS = {"zarr": None, "nrrd": ".nrrd", "nifti": ".nii.gz"}
-STRUCTURES = ("cavity", "wall", "scar")
 
 
 def add_parser(sub) -> None:
@@ -23,8 +23,16 @@ def add_parser(sub) -> None:
         "the input grid) on volume files, DICOM or challenge case folders and case stores. Writes one "
         "case store per case (default) or label files; records the models used in each output.",
     )
-    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="volume files, DICOM folders, case folders or case stores (or folders of them)",
+    )
+    p.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="DIR", help="folder to write the results into"
+    )
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument(
         "--models",
@@ -35,7 +43,12 @@ def add_parser(sub) -> None:
         help="model folder (<stage>.pt), training run (best.pt) or checkpoint overriding the bundled "
         "weights for its stage(s); repeatable",
     )
-    p.add_argument("--format", choices=list(FORMATS), default="zarr")
+    p.add_argument(
+        "--format",
+        choices=list(FORMATS),
+        default="zarr",
+        help="zarr: a case store per case (default); nrrd or nifti: label files",
+    )
     p.add_argument("--resume", action="store_true", help="skip cases whose output is already complete")
     p.add_argument("--num-parts", type=int, default=1, help="split the cohort into N parts (like nnU-Net)")
     p.add_argument("--part-id", type=int, default=0, help="which part this process runs (0..N-1)")
@@ -118,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         mine, work, desc=f"predict (part {args.part_id + 1}/{args.num_parts})", name=lambda s: s.name
     )
     if skipped:
-        print(f"--resume: {len(skipped)} case(s) already done were skipped")
+        print(f"--resume: {len(skipped)} case(s) already done were skipped", file=sys.stderr)
     return code
 
 

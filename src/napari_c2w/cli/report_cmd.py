@@ -1,4 +1,4 @@
-"""``napari-c2w report DATASET_OR_CASE [--reference REF_DATASET_OR_CASE] --csv OUT [--overwrite]``."""
+"""``napari-c2w report DATASET_OR_CASE [--reference REF_DATASET_OR_CASE] -o OUT.csv [--overwrite]``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..masks.band import INNER_MM, OUTER_MM
+from . import scar_options
 from .batch import run_batch
 from .review_cmd import find_stores
 
@@ -15,27 +17,46 @@ def add_parser(sub) -> None:
         "report",
         help="per-case volumes, wall thickness, scar burden (and agreement) as CSV",
         description="Write one CSV row per case: cavity and wall volume (mL), wall thickness "
-        "mean/median/p5/p95 (mm), scar volume (mL), scar burden (%% of the wall, or of the wall "
+        "mean/median/p5/p95 (mm), scar volume (mL), scar burden (percent of the wall, or of the wall "
         "band without a wall label) and implausible scar voxels (outside the band). With "
-        "--reference, also Dice, surface Dice at 1 mm, HD95 and ASSD (mm) per structure against "
+        "--reference, also Dice, surface Dice (at --tolerance-mm, named in its column), HD95 and "
+        "ASSD (mm) per structure against "
         "the reference case with the same case id. Empty cells are undefined values (see notes).",
     )
-    p.add_argument("target", type=Path, metavar="DATASET_OR_CASE")
+    p.add_argument(
+        "target", type=Path, metavar="DATASET_OR_CASE", help="a case store or a dataset folder of them"
+    )
     p.add_argument(
         "--reference",
         type=Path,
         metavar="REF_DATASET_OR_CASE",
         help="reference case store or dataset folder, matched by case id",
     )
-    p.add_argument("--csv", type=Path, required=True, metavar="OUT", help="the CSV file to write")
+    p.add_argument(
+        "-o",
+        "--output",
+        "--csv",
+        dest="output",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="the CSV file to write",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument(
-        "--inner-mm", type=float, default=3.0, help="band depth inside the cavity (default 3.0 mm)"
+        "--inner-mm",
+        type=float,
+        default=INNER_MM,
+        help=f"band depth inside the cavity (default {INNER_MM} mm)",
     )
     p.add_argument(
-        "--outer-mm", type=float, default=2.5, help="band reach outside the cavity (default 2.5 mm)"
+        "--outer-mm",
+        type=float,
+        default=OUTER_MM,
+        help=f"band reach outside the cavity (default {OUTER_MM} mm)",
     )
     p.add_argument("--tolerance-mm", type=float, default=1.0, help="surface Dice tolerance (default 1.0 mm)")
+    scar_options.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -49,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from ..io.store import is_case_store, read_case_store
     from ..review.report import case_row, columns, write_csv
 
-    if args.csv.exists() and not args.overwrite:
-        raise FileExistsError(f"{args.csv} exists; pass --overwrite to replace it")
+    if args.output.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
     stores = find_stores(args.target)
     refs: dict[str, Path] = {}
     single_pair = False
@@ -64,18 +85,22 @@ def run(args: argparse.Namespace) -> int:
         case = read_case_store(path)
         ref_path = next(iter(refs.values())) if single_pair else refs.get(case.case_id)
         reference = read_case_store(ref_path) if ref_path is not None else None
-        rows.append(
-            case_row(
-                case,
-                reference,
-                with_reference=args.reference is not None,
-                inner_mm=args.inner_mm,
-                outer_mm=args.outer_mm,
-                tolerance_mm=args.tolerance_mm,
-            )
+        row = case_row(
+            case,
+            reference,
+            with_reference=args.reference is not None,
+            inner_mm=args.inner_mm,
+            outer_mm=args.outer_mm,
+            tolerance_mm=args.tolerance_mm,
         )
+        extra, notes = scar_options.extra_row(case, args)
+        row.update(extra)
+        row["notes"] = "; ".join(n for n in [row["notes"], *notes] if n)
+        rows.append(row)
 
     code = run_batch(stores, work, desc="report", name=lambda p: p.name)
-    write_csv(rows, args.csv, columns(args.reference is not None), overwrite=args.overwrite)
-    print(f"report: wrote {len(rows)} row(s) to {args.csv}", file=sys.stderr)
+    cols = columns(args.reference is not None, tolerance_mm=args.tolerance_mm)
+    cols = [*cols[:-1], *scar_options.columns(args), cols[-1]]  # notes stay last
+    write_csv(rows, args.output, cols, overwrite=args.overwrite)
+    print(f"report: wrote {len(rows)} row(s) to {args.output}", file=sys.stderr)
     return code

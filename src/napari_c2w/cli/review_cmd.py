@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..masks.band import INNER_MM, OUTER_MM
 from .batch import run_batch
 
 
@@ -41,16 +42,24 @@ def add_parser(sub) -> None:
         "components smaller than --min-size voxels) and write it back; the store keeps the old "
         "scar as a version and records the change in its provenance.",
     )
-    p.add_argument("target", type=Path, metavar="CASE|DATASET")
+    p.add_argument(
+        "target", type=Path, metavar="CASE|DATASET", help="a case store or a dataset folder of them"
+    )
     p.add_argument("--clean", action="store_true", help="remove scar outside the wall band and write it back")
     p.add_argument(
         "--dry-run", action="store_true", help="with --clean: report what would be removed, write nothing"
     )
     p.add_argument(
-        "--inner-mm", type=float, default=3.0, help="band depth inside the cavity (default 3.0 mm)"
+        "--inner-mm",
+        type=float,
+        default=INNER_MM,
+        help=f"band depth inside the cavity (default {INNER_MM} mm)",
     )
     p.add_argument(
-        "--outer-mm", type=float, default=2.5, help="band reach outside the cavity (default 2.5 mm)"
+        "--outer-mm",
+        type=float,
+        default=OUTER_MM,
+        help=f"band reach outside the cavity (default {OUTER_MM} mm)",
     )
     p.add_argument(
         "--min-size",

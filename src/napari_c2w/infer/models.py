@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..weights import STAGES, bundled_checkpoint
+from ..stages import PIPELINE_STAGES
+from ..weights import bundled_checkpoint
 
 
 @dataclasses.dataclass
@@ -54,7 +55,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def stage_files(sources: Iterable[str | Path] = (), stages: Iterable[str] = STAGES) -> dict[str, Path]:
+def stage_files(
+    sources: Iterable[str | Path] = (), stages: Iterable[str] = PIPELINE_STAGES
+) -> dict[str, Path]:
     """The checkpoint file of each stage: bundled, then each source in turn overrides."""
     from ..models import read_checkpoint
 
@@ -66,7 +69,7 @@ def stage_files(sources: Iterable[str | Path] = (), stages: Iterable[str] = STAG
             stage = read_checkpoint(source)["meta"].get("stage")
             chosen[stage] = source
         elif source.is_dir():
-            found = {s: source / f"{s}.pt" for s in STAGES if (source / f"{s}.pt").is_file()}
+            found = {s: source / f"{s}.pt" for s in PIPELINE_STAGES if (source / f"{s}.pt").is_file()}
             if (source / "best.pt").is_file():
                 found[read_checkpoint(source / "best.pt")["meta"].get("stage")] = source / "best.pt"
             if not found:
@@ -81,18 +84,19 @@ def stage_files(sources: Iterable[str | Path] = (), stages: Iterable[str] = STAG
             raise InputError(
                 source, "does not exist.", "Give a model folder, a training run folder or a .pt file."
             )
-    unknown = [s for s in chosen if s not in STAGES]
+    unknown = [s for s in chosen if s not in PIPELINE_STAGES]
     if unknown:
         raise InputError(
             chosen[unknown[0]],
             f"holds a {unknown[0]!r} model, which the pipeline does not run.",
-            f"The pipeline runs the stages {', '.join(STAGES)} (a dual scar model: use its best.pt).",
+            f"The pipeline runs the stages {', '.join(PIPELINE_STAGES)} "
+            "(a dual scar model: use its best.pt).",
         )
     return {s: chosen.get(s) or bundled_checkpoint(s) for s in stages}
 
 
 def load_model_set(
-    sources: Iterable[str | Path] = (), stages: Iterable[str] = STAGES
+    sources: Iterable[str | Path] = (), stages: Iterable[str] = PIPELINE_STAGES
 ) -> dict[str, StageModel]:
     """Load the networks of ``stages`` (CPU, eval mode); see :func:`stage_files`."""
     from ..models import load_checkpoint

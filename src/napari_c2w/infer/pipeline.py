@@ -18,9 +18,11 @@ from .. import preprocess as pre
 from ..errors import C2WError, InputError
 from ..io.orient import CANONICAL, reorientation
 from ..io.volume import Volume
+from ..masks.band import INNER_MM, OUTER_MM
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
 from .postprocess import binary_entropy, postprocess, uncertainty
+from .regions import atrium_region, margin_voxels, stage_region
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,8 @@ class InferenceOptions:
     largest_cavity: bool = True
     wall_near_cavity: bool = True  # drop wall components that never come within the band
     scar_in_band: bool = True
-    band_inner_mm: float = 3.0
-    band_outer_mm: float = 2.5
+    band_inner_mm: float = INNER_MM
+    band_outer_mm: float = OUTER_MM
     probabilities: bool = False
     uncertainty_map: bool = False
     flip_tta: bool = False  # adds a mirrored pass: disagreement enters the uncertainty
@@ -199,8 +201,8 @@ class _Run:
         spacing = tuple(roi_meta["spacing"])
         self._step("prepare", "resampling to the model grid")
         t0 = time.perf_counter()
-        grid_shape = pre.resampled_shape(image.shape, vol.spacing, spacing)
-        grid = pre.resample(image, grid_shape)
+        grid = pre.to_model_grid(image, vol.spacing, spacing)
+        grid_shape = grid.shape
         self._finish("prepare", t0)
 
         if self._fits_roi(image.shape, roi_meta):
@@ -214,8 +216,7 @@ class _Run:
             centre, atrium_mm = self._localise(image)
         box = pre.roi_box(self._to_grid(centre, grid_shape), roi_meta["roi"], grid_shape)
         atrium = self._atrium_box(atrium_mm, box, grid_shape, spacing)
-        fill = float(np.percentile(grid[:: max(1, grid.shape[0] // 16)], 1))
-        x = pre.normalize_intensity(pre.crop(grid, box, fill=fill), roi_meta.get("intensity_normalisation"))
+        x = pre.prepare_roi(grid, box, roi_meta.get("intensity_normalisation"))
         del grid
 
         probs: dict[str, np.ndarray] = {}
@@ -290,7 +291,7 @@ class _Run:
         """Centre of the atrium in mm from the first voxel (the localizer's largest component),
         and the box of the largest component >= ATRIUM_PROBABILITY as (first, last) edges in mm, or
         None when there are none."""
-        from ..review.corrections import keep_largest_component
+        from ..masks.components import keep_largest_component
 
         self._step("localizer", "locating the atrium")
         t0 = time.perf_counter()
@@ -317,18 +318,10 @@ class _Run:
         return self._to_mm(com, shape, image.shape), edges
 
     def _to_mm(self, index, shape, input_shape) -> tuple[float, float, float]:
-        """Voxel index on a grid of ``shape`` covering the input -> mm from the input's first voxel."""
-        s_in = self.volume.spacing
-        return tuple(
-            ((i + 0.5) * n_in / n - 0.5) * s
-            for i, n, n_in, s in zip(index, shape, input_shape, s_in, strict=True)
-        )
+        return pre.grid_to_mm(index, shape, input_shape, self.volume.spacing)
 
     def _to_grid(self, mm, grid_shape) -> tuple[float, float, float]:
-        s_in, n_in = self.volume.spacing, self.volume.array.shape
-        return tuple(
-            (m / s + 0.5) * n / n0 - 0.5 for m, s, n, n0 in zip(mm, s_in, grid_shape, n_in, strict=True)
-        )
+        return pre.mm_to_grid(mm, grid_shape, self.volume.array.shape, self.volume.spacing)
 
     def _predict(self, stage: StageModel, x: np.ndarray) -> np.ndarray:
         """Foreground probability of a (z, y, x) array with MONAI sliding windows."""
@@ -348,32 +341,20 @@ class _Run:
         return self._predict(model, x), None
 
     def _atrium_box(self, edges_mm, box, grid_shape, spacing) -> tuple[tuple[int, int], ...] | None:
-        """The part of the ROI (``box`` on the model grid) the cavity model needs: the atrium's
-        box plus the margin, at least one window wide; None for the whole ROI."""
+        """:func:`.regions.atrium_region` when cropping to the atrium is on; None for the whole ROI."""
         if not (self.options.crop_to_atrium and edges_mm is not None and "cavity" in self.models):
             return None
         lo, hi = (self._to_grid(e, grid_shape) for e in edges_mm)
-        roi_shape = tuple(b1 - b0 for b0, b1 in box)
-        bounds = [
-            (max(0, int(np.floor(a + 0.5)) - b0), min(n, int(np.ceil(z + 0.5)) - b0))
-            for a, z, (b0, _), n in zip(lo, hi, box, roi_shape, strict=True)
-        ]
-        if any(b1 <= b0 for b0, b1 in bounds):
-            return None  # the atrium lies outside the ROI
-        margin = [int(np.ceil(self.options.atrium_margin_mm / s)) for s in spacing]
-        region = pre.grow_box(bounds, margin, self._window(self.models["cavity"]), roi_shape)
-        return None if region == tuple((0, n) for n in roi_shape) else region
+        margin = margin_voxels(self.options.atrium_margin_mm, spacing)
+        return atrium_region(lo, hi, box, margin, self._window(self.models["cavity"]))
 
     def _stage_box(self, stage: str, probs: dict, spacing) -> tuple[tuple[int, int], ...] | None:
-        """The part of the ROI a wall or scar model needs: the cavity's box plus the margin,
-        at least one window wide; None for the whole ROI."""
-        discards = {"wall": self.options.wall_near_cavity, "scar": self.options.scar_in_band}
-        if not (self.options.crop_to_cavity and discards.get(stage) and "cavity" in probs):
+        if stage not in ("wall", "scar"):
             return None
-        margin = [int(np.ceil(self.options.crop_margin_mm / s)) for s in spacing]
-        mask = probs["cavity"] >= self._threshold("cavity")
-        box = pre.mask_box(mask, margin, self._window(self.models[stage]))
-        return None if box is None or box == tuple((0, n) for n in mask.shape) else box
+        window = self._window(self.models[stage])
+        return stage_region(
+            stage, probs, self.options, threshold=self._threshold("cavity"), window=window, spacing=spacing
+        )
 
     def _describe(self, name: str, stage: StageModel) -> dict:
         """The model's provenance, with the window and threshold this run used."""

@@ -22,8 +22,8 @@ def postprocess(
     Rules: the cavity's largest component only; wall components that never reach the band
     dropped; scar kept within the band.
     """
-    from ..review.band import wall_band
-    from ..review.corrections import keep_components_touching, keep_largest_component
+    from ..masks.band import wall_band
+    from ..masks.components import keep_components_touching, keep_largest_component
 
     labels = {s: p >= thresholds[s] for s, p in probs.items()}
     if "cavity" in labels and largest_cavity and labels["cavity"].any():

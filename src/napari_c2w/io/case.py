@@ -16,7 +16,7 @@ REVIEW_STATUSES = ("unreviewed", "in progress", "approved", "flagged")
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def provenance_entry(action: str, structure: str | None = None, *, by: str | None = None, **details) -> dict:

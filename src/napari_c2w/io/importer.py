@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..labels import check_structure
 from .case import Case, provenance_entry
+from .labelmap import DEFAULT_MAP, read_label_map
 from .layouts import detect_layout, read_case_folder
 from .store import STORE_SUFFIX, is_case_store, read_case_store, store_path, write_case_store
 from .volume import is_volume_file, read_label_volume, read_volume
@@ -24,6 +25,9 @@ class Source:
     path: Path
     labels: dict[str, Path] = dataclasses.field(default_factory=dict)
     case_id: str | None = None
+    #: one file holding several structures by value, split by ``mapping`` (value -> name)
+    label_map: Path | None = None
+    mapping: dict[int, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_MAP))
 
     @property
     def name(self) -> str:
@@ -32,39 +36,81 @@ class Source:
         name = self.path.name
         for suffix in (STORE_SUFFIX, ".nii.gz", ".nrrd", ".nhdr", ".nii", ".mha", ".mhd"):
             if name.endswith(suffix):
-                return name[: -len(suffix)]
+                return name[: -len(suffix)].removesuffix(NNUNET_CHANNEL)
         return name
 
 
+#: nnU-Net's suffix of the first image channel (``<case>_0000.nii.gz``), not part of the case id.
+NNUNET_CHANNEL = "_0000"
+
+
+def nnunet_sources(folder: Path, mapping: dict[int, str] | None = None) -> list[Source]:
+    """One source per training case of an nnU-Net raw dataset (``dataset.json``, ``imagesTr``,
+    ``labelsTr``); the label map comes from ``dataset.json`` unless ``mapping`` is given."""
+    import json
+
+    meta = json.loads((folder / "dataset.json").read_text())
+    ending = meta.get("file_ending", ".nii.gz")
+    if mapping is None:
+        names = {int(v): k for k, v in meta.get("labels", {}).items() if int(v) != 0}
+        unknown = [n for n in names.values() if n not in DEFAULT_MAP.values()]
+        if unknown:
+            raise InputError(
+                folder / "dataset.json",
+                f"names labels napari-c2w does not know ({', '.join(unknown)}).",
+                "Give --label-map to say which value is which structure (or ignore).",
+            )
+        mapping = names
+    sources = []
+    for image in sorted((folder / "imagesTr").glob(f"*{NNUNET_CHANNEL}{ending}")):
+        case_id = image.name.removesuffix(ending).removesuffix(NNUNET_CHANNEL)
+        label = folder / "labelsTr" / f"{case_id}{ending}"
+        sources.append(
+            Source(image, case_id=case_id, label_map=label if label.is_file() else None, mapping=mapping)
+        )
+    return sources
+
+
 def find_sources(
-    paths: list[str | Path], labels: dict[str, str | Path] | None = None, case_id: str | None = None
+    paths: list[str | Path],
+    labels: dict[str, str | Path] | None = None,
+    case_id: str | None = None,
+    label_map: str | Path | None = None,
+    mapping: dict[int, str] | None = None,
 ) -> Iterator[Source | InputError]:
     """Expand command-line sources into cases.
 
     A case folder (either challenge layout) or a case store is one case; a folder of
-    case folders gives one case per subfolder; a volume file or DICOM folder is an
-    image, to which ``labels`` ({structure: file}) may be attached when it is the only
+    case folders gives one case per subfolder; an nnU-Net raw dataset folder gives one case
+    per training image; a volume file or DICOM folder is an image, to which ``labels``
+    ({structure: file}) or a multi-label ``label_map`` file (split by ``mapping``, value ->
+    structure; default 1 cavity, 2 wall, 3 scar) may be attached when it is the only
     source. Unusable sources are yielded as :class:`InputError` so a batch can go on.
     """
     labels = {check_structure(k): Path(v) for k, v in (labels or {}).items()}
-    if labels and len(paths) != 1:
+    if (labels or label_map) and len(paths) != 1:
         raise InputError(
             None,
-            "label files (--cavity/--wall/--scar) were given with several sources.",
+            "label files (--cavity/--wall/--scar/--labels) were given with several sources.",
             "Give exactly one image with its label files, or import case folders.",
         )
+    extra = {"label_map": Path(label_map) if label_map else None}
+    if mapping is not None:
+        extra["mapping"] = dict(mapping)
     for raw in paths:
         path = Path(raw).resolve()
         if not path.exists():
             yield InputError(path, "does not exist.", "Check the path.")
+        elif path.is_dir() and (path / "dataset.json").is_file() and (path / "imagesTr").is_dir():
+            yield from nnunet_sources(path, mapping)
         elif is_case_store(path) or detect_layout(path) or is_volume_file(path):
-            yield Source(path, labels, case_id)
+            yield Source(path, labels, case_id, **extra)
         elif path.is_dir():
             subs = sorted(p for p in path.iterdir() if p.is_dir() and (detect_layout(p) or is_case_store(p)))
             if subs:
                 yield from (Source(p) for p in subs)
             else:  # perhaps a DICOM series folder
-                yield Source(path, labels, case_id)
+                yield Source(path, labels, case_id, **extra)
         else:
             yield InputError(
                 path,
@@ -86,6 +132,12 @@ def load_source(source: Source) -> Case:
         mask = read_label_volume(file, like=case.image).array
         case.set_label(structure, mask, provenance_entry("import", structure, source=str(file)))
         case.sources[structure] = str(file)
+    if source.label_map is not None:
+        mapping = ",".join(f"{v}={s}" for v, s in sorted(source.mapping.items()))
+        for structure, mask in read_label_map(source.label_map, case.image, source.mapping).items():
+            entry = provenance_entry("import", structure, source=str(source.label_map), label_map=mapping)
+            case.set_label(structure, mask, entry)
+            case.sources[structure] = str(source.label_map)
     case.case_id = source.name
     return case
 

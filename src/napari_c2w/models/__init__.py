@@ -5,7 +5,7 @@ No Qt or napari imports here: everything runs headless (training scripts, tests,
 """
 
 from .blocks import ConvNormAct, DecoderStage, EncoderStage, ResNeXtBlock
-from .checkpoint import STAGES, build_meta, load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import build_meta, load_checkpoint, read_checkpoint, save_checkpoint
 from .device import (
     amp_dtype,
     autocast,
@@ -29,7 +29,6 @@ from .presets import PRESETS, ModelPreset, build_model, get_preset
 
 __all__ = [
     "PRESETS",
-    "STAGES",
     "ConvNormAct",
     "DecoderStage",
     "DualDecoderUNet",

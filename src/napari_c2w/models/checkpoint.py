@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,13 @@ from .. import __version__
 from .._fs import make_shareable
 from ..errors import InputError
 from ..labels import LABELS
+from ..stages import CHECKPOINT_STAGES
 from .dual import DualDecoderUNet
 from .network import ResNeXtUNet
 from .presets import PRESETS, ModelPreset, build_model
 
 FORMAT = "napari-c2w-checkpoint"
 FORMAT_VERSION = 1
-STAGES: tuple[str, ...] = ("localizer", "cavity", "wall", "scar", "dual", "cavity2d")
 DEFAULT_NORMALISATION: dict[str, Any] = {"type": "zscore", "clip_percentiles": [0.5, 99.5]}
 
 
@@ -65,8 +65,8 @@ def build_meta(model: nn.Module, meta: dict[str, Any]) -> dict[str, Any]:
         raise TypeError(f"expected a ResNeXtUNet or DualDecoderUNet, got {type(model).__name__}")
     meta = dict(meta)
     stage, preset = meta.get("stage"), meta.get("preset")
-    if stage not in STAGES:
-        raise ValueError(f"meta['stage'] must be one of {', '.join(STAGES)}; got {stage!r}")
+    if stage not in CHECKPOINT_STAGES:
+        raise ValueError(f"meta['stage'] must be one of {', '.join(CHECKPOINT_STAGES)}; got {stage!r}")
     dual = isinstance(model, DualDecoderUNet)
     if (stage == "dual") != dual:
         raise ValueError(f"stage {stage!r} does not match a {'dual' if dual else 'single'}-decoder model")
@@ -101,7 +101,7 @@ def build_meta(model: nn.Module, meta: dict[str, Any]) -> dict[str, Any]:
     meta.setdefault("validation_metrics", {})
     meta["napari_c2w_version"] = __version__
     meta["torch_version"] = torch.__version__
-    meta["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meta["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     return _jsonify(meta)
 
 

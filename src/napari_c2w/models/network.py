@@ -121,10 +121,6 @@ class _UNetBase(nn.Module):
         """Per-axis number every input size must be divisible by (product of the strides)."""
         return tuple(math.prod(s[a] for s in self.strides) for a in range(self.spatial_dims))
 
-    def encoder_stages(self) -> list[nn.Module]:
-        """Encoder stages, shallowest first (the bottleneck is not included)."""
-        return list(self.encoder)
-
     def _new_decoder(self) -> nn.ModuleList:
         stages = [
             DecoderStage(

@@ -151,6 +151,16 @@ def sample_anatomy(seed: int, grid: Grid) -> Anatomy:
     a.bump_amp = rng.uniform(0.012, 0.03)  # per wave: +-(5..13)% overall
     az, ay, ax = radii
 
+    branches = _sample_veins(a, rng)
+    r_o = _sample_appendage_and_valve(a, rng)
+    _sample_chambers(a, rng, r_o, ax)
+    _sample_vessels(a, rng, (az, ay, ax), branches)
+    _sample_body(a, rng, (az, ay, ax))
+    return _fit(a, grid, rng)
+
+
+def _sample_veins(a: Anatomy, rng: np.random.Generator) -> list[Tube]:
+    """The four pulmonary veins; returns their branches in the lungs."""
     a.veins, a.ostia, a.vein_cut = {}, {}, {}
     a.vein_blend = rng.uniform(3.0, 5.0)
     branches = []
@@ -176,7 +186,11 @@ def sample_anatomy(seed: int, grid: Grid) -> Anatomy:
         a.ostia[name] = pts[1].copy()
         a.vein_cut[name] = 0.55 * r_ost + rng.uniform(10, 15)
         branches += _branches(rng, pts[-1], t2, 0.6 * r0)  # the vein goes on in the lung
+    return branches
 
+
+def _sample_appendage_and_valve(a: Anatomy, rng: np.random.Generator) -> float:
+    """The appendage and the mitral orifice; returns the orifice radius."""
     dA = _jitter(rng, (0.3, -0.5, 0.8), 10)
     rA = a.body_radius(dA)
     neck = rng.uniform(4.0, 5.5)
@@ -196,8 +210,12 @@ def sample_anatomy(seed: int, grid: Grid) -> Anatomy:
     a.orifice = Tube(
         np.array([0.35 * a.body_radius(dM) * dM, a.mitral_centre + 8 * dM]), np.array([r_o, r_o])
     )
+    return r_o
 
-    u = _jitter(rng, dM + np.array([-0.15, -0.1, 0.35]), 8)
+
+def _sample_chambers(a: Anatomy, rng: np.random.Generator, r_o: float, ax: float) -> None:
+    """The ventricles (with their myocardium) and the right atrium."""
+    u = _jitter(rng, a.mitral_normal + np.array([-0.15, -0.1, 0.35]), 8)
     lv_a, lv_b = rng.uniform(38, 46), rng.uniform(21, 26)
     d0 = lv_a * np.sqrt(max(0.2, 1 - ((r_o + 1.5) / lv_b) ** 2))
     w = unit(np.array([0.15, -0.55, -0.8]) - np.dot((0.15, -0.55, -0.8), u) * u)
@@ -215,6 +233,10 @@ def sample_anatomy(seed: int, grid: Grid) -> Anatomy:
         np.array(ra_centre), np.array([24.0, 19.0, 20.0]) * rng.uniform(0.9, 1.1, 3), rotation(rng, 10)
     )
 
+
+def _sample_vessels(a: Anatomy, rng: np.random.Generator, radii, branches: list[Tube]) -> None:
+    """Aorta, pulmonary arteries, venae cavae and the lung branches."""
+    az, ay, ax = radii
     r_ao, r_da, r_pa = rng.uniform(13, 16), rng.uniform(10, 13), rng.uniform(12, 14)
     y_ao = -(ay + 20 + rng.uniform(0, 4))
     arch = np.array(
@@ -253,6 +275,11 @@ def sample_anatomy(seed: int, grid: Grid) -> Anatomy:
         + _branches(rng, rpa[-1], rpa[-1] - rpa[-2], 6.0)
         + _branches(rng, lpa[-1], lpa[-1] - lpa[-2], 6.0),
     }
+
+
+def _sample_body(a: Anatomy, rng: np.random.Generator, radii) -> None:
+    """Oesophagus, liver, the thorax outline and the texture fields."""
+    az, ay, _ax = radii
     a.esophagus = Tube(np.array([[-400, ay + 12, 2.0], [400, ay + 12, 2.0]]), np.array([7.5, 7.5]))
     a.liver = Ellipsoid(np.array([-(az + 75), -20, -35.0]), np.array([55.0, 90, 115]), rotation(rng, 8))
     y_s = rng.uniform(58, 66)
@@ -272,7 +299,6 @@ def sample_anatomy(seed: int, grid: Grid) -> Anatomy:
     a.thickness_ab = (rng.uniform(1.2, 2.2), rng.uniform(-0.6, 0.6))
     a.fat = Field.random(rng, rng.uniform(25, 45), n=24)
     a.fat_fine = Field.random(rng, rng.uniform(10, 14), n=24)
-    return _fit(a, grid, rng)
 
 
 def _la_extent(a: Anatomy) -> tuple[np.ndarray, np.ndarray]:

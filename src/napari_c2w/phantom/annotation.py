@@ -21,11 +21,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..masks.band import INNER_MM as INNER_BAND_MM
+from ..masks.band import OUTER_MM as OUTER_BAND_MM
 from .atrium import Atrium
 from .fields import F32, Field, Grid
-
-OUTER_BAND_MM = 2.5
-INNER_BAND_MM = 3.0
 
 
 def inner_edt(cavity: np.ndarray, spacing) -> np.ndarray:

@@ -153,14 +153,6 @@ class Field:
         arg = np.asarray(points, F32) @ self.k.T.astype(F32) + self.phase.astype(F32)
         return (np.cos(arg).sum(axis=1) * F32(np.sqrt(2.0 / len(self.phase)))).astype(F32)
 
-    def on_grid(self, grid: Grid, box: tuple[slice, slice, slice], step: float) -> np.ndarray:
-        """Field values on ``box`` of ``grid``: evaluated every ``step`` mm, then interpolated."""
-        axes = [grid.axis(a, box[a]) for a in range(3)]
-        coarse = [np.arange(ax[0] - step, ax[-1] + 2 * step, step, dtype=float) for ax in axes]
-        pts = np.stack(np.meshgrid(*coarse, indexing="ij"), axis=-1).reshape(-1, 3)
-        vals = self.at(pts).reshape([len(c) for c in coarse])
-        return upsample(vals, coarse, axes)
-
 
 def interp_matrix(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     """(len(fine), len(coarse)) linear-interpolation weights from a uniform coarse axis."""

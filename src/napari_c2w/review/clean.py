@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.case import Case
-from .band import INNER_MM, OUTER_MM, wall_band
+from ..masks.band import INNER_MM, OUTER_MM, wall_band
 from .corrections import remove_outside_band
 from .plausibility import find_implausible
 

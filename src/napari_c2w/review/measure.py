@@ -1,7 +1,7 @@
 """Measurements of one case for display (no napari, no Qt): quantities, thickness map, agreement.
 
 :func:`measure` runs :func:`.quantify.quantify` with a wall-thickness map it keeps (to show
-as an image) and, given a reference mask, :func:`.agreement.compare_masks`; a
+as an image) and, given a reference mask, :func:`napari_c2w.metrics.compare_masks`; a
 :class:`Measurement` formats them as (name, value) rows for a table.
 """
 
@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .band import INNER_MM, OUTER_MM
-from .quantify import SMOOTH_MM, Quantities, compare_masks, quantify, wall_thickness
+from ..masks.band import INNER_MM, OUTER_MM
+from ..metrics import compare_masks
+from .quantify import SMOOTH_MM, Quantities, quantify, wall_thickness
 
 
 @dataclasses.dataclass

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._geometry import Box, bbox, offset, relative, union
-from .band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.geometry import Box, bbox, offset, relative, union
 
 #: Wall voxels farther than this from the cavity (mm) are flagged by default.
 WALL_MAX_MM = 6.0
@@ -243,64 +243,78 @@ def find_implausible(  # noqa: PLR0917 (the documented positional order)
     origin = np.asarray(origin, dtype=float)
     if band is None:
         band = wall_band(cavity, spacing, inner_mm, outer_mm, wall=wall)
-    if progress:
-        progress(0.4, "band")
-    shape = band.shape
+    _report(progress, 0.4, "band")
     sbox, wbox = bbox(scar), bbox(wall)
     box = union(sbox, wbox) or (slice(0, 0),) * 3
     labels = np.zeros(tuple(s.stop - s.start for s in box), dtype=np.int32)
     items: list[Finding] = []
     if sbox is not None:
-        flag = (np.asarray(scar[sbox]) != 0) & ~band.on(sbox)
-
-        def scar_kind(ids, index):
-            votes = np.bincount(ids, weights=band.in_cavity(index), minlength=ids.max() + 1)[1:]
-            sizes = np.bincount(ids)[1:]
-            return [
-                "deep in cavity" if v * 2 > s else "beyond wall" for v, s in zip(votes, sizes, strict=True)
-            ]
-
-        lab, found = _describe(
-            flag,
-            sbox,
-            "scar",
-            band=band,
-            first_id=1,
-            conn=conn,
-            origin=origin,
-            kind_of=scar_kind,
-            distance=band.distance_to_band,
-        )
+        lab, found = _scar_outside_band(scar, sbox, band, conn, origin)
         labels[relative(sbox, box)] = lab
         items += found
-    if progress:
-        progress(0.7, "scar")
+    _report(progress, 0.7, "scar")
     if wbox is not None:
-        # wall voxels outside the distance band and outside the cavity: measure, flag the far ones
-        cand = (np.asarray(wall[wbox]) != 0) & ~band.on(wbox, "core") & ~band.on(wbox, "cavity")
-        flag = np.zeros_like(cand)
-        if cand.any():
-            local = np.argwhere(cand)
-            far = band.signed_distance(local + np.asarray(offset(wbox))) > wall_max_distance_mm
-            flag[tuple(local[far].T)] = True
-
-        def wall_kind(ids, index):
-            return ["wall far from cavity"] * int(ids.max())
-
-        lab, found = _describe(
-            flag,
-            wbox,
-            "wall",
-            band=band,
-            first_id=len(items) + 1,
-            conn=conn,
-            origin=origin,
-            kind_of=wall_kind,
-            distance=lambda index: band.distance_to_band(index, core=True),
+        lab, found = _wall_far_from_cavity(
+            wall, wbox, band, conn, origin, wall_max_distance_mm, len(items) + 1
         )
         rel = relative(wbox, box)
         labels[rel] = np.where(lab > 0, lab, labels[rel])
         items += found
+    _report(progress, 1.0, "wall")
+    return Findings(items=items, labels=labels, box=box, shape=band.shape, spacing=band.spacing, band=band)
+
+
+def _report(progress: Progress | None, fraction: float, step: str) -> None:
     if progress:
-        progress(1.0, "wall")
-    return Findings(items=items, labels=labels, box=box, shape=shape, spacing=band.spacing, band=band)
+        progress(fraction, step)
+
+
+def _scar_outside_band(
+    scar: np.ndarray, sbox: Box, band: Band, conn, origin
+) -> tuple[np.ndarray, list[Finding]]:
+    """Scar components outside the band, each called deep in the cavity or beyond the wall."""
+    flag = (np.asarray(scar[sbox]) != 0) & ~band.on(sbox)
+
+    def scar_kind(ids, index):
+        votes = np.bincount(ids, weights=band.in_cavity(index), minlength=ids.max() + 1)[1:]
+        sizes = np.bincount(ids)[1:]
+        return ["deep in cavity" if v * 2 > s else "beyond wall" for v, s in zip(votes, sizes, strict=True)]
+
+    return _describe(
+        flag,
+        sbox,
+        "scar",
+        band=band,
+        first_id=1,
+        conn=conn,
+        origin=origin,
+        kind_of=scar_kind,
+        distance=band.distance_to_band,
+    )
+
+
+def _wall_far_from_cavity(  # noqa: PLR0917 (private step of find_implausible)
+    wall: np.ndarray, wbox: Box, band: Band, conn, origin, max_mm: float, first_id: int
+) -> tuple[np.ndarray, list[Finding]]:
+    """Wall voxels outside the band and the cavity farther than ``max_mm`` from the cavity."""
+    cand = (np.asarray(wall[wbox]) != 0) & ~band.on(wbox, "core") & ~band.on(wbox, "cavity")
+    flag = np.zeros_like(cand)
+    if cand.any():
+        local = np.argwhere(cand)
+        far = band.signed_distance(local + np.asarray(offset(wbox))) > max_mm
+        flag[tuple(local[far].T)] = True
+
+    def wall_kind(ids, index):
+        return ["wall far from cavity"] * int(ids.max())
+
+    return _describe(
+        flag,
+        wbox,
+        "wall",
+        band=band,
+        first_id=first_id,
+        conn=conn,
+        origin=origin,
+        kind_of=wall_kind,
+        distance=lambda index: band.distance_to_band(index, core=True),
+    )

@@ -34,8 +34,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._geometry import bbox, boundary, grow, points_mm, union
-from .band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.geometry import bbox, boundary, grow, points_mm, union
 
 SMOOTH_MM = 1.0
 
@@ -180,73 +180,84 @@ def quantify(
         raise ValueError("quantify needs at least one of cavity, wall or scar")
     ml = float(np.prod(spacing)) / 1000.0
     notes: list[str] = []
-
-    def count(m: np.ndarray | None) -> int:
-        return int(np.count_nonzero(m)) if m is not None else 0
-
     if cavity is None:
         notes.append("no cavity label")
         cavity = np.zeros(ref.shape, dtype=np.uint8)
-    cav_n = count(cavity)
-    if cav_n == 0 and "no cavity label" not in notes:
+    elif not _count(cavity):
         notes.append("cavity empty")
     if band is None:
         band = wall_band(cavity, spacing, inner_mm, outer_mm, wall=wall)
-    stats = thickness_summary([])
-    if wall is None:
-        notes.append("no wall label: wall volume and thickness not measured")
-    elif count(wall) and cav_n:
-        if thickness is None:
-            box, crop = _thickness_crop(cavity, wall, spacing, smooth_mm)
-            stats = thickness_summary(crop[(np.asarray(wall[box]) != 0) & (np.asarray(cavity[box]) == 0)])
-        else:
-            stats = thickness_summary(thickness[(np.asarray(wall) != 0) & (np.asarray(cavity) == 0)])
-    elif count(wall):
-        notes.append("no cavity: wall thickness not measured")
-    burden, basis, bad = math.nan, "wall" if wall is not None else "band", 0
-    if scar is None:
-        notes.append("no scar label")
-    else:
-        sbox = bbox(scar)
-        scar_in_band = 0
-        if sbox is not None:
-            s = np.asarray(scar[sbox]) != 0
-            inband = band.on(sbox)
-            scar_in_band = int(np.count_nonzero(s & inband))
-            bad = int(np.count_nonzero(s)) - scar_in_band
-        if wall is not None:
-            wall_n = count(wall)
-            in_wall = (
-                int(np.count_nonzero((np.asarray(scar[sbox]) != 0) & (np.asarray(wall[sbox]) != 0)))
-                if sbox is not None
-                else 0
-            )
-            burden = 100.0 * in_wall / wall_n if wall_n else math.nan
-        else:
-            burden = 100.0 * scar_in_band / band.voxels if band.voxels else math.nan
-        if math.isnan(burden):
-            notes.append(f"scar burden undefined: the {basis} is empty")
+    stats = _wall_thickness_stats(cavity, wall, spacing, smooth_mm, thickness=thickness, notes=notes)
+    burden, bad = _scar_burden(scar, wall, band, notes)
     return Quantities(
-        cavity_ml=cav_n * ml,
-        wall_ml=count(wall) * ml if wall is not None else math.nan,
-        scar_ml=count(scar) * ml if scar is not None else math.nan,
+        cavity_ml=_count(cavity) * ml,
+        wall_ml=_count(wall) * ml if wall is not None else math.nan,
+        scar_ml=_count(scar) * ml if scar is not None else math.nan,
         scar_burden_pct=burden,
-        burden_basis=basis,
+        burden_basis="wall" if wall is not None else "band",
         thickness=stats,
         implausible_scar_voxels=bad,
         notes=notes,
     )
 
 
-# Agreement with a reference lives in .agreement (MONAI); re-exported here for convenience.
-from .agreement import METRICS, compare_labels, compare_masks  # noqa: E402
+def _count(mask: np.ndarray | None) -> int:
+    return int(np.count_nonzero(mask)) if mask is not None else 0
+
+
+def _wall_thickness_stats(
+    cavity: np.ndarray,
+    wall: np.ndarray | None,
+    spacing: Sequence[float],
+    smooth_mm: float,
+    *,
+    thickness: np.ndarray | None,
+    notes: list[str],
+) -> dict[str, float]:
+    """Thickness summary over the wall voxels outside the cavity (NaNs, with a note, when unmeasurable)."""
+    if wall is None:
+        notes.append("no wall label: wall volume and thickness not measured")
+        return thickness_summary([])
+    if not _count(wall):
+        return thickness_summary([])
+    if not _count(cavity):
+        notes.append("no cavity: wall thickness not measured")
+        return thickness_summary([])
+    if thickness is None:
+        box, crop = _thickness_crop(cavity, wall, spacing, smooth_mm)
+        return thickness_summary(crop[(np.asarray(wall[box]) != 0) & (np.asarray(cavity[box]) == 0)])
+    return thickness_summary(thickness[(np.asarray(wall) != 0) & (np.asarray(cavity) == 0)])
+
+
+def _scar_burden(
+    scar: np.ndarray | None, wall: np.ndarray | None, band: Band, notes: list[str]
+) -> tuple[float, int]:
+    """Scar burden in percent (of the wall, or of the band without a wall) and the scar voxels
+    outside the band."""
+    if scar is None:
+        notes.append("no scar label")
+        return math.nan, 0
+    sbox = bbox(scar)
+    scar_in_band = bad = in_wall = 0
+    if sbox is not None:
+        s = np.asarray(scar[sbox]) != 0
+        scar_in_band = int(np.count_nonzero(s & band.on(sbox)))
+        bad = int(np.count_nonzero(s)) - scar_in_band
+        if wall is not None:
+            in_wall = int(np.count_nonzero(s & (np.asarray(wall[sbox]) != 0)))
+    if wall is not None:
+        basis, denominator, numerator = "wall", _count(wall), in_wall
+    else:
+        basis, denominator, numerator = "band", band.voxels, scar_in_band
+    burden = 100.0 * numerator / denominator if denominator else math.nan
+    if math.isnan(burden):
+        notes.append(f"scar burden undefined: the {basis} is empty")
+    return burden, bad
+
 
 __all__ = [
-    "METRICS",
     "SMOOTH_MM",
     "Quantities",
-    "compare_labels",
-    "compare_masks",
     "quantify",
     "thickness_summary",
     "wall_thickness",

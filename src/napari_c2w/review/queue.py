@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.case import REVIEW_STATUSES, Case, provenance_entry
-from .band import INNER_MM, OUTER_MM
+from ..masks.band import INNER_MM, OUTER_MM
 
 #: Orders of the queue.
 ORDERS = ("name", "flagged voxels", "uncertainty")

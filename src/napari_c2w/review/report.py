@@ -12,8 +12,9 @@ from pathlib import Path
 from .._fs import make_shareable
 from ..io.case import Case
 from ..labels import STRUCTURES
-from .band import INNER_MM, OUTER_MM
-from .quantify import SMOOTH_MM, compare_labels, quantify
+from ..masks.band import INNER_MM, OUTER_MM
+from ..metrics import compare_labels
+from .quantify import SMOOTH_MM, quantify
 
 BASE_COLUMNS = [
     "case_id",
@@ -28,19 +29,26 @@ BASE_COLUMNS = [
     "burden_basis",
     "implausible_scar_voxels",
 ]
-METRIC_COLUMNS = {
-    "dice": "dice",
-    "surface_dice": "surface_dice_1mm",
-    "hd95_mm": "hd95_mm",
-    "assd_mm": "assd_mm",
-}
 
 
-def columns(with_reference: bool, structures: Sequence[str] = STRUCTURES) -> list[str]:
+def metric_columns(tolerance_mm: float = 1.0) -> dict[str, str]:
+    """Metric key -> column suffix; the surface Dice column names its tolerance (``surface_dice_2mm``)."""
+    return {
+        "dice": "dice",
+        "surface_dice": f"surface_dice_{tolerance_mm:g}mm",
+        "hd95_mm": "hd95_mm",
+        "assd_mm": "assd_mm",
+    }
+
+
+def columns(
+    with_reference: bool, structures: Sequence[str] = STRUCTURES, tolerance_mm: float = 1.0
+) -> list[str]:
     """The CSV columns, in order."""
     cols = list(BASE_COLUMNS)
     if with_reference:
-        cols += ["reference"] + [f"{s}_{c}" for s in structures for c in METRIC_COLUMNS.values()]
+        metrics = metric_columns(tolerance_mm).values()
+        cols += ["reference"] + [f"{s}_{c}" for s in structures for c in metrics]
     return [*cols, "notes"]
 
 
@@ -81,8 +89,9 @@ def case_row(
     notes = [row.pop("notes")] if row.get("notes") else []
     if with_reference:
         row["reference"] = "" if reference is None else str(reference.image.path or reference.case_id)
+        metrics = metric_columns(tolerance_mm)
         for s in STRUCTURES:
-            for c in METRIC_COLUMNS.values():
+            for c in metrics.values():
                 row[f"{s}_{c}"] = math.nan
         if reference is None:
             notes.append("no reference case with this id")
@@ -93,7 +102,7 @@ def case_row(
                     f"has {case.image.shape}; they must share the grid"
                 )
             for s, m in compare_labels(labels, reference.labels, case.image.spacing, tolerance_mm).items():
-                for key, col in METRIC_COLUMNS.items():
+                for key, col in metrics.items():
                     row[f"{s}_{col}"] = m[key]
                 if m["note"]:
                     notes.append(f"{s}: {m['note']}")

@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..io.case import provenance_entry
+from ..masks.band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.components import Change, keep_largest_component
 from . import corrections as _c
-from .band import INNER_MM, OUTER_MM, Band, wall_band
 from .plausibility import WALL_MAX_MM, Finding, Findings, find_implausible
 
 ACTION = "review correction"
@@ -189,7 +190,7 @@ class ReviewSession:
         self._redo.clear()
         return edit
 
-    def _record(self, mask: np.ndarray, result: tuple[np.ndarray, _c.Change], **extra) -> Edit | None:
+    def _record(self, mask: np.ndarray, result: tuple[np.ndarray, Change], **extra) -> Edit | None:
         new, change = result
         entry = change.entry(ACTION, by=self.annotator, **extra)
         return self._push(diff_edit(change.structure, mask, new, entry))
@@ -241,7 +242,7 @@ class ReviewSession:
         return self._record(mask, _c.fill_holes(mask, mode, structure))
 
     def keep_largest(self, mask: np.ndarray, structure: str) -> Edit | None:
-        return self._record(mask, _c.keep_largest_component(mask, structure))
+        return self._record(mask, keep_largest_component(mask, structure))
 
     def smooth(
         self, mask: np.ndarray, structure: str, radius_mm: float = 1.0, method: str = "closing"

@@ -1,8 +1,8 @@
 """Training of the staged models (pure torch + MONAI; no Qt). See :func:`train`."""
 
-from .config import STAGES, TrainConfig, default_config, load_config
+from .config import TrainConfig, default_config, load_config
 
-__all__ = ["STAGES", "TrainConfig", "default_config", "load_config", "train"]
+__all__ = ["TrainConfig", "default_config", "load_config", "train"]
 
 
 def __getattr__(name: str):

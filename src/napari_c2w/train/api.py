@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from .rundir import BEST, LAST, RunDir
 
 def _log(msg: str, dist: Dist) -> None:
     if dist.is_main:
-        print(msg, flush=True)
+        print(msg, file=sys.stderr, flush=True)  # status, not data
 
 
 def train(
@@ -30,6 +32,9 @@ def train(
 ) -> RunResult:
     """Train ``config.stage`` on the case stores in ``data`` into the run folder ``output``.
 
+    The steps: choose the cases and split them (or reload the run's split on resume), create
+    the run folder, prepare the cases, run the stage's phases, calibrate and record the status.
+
     Args:
         config: the training configuration (stage, preset, init, schedule, ...).
         data: dataset folder(s) of ``<case>.ome.zarr`` stores (ignored on resume: the
@@ -40,7 +45,7 @@ def train(
             (replaces the progress bar).
         stop_after: stop after this iteration (leaves a resumable run; for tests).
     """
-    from ..models import load_checkpoint, read_checkpoint, set_threads
+    from ..models import set_threads
 
     dist = Dist()
     run = RunDir(output)
@@ -49,24 +54,7 @@ def train(
         config, split = run.load_for_resume()
         stores = [Path(p) for p in split["train"] + split["val"]]
     else:
-        stores = dataset_stores(data if data is not None else [])
-        have = check_stage_labels(stores, config.stage)
-        usable = [s for s in stores if all(s.name in cases for cases in have.values())]
-        if len(usable) < len(stores):
-            _log(
-                f"{len(stores) - len(usable)} case(s) lack a label the {config.stage} stage needs "
-                f"({', '.join(have)}) and are left out",
-                dist,
-            )
-        stores = usable
-        train_stores, val_stores = split_cases(
-            stores, config.data.val_fraction, config.data.split_seed, config.data.cases
-        )
-        split = {
-            "seed": config.data.split_seed,
-            "train": [str(p) for p in train_stores],
-            "val": [str(p) for p in val_stores],
-        }
+        stores, split = _choose_cases(config, data, dist)
     source = resolve_init(config.init, config.stage) if not resume else InitSource("scratch")
     if dist.is_main and not resume:
         run.create(config, split)
@@ -76,6 +64,45 @@ def train(
         f"init {source.describe()}; preparing data...",
         dist,
     )
+    cases = _prepare_cases(config, split, stores)
+    result, trainer = _run_phases(
+        config, source, run, cases, dist, resume=resume, progress=progress, stop_after=stop_after
+    )
+    _finish(run, result, trainer, config, dist)
+    return result
+
+
+def _choose_cases(config: TrainConfig, data, dist: Dist) -> tuple[list[Path], dict]:
+    """The stores holding the stage's labels, and their train/validation split."""
+    stores = dataset_stores(data if data is not None else [])
+    have = check_stage_labels(stores, config.stage)
+    usable = [s for s in stores if all(s.name in cases for cases in have.values())]
+    if len(usable) < len(stores):
+        _log(
+            f"{len(stores) - len(usable)} case(s) lack a label the {config.stage} stage needs "
+            f"({', '.join(have)}) and are left out",
+            dist,
+        )
+    train_stores, val_stores = split_cases(
+        usable, config.data.val_fraction, config.data.split_seed, config.data.cases
+    )
+    split = {
+        "seed": config.data.split_seed,
+        "train": [str(p) for p in train_stores],
+        "val": [str(p) for p in val_stores],
+    }
+    return usable, split
+
+
+@dataclasses.dataclass
+class _Cases:
+    train: list
+    val: list
+    summary: dict
+
+
+def _prepare_cases(config: TrainConfig, split: dict, stores: list[Path]) -> _Cases:
+    """The prepared training and validation cases, and the data summary checkpoints record."""
     train_cases = prepare_all([Path(p) for p in split["train"]], config)
     val_cases = prepare_all([Path(p) for p in split["val"]], config, jitter_margin=False)
     check_spacings(train_cases + val_cases, config)
@@ -89,30 +116,45 @@ def train(
         "split_seed": config.data.split_seed,
         "datasets": sorted({str(Path(p).parent) for p in stores}),
     }
-    phases = _phases(config, source)
-    extra, resume_phase = None, None
+    return _Cases(train_cases, val_cases, summary)
+
+
+def _phase_model(config, source, run: RunDir, phase: str, *, trainer, result, dist: Dist):
+    """The network a phase starts from: phase II's best scar branch for III, else a new one."""
+    from ..models import load_checkpoint
+
+    if phase == "III" and trainer is not None:  # phase II's best scar branch
+        best = run / BEST
+        return load_checkpoint(best)[0] if best.is_file() else trainer.model.export_branch("scar")
+    if phase != "III" or result is None:
+        model, report = build_model_for(config, source, dual=phase == "II")
+        _log(f"model: preset {config.preset}; {report}", dist)
+        return model
+    return trainer.model
+
+
+def _run_phases(config, source, run: RunDir, cases: _Cases, dist: Dist, *, resume, progress, stop_after):
+    """Run the stage's phases in order (from the interrupted one on resume)."""
+    from ..models import load_checkpoint, read_checkpoint
+
+    extra, resume_phase, model = None, None, None
     if resume:
         model, _ = load_checkpoint(run / LAST)
         extra = read_checkpoint(run / LAST)["extra_state"]
         resume_phase = extra["phase"]
     result, trainer = None, None
-    for phase, start, stop in phases:
+    for phase, start, stop in _phases(config, source):
         if resume_phase is not None and _order(phase) < _order(resume_phase):
             continue
         if extra is None:
-            if phase == "III" and trainer is not None:  # phase II's best scar branch
-                best = run / BEST
-                model = load_checkpoint(best)[0] if best.is_file() else trainer.model.export_branch("scar")
-            elif phase != "III" or result is None:
-                model, report = build_model_for(config, source, dual=phase == "II")
-                _log(f"model: preset {config.preset}; {report}", dist)
+            model = _phase_model(config, source, run, phase, trainer=trainer, result=result, dist=dist)
         trainer = Trainer(
             config,
             model,
-            train_cases,
-            val_cases,
+            cases.train,
+            cases.val,
             run,
-            data_summary=summary,
+            data_summary=cases.summary,
             dist=dist,
             phase=phase,
             start=start,
@@ -128,6 +170,11 @@ def train(
         result = trainer.fit(stop_after=stop_after)
         if result.status != "completed":
             break
+    return result, trainer
+
+
+def _finish(run: RunDir, result: RunResult, trainer: Trainer, config: TrainConfig, dist: Dist) -> None:
+    """Calibrate the best checkpoint of a completed run and record the run's status."""
     calibration = None
     if dist.is_main and result.status == "completed" and config.calibrate:
         calibration = _calibrate_best(run, trainer, config, dist)
@@ -142,13 +189,13 @@ def train(
             }
         )
     dist.close()
-    return result
 
 
 def _calibrate_best(run: RunDir, trainer: Trainer, config: TrainConfig, dist: Dist) -> dict | None:
     """Choose the best checkpoint's threshold on the validation cases and store it in its meta."""
     from ..models import load_checkpoint, save_checkpoint
-    from .calibrate import CALIBRATED_STAGES, calibrate
+    from ..stages import CALIBRATED_STAGES
+    from .calibrate import calibrate
 
     best = run / BEST
     if config.stage not in CALIBRATED_STAGES or not best.is_file() or not trainer.val_cases:

@@ -14,6 +14,7 @@ import contextlib
 import numpy as np
 import torch
 
+from ..stages import CALIBRATED_STAGES
 from .data import Prepared
 from .evaluate import predict_volume
 
@@ -22,7 +23,6 @@ THRESHOLDS: tuple[float, ...] = tuple(round(0.30 + 0.05 * i, 2) for i in range(1
 #: A threshold other than 0.5 is kept only when it gains at least this much mean Dice.
 MIN_GAIN = 0.002
 #: Stages whose threshold the pipeline applies (the localizer only places the ROI).
-CALIBRATED_STAGES = ("cavity", "wall", "scar")
 
 
 def _dice(pred: np.ndarray, ref: np.ndarray) -> float:
@@ -45,7 +45,7 @@ def threshold_curve(
 
     The cavity keeps its largest component at each threshold, as the pipeline does.
     """
-    from ..review.corrections import keep_largest_component
+    from ..masks.components import keep_largest_component
 
     rows = []
     for case in cases:

@@ -16,20 +16,30 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import __version__
 from ..errors import C2WError
-from .config import STAGES, default_config, dump_config, load_config
+from ..stages import TRAINING_STAGES
+from .config import default_config, dump_config, load_config
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="napari-c2w-train",
         description=__doc__.split("\n\n")[0],
-        epilog="\n".join(f"  {k}: {v[0]}" for k, v in STAGES.items()),
+        epilog="\n".join(f"  {k}: {v[0]}" for k, v in TRAINING_STAGES.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--stage", choices=list(STAGES), help="what to train (see below)")
+    p.add_argument("--version", action="version", version=f"napari-c2w-train {__version__}")
+    p.add_argument("--stage", choices=list(TRAINING_STAGES), help="what to train (see below)")
     p.add_argument("--data", nargs="+", type=Path, metavar="DATASET", help="folder(s) of <case>.ome.zarr")
-    p.add_argument("--output", "-o", type=Path, required=False, metavar="RUN_DIR")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=False,
+        metavar="RUN_DIR",
+        help="run folder (checkpoints, metrics, config)",
+    )
     p.add_argument("--config", type=Path, help="YAML config (training/cpu/*.yaml, training/paper/*.yaml)")
     p.add_argument(
         "--init",
@@ -45,11 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--preset", help="network preset (see docs/models.md)")
     p.add_argument("--cases", type=int, help="use only N training cases (reduced supervision)")
-    p.add_argument("--iterations", type=int)
-    p.add_argument("--val-every", type=int)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--iterations", type=int, metavar="N", help="training iterations (overrides the config)")
+    p.add_argument(
+        "--val-every", type=int, metavar="N", help="validate every N iterations (overrides the config)"
+    )
+    p.add_argument("--seed", type=int, help="random seed (overrides the config)")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"])
+    p.add_argument(
+        "--amp", choices=["auto", "bf16", "fp16", "off"], help="mixed precision (auto: bf16 where supported)"
+    )
     p.add_argument("--scar-phases", help="progressive scar phases, e.g. II,III or III")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last.pt")
     p.add_argument(
@@ -108,12 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(
         f"{result.status} at iteration {result.iteration}; best validation: "
-        + ", ".join(f"{k} {v:.4g}" for k, v in result.best.items() if isinstance(v, float))
+        + ", ".join(f"{k} {v:.4g}" for k, v in result.best.items() if isinstance(v, float)),
+        file=sys.stderr,
     )
     if result.best_checkpoint:
-        print(f"best checkpoint: {result.best_checkpoint}")
+        print(result.best_checkpoint)  # the data: the checkpoint to use
     if result.status == "interrupted":
-        print(f"resume with: napari-c2w-train --resume --output {result.run_dir}")
+        print(f"resume with: napari-c2w-train --resume --output {result.run_dir}", file=sys.stderr)
         return 130
     return 0
 
@@ -125,13 +140,15 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise C2WError("--data DATASET is required: the folders holding the checkpoint's validation cases")
     record = calibrate_checkpoint(args.calibrate, list(args.data), args.output, device=args.device or "auto")
     curve = ", ".join(f"{t} {d:.4f}" for t, d in record["curve"].items())
-    print(f"mean validation Dice by threshold over {len(record['cases'])} case(s): {curve}")
+    print(f"mean validation Dice by threshold over {len(record['cases'])} case(s): {curve}", file=sys.stderr)
     if record["missing_cases"]:
-        print(f"not found in --data (left out): {', '.join(record['missing_cases'])}")
+        print(f"not found in --data (left out): {', '.join(record['missing_cases'])}", file=sys.stderr)
     print(
         f"threshold {record['threshold']:.2f} (mean Dice {record['mean_dice']:.4f}; at 0.5 "
-        f"{record['mean_dice_at_0.5']:.4f}) written to {args.output}"
+        f"{record['mean_dice_at_0.5']:.4f}) written to {args.output}",
+        file=sys.stderr,
     )
+    print(args.output)
     return 0
 
 

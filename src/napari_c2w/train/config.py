@@ -13,19 +13,9 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..masks.band import INNER_MM, OUTER_MM
 from ..preprocess import DEFAULT_MODEL_SPACING, DEFAULT_ROI, LOCALIZER_SPACING
-
-#: stage -> (what it learns, target structures)
-STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "localizer": ("coarse cavity on the whole downsampled volume", ("cavity",)),
-    "cavity": ("stage 1: cavity prior on the ROI (C2W-Tune 2.3; progressive scar stage I)", ("cavity",)),
-    "cavity2d": ("2D cavity network on axial slices, for --init inflate2d:", ("cavity",)),
-    "wall": ("stage 2: wall by C2W-Tune (new head, progressive unfreezing A/B/C)", ("wall",)),
-    "scar": (
-        "stage 3: scar by progressive learning (II dual-task, III scar fine-tuning)",
-        ("cavity", "scar"),
-    ),
-}
+from ..stages import TRAINING_STAGES
 
 
 @dataclasses.dataclass
@@ -77,8 +67,8 @@ class ScarConfig:
     beta_scar: float = 0.7
     alpha_max: float = 2.0
     alpha_ramp: float = 0.5  # alpha(t) rises linearly over this share of phase II
-    inner_mm: float = 3.0
-    outer_mm: float = 2.5
+    inner_mm: float = INNER_MM
+    outer_mm: float = OUTER_MM
     shared_lr_factor: float = 0.1  # encoder + cavity decoder learn this much slower in II
     frozen_shallow: int = 2  # encoder stages frozen in phase III
 
@@ -105,8 +95,10 @@ class TrainConfig:
     augment: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: default_augment())  # noqa: PLW0108 (defined below)
 
     def validate(self) -> TrainConfig:
-        if self.stage not in STAGES:
-            raise InputError(None, f"unknown stage {self.stage!r}.", f"Choose one of {', '.join(STAGES)}.")
+        if self.stage not in TRAINING_STAGES:
+            raise InputError(
+                None, f"unknown stage {self.stage!r}.", f"Choose one of {', '.join(TRAINING_STAGES)}."
+            )
         if self.schedule not in ("plain", "progressive"):
             raise InputError(None, f"unknown schedule {self.schedule!r}.", "Use 'plain' or 'progressive'.")
         if self.schedule == "progressive" and self.stage != "wall":
@@ -226,8 +218,8 @@ def _from_dict(d: dict) -> TrainConfig:
 
 
 def default_config(stage: str) -> TrainConfig:
-    if stage not in STAGES:
-        raise InputError(None, f"unknown stage {stage!r}.", f"Choose one of {', '.join(STAGES)}.")
+    if stage not in TRAINING_STAGES:
+        raise InputError(None, f"unknown stage {stage!r}.", f"Choose one of {', '.join(TRAINING_STAGES)}.")
     base = TrainConfig(stage=stage).to_dict()
     return _from_dict(_merge(base, STAGE_DEFAULTS.get(stage, {}))).validate()
 

@@ -17,8 +17,17 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.store import list_case_stores, read_case_store
-from ..preprocess import center_of_mass, crop, normalize_intensity, resample, resampled_shape, roi_box
-from .config import STAGES, TrainConfig
+from ..preprocess import (
+    center_of_mass,
+    crop,
+    normalize_intensity,
+    prepare_roi,
+    resample,
+    resampled_shape,
+    roi_box,
+)
+from ..stages import TRAINING_STAGES
+from .config import TrainConfig
 
 
 @dataclasses.dataclass
@@ -76,7 +85,7 @@ def check_stage_labels(stores: list[Path], stage: str) -> dict[str, list[str]]:
     """Which cases carry each label the stage needs; error if one is missing everywhere."""
     import zarr
 
-    needed = STAGES[stage][1]
+    needed = TRAINING_STAGES[stage][1]
     have: dict[str, list[str]] = {s: [] for s in needed}
     for store in stores:
         names = zarr.open_group(str(store), mode="r")
@@ -98,7 +107,7 @@ def prepare_case(store: Path, config: TrainConfig, *, jitter_margin: bool = True
     """Read, resample, crop and normalise one case for the configured stage."""
     case = read_case_store(store)
     spacing = tuple(config.data.model_spacing)
-    needed = STAGES[config.stage][1]
+    needed = TRAINING_STAGES[config.stage][1]
     shape = resampled_shape(case.image.shape, case.image.spacing, spacing)
     image = resample(case.image.array, shape)
     labels = {s: resample(case.labels[s], shape, kind="mask") for s in needed if s in case.labels}
@@ -116,10 +125,10 @@ def prepare_case(store: Path, config: TrainConfig, *, jitter_margin: bool = True
     margin = [int(np.ceil(config.data.roi_jitter_mm / s)) if jitter_margin else 0 for s in spacing]
     size = [r + 2 * m for r, m in zip(config.data.roi, margin, strict=True)]
     box = roi_box(center, size, shape)
-    image = normalize_intensity(crop(image, box, fill=float(np.percentile(image, 1))))
+    image = prepare_roi(image, box)
     labels = {k: crop(v, box) for k, v in labels.items()}
     if config.stage == "scar" and "cavity" in labels:
-        from ..review.band import wall_band
+        from ..masks.band import wall_band
 
         labels["band"] = (
             wall_band(labels["cavity"], spacing, config.scar.inner_mm, config.scar.outer_mm)

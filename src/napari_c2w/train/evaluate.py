@@ -9,7 +9,7 @@ import math
 import numpy as np
 import torch
 
-from ..review.agreement import METRICS, compare_masks
+from ..metrics import METRICS, compare_masks
 from .data import Prepared
 
 

@@ -11,16 +11,16 @@ from importlib.resources import files
 from pathlib import Path
 
 from ..errors import InputError
-
-#: The pipeline's stages, in the order they run.
-STAGES: tuple[str, ...] = ("localizer", "cavity", "wall", "scar")
+from ..stages import PIPELINE_STAGES
 
 
 def bundled_checkpoint(stage: str) -> Path:
     """The shipped checkpoint of ``stage``; a clear error when this installation lacks it."""
-    if stage not in STAGES:
+    if stage not in PIPELINE_STAGES:
         raise InputError(
-            None, f"there are no bundled weights for stage {stage!r}.", f"Stages: {', '.join(STAGES)}."
+            None,
+            f"there are no bundled weights for stage {stage!r}.",
+            f"Stages: {', '.join(PIPELINE_STAGES)}.",
         )
     path = Path(str(files(__name__) / f"{stage}.pt"))
     if not path.is_file():

@@ -1,4 +1,6 @@
-"""The "Export case" widget: write the reviewed case into a dataset folder's case store.
+"""The "Export case" widget: write the reviewed case into a dataset folder's case store, or
+in another tool's format (:data:`napari_c2w.io.export.FORMATS`: NIfTI/NRRD label maps, a 3D
+Slicer segmentation, an nnU-Net raw dataset).
 
 The store's no-loss rules hold: a new store is simply written; into an existing one,
 labels that differ are refused unless "replace changed labels" is ticked, and then the
@@ -15,9 +17,11 @@ from qtpy.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..errors import StoreError
 from ..io.case import REVIEW_STATUSES, provenance_entry
+from ..io.export import FORMATS, export_cases
 from ..io.store import store_path, write_case_store
 from ..layers import META_KEY, case_from_layers
-from ._review_common import (
+from ..surface import export as _surface  # noqa: F401 (registers the 'surface' format)
+from ._common import (
     case_meta,
     default_annotator,
     layer_combo,
@@ -26,6 +30,8 @@ from ._review_common import (
     reports_errors,
     run_task,
 )
+
+STORE = "case store (OME-Zarr)"
 
 
 class ExportWidget(QWidget):
@@ -42,6 +48,7 @@ class ExportWidget(QWidget):
         self.wall = layer_combo(v, Labels, "wall", nullable=True)
         self.scar = layer_combo(v, Labels, "scar", nullable=True)
         self.dataset = FileEdit(label="dataset folder", mode="d")
+        self.format = ComboBox(label="format", choices=[STORE, *FORMATS], value=STORE)
         self.case_id = LineEdit(label="case id")
         self.status = ComboBox(label="review status", choices=REVIEW_STATUSES, value="unreviewed")
         self.annotator = LineEdit(label="annotator", value=default_annotator())
@@ -56,6 +63,7 @@ class ExportWidget(QWidget):
                 self.wall,
                 self.scar,
                 self.dataset,
+                self.format,
                 self.case_id,
                 self.status,
                 self.annotator,
@@ -92,7 +100,16 @@ class ExportWidget(QWidget):
 
     @reports_errors("Export case")
     def export(self) -> None:
-        """Write the case store ``<dataset>/<case id>.ome.zarr`` (in a worker thread)."""
+        """Write the case store ``<dataset>/<case id>.ome.zarr``, or the chosen format's files
+        into the dataset folder (in a worker thread)."""
+        image, case = self._case()
+        if self.format.value == STORE:
+            self._export_store(image, case)
+        else:
+            self._export_files(case, self.format.value)
+
+    def _case(self):
+        """The image layer and the case built from the chosen layers (clear errors otherwise)."""
         image = self.image.value
         if image is None:
             raise ValueError("choose the image layer of the case")
@@ -108,7 +125,26 @@ class ExportWidget(QWidget):
                 labels.append((data, {**meta, "name": combo.label}))
         case = case_from_layers(image.as_layer_data_tuple(), labels)
         case.case_id, case.status = case_id, self.status.value
-        path = store_path(Path(self.dataset.value), case_id)
+        return image, case
+
+    def _export_files(self, case, fmt: str) -> None:
+        """Another tool's files for this case in the dataset folder; the case store is untouched."""
+        out = Path(self.dataset.value)
+        self.message.setText(f"Writing {fmt} into {out}...")
+
+        def done(written: Path) -> None:
+            self.written = written
+            self.message.setText(f"Saved {case.case_id} as {fmt} in {written}.")
+            notify_info(f"Exported {case.case_id} as {fmt} to {written}")
+
+        def work() -> Path:
+            export_cases([case], out, fmt, overwrite=self.replace.value)
+            return out
+
+        run_task(self, "Export case", work, done, self.message.setText)
+
+    def _export_store(self, image, case) -> None:
+        path = store_path(Path(self.dataset.value), case.case_id)
         entry = provenance_entry(
             "napari export", by=self.annotator.value or None, status=case.status, structures=case.structures
         )
@@ -121,7 +157,7 @@ class ExportWidget(QWidget):
             meta["status"] = case.status
             meta["store"] = str(written)
             self.message.setText(f"Saved {written}.")
-            notify_info(f"Exported {case_id} ({case.status}) to {written}")
+            notify_info(f"Exported {case.case_id} ({case.status}) to {written}")
 
         def work() -> Path:
             try:

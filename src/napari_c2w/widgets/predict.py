@@ -19,7 +19,7 @@ from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ..labels import to_layer
-from ._review_common import layer_combo, notify_error, notify_info, run_task
+from ._common import layer_combo, notify_error, notify_info, run_task
 
 CHECKSUM_KEY = "napari_c2w_prediction_sha1"
 

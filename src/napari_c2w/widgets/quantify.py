@@ -14,7 +14,7 @@ from ..labels import STRUCTURES
 from ..layers import structure_of_layer_name
 from ..review.measure import Measurement, measure
 from ..review.quantify import SMOOTH_MM
-from ._review_common import geometry, layer_combo, mask_of, pick_default, reports_errors, run_task, show_layer
+from ._common import geometry, layer_combo, mask_of, pick_default, reports_errors, run_task, show_layer
 
 THICKNESS_ROLE = "wall thickness (mm)"
 

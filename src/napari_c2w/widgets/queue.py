@@ -28,7 +28,7 @@ from ..io.case import REVIEW_STATUSES
 from ..layers import case_from_layers, case_layers
 from ..review import queue as q
 from ..review.queue import ORDERS, QueueItem
-from ._review_common import (
+from ._common import (
     ROLE_KEY,
     case_meta,
     default_annotator,

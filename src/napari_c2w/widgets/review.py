@@ -16,11 +16,11 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..labels import STRUCTURES
-from ..review.band import INNER_MM, OUTER_MM
+from ..masks.band import INNER_MM, OUTER_MM
 from ..review.corrections import FILL_MODES, SMOOTH_METHODS
 from ..review.plausibility import WALL_MAX_MM, Finding
 from ..review.session import Edit, ReviewSession
-from ._review_common import (
+from ._common import (
     ROLE_KEY,
     case_meta,
     default_annotator,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._geometry import bbox, grow, union
+from .masks.geometry import bbox, grow, union
 
 #: Agreement metrics reported by :func:`compare_masks`.
 METRICS = ("dice", "surface_dice", "hd95_mm", "assd_mm")

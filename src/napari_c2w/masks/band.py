@@ -14,7 +14,7 @@ on the anisotropic grid:
 This is exactly ``distance_transform_edt(cavity, sampling=spacing) <= inner_mm`` inside
 and ``distance_transform_edt(~cavity, sampling=spacing) <= outer_mm`` outside, but
 computed only on the cavity's bounding box grown by ``outer_mm``, with bounded
-separable distances (:func:`._geometry.bounded_sq_distance`): about 0.1-0.3 s for a
+separable distances (:func:`.geometry.bounded_sq_distance`): about 0.1-0.3 s for a
 full 88x576x576 case instead of tens of seconds for a full-volume EDT. Exact signed
 distances for any voxel (e.g. flagged ones) come on demand from k-d trees of the
 boundary voxels.
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._geometry import (
+from .geometry import (
     Box,
     bbox,
     boundary,

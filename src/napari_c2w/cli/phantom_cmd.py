@@ -1,4 +1,4 @@
-"""``napari-c2w phantom OUT --cases N [--layout utah|lascarqs|zarr] [--spacing Z Y X] [--seed S]``."""
+"""``napari-c2w phantom -o OUT --cases N [--layout utah|lascarqs|zarr] [--spacing Z Y X] [--seed S]``."""
 
 from __future__ import annotations
 
@@ -18,10 +18,25 @@ def add_parser(sub) -> None:
         "case folders (utah: lgemri/laendo/lawall .nrrd; lascarqs: enhanced/atriumSegImgMO/"
         "scarSegImgM .nii.gz) or case stores (zarr: OUT/phantom_<seed>.ome.zarr).",
     )
-    p.add_argument("output", type=Path, metavar="OUT")
-    p.add_argument("--cases", type=int, default=1, metavar="N")
-    p.add_argument("--layout", choices=[*LAYOUTS, "zarr"], default="zarr")
-    p.add_argument("--spacing", type=float, nargs=3, default=(0.625, 0.625, 0.625), metavar=("Z", "Y", "X"))
+    p.add_argument(
+        "old_output", nargs="?", type=Path, metavar="OUT", help="folder to write into (old form of -o OUT)"
+    )
+    p.add_argument("-o", "--output", type=Path, metavar="OUT", help="folder to write the phantoms into")
+    p.add_argument("--cases", type=int, default=1, metavar="N", help="how many phantoms (default 1)")
+    p.add_argument(
+        "--layout",
+        choices=[*LAYOUTS, "zarr"],
+        default="zarr",
+        help="utah or lascarqs case folders, or zarr case stores (default)",
+    )
+    p.add_argument(
+        "--spacing",
+        type=float,
+        nargs=3,
+        default=(0.625, 0.625, 0.625),
+        metavar=("Z", "Y", "X"),
+        help="voxel spacing in mm (default 0.625 0.625 0.625)",
+    )
     p.add_argument(
         "--shape",
         type=int,
@@ -30,7 +45,7 @@ def add_parser(sub) -> None:
         metavar=("Z", "Y", "X"),
         help="grid size (default: about 110 x 150 x 150 mm at the given spacing)",
     )
-    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the first phantom (default 0)")
     p.add_argument(
         "--noisy-scar",
         action="store_true",
@@ -60,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.cases < 1:
         raise ValueError("--cases must be at least 1")
+    if (args.output is None) == (args.old_output is None):
+        raise ValueError("give the output folder once: -o OUT")
+    args.output = args.output or args.old_output
     args.output.mkdir(parents=True, exist_ok=True)
     if args.real is not None:
         return _semi_synthetic(args)

@@ -17,11 +17,10 @@ import numpy as np
 from magicgui.widgets import ComboBox
 
 from ..labels import LABELS, to_mask
-from ..layers import META_KEY, structure_of_layer_name
+from ..layers import META_KEY, ROLE_KEY, structure_of_layer_name
 
 NOTHREADS_ENV = "NAPARI_C2W_NOTHREADS"
 #: ``layer.metadata`` key marking layers the widgets made (band, components, maps).
-ROLE_KEY = "napari_c2w_role"
 
 
 def default_annotator() -> str:

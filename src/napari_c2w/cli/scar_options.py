@@ -1,0 +1,89 @@
+"""The scar-method and surface options of ``napari-c2w report`` (kept apart from report_cmd).
+
+``--scar-method network iir sd`` adds each method's burden and their agreement to the rows,
+``--regions`` the surface burdens and per-region columns, ``--surface-dir DIR`` writes each
+case's surface (``DIR/<case>.vtk/.vtp/.ply`` and ``DIR/<case>_regions.csv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..surface.export import FORMATS
+from ..surface.scar_intensity import ERODE_MM, IIR_FIBROSIS, METHODS, SD_K
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scar methods and the atrial surface")
+    g.add_argument(
+        "--scar-method",
+        nargs="+",
+        choices=METHODS,
+        default=None,
+        metavar="METHOD",
+        help="scar burden by each of network (the scar label), iir (image intensity ratio to the "
+        "blood pool) and sd (blood-pool mean + k SD), with Dice and burden difference per pair",
+    )
+    g.add_argument(
+        "--iir", type=float, default=IIR_FIBROSIS, help="IIR threshold (1.20 fibrosis, 1.32 dense)"
+    )
+    g.add_argument("--sd-k", type=float, default=SD_K, help="k of mean + k SD (default 3)")
+    g.add_argument(
+        "--erode-mm", type=float, default=ERODE_MM, help="cavity erosion giving the blood pool (default 3 mm)"
+    )
+    g.add_argument("--regions", action="store_true", help="add surface burdens and per-region columns")
+    g.add_argument(
+        "--surface-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write each case's endocardial surface with its point arrays (DIR/<case>.vtk, .vtp, "
+        ".ply) and its region table (DIR/<case>_regions.csv)",
+    )
+    g.add_argument(
+        "--surface-format",
+        nargs="+",
+        choices=FORMATS,
+        default=list(FORMATS),
+        help="files written per case with --surface-dir (default: all)",
+    )
+
+
+def columns(args: argparse.Namespace) -> list[str]:
+    """Extra CSV columns for these options."""
+    from ..surface.report import method_columns, region_columns
+
+    cols = method_columns(args.scar_method) if args.scar_method else []
+    if args.regions:
+        cols += region_columns()
+    return cols
+
+
+def extra_row(case, args: argparse.Namespace) -> tuple[dict, list[str]]:
+    """(extra cells, notes) of one case; writes its surface when ``--surface-dir`` is given."""
+    row: dict = {}
+    notes: list[str] = []
+    if args.scar_method:
+        from ..surface.report import method_row
+
+        cells, _ = method_row(case, args.scar_method, iir=args.iir, sd_k=args.sd_k, erode_mm=args.erode_mm)
+        note = cells.pop("notes", "")
+        row.update(cells)
+        notes += [note] if note else []
+    if args.regions or args.surface_dir:
+        if "cavity" not in case.labels:
+            return row, [*notes, "no cavity label: no surface"]
+        from ..surface.build import case_surface
+        from ..surface.report import region_row
+
+        surface = case_surface(case, iir=args.iir, sd_k=args.sd_k, erode_mm=args.erode_mm)
+        if args.regions:
+            row.update(region_row(surface))
+        if args.surface_dir:
+            from ..surface.export import write_surface
+
+            write_surface(
+                surface, Path(args.surface_dir) / case.case_id, args.surface_format, overwrite=args.overwrite
+            )
+    return row, notes

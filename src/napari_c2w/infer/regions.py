@@ -1,0 +1,64 @@
+"""The parts of the ROI each stage's network sees (pure geometry on the model grid).
+
+The cavity model needs the atrium's box (from the localizer) plus a margin; the wall and scar
+models need the cavity's box plus a margin when post-processing discards what lies beyond it
+anyway. Every region is at least one sliding window wide and lies inside the ROI; None means
+the whole ROI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .. import preprocess as pre
+
+Box = tuple[tuple[int, int], ...]
+
+
+def margin_voxels(mm: float, spacing: Sequence[float]) -> list[int]:
+    return [int(np.ceil(mm / s)) for s in spacing]
+
+
+def atrium_region(
+    lo: Sequence[float], hi: Sequence[float], box: Box, margin: Sequence[int], window
+) -> Box | None:
+    """The atrium's box in the ROI, grown by ``margin`` voxels and widened to a ``window``.
+
+    Args:
+        lo, hi: the atrium's first and last voxel faces, as indices on the model grid.
+        box: the ROI on the model grid (start/stop per axis).
+        margin: voxels added on every side.
+        window: the cavity model's sliding window (the smallest region).
+
+    Returns:
+        The region within the ROI, or None for the whole ROI (or an atrium outside it).
+    """
+    roi_shape = tuple(b1 - b0 for b0, b1 in box)
+    bounds = [
+        (max(0, int(np.floor(a + 0.5)) - b0), min(n, int(np.ceil(z + 0.5)) - b0))
+        for a, z, (b0, _), n in zip(lo, hi, box, roi_shape, strict=True)
+    ]
+    if any(b1 <= b0 for b0, b1 in bounds):
+        return None  # the atrium lies outside the ROI
+    region = pre.grow_box(bounds, margin, window, roi_shape)
+    return None if region == tuple((0, n) for n in roi_shape) else region
+
+
+def cavity_region(cavity: np.ndarray, margin: Sequence[int], window) -> Box | None:
+    """The box of the ``cavity`` mask (on the ROI) grown by ``margin`` and widened to ``window``;
+    None for an empty cavity or a box covering the whole ROI."""
+    box = pre.mask_box(cavity, margin, window)
+    return None if box is None or box == tuple((0, n) for n in cavity.shape) else box
+
+
+def stage_region(stage: str, probs: dict, options, *, threshold: float, window, spacing) -> Box | None:
+    """The part of the ROI a wall or scar model needs under ``options`` (an ``InferenceOptions``):
+    the cavity's box plus ``options.crop_margin_mm`` when cropping is on and that stage's
+    post-processing discards what lies far from the cavity; None for the whole ROI."""
+    discards = {"wall": options.wall_near_cavity, "scar": options.scar_in_band}
+    if not (options.crop_to_cavity and discards.get(stage) and "cavity" in probs):
+        return None
+    margin = margin_voxels(options.crop_margin_mm, spacing)
+    return cavity_region(probs["cavity"] >= threshold, margin, window)

@@ -1,0 +1,276 @@
+"""Ways out: case stores as the files other tools read, one small registry of formats.
+
+Each format is an :class:`ExportFormat` in :data:`FORMATS`: ``write_case`` writes one case into
+the output folder and returns what it wrote; ``finish`` writes what belongs to the whole export
+(a value map, ``dataset.json``, splits). A new format (e.g. surface meshes) is one more class
+registered with :func:`register`; ``napari-c2w export --format`` and the Export widget list
+whatever is registered (the atrial surface registers ``surface`` from :mod:`napari_c2w.surface.export`,
+a higher floor, which the CLI and the widget import).
+
+Multi-label maps (``nifti``, ``nrrd``, ``nnunet``) hold one value a voxel, by the project's
+label map (:data:`napari_c2w.labels.LABELS`: 0 background, 1 cavity, 2 wall, 3 scar). Where
+structures overlap, the later one in :data:`PRECEDENCE` wins (scar over wall over cavity); the
+overlaps are counted per case and written to ``label_map.json``, so nothing is lost unseen.
+The 3D Slicer format (``seg.nrrd``) keeps overlapping segments in separate layers: it is exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..labels import COLORS, LABELS, STRUCTURES
+from .case import Case
+from .volume import Volume, write_volume
+
+#: Structures in the order they are painted into a multi-label map: a later one wins a voxel.
+PRECEDENCE: tuple[str, ...] = ("cavity", "wall", "scar")
+
+
+@dataclasses.dataclass
+class Exported:
+    """What one case became: the files written and the overlapping voxels resolved."""
+
+    case_id: str
+    structures: list[str]
+    files: list[Path]
+    overlaps: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def multilabel(case: Case, structures: Sequence[str] = STRUCTURES) -> tuple[np.ndarray, dict[str, int]]:
+    """One uint8 map of ``structures`` by the label map, and the voxels each overlap resolved.
+
+    Returns:
+        The map, and ``{"wall over cavity": n, ...}`` for every pair that overlaps (n > 0).
+    """
+    out = np.zeros(case.image.shape, np.uint8)
+    overlaps: dict[str, int] = {}
+    order = [s for s in PRECEDENCE if s in structures and s in case.labels]
+    for k, structure in enumerate(order):
+        mask = np.asarray(case.labels[structure]) != 0
+        for earlier in order[:k]:
+            n = int(np.count_nonzero(mask & (np.asarray(case.labels[earlier]) != 0)))
+            if n:
+                overlaps[f"{structure} over {earlier}"] = n
+        out[mask] = LABELS[structure]
+    return out, overlaps
+
+
+def _check_new(path: Path, overwrite: bool) -> Path:
+    if path.exists() and not overwrite:
+        raise InputError(path, "exists.", "Pass --overwrite to replace it, or export to an empty folder.")
+    return path
+
+
+def _label_map_doc(structures: Sequence[str]) -> dict:
+    return {
+        "values": {"background": 0, **{s: LABELS[s] for s in PRECEDENCE if s in structures}},
+        "precedence": "where structures overlap the later one wins: " + " < ".join(PRECEDENCE),
+    }
+
+
+class ExportFormat:
+    """One way out. Subclasses set ``name``, ``help`` and ``suffix`` and implement ``write_case``."""
+
+    name: str = ""
+    help: str = ""
+
+    def check_output(self, out: Path) -> None:
+        """Refuse an output folder this format cannot use (before any case is read)."""
+
+    def write_case(self, case: Case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
+        raise NotImplementedError
+
+    def finish(self, out: Path, exported: list[Exported], structures: Sequence[str]) -> list[Path]:
+        """Write what belongs to the whole export; the default: ``label_map.json``."""
+        doc = _label_map_doc(structures)
+        doc["cases"] = {e.case_id: {"structures": e.structures, "overlaps": e.overlaps} for e in exported}
+        path = out / "label_map.json"
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+        return [path]
+
+
+class MultiLabelVolume(ExportFormat):
+    """``<case>_image<suffix>`` and ``<case>_labels<suffix>`` (one multi-label map) per case."""
+
+    def __init__(self, name: str, suffix: str, what: str) -> None:
+        self.name, self.suffix = name, suffix
+        self.help = f"{what}: <case>_image{suffix} + <case>_labels{suffix} (0 bg, 1 cavity, 2 wall, 3 scar)"
+
+    def write_case(self, case: Case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
+        labels, overlaps = multilabel(case, structures)
+        image = _check_new(out / f"{case.case_id}_image{self.suffix}", overwrite)
+        label = _check_new(out / f"{case.case_id}_labels{self.suffix}", overwrite)
+        write_volume(case.image, image, overwrite=overwrite)
+        write_volume(case.image.with_array(labels), label, overwrite=overwrite)
+        present = [s for s in PRECEDENCE if s in structures and s in case.labels]
+        return Exported(case.case_id, present, [image, label], overlaps)
+
+
+def ijk_to_lps(volume: Volume) -> np.ndarray:
+    """The 4x4 matrix from voxel (i, j, k) = (x, y, z) indices to LPS millimetres (ITK's convention)."""
+    direction = np.asarray(volume.direction, float).reshape(3, 3)
+    matrix = np.eye(4)
+    matrix[:3, :3] = direction @ np.diag(volume.spacing[::-1])
+    matrix[:3, 3] = volume.origin[::-1]
+    return matrix
+
+
+class SlicerSegmentation(ExportFormat):
+    """``<case>.nrrd`` image and ``<case>.seg.nrrd``: named, coloured 3D Slicer segments (slicerio)."""
+
+    name = "seg.nrrd"
+    help = "3D Slicer: <case>.nrrd + <case>.seg.nrrd with named, coloured segments (overlaps kept)"
+
+    def write_case(self, case: Case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
+        import slicerio
+
+        image = _check_new(out / f"{case.case_id}.nrrd", overwrite)
+        seg_path = _check_new(out / f"{case.case_id}.seg.nrrd", overwrite)
+        shape_ijk = case.image.shape[::-1]
+        seg = slicerio.create_segmentation(shape_ijk, ijk_to_lps(case.image))
+        present = [s for s in PRECEDENCE if s in structures and s in case.labels]
+        for s in present:
+            rgba = np.asarray(COLORS[s][:3], float) / 255.0
+            mask = (np.asarray(case.labels[s]) != 0).transpose(2, 1, 0)
+            slicerio.add_segment(seg, mask, {"id": s, "name": s, "color": [float(c) for c in rgba]})
+        if not present:  # slicerio writes no file without a segment array; keep an empty labelmap
+            seg["voxels"] = np.zeros(shape_ijk, np.uint8)
+        write_volume(case.image, image, overwrite=overwrite)
+        slicerio.write_segmentation(str(seg_path), seg)
+        return Exported(case.case_id, present, [image, seg_path])
+
+
+_NNUNET_NAME = re.compile(r"^Dataset\d{3}_[A-Za-z0-9_\-]+$")
+
+
+class NnUNetRaw(ExportFormat):
+    """An nnU-Net v2 raw dataset: ``imagesTr/<case>_0000.nii.gz``, ``labelsTr/<case>.nii.gz``,
+    ``dataset.json`` and ``splits_final.json`` (5 folds; copy it to nnUNet_preprocessed)."""
+
+    name = "nnunet"
+    help = "nnU-Net v2 raw dataset (-o .../DatasetNNN_Name): imagesTr, labelsTr, dataset.json, splits"
+    folds = 5
+
+    def check_output(self, out: Path) -> None:
+        if not _NNUNET_NAME.match(out.name):
+            raise InputError(
+                out,
+                "is not an nnU-Net dataset folder name.",
+                "Name it DatasetNNN_Name (three digits, e.g. Dataset501_LeftAtrium) inside nnUNet_raw.",
+            )
+
+    def write_case(self, case: Case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
+        missing = [s for s in structures if s not in case.labels]
+        if missing:
+            raise InputError(
+                None,
+                f"case {case.case_id} has no {', '.join(missing)} label; nnU-Net trains on cases that "
+                f"hold every exported structure ({', '.join(structures)}).",
+                "Leave it out, or choose the structures with --structures.",
+            )
+        labels, overlaps = multilabel(case, structures)
+        image = _check_new(out / "imagesTr" / f"{case.case_id}_0000.nii.gz", overwrite)
+        label = _check_new(out / "labelsTr" / f"{case.case_id}.nii.gz", overwrite)
+        write_volume(case.image, image, overwrite=overwrite)
+        write_volume(case.image.with_array(labels), label, overwrite=overwrite)
+        return Exported(case.case_id, list(structures), [image, label], overlaps)
+
+    def finish(self, out: Path, exported: list[Exported], structures: Sequence[str]) -> list[Path]:
+        written = super().finish(out, exported, structures)
+        ordered = [s for s in PRECEDENCE if s in structures]
+        dataset = {
+            "channel_names": {"0": "LGE-MRI"},
+            # consecutive values as nnU-Net requires: renumber when a structure is left out
+            "labels": {"background": 0, **{s: k + 1 for k, s in enumerate(ordered)}},
+            "numTraining": len(exported),
+            "file_ending": ".nii.gz",
+            "overwrite_image_reader_writer": "SimpleITKIO",
+            "description": "Exported by napari-c2w; label_map.json lists the overlaps resolved",
+        }
+        if [LABELS[s] for s in ordered] != list(range(1, len(ordered) + 1)):
+            for e in exported:
+                _renumber(out / "labelsTr" / f"{e.case_id}.nii.gz", ordered)
+        (out / "dataset.json").write_text(json.dumps(dataset, indent=2) + "\n")
+        splits = kfold_splits([e.case_id for e in exported], self.folds)
+        (out / "splits_final.json").write_text(json.dumps(splits, indent=2) + "\n")
+        return [*written, out / "dataset.json", out / "splits_final.json"]
+
+
+def _renumber(path: Path, ordered: Sequence[str]) -> None:
+    from .volume import read_volume
+
+    volume = read_volume(path)
+    lut = np.zeros(256, np.uint8)
+    for k, s in enumerate(ordered):
+        lut[LABELS[s]] = k + 1
+    write_volume(volume.with_array(lut[volume.array]), path, overwrite=True)
+
+
+def kfold_splits(case_ids: Sequence[str], folds: int = 5, seed: int = 12345) -> list[dict[str, list[str]]]:
+    """nnU-Net's ``splits_final.json``: ``folds`` train/val splits (fewer when there are fewer cases)."""
+    ids = sorted(case_ids)
+    folds = max(1, min(folds, len(ids)))
+    order = np.random.default_rng(seed).permutation(len(ids))
+    parts = [sorted(ids[i] for i in order[k::folds]) for k in range(folds)]
+    if folds == 1:
+        return [{"train": ids, "val": ids}]
+    return [{"train": sorted(set(ids) - set(val)), "val": val} for val in parts]
+
+
+FORMATS: dict[str, ExportFormat] = {}
+
+
+def register(fmt: ExportFormat) -> ExportFormat:
+    """Add a format to :data:`FORMATS` (its ``name`` is the ``--format`` value)."""
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+register(MultiLabelVolume("nifti", ".nii.gz", "NIfTI"))
+register(MultiLabelVolume("nrrd", ".nrrd", "NRRD"))
+register(SlicerSegmentation())
+register(NnUNetRaw())
+
+
+def export_format(fmt: str, out: str | Path, structures: Sequence[str] = STRUCTURES) -> ExportFormat:
+    """The registered format ``fmt``, after checking it can write ``structures`` into ``out``.
+
+    Raises:
+        InputError: unknown format or structure, or an output folder the format cannot use.
+    """
+    if fmt not in FORMATS:
+        raise InputError(None, f"unknown export format {fmt!r}.", f"Choose one of {', '.join(FORMATS)}.")
+    unknown = [s for s in structures if s not in LABELS]
+    if unknown:
+        raise InputError(None, f"unknown structure {unknown[0]!r}.", f"Choose from {', '.join(STRUCTURES)}.")
+    writer = FORMATS[fmt]
+    writer.check_output(Path(out))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return writer
+
+
+def export_cases(
+    cases: Iterable[Case],
+    out: str | Path,
+    fmt: str,
+    *,
+    structures: Sequence[str] = STRUCTURES,
+    overwrite: bool = False,
+) -> list[Exported]:
+    """Export ``cases`` to ``out`` in the format ``fmt`` (a key of :data:`FORMATS`).
+
+    Raises:
+        InputError: see :func:`export_format`; also a file that exists without ``overwrite``,
+            or (nnU-Net) a case missing a structure.
+    """
+    writer = export_format(fmt, out, structures)
+    exported = [writer.write_case(case, Path(out), structures, overwrite) for case in cases]
+    writer.finish(Path(out), exported, structures)
+    return exported

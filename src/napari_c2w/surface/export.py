@@ -1,0 +1,141 @@
+"""Writing a surface map: VTK legacy (.vtk), VTK XML PolyData (.vtp), PLY, and the region CSV.
+
+Points are in patient (x, y, z) mm (the volume's origin and direction applied), the
+convention of ParaView, CemrgApp and openCARP; every per-vertex array travels as a point
+array. ``.vtk`` (legacy ASCII/binary POLYDATA, what CemrgApp reads) and ``.ply`` go
+through meshio, a light, pure-Python, maintained mesh I/O library (pyvista would pull the
+~100 MB VTK wheel in); meshio has no ``.vtp`` writer, so that file is written here as
+VTK XML PolyData with ASCII data arrays (a short, documented format:
+https://docs.vtk.org/en/latest/design_documents/VTKFileFormats.html).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..io.export import Exported, ExportFormat, register
+from .build import REGION_COLUMNS, SurfaceMap
+
+FORMATS = ("vtk", "vtp", "ply", "csv")
+
+
+def _point_data(surface: SurfaceMap) -> dict[str, np.ndarray]:
+    out = {}
+    for name, arr in surface.arrays.items():
+        a = np.asarray(arr)
+        out[name] = a.astype(np.int32) if a.dtype.kind in "iub" else a.astype(np.float32)
+    return out
+
+
+def _write_vtp(path: Path, points: np.ndarray, faces: np.ndarray, point_data: dict[str, np.ndarray]) -> None:
+    def array(parent, name: str | None, values: np.ndarray, dtype: str, components: int = 1):
+        el = ET.SubElement(parent, "DataArray", type=dtype, format="ascii")
+        if name:
+            el.set("Name", name)
+        if components > 1:
+            el.set("NumberOfComponents", str(components))
+        el.text = " ".join(np.char.mod("%.7g" if dtype.startswith("Float") else "%d", values.ravel()))
+        return el
+
+    root = ET.Element("VTKFile", type="PolyData", version="0.1", byte_order="LittleEndian")
+    piece = ET.SubElement(
+        ET.SubElement(root, "PolyData"),
+        "Piece",
+        NumberOfPoints=str(len(points)),
+        NumberOfPolys=str(len(faces)),
+    )
+    pd = ET.SubElement(piece, "PointData")
+    for name, arr in point_data.items():
+        array(pd, name, arr, "Float32" if arr.dtype.kind == "f" else "Int32")
+    array(ET.SubElement(piece, "Points"), None, points.astype(np.float32), "Float32", 3)
+    polys = ET.SubElement(piece, "Polys")
+    array(polys, "connectivity", faces.astype(np.int64), "Int64")
+    array(polys, "offsets", 3 * np.arange(1, len(faces) + 1, dtype=np.int64), "Int64")
+    ET.ElementTree(root).write(path, xml_declaration=True, encoding="utf-8")
+
+
+def write_region_csv(surface: SurfaceMap, path: str | Path) -> Path:
+    """The per-region table (:data:`.build.REGION_COLUMNS`) as CSV; NaN is an empty cell."""
+    from ..review.report import write_csv
+
+    return write_csv(surface.region_table(), path, REGION_COLUMNS, overwrite=True)
+
+
+def write_surface(
+    surface: SurfaceMap, out_stem: str | Path, formats: Sequence[str] = FORMATS, overwrite: bool = False
+) -> list[Path]:
+    """Write the surface as ``out_stem.vtk/.vtp/.ply`` and its region table as ``out_stem_regions.csv``.
+
+    Args:
+        surface: from :func:`.build.build_surface` or :func:`.build.case_surface`.
+        out_stem: path without suffix (its folder is created).
+        formats: any of ``"vtk"``, ``"vtp"``, ``"ply"``, ``"csv"``.
+        overwrite: replace existing files.
+
+    Returns:
+        The written paths, in the order of ``formats``.
+
+    Raises:
+        ValueError: an unknown format.
+        FileExistsError: a file exists and ``overwrite`` is False.
+    """
+    import meshio
+
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ValueError(f"unknown surface format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
+    stem = Path(out_stem)
+    paths = [
+        stem.with_name(stem.name + ("_regions.csv" if f == "csv" else f".{f}"))
+        for f in dict.fromkeys(formats)
+    ]
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{', '.join(existing)} exist(s); pass --overwrite (overwrite=True) to replace")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    points = surface.patient_points()
+    faces = np.asarray(surface.mesh.faces)
+    data = _point_data(surface)
+    for path in paths:
+        kind = path.suffix.lstrip(".")
+        if kind == "csv":
+            write_region_csv(surface, path)
+        elif kind == "vtp":
+            _write_vtp(path, points, faces, data)
+        else:
+            mesh = meshio.Mesh(points, [("triangle", faces)], point_data=data)
+            meshio.write(path, mesh, file_format="vtk42" if kind == "vtk" else kind, binary=False)
+    return paths
+
+
+def export_case_surface(case, out_stem: str | Path, formats: Sequence[str] = FORMATS, **kwargs) -> list[Path]:
+    """Build a case's surface (:func:`.build.case_surface`) and write it (:func:`write_surface`).
+
+    ``overwrite`` and the :func:`.build.build_surface` options go in ``kwargs``.
+    """
+    from .build import case_surface
+
+    overwrite = kwargs.pop("overwrite", False)
+    return write_surface(case_surface(case, **kwargs), out_stem, formats, overwrite=overwrite)
+
+
+class SurfaceFormat(ExportFormat):
+    """``napari-c2w export --format surface``: each case's endocardial surface with its scar and
+    region point arrays (``<case>.vtk``, ``.vtp``, ``.ply``) and region table (``<case>.csv``)."""
+
+    name = "surface"
+    help = "atrial surface with scar/region point arrays: <case>.vtk, .vtp, .ply + region table .csv"
+
+    def write_case(self, case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
+        files = export_case_surface(case, out / case.case_id, FORMATS, overwrite=overwrite)
+        return Exported(case.case_id, [s for s in ("cavity", "wall", "scar") if s in case.labels], files)
+
+    def finish(self, out: Path, exported: list[Exported], structures: Sequence[str]) -> list[Path]:
+        return []
+
+
+register(SurfaceFormat())

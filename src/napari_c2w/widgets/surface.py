@@ -1,0 +1,216 @@
+"""The "Atrial surface" widget: intensity scar, the endocardial surface and its regions.
+
+A thin view of :func:`napari_c2w.surface.build_surface` and
+:func:`napari_c2w.surface.intensity_scar`, run in a thread worker: adds a Surface layer (in
+the image's world coordinates, coloured by a per-vertex array with a colour bar), a Labels
+layer of the intensity scar, and the per-region table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
+from napari.layers import Image, Labels
+from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from ..labels import napari_colormap, to_layer
+from ..surface import IIR_FIBROSIS, SD_K, IntensityScar, SurfaceMap, build_surface, intensity_scar
+from ._common import ROLE_KEY, geometry, layer_combo, mask_of, pick_default, reports_errors, run_task
+
+SURFACE_ROLE = "endocardial surface"
+SCAR_ROLE = "intensity scar"
+#: Per-vertex array -> (label, colormap, fixed contrast limits or None).
+COLOUR_BY = {
+    "max_iir": ("maximum IIR", "turbo", (0.5, 1.6)),
+    "network_scar": ("network scar", "magma", (0.0, 1.0)),
+    "thickness_mm": ("wall thickness (mm)", "viridis", None),
+    "region": ("region", "regions", (0.5, 9.5)),
+    "scar_iir": ("IIR scar", "magma", (0.0, 1.0)),
+    "scar_sd": ("mean + k SD scar", "magma", (0.0, 1.0)),
+}
+TABLE = (
+    ("region", "region", "{}"),
+    ("area mm²", "area_mm2", "{:.0f}"),
+    ("IIR %", "iir_burden_pct", "{:.1f}"),
+    ("SD %", "sd_burden_pct", "{:.1f}"),
+    ("network %", "network_burden_pct", "{:.1f}"),
+    ("thickness mm", "thickness_mean_mm", "{:.2f}"),
+)
+
+
+#: Distinct colours of regions 1-9 (tab10 without grey).
+REGION_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+)  # fmt: skip
+
+
+def _colormap(name: str):
+    """A napari colormap by name; ``"regions"`` is a stepwise map of :data:`REGION_COLOURS`."""
+    if name != "regions":
+        return name
+    from napari.utils.colormaps import Colormap
+    from napari.utils.colormaps.standardize_color import transform_color
+
+    colours = transform_color(list(REGION_COLOURS))
+    return Colormap(
+        colours, controls=np.linspace(0.0, 1.0, len(colours) + 1), interpolation="zero", name="c2w regions"
+    )
+
+
+@dataclasses.dataclass
+class SurfaceResult:
+    surface: SurfaceMap
+    scar: IntensityScar
+
+
+def compute(image, cavity, spacing, origin, direction, wall, scar, method, iir, sd_k) -> SurfaceResult:  # noqa: PLR0917
+    """The surface map and the voxel intensity scar (one blood pool for both)."""
+    s = intensity_scar(image, cavity, spacing, wall, method=method, iir=iir, sd_k=sd_k)
+    surf = build_surface(
+        image, cavity, spacing, origin, direction, wall=wall, scar=scar, iir=iir, sd_k=sd_k, blood=s.blood
+    )
+    return SurfaceResult(surf, s)
+
+
+class SurfaceWidget(QWidget):
+    """Build the atrial surface of the chosen image and cavity, with wall and network scar if given."""
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        v = self.viewer = napari_viewer
+        self.last_error: str | None = None
+        self.busy = False
+        self.result: SurfaceResult | None = None
+        self.image = layer_combo(v, Image, "image")
+        self.cavity = layer_combo(v, Labels, "cavity")
+        self.wall = layer_combo(v, Labels, "wall", nullable=True)
+        self.scar = layer_combo(v, Labels, "network scar", nullable=True)
+        self.method = ComboBox(label="intensity scar", choices=[("IIR", "iir"), ("mean + k SD", "sd")])
+        self.iir = FloatSpinBox(label="IIR threshold", value=IIR_FIBROSIS, min=0.5, max=3.0, step=0.02)
+        self.sd_k = FloatSpinBox(label="k (SD)", value=SD_K, min=0.0, max=10.0, step=0.5)
+        self.colour_by = ComboBox(label="colour by", choices=[(c[0], k) for k, c in COLOUR_BY.items()])
+        self.show_scar = CheckBox(text="show the intensity scar labels", value=True)
+        self.colour_by.changed.connect(lambda *_: self._colour())
+        self.form = Container(
+            widgets=[
+                self.image,
+                self.cavity,
+                self.wall,
+                self.scar,
+                self.method,
+                self.iir,
+                self.sd_k,
+                self.colour_by,
+                self.show_scar,
+            ]
+        )
+        self.table = QTableWidget(0, len(TABLE))
+        self.table.setHorizontalHeaderLabels([t[0] for t in TABLE])
+        self.table.verticalHeader().setVisible(False)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        button = QPushButton("Build surface")
+        button.clicked.connect(lambda *_: self.run())
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.form.native)
+        lay.addWidget(button)
+        lay.addWidget(self.table)
+        lay.addWidget(self.message)
+        self.reset_choices()
+
+    def reset_choices(self, *_args) -> None:
+        self.form.reset_choices()
+        pick_default(self.image)
+        for combo, structure in ((self.cavity, "cavity"), (self.wall, "wall"), (self.scar, "scar")):
+            pick_default(combo, structure)
+
+    @reports_errors("Surface")
+    def run(self) -> None:
+        """Build in a worker thread; the layers and the table follow when it is done."""
+        img, cav = self.image.value, self.cavity.value
+        if img is None or cav is None:
+            raise ValueError("choose an image layer and a cavity labels layer")
+        spacing, origin = geometry(img)
+        for ly in (cav, self.wall.value, self.scar.value):
+            if ly is not None and ly.data.shape != img.data.shape:
+                raise ValueError(
+                    f"the layer {ly.name!r} has shape {ly.data.shape}, the image {img.data.shape}"
+                )
+        direction = img.metadata.get("direction")
+        args = (
+            np.asarray(img.data),
+            mask_of(cav),
+            spacing,
+            origin,
+            direction,
+            None if self.wall.value is None else mask_of(self.wall.value),
+            None if self.scar.value is None else mask_of(self.scar.value),
+            self.method.value,
+            self.iir.value,
+            self.sd_k.value,
+        )
+        self.message.setText("Building the surface...")
+        run_task(self, "Surface", lambda: compute(*args), lambda r: self._show(r, img))
+
+    def _show(self, r: SurfaceResult, like) -> None:
+        self.result = r
+        if self.show_scar.value:
+            self._scar_layer(r.scar, like)
+        self._colour()
+        rows = r.surface.region_table()
+        self.table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, (_, key, fmt) in enumerate(TABLE):
+                value = row[key]
+                text = "n/a" if isinstance(value, float) and not np.isfinite(value) else fmt.format(value)
+                self.table.setItem(i, j, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        b = r.surface.burdens()
+        self.message.setText(
+            f"blood pool {r.scar.blood.mean:.1f} ± {r.scar.blood.sd:.1f}; voxel {r.scar.method} burden "
+            f"{r.scar.burden_pct:.1f} % of the {r.scar.region_basis}; surface IIR {b['iir']:.1f} %, "
+            f"SD {b['sd']:.1f} %, network "
+            + (f"{b['network']:.1f} %" if np.isfinite(b["network"]) else "n/a (no scar layer)")
+        )
+
+    def _scar_layer(self, s: IntensityScar, like) -> None:
+        data = to_layer(s.mask, "scar")
+        for layer in self.viewer.layers:
+            if layer.metadata.get(ROLE_KEY) == SCAR_ROLE:
+                layer.data = data
+                return
+        self.viewer.add_labels(
+            data,
+            name=f"{SCAR_ROLE} ({s.method})",
+            scale=like.scale,
+            translate=like.translate,
+            colormap=napari_colormap("scar"),
+            opacity=0.7,
+            metadata={ROLE_KEY: SCAR_ROLE},
+        )
+
+    def _colour(self) -> None:
+        """Show the surface coloured by the chosen array (the surface lies in world mm: no scale)."""
+        if self.result is None:
+            return
+        surf = self.result.surface
+        key = self.colour_by.value if self.colour_by.value in surf.arrays else "max_iir"
+        values = np.nan_to_num(np.asarray(surf.arrays[key], dtype=np.float32), nan=0.0)
+        _, name, limits = COLOUR_BY[key]
+        cmap = _colormap(name)
+        if limits is None:
+            top = float(np.nanpercentile(values[values > 0], 95)) if (values > 0).any() else 1.0
+            limits = (0.0, max(top, 1e-3))
+        data = (surf.mesh.vertices, surf.mesh.faces, values)
+        layer = next((ly for ly in self.viewer.layers if ly.metadata.get(ROLE_KEY) == SURFACE_ROLE), None)
+        if layer is None:
+            layer = self.viewer.add_surface(
+                data, name=SURFACE_ROLE, colormap=cmap, metadata={ROLE_KEY: SURFACE_ROLE}, shading="smooth"
+            )
+        else:
+            layer.data = data
+            layer.colormap = cmap
+        layer.contrast_limits = limits
+        layer.colorbar.visible = True

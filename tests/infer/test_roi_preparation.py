@@ -1,0 +1,80 @@
+"""Training and inference prepare a network's ROI input with one function (no train/test skew)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_c2w import preprocess as pre
+from napari_c2w.infer.regions import atrium_region, cavity_region
+
+
+def test_training_prepares_the_roi_with_the_shared_function(tmp_path):
+    """An ROI larger than the volume in z: the fill outside it must be the one inference uses."""
+    from napari_c2w.io.store import write_case_store
+    from napari_c2w.phantom import generate_phantom
+    from napari_c2w.train.config import default_config
+    from napari_c2w.train.data import prepare_case
+
+    case = generate_phantom(3, shape=(40, 64, 64), spacing=(1.25, 1.25, 1.25)).to_case()
+    store = write_case_store(case, tmp_path / "ph.ome.zarr")
+    config = default_config("cavity")
+    config.data.model_spacing = [1.25, 1.25, 1.25]
+    config.data.roi = [48, 48, 48]  # deeper than the 40 slices: the crop is filled below and above
+    prepared = prepare_case(store, config, jitter_margin=False)
+
+    grid = pre.to_model_grid(case.image.array, case.image.spacing, config.data.model_spacing)
+    cavity = pre.to_model_grid(
+        case.labels["cavity"], case.image.spacing, config.data.model_spacing, kind="mask"
+    )
+    box = pre.roi_box(pre.center_of_mass(cavity), config.data.roi, grid.shape)
+    assert box[0][0] < 0, "the ROI reaches past the volume"
+    np.testing.assert_array_equal(prepared.image, pre.prepare_roi(grid, box))
+    # the fill is the subsampled percentile inference always used, not the whole-grid one
+    assert pre.roi_fill(grid) != float(np.percentile(grid, 1))
+
+
+def test_inference_prepares_the_roi_with_the_shared_function(tiny_models, small_volume, monkeypatch):
+    from napari_c2w.infer import pipeline
+    from napari_c2w.infer.forward import WindowedForward
+    from napari_c2w.infer.models import load_model_set
+
+    volume, _ph = small_volume
+    calls, seen = [], []
+    real = pre.prepare_roi
+
+    def spy(grid, box, normalisation=None):
+        out = real(grid, box, normalisation)
+        calls.append((grid.copy(), box, out))
+        return out
+
+    probability = WindowedForward.probability
+
+    def record(self, stage, x, window):
+        seen.append(np.array(x))
+        return probability(self, stage, x, window)
+
+    monkeypatch.setattr(pre, "prepare_roi", spy)
+    monkeypatch.setattr(WindowedForward, "probability", record)
+    models = load_model_set([tiny_models])
+    options = pipeline.InferenceOptions(stages=("cavity",), crop_to_atrium=False)
+    pred = pipeline.segment(volume, models, options)
+    ((grid, box, x),) = calls
+    assert [list(b) for b in box] == pred.roi["box_model_grid"]
+    spacing = models["cavity"].meta["spacing"]
+    np.testing.assert_array_equal(
+        grid, pre.to_model_grid(np.asarray(volume.array, np.float32), volume.spacing, spacing)
+    )
+    np.testing.assert_array_equal(seen[-1], x), "the cavity model sees the shared function's output"
+
+
+def test_regions_are_pure_geometry():
+    box = ((10, 26), (20, 52), (20, 52))  # a 16 x 32 x 32 ROI
+    region = atrium_region((14.0, 30.0, 30.0), (18.0, 40.0, 40.0), box, (1, 2, 2), (8, 16, 16))
+    assert region is not None
+    for (lo, hi), n, w in zip(region, (16, 32, 32), (8, 16, 16), strict=True):
+        assert 0 <= lo < hi <= n and hi - lo >= w
+    assert atrium_region((40.0, 0, 0), (50.0, 1, 1), box, (1, 1, 1), (8, 16, 16)) is None, "outside the ROI"
+    cavity = np.zeros((16, 32, 32), bool)
+    assert cavity_region(cavity, (1, 1, 1), (8, 8, 8)) is None
+    cavity[6:9, 10:14, 12:15] = True
+    assert cavity_region(cavity, (1, 1, 1), (4, 4, 4)) == ((5, 10), (9, 15), (11, 16))

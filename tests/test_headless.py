@@ -1,0 +1,60 @@
+"""``pip install napari-c2w`` without napari, magicgui or Qt: the CLI, inference and training import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+BLOCKED = (
+    "napari",
+    "magicgui",
+    "qtpy",
+    "PyQt5",
+    "PyQt6",
+    "PySide2",
+    "PySide6",
+    "superqt",
+    "app_model",
+    "vispy",
+)
+
+SCRIPT = textwrap.dedent(
+    """
+    import importlib.abc, sys
+
+    BLOCKED = {blocked!r}
+
+    class Absent(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ModuleNotFoundError(f"No module named {{name!r}} (blocked: headless install)")
+            return None
+
+    sys.meta_path.insert(0, Absent())
+    import napari_c2w.cli, napari_c2w.cli.export_cmd, napari_c2w.train.cli, napari_c2w.train.api
+    import napari_c2w.infer.pipeline, napari_c2w.io.export, napari_c2w.review, napari_c2w._reader
+    from napari_c2w.cli import build_parser
+    from napari_c2w.train.cli import build_parser as build_train_parser
+
+    build_parser(), build_train_parser()
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+    print("LEAKED", leaked)
+    """
+).format(blocked=BLOCKED)
+
+
+def test_cli_inference_and_training_import_without_napari_or_qt():
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], check=False, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LEAKED []" in result.stdout
+
+
+def test_the_blocker_blocks():
+    script = SCRIPT.replace("import napari_c2w.cli,", "import napari, napari_c2w.cli,")
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode != 0 and "blocked: headless install" in result.stderr
