@@ -21,7 +21,7 @@ from ..io.volume import Volume
 from ..masks.band import INNER_MM, OUTER_MM
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
-from .postprocess import binary_entropy, postprocess, uncertainty
+from .postprocess import binary_entropy, discarded_share, postprocess, uncertainty
 from .regions import atrium_region, margin_voxels, stage_region
 
 log = logging.getLogger(__name__)
@@ -205,15 +205,7 @@ class _Run:
         grid_shape = grid.shape
         self._finish("prepare", t0)
 
-        if self._fits_roi(image.shape, roi_meta):
-            # The whole volume fits in the ROI (a scan cropped around the atrium): the ROI is
-            # centred on it and the localizer, which learned from wider views, is not needed.
-            self._step("localizer", "the volume fits the ROI; no localisation needed")
-            centre = tuple((n - 1) / 2 * s for n, s in zip(image.shape, vol.spacing, strict=True))
-            atrium_mm, self.localizer_ml = None, None
-            self._finish("localizer", time.perf_counter())
-        else:
-            centre, atrium_mm = self._localise(image)
+        centre, atrium_mm = self._locate(image, roi_meta)
         box = pre.roi_box(self._to_grid(centre, grid_shape), roi_meta["roi"], grid_shape)
         atrium = self._atrium_box(atrium_mm, box, grid_shape, spacing)
         x = pre.prepare_roi(grid, box, roi_meta.get("intensity_normalisation"))
@@ -233,12 +225,11 @@ class _Run:
         self._step("finish", "post-processing and mapping back to the input grid")
         t0 = time.perf_counter()
         roi_labels, band = self._postprocess(probs, spacing)
-        fragments = None
-        if "cavity" in roi_labels:  # cavity probability the post-processing discarded
-            fg = probs["cavity"] >= self._threshold("cavity")
-            fragments = round(
-                float((fg & ~roi_labels["cavity"].astype(bool)).sum() / max(int(fg.sum()), 1)), 5
-            )
+        fragments = (
+            discarded_share(probs["cavity"], roi_labels["cavity"], self._threshold("cavity"))
+            if "cavity" in roi_labels
+            else None
+        )
         entropy = {s: binary_entropy(p) for s, p in probs.items()}
         scores = uncertainty(entropy, band, self.options.flip_tta)
         labels: dict[str, np.ndarray] = {}
@@ -282,10 +273,17 @@ class _Run:
             device=str(self.device),
         )
 
-    def _fits_roi(self, shape, roi_meta: dict) -> bool:
-        """True when the volume's extent is within the ROI's on every axis."""
+    def _locate(self, image: np.ndarray, roi_meta: dict):
+        """The ROI centre (mm from the first voxel) and the atrium's box in mm (or None)."""
         roi_mm = [r * sp for r, sp in zip(roi_meta["roi"], roi_meta["spacing"], strict=True)]
-        return all(n * sp <= r for n, sp, r in zip(shape, self.volume.spacing, roi_mm, strict=True))
+        if all(n * sp <= r for n, sp, r in zip(image.shape, self.volume.spacing, roi_mm, strict=True)):
+            # The whole volume fits in the ROI (a scan cropped around the atrium): the ROI is
+            # centred on it and the localizer, which learned from wider views, is not needed.
+            self._step("localizer", "the volume fits the ROI; no localisation needed")
+            self.localizer_ml = None
+            self._finish("localizer", time.perf_counter())
+            return tuple((n - 1) / 2 * s for n, s in zip(image.shape, self.volume.spacing, strict=True)), None
+        return self._localise(image)
 
     def _localise(self, image: np.ndarray):
         """Centre of the atrium in mm from the first voxel (the localizer's largest component),

@@ -51,32 +51,63 @@ def _thick_slices_class():
 def build_augment(spec: dict, label_keys: list[str], spacing=None):
     """A MONAI Compose of seed 002's augmentations and the protocol shifts over the image and
     label keys; ``spacing`` (z, y, x mm of the model grid) converts slice thicknesses."""
+    from monai.transforms import Compose
+
+    return Compose(
+        [*_acquisition_shifts(spec, spacing), *_seed_table(spec, label_keys), *_intensity_shifts(spec)]
+    )
+
+
+def _on(spec: dict, name: str) -> bool:
+    return name in spec and spec[name]["prob"] > 0
+
+
+def _acquisition_shifts(spec: dict, spacing) -> list:
+    """Thick slices and lower resolution, before anything else changes the image."""
+    from monai.transforms import RandSimulateLowResolutiond
+
+    t = []
+    if _on(spec, "thick_slices"):
+        s = spec["thick_slices"]
+        dz = float(spacing[0]) if spacing is not None else 1.0
+        factors = (max(1.0, s["mm"][0] / dz), max(1.0, s["mm"][1] / dz))
+        t.append(_thick_slices_class()("image", factor_range=factors, prob=s["prob"]))
+    if _on(spec, "low_resolution"):
+        s = spec["low_resolution"]
+        t.append(RandSimulateLowResolutiond("image", prob=s["prob"], zoom_range=tuple(s["zoom"])))
+    return t
+
+
+def _intensity_shifts(spec: dict) -> list:
+    """Histogram shifts and Gibbs ringing, after seed 002's intensity transforms."""
+    from monai.transforms import RandGibbsNoised, RandHistogramShiftd
+
+    t = []
+    if _on(spec, "histogram_shift"):
+        s = spec["histogram_shift"]
+        t.append(RandHistogramShiftd("image", num_control_points=tuple(s["points"]), prob=s["prob"]))
+    if _on(spec, "gibbs"):
+        s = spec["gibbs"]
+        t.append(RandGibbsNoised("image", alpha=tuple(s["alpha"]), prob=s["prob"]))
+    return t
+
+
+def _seed_table(spec: dict, label_keys: list[str]) -> list:
+    """Seed 002's table 1: spatial and intensity augmentations over the image and labels."""
     from monai.transforms import (
-        Compose,
         Rand3DElasticd,
         RandAdjustContrastd,
         RandBiasFieldd,
         RandGaussianNoised,
         RandGaussianSmoothd,
-        RandGibbsNoised,
-        RandHistogramShiftd,
         RandRotated,
         RandShiftIntensityd,
-        RandSimulateLowResolutiond,
         RandZoomd,
     )
 
     keys = ["image", *label_keys]
     modes = ["bilinear"] + ["nearest"] * len(label_keys)
     t = []
-    if "thick_slices" in spec and spec["thick_slices"]["prob"] > 0:
-        s = spec["thick_slices"]
-        dz = float(spacing[0]) if spacing is not None else 1.0
-        factors = (max(1.0, s["mm"][0] / dz), max(1.0, s["mm"][1] / dz))
-        t.append(_thick_slices_class()("image", factor_range=factors, prob=s["prob"]))
-    if "low_resolution" in spec and spec["low_resolution"]["prob"] > 0:
-        s = spec["low_resolution"]
-        t.append(RandSimulateLowResolutiond("image", prob=s["prob"], zoom_range=tuple(s["zoom"])))
     if "bias_field" in spec:
         s = spec["bias_field"]
         t.append(RandBiasFieldd("image", coeff_range=tuple(s["coeff"]), prob=s["prob"]))
@@ -140,13 +171,7 @@ def build_augment(spec: dict, label_keys: list[str], spacing=None):
     if "noise" in spec:
         s = spec["noise"]
         t.append(RandGaussianNoised("image", std=s["std"], prob=s["prob"]))
-    if "histogram_shift" in spec and spec["histogram_shift"]["prob"] > 0:
-        s = spec["histogram_shift"]
-        t.append(RandHistogramShiftd("image", num_control_points=tuple(s["points"]), prob=s["prob"]))
-    if "gibbs" in spec and spec["gibbs"]["prob"] > 0:
-        s = spec["gibbs"]
-        t.append(RandGibbsNoised("image", alpha=tuple(s["alpha"]), prob=s["prob"]))
-    return Compose(t)
+    return t
 
 
 def tight_field_of_view(image, labels: dict, target: str, spacing, *, margin_mm: float, fill: float):
