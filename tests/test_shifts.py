@@ -87,3 +87,12 @@ def test_in_plane_blocks_halve_y_and_x(small_case):
         _centre_mm(vol, labels["cavity"]),
         atol=max(out.spacing) / 2 + 0.5,
     )
+
+
+def test_contrast_shifts_change_intensities_not_labels(small_case):
+    labels = {"cavity": small_case.labels["cavity"].astype(np.uint8)}
+    for shift in (shifts.Shift("remap", {"strength": 0.6}), shifts.Shift("tissues")):
+        out, out_labels = shift(small_case.image, labels, seed=3)
+        assert out.shape == small_case.image.shape and out.spacing == small_case.image.spacing
+        assert not np.allclose(out.array, small_case.image.array)
+        np.testing.assert_array_equal(out_labels["cavity"], labels["cavity"])

@@ -11,6 +11,8 @@ prediction on the shifted copy is scored against the shifted labels. Pure numpy/
 - ``crop``: the field of view cut to the atrium's box plus ``margin_mm`` (negative cuts into it).
 - ``pad``: a wider field of view: ``mm`` of smooth body-like background on each side in y and x.
 - ``intensity``: float intensities in another range, gamma, a multiplicative bias field and noise.
+- ``remap``: another contrast through a random, possibly non-monotonic intensity curve.
+- ``tissues``: SynthSeg-style random intensities per tissue class.
 - ``orient``: the same voxels stored in another axis order (SimpleITK ``DICOMOrient`` code).
 """
 
@@ -158,6 +160,31 @@ def intensity(
     return volume.with_array((x * top * scale).astype(np.float32)), labels
 
 
+def remap(
+    volume: Volume, labels: Labels, rng=None, points: int = 6, strength: float = 0.5
+) -> tuple[Volume, Labels]:
+    """Another contrast: intensities (scaled to [0, 1] by the 99.5th percentile) pass through a
+    random piecewise-linear curve whose ``points`` knots move by up to ``strength``, so tissue
+    order can change, as another inversion time or sequence would change it."""
+    rng = rng or np.random.default_rng(0)
+    a = np.asarray(volume.array, np.float32)
+    top = float(np.percentile(a, 99.5)) or 1.0
+    knots = np.linspace(0, 1, points)
+    values = np.clip(knots + rng.uniform(-strength, strength, points) * (knots > 0), 0, 1.5)
+    out = np.interp(np.clip(a / top, 0, 1.5), np.append(knots, 1.5), np.append(values, values[-1] + 0.5))
+    return volume.with_array((out * top).astype(np.float32)), labels
+
+
+def tissue_classes(volume: Volume, labels: Labels, rng=None) -> tuple[Volume, Labels]:
+    """SynthSeg-style: the cavity and four intensity classes of the rest redrawn with random
+    means and texture (:func:`napari_c2w.phantom.semisynth.synthseg`)."""
+    from .phantom.semisynth import synthseg
+
+    rng = rng or np.random.default_rng(0)
+    image = synthseg(np.asarray(volume.array), labels, volume.spacing, rng)
+    return volume.with_array(image.astype(np.float32)), labels
+
+
 def orientation(volume: Volume, labels: Labels, rng=None, code: str = "RAS") -> tuple[Volume, Labels]:
     """The same voxels stored in the axis order ``code`` (exact; geometry kept physical)."""
     import SimpleITK as sitk
@@ -184,6 +211,8 @@ SHIFTS = {
     "pad": pad_field_of_view,
     "intensity": intensity,
     "orient": orientation,
+    "remap": remap,
+    "tissues": tissue_classes,
 }
 
 #: The benchmark's shifts (issue #11): slice thickness, field of view, intensity, orientation.
@@ -202,6 +231,10 @@ BENCHMARK = (
     Shift("intensity", {"gamma": 1.6}),
     Shift("intensity", {"bias": 0.4}),
     Shift("intensity", {"noise": 0.08}),
+    Shift("intensity", {"noise": 0.2}),
+    Shift("remap", {"strength": 0.3}),
+    Shift("remap", {"strength": 0.6}),
+    Shift("tissues"),
     Shift("orient", {"code": "RAS"}),
     Shift("orient", {"code": "PIL"}),
     Shift("orient", {"code": "SAR"}),
