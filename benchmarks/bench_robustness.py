@@ -58,7 +58,7 @@ def load_cases(args) -> list:
 def run(cases: list, shift_sets, models, options) -> list[dict]:
     from napari_c2w import shifts as sh
     from napari_c2w.infer import segment
-    from napari_c2w.review import compare_masks
+    from napari_c2w.metrics import compare_masks
 
     rows = []
     for family, case in cases:
