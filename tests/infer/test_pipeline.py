@@ -395,34 +395,3 @@ def test_other_stored_orientations_are_predicted_in_the_models_order_and_mapped_
         assert got.labels[s].shape == stored.shape
         np.testing.assert_array_equal(got.labels[s], r.from_canonical(ref.labels[s]))
         np.testing.assert_allclose(got.probabilities[s], r.from_canonical(ref.probabilities[s]), atol=1e-6)
-
-
-def test_localizer_is_skipped_when_the_volume_fits_the_roi(models, monkeypatch):
-    """A scan cropped tightly around the atrium: the ROI is centred on it, no localisation."""
-    from napari_c2w.infer.pipeline import _Run
-
-    seen: list[str] = []
-    original = _Run._predict
-
-    def spy(self, stage, x):
-        seen.append(stage.stage)
-        return original(self, stage, x)
-
-    monkeypatch.setattr(_Run, "_predict", spy)
-    roi_mm = np.multiply(models["cavity"].meta["roi"], models["cavity"].meta["spacing"])  # 40 mm cube
-    rng = np.random.default_rng(0)
-    small = Volume(rng.random((14, 30, 28)).astype(np.float32), (2.5, 1.25, 1.25), (3.0, -2.0, 7.0))
-    assert all(np.multiply(small.shape, small.spacing) <= roi_mm)
-    pred = segment(small, models, InferenceOptions(stages=("cavity",)))
-    assert "localizer" not in seen and pred.roi["localizer_ml"] is None
-    np.testing.assert_allclose(
-        pred.roi["centre_mm"],
-        [(n - 1) / 2 * s for n, s in zip(small.shape, small.spacing, strict=True)],
-        atol=0.01,
-    )
-    assert pred.labels["cavity"].shape == small.shape
-
-    seen.clear()
-    wide = Volume(rng.random((20, 40, 40)).astype(np.float32), (2.5, 1.25, 1.25))
-    segment(wide, models, InferenceOptions(stages=("cavity",)))
-    assert seen[0] == "localizer"

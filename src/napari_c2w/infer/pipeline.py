@@ -205,7 +205,7 @@ class _Run:
         grid_shape = grid.shape
         self._finish("prepare", t0)
 
-        centre, atrium_mm = self._locate(image, roi_meta)
+        centre, atrium_mm = self._localise(image)
         box = pre.roi_box(self._to_grid(centre, grid_shape), roi_meta["roi"], grid_shape)
         atrium = self._atrium_box(atrium_mm, box, grid_shape, spacing)
         x = pre.prepare_roi(grid, box, roi_meta.get("intensity_normalisation"))
@@ -272,18 +272,6 @@ class _Run:
             },
             device=str(self.device),
         )
-
-    def _locate(self, image: np.ndarray, roi_meta: dict):
-        """The ROI centre (mm from the first voxel) and the atrium's box in mm (or None)."""
-        roi_mm = [r * sp for r, sp in zip(roi_meta["roi"], roi_meta["spacing"], strict=True)]
-        if all(n * sp <= r for n, sp, r in zip(image.shape, self.volume.spacing, roi_mm, strict=True)):
-            # The whole volume fits in the ROI (a scan cropped around the atrium): the ROI is
-            # centred on it and the localizer, which learned from wider views, is not needed.
-            self._step("localizer", "the volume fits the ROI; no localisation needed")
-            self.localizer_ml = None
-            self._finish("localizer", time.perf_counter())
-            return tuple((n - 1) / 2 * s for n, s in zip(image.shape, self.volume.spacing, strict=True)), None
-        return self._localise(image)
 
     def _localise(self, image: np.ndarray):
         """Centre of the atrium in mm from the first voxel (the localizer's largest component),
