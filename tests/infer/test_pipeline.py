@@ -365,3 +365,33 @@ def test_predict_cli_no_crop_runs_every_stage_on_the_whole_roi(
     assert seen == [(True, True), (False, False)]
     summary = json.loads((tmp_path / "b" / "c0" / "prediction.json").read_text())
     assert summary["roi"]["stage_boxes_in_roi"] == {}
+
+
+@pytest.mark.parametrize("code", ["RAS", "PIL", "SAR"])
+def test_other_stored_orientations_are_predicted_in_the_models_order_and_mapped_back(
+    small_volume, models, code
+):
+    """The same anatomy stored as RAS, or with a sagittal/coronal axis order, gives the same
+    probabilities voxel for voxel as the canonical (LPS) copy, in the stored order."""
+    import SimpleITK as sitk
+
+    from napari_c2w.io.orient import reorientation
+    from napari_c2w.io.volume import to_sitk
+
+    volume, _ = small_volume
+    img = sitk.DICOMOrient(to_sitk(volume), code)
+    stored = Volume(
+        sitk.GetArrayFromImage(img),
+        tuple(reversed(img.GetSpacing())),
+        tuple(reversed(img.GetOrigin())),
+        img.GetDirection(),
+    )
+    options = InferenceOptions(probabilities=True)
+    ref = segment(volume, models, options)
+    got = segment(stored, models, options)
+    r = reorientation(stored.direction)
+    assert got.roi["stored_orientation"] == code
+    for s in ref.labels:
+        assert got.labels[s].shape == stored.shape
+        np.testing.assert_array_equal(got.labels[s], r.from_canonical(ref.labels[s]))
+        np.testing.assert_allclose(got.probabilities[s], r.from_canonical(ref.probabilities[s]), atol=1e-6)

@@ -52,6 +52,21 @@ def add_parser(sub) -> None:
         help="write the LAScarQS-style noisy scar annotation instead of the true scar",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing phantom files")
+    p.add_argument(
+        "--from",
+        dest="real",
+        type=Path,
+        default=None,
+        metavar="DATASET",
+        help="semi-synthetic cases instead: for every case store in DATASET with a cavity label, "
+        "--cases variants with a synthetic wall and scar rendered into the real image",
+    )
+    p.add_argument(
+        "--synthseg",
+        action="store_true",
+        help="with --from: redraw every tissue with random intensities (SynthSeg-style) instead "
+        "of rendering into the real image",
+    )
     p.set_defaults(func=run)
 
 
@@ -64,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give the output folder once: -o OUT")
     args.output = args.output or args.old_output
     args.output.mkdir(parents=True, exist_ok=True)
+    if args.real is not None:
+        return _semi_synthetic(args)
 
     def make(seed: int) -> None:
         ph = generate_phantom(
@@ -77,3 +94,23 @@ def run(args: argparse.Namespace) -> int:
 
     seeds = range(args.seed, args.seed + args.cases)
     return run_batch(seeds, make, desc="phantom", name=lambda s: f"phantom_{s:04d}")
+
+
+def _semi_synthetic(args: argparse.Namespace) -> int:
+    from ..io.store import list_case_stores, read_case_store
+    from ..phantom.semisynth import SemiSynthOptions, semi_synthetic_case
+
+    if args.layout != "zarr":
+        raise ValueError("--from writes case stores only (--layout zarr)")
+    stores = list_case_stores(args.real)
+    if not stores:
+        raise ValueError(f"{args.real} holds no case stores; build one with `napari-c2w import`")
+    opts = SemiSynthOptions(synthseg=args.synthseg)
+    jobs = [(store, seed) for store in stores for seed in range(args.seed, args.seed + args.cases)]
+
+    def make(job) -> None:
+        store, seed = job
+        case = semi_synthetic_case(read_case_store(store), seed, opts)
+        write_case_store(case, store_path(args.output, case.case_id), overwrite=args.overwrite)
+
+    return run_batch(jobs, make, desc="semi-synthetic", name=lambda j: f"{j[0].name} seed {j[1]}")

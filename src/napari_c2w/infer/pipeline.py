@@ -16,11 +16,12 @@ import numpy as np
 
 from .. import preprocess as pre
 from ..errors import C2WError, InputError
+from ..io.orient import CANONICAL, reorientation
 from ..io.volume import Volume
 from ..masks.band import INNER_MM, OUTER_MM
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
-from .postprocess import binary_entropy, postprocess, uncertainty
+from .postprocess import binary_entropy, discarded_share, postprocess, uncertainty
 from .regions import atrium_region, margin_voxels, stage_region
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Prediction:
     timings: dict[str, float]
     models: dict[str, dict]
     device: str
+    quality: dict = dataclasses.field(default_factory=dict)
 
 
 class _Cancel:
@@ -132,8 +134,30 @@ def segment(
         raise InputError(None, f"the model set has no {', '.join(missing)} model.")
     device = select_device(options.device)
     set_memory_limit(device, options.memory_limit_gb)
-    run = _Run(volume, models, options, device, progress or (lambda f, m: None), _Cancel(cancel))
-    return run.execute()
+    # The models run in their canonical orientation; the results come back to the stored order.
+    orient = reorientation(volume.direction)
+    report = progress or (lambda f, m: None)
+    run = _Run(orient.volume(volume), models, options, device, report, _Cancel(cancel))
+    pred = _back_to_stored_order(run.execute(), orient)
+    if "cavity" in pred.labels:
+        from .quality import assess
+
+        pred.quality = assess(pred, volume.spacing)
+    return pred
+
+
+def _back_to_stored_order(pred: Prediction, orient) -> Prediction:
+    """Map a prediction made in the canonical orientation back to the input's array order."""
+    pred.roi["stored_orientation"] = orient.code
+    if orient.identity:
+        return pred
+    pred.labels = {s: orient.from_canonical(a) for s, a in pred.labels.items()}
+    if pred.probabilities is not None:
+        pred.probabilities = {s: orient.from_canonical(a) for s, a in pred.probabilities.items()}
+    if pred.uncertainty_map is not None:
+        pred.uncertainty_map = orient.from_canonical(pred.uncertainty_map)
+    pred.roi["reoriented_to"] = CANONICAL
+    return pred
 
 
 def _check_volume(volume: Volume) -> None:
@@ -216,6 +240,11 @@ class _Run:
         self._step("finish", "post-processing and mapping back to the input grid")
         t0 = time.perf_counter()
         roi_labels, band = self._postprocess(probs, spacing)
+        fragments = (
+            discarded_share(probs["cavity"], roi_labels["cavity"], self._threshold("cavity"))
+            if "cavity" in roi_labels
+            else None
+        )
         entropy = {s: binary_entropy(p) for s, p in probs.items()}
         scores = uncertainty(entropy, band, self.options.flip_tta)
         labels: dict[str, np.ndarray] = {}
@@ -247,6 +276,8 @@ class _Run:
                 "box_model_grid": [list(b) for b in box],
                 "stage_boxes_in_roi": boxes,
                 "model_spacing": list(spacing),
+                "localizer_ml": None if self.localizer_ml is None else round(self.localizer_ml, 2),
+                "cavity_fragments": fragments,
             },
             timings=self.timings,
             models={
@@ -272,6 +303,10 @@ class _Run:
         mask = prob >= 0.5
         if mask.any():
             mask, _ = keep_largest_component(mask)
+        voxel_mm3 = np.prod(
+            [s * n0 / n for s, n0, n in zip(self.volume.spacing, image.shape, shape, strict=True)]
+        )
+        self.localizer_ml = float(mask.sum() * voxel_mm3 / 1000.0)
         com = pre.center_of_mass(mask)
         if com is None:
             log.warning("the localizer found no atrium; the ROI is centred on the volume")

@@ -1,4 +1,6 @@
-"""Patch sampling and on-the-fly augmentation with MONAI transforms (seed 002, table 1)."""
+"""Patch sampling and on-the-fly augmentation with MONAI transforms (seed 002, table 1), plus
+the protocol shifts of issue #11: thick slices, lower resolution, histogram shifts, Gibbs
+ringing and tight fields of view (see :mod:`napari_c2w.shifts` for the benchmark's versions)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,87 @@ from .config import TrainConfig
 from .data import Prepared
 
 
-def build_augment(spec: dict, label_keys: list[str]):
-    """A MONAI Compose of seed 002's augmentations over the image and label keys."""
+def _thick_slices_class():
+    from monai.transforms import MapTransform, RandomizableTransform
+
+    class RandThickSlicesd(RandomizableTransform, MapTransform):
+        """Simulate a thick-slice acquisition: average slabs of ``factor`` slices along z (a
+        factor drawn from ``factor_range``) and interpolate back to the grid, as a 2.5-5 mm
+        slice resampled to the model's spacing looks. Image keys only."""
+
+        def __init__(self, keys, factor_range: tuple[float, float], prob: float = 0.1) -> None:
+            MapTransform.__init__(self, keys)
+            RandomizableTransform.__init__(self, prob)
+            self.factor_range = factor_range
+            self.factor = 1.0
+
+        def randomize(self, data=None) -> None:
+            super().randomize(None)
+            self.factor = float(self.R.uniform(*self.factor_range))
+
+        def __call__(self, data):
+            self.randomize()
+            d = dict(data)
+            if not self._do_transform or self.factor <= 1.0:
+                return d
+            for key in self.key_iterator(d):
+                x = torch.as_tensor(np.asarray(d[key]), dtype=torch.float32)
+                z = x.shape[1]
+                slabs = max(1, round(z / self.factor))
+                down = torch.nn.functional.interpolate(x[None], size=(slabs, *x.shape[2:]), mode="area")
+                d[key] = torch.nn.functional.interpolate(down, size=x.shape[1:], mode="trilinear")[0].numpy()
+            return d
+
+    return RandThickSlicesd
+
+
+def build_augment(spec: dict, label_keys: list[str], spacing=None):
+    """A MONAI Compose of seed 002's augmentations and the protocol shifts over the image and
+    label keys; ``spacing`` (z, y, x mm of the model grid) converts slice thicknesses."""
+    from monai.transforms import Compose
+
+    return Compose(
+        [*_acquisition_shifts(spec, spacing), *_seed_table(spec, label_keys), *_intensity_shifts(spec)]
+    )
+
+
+def _on(spec: dict, name: str) -> bool:
+    return name in spec and spec[name]["prob"] > 0
+
+
+def _acquisition_shifts(spec: dict, spacing) -> list:
+    """Thick slices and lower resolution, before anything else changes the image."""
+    from monai.transforms import RandSimulateLowResolutiond
+
+    t = []
+    if _on(spec, "thick_slices"):
+        s = spec["thick_slices"]
+        dz = float(spacing[0]) if spacing is not None else 1.0
+        factors = (max(1.0, s["mm"][0] / dz), max(1.0, s["mm"][1] / dz))
+        t.append(_thick_slices_class()("image", factor_range=factors, prob=s["prob"]))
+    if _on(spec, "low_resolution"):
+        s = spec["low_resolution"]
+        t.append(RandSimulateLowResolutiond("image", prob=s["prob"], zoom_range=tuple(s["zoom"])))
+    return t
+
+
+def _intensity_shifts(spec: dict) -> list:
+    """Histogram shifts and Gibbs ringing, after seed 002's intensity transforms."""
+    from monai.transforms import RandGibbsNoised, RandHistogramShiftd
+
+    t = []
+    if _on(spec, "histogram_shift"):
+        s = spec["histogram_shift"]
+        t.append(RandHistogramShiftd("image", num_control_points=tuple(s["points"]), prob=s["prob"]))
+    if _on(spec, "gibbs"):
+        s = spec["gibbs"]
+        t.append(RandGibbsNoised("image", alpha=tuple(s["alpha"]), prob=s["prob"]))
+    return t
+
+
+def _seed_table(spec: dict, label_keys: list[str]) -> list:
+    """Seed 002's table 1: spatial and intensity augmentations over the image and labels."""
     from monai.transforms import (
-        Compose,
         Rand3DElasticd,
         RandAdjustContrastd,
         RandBiasFieldd,
@@ -92,7 +171,28 @@ def build_augment(spec: dict, label_keys: list[str]):
     if "noise" in spec:
         s = spec["noise"]
         t.append(RandGaussianNoised("image", std=s["std"], prob=s["prob"]))
-    return Compose(t)
+    return t
+
+
+def tight_field_of_view(image, labels: dict, target: str, spacing, *, margin_mm: float, fill: float):
+    """Blank the image outside the ``target``'s box plus ``margin_mm`` in y and x (negative cuts
+    into it), as a scan cropped tightly around the atrium reaches the model after the
+    pipeline pads its ROI with a constant. Labels are kept: the anatomy outside is still there."""
+    mask = labels.get(target)
+    if mask is None or not np.any(mask):
+        return image
+    idx = np.nonzero(np.asarray(mask)[0] if np.ndim(mask) == 4 else mask)
+    out = np.array(image, copy=True)
+    view = out[0] if out.ndim == 4 else out
+    for ax in (1, 2):
+        m = round(margin_mm / spacing[ax])
+        lo, hi = max(0, int(idx[ax].min()) - m), int(idx[ax].max()) + 1 + m
+        sl = [slice(None)] * 3
+        sl[ax] = slice(0, lo)
+        view[tuple(sl)] = fill
+        sl[ax] = slice(max(hi, lo), None)
+        view[tuple(sl)] = fill
+    return out
 
 
 class PatchSampler:
@@ -119,7 +219,11 @@ class PatchSampler:
             num_samples=1,
             allow_smaller=False,
         )
-        self.augment = build_augment(config.augment, self.label_keys) if config.stage != "cavity2d" else None
+        self.augment = (
+            build_augment(config.augment, self.label_keys, config.data.model_spacing)
+            if config.stage != "cavity2d"
+            else None
+        )
         self.margin = [int(np.ceil(config.data.roi_jitter_mm / s)) for s in config.data.model_spacing]
 
     def _roi(self, case: Prepared, rng: np.random.Generator) -> dict:
@@ -129,12 +233,20 @@ class PatchSampler:
         jitter = [rng.integers(-m, m + 1) if m else 0 for m in self.margin]
         center = [c + j for c, j in zip(case.roi_center, jitter, strict=True)]
         box = roi_box(center, roi, case.image.shape)
-        out = {"image": crop(case.image, box, fill=float(case.image.min()))[None]}
+        fill = float(case.image.min())
+        out = {"image": crop(case.image, box, fill=fill)[None]}
         for key in self.label_keys:
             mask = case.labels.get(key)
             out[key] = (crop(mask, box) if mask is not None else np.zeros(out["image"].shape[1:], np.uint8))[
                 None
             ]
+        fov = self.config.augment.get("field_of_view")
+        if fov and fov["prob"] > 0 and rng.random() < fov["prob"]:
+            margin = float(rng.uniform(*fov["margin_mm"]))
+            target = "cavity" if "cavity" in out else self.target
+            out["image"] = tight_field_of_view(
+                out["image"], out, target, self.config.data.model_spacing, margin_mm=margin, fill=fill
+            )
         return out
 
     def batch(self, iteration: int) -> dict[str, torch.Tensor]:

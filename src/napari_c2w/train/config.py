@@ -168,6 +168,13 @@ def default_augment() -> dict[str, dict[str, Any]]:
         "contrast": {"prob": 0.30, "gamma": [0.8, 1.3]},
         "shift": {"prob": 0.50, "offset": 0.1},
         "noise": {"prob": 0.20, "std": 0.02},
+        # Protocol shifts (issue #11): other slice thicknesses, resolutions, intensity
+        # mappings, ringing and fields of view than the training scans have.
+        "thick_slices": {"prob": 0.25, "mm": [2.5, 5.0]},
+        "low_resolution": {"prob": 0.10, "zoom": [0.6, 1.0]},
+        "histogram_shift": {"prob": 0.15, "points": [5, 10]},
+        "gibbs": {"prob": 0.10, "alpha": [0.0, 0.4]},
+        "field_of_view": {"prob": 0.20, "margin_mm": [-3.0, 10.0]},
     }
 
 

@@ -1,0 +1,172 @@
+"""Protocol-shift benchmark: the bundled (or given) models on shifted copies of held-out cases.
+
+    python benchmarks/bench_robustness.py [--cases 10] [--models DIR] [--shifts NAME ...]
+                                          [--json out.json]
+
+Cases: the 10 last la2018 case ids (sorted), which ``training/bundled.sh`` holds out, read
+straight from ``../shared/data/la2018/train``; semi-synthetic copies of the first of them
+(``napari_c2w.phantom.semisynth``: real image and cavity, synthetic wall and scar, a family no
+bundled model trained on); held-out phantoms (seeds 1000+). Each is shifted by every entry of
+``napari_c2w.shifts.BENCHMARK`` (slice thickness 1.25/2.5/4 mm, crops of the atrium box
++5/0/-3 mm, a 60 mm wider field of view, float range, gamma 0.6/1.6, bias field, noise, RAS and
+permuted axis orders) and by their combination (2.5 mm + tight crop + float 0-330, like the
+external cohort of issue #11). Prints cavity Dice, HD95 and failures (Dice < 0.7) per shift, and
+how well the pipeline's quality score finds the bad cases (AUROC for cavity Dice < 0.8, and
+the same for the entropy score it replaces), with the time per case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+LA2018 = REPO.parent / "shared" / "data" / "la2018" / "train"
+
+
+def auroc(bad: np.ndarray, score: np.ndarray) -> float:
+    """Probability that a bad case scores higher than a good one (ties count half)."""
+    pos, neg = score[bad], score[~bad]
+    if not len(pos) or not len(neg):
+        return math.nan
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def load_cases(args) -> list:
+    """The benchmark's cases: held-out la2018 (cavity), semi-synthetic copies of them (cavity,
+    wall, scar: a family no bundled model trained on) and held-out phantoms (seeds 1000+)."""
+    from napari_c2w.io.layouts import read_case_folder
+    from napari_c2w.phantom import generate_phantom
+    from napari_c2w.phantom.semisynth import semi_synthetic_case
+
+    folders = sorted(p for p in args.la2018.iterdir() if p.is_dir())[-10:][: args.cases]
+    real = [read_case_folder(f) for f in folders]
+    out = [("la2018", c) for c in real]
+    out += [("semi-synthetic", semi_synthetic_case(c, 7)) for c in real[: args.semisynth]]
+    for seed in range(1000, 1000 + args.phantoms):
+        out.append(("phantom", generate_phantom(seed, spacing=(1.25, 0.625, 0.625)).to_case()))
+    return out
+
+
+def run(cases: list, shift_sets, models, options) -> list[dict]:
+    from napari_c2w import shifts as sh
+    from napari_c2w.infer import segment
+    from napari_c2w.metrics import compare_masks
+
+    rows = []
+    for family, case in cases:
+        labels = {k: np.asarray(v, np.uint8) for k, v in case.labels.items()}
+        for i, shifts in enumerate(shift_sets):
+            name = sh.name(shifts)
+            try:
+                volume, ref = sh.apply(shifts, case.image, labels, seed=i)
+            except ValueError as err:
+                print(f"  {case.case_id} {name}: skipped ({err})")
+                continue
+            t0 = time.perf_counter()
+            pred = segment(volume, models, options)
+            seconds = time.perf_counter() - t0
+            row = {"family": family, "case": case.case_id, "shift": name, "seconds": seconds}
+            for s in ("cavity", "wall", "scar"):
+                if s in ref and s in pred.labels:
+                    m = compare_masks(pred.labels[s], ref[s] > 0, volume.spacing)
+                    row[s] = m["dice"]
+                    row[f"{s}_hd95_mm"] = m["hd95_mm"]
+            row["dice"], row["hd95_mm"] = row["cavity"], row["cavity_hd95_mm"]
+            row.update(
+                quality=pred.quality["score"],
+                flagged=pred.quality["flagged"],
+                reason=pred.quality["reason"],
+                warnings=pred.quality["warnings"],
+                entropy=pred.uncertainty["score"],
+                features=pred.quality["features"],
+            )
+            rows.append(row)
+            scores = ", ".join(f"{s} {row[s]:.3f}" for s in ("cavity", "wall", "scar") if s in row)
+            print(
+                f"  [{family}] {case.case_id} {name}: {scores}; quality {row['quality']:.2f}"
+                f" ({row['reason'] or 'ok'}), {seconds:.1f} s",
+                flush=True,
+            )
+    return rows
+
+
+def shift_table(rows: list[dict]) -> list[str]:
+    lines = [
+        "| shift | n | cavity Dice mean | min | HD95 mm | failures (< 0.7) | flagged | wall | scar |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in dict.fromkeys(r["shift"] for r in rows):
+        sel = [r for r in rows if r["shift"] == name]
+        d = np.array([r["dice"] for r in sel], float)
+        h = np.array([r["hd95_mm"] for r in sel], float)
+        extra = []
+        for s in ("wall", "scar"):
+            v = np.array([r[s] for r in sel if s in r], float)
+            extra.append(f"{np.nanmean(v):.3f}" if v.size else "-")
+        lines.append(
+            f"| {name} | {len(sel)} | {np.nanmean(d):.3f} | {np.nanmin(d):.3f} | {np.nanmean(h):.2f} "
+            f"| {int((d < 0.7).sum())} | {sum(r['flagged'] for r in sel)} | {extra[0]} | {extra[1]} |"
+        )
+    return lines
+
+
+def report(rows: list[dict]) -> list[str]:
+    lines = []
+    for family in dict.fromkeys(r["family"] for r in rows):
+        lines += [f"{family}:", *shift_table([r for r in rows if r["family"] == family]), ""]
+    d = np.array([r["dice"] for r in rows], float)
+    bad = np.nan_to_num(d, nan=0.0) < 0.8
+    q = np.array([r["quality"] for r in rows], float)
+    e = np.array([r["entropy"] for r in rows], float)
+    lines += [
+        f"all: {len(rows)} runs, cavity Dice {np.nanmean(d):.3f}, {int(bad.sum())} with Dice < 0.8",
+        f"failure detection (Dice < 0.8): AUROC quality score {auroc(bad, q):.3f}, "
+        f"entropy score {auroc(bad, e):.3f}; flagged {sum(r['flagged'] for r in rows)} "
+        f"(of them bad: {int(sum(r['flagged'] and b for r, b in zip(rows, bad, strict=True)))})",
+    ]
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", type=int, default=10, help="how many of the 10 held-out la2018 cases")
+    ap.add_argument("--semisynth", type=int, default=3, help="semi-synthetic copies of the first N of them")
+    ap.add_argument("--phantoms", type=int, default=2, help="held-out phantoms (seeds 1000+)")
+    ap.add_argument("--la2018", type=Path, default=LA2018, help="the la2018 train folder")
+    ap.add_argument("--models", type=Path, action="append", default=[], help="model folder(s) or run(s)")
+    ap.add_argument("--shifts", nargs="*", help="only shifts whose name starts with these")
+    ap.add_argument("--json", type=Path, help="write every row here")
+    args = ap.parse_args()
+    if not args.la2018.is_dir():
+        print(f"{args.la2018} is missing: the benchmark needs the la2018 cases")
+        return 1
+    from napari_c2w import shifts as sh
+    from napari_c2w.infer import InferenceOptions, load_model_set
+    from napari_c2w.models import set_threads
+
+    set_threads()
+    cases = load_cases(args)
+    sets = [*sh.BENCHMARK, sh.COMBINED]
+    if args.shifts:
+        sets = [s for s in sets if any(sh.name(s).startswith(w) for w in args.shifts)]
+    models = load_model_set(args.models)
+    t0 = time.perf_counter()
+    rows = run(cases, sets, models, InferenceOptions())
+    lines = report(rows)
+    print("\n" + "\n".join(lines))
+    print(f"\n{len(rows)} runs in {time.perf_counter() - t0:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=lambda v: None if math.isnan(v) else v))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

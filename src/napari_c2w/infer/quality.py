@@ -1,0 +1,171 @@
+"""A per-case quality score that ranks failed segmentations first.
+
+The entropy of the network's own probabilities does not find failures on shifted data (a model
+that is wrong with confidence is certain). This score instead checks the result against what
+an LA segmentation must look like, with features computed from the labels on the input grid:
+
+- ``cavity_ml``: LA volumes in adults with or without AF lie within about 20-250 mL.
+- ``localizer_ratio``: the cavity's volume over the atrium the (independent, coarse) localizer
+  found; the two disagree when either failed.
+- ``compactness``: sphericity of the cavity (1 for a ball); a segmentation scattered into
+  pieces or ragged sheets has a far larger surface for its volume.
+- ``fragments``: the share of cavity-probability voxels outside the kept cavity component.
+- ``wall_coverage``: the share of the cavity's surface voxels with wall within 1.5 mm outside
+  (an anatomical wall covers most of it; a wall model that failed leaves it bare).
+- ``scar_depth``: the share of scar voxels more than 1.5 mm inside the cavity.
+
+Each feature maps to a badness in [0, 1] by a ramp between a plausible and an implausible value
+(:data:`RAMPS`). The case score is the largest badness of the cavity checks (the first four):
+the cavity is what every later stage and measure builds on, and a case is flagged at
+:data:`FLAG_AT`. The wall and scar checks are reported as warnings beside it. Pure numpy/scipy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage
+
+#: feature: (value where badness starts, value where it reaches 1). Low-is-bad when start > end.
+RAMPS = {
+    "cavity_ml_low": (20.0, 5.0),
+    "cavity_ml_high": (250.0, 400.0),
+    "localizer_ratio_low": (0.5, 0.2),
+    "localizer_ratio_high": (2.0, 4.0),
+    "compactness": (0.45, 0.25),
+    "fragments": (0.15, 0.5),
+    "wall_coverage": (0.4, 0.15),
+    "scar_depth": (0.05, 0.3),
+}
+#: A case whose score reaches this is flagged for review.
+FLAG_AT = 0.5
+#: The checks behind the case score; the others (wall, scar) give warnings.
+CAVITY_CHECKS = (
+    "cavity_ml_low",
+    "cavity_ml_high",
+    "localizer_ratio_low",
+    "localizer_ratio_high",
+    "compactness",
+    "fragments",
+)
+
+
+def _ramp(value: float, start: float, end: float) -> float:
+    if value is None or math.isnan(value):
+        return 0.0
+    t = (value - start) / (end - start)
+    return float(min(1.0, max(0.0, t)))
+
+
+def _surface(mask: np.ndarray) -> np.ndarray:
+    return mask & ~ndimage.binary_erosion(mask)
+
+
+def _surface_area_mm2(mask: np.ndarray, spacing) -> float:
+    """Surface area from the marching-cubes mesh of the mask (mm^2)."""
+    from skimage import measure
+
+    padded = np.pad(mask.astype(np.float32), 1)
+    verts, faces, _, _ = measure.marching_cubes(padded, 0.5, spacing=tuple(spacing))
+    return float(measure.mesh_surface_area(verts, faces))
+
+
+def _crop(labels: dict[str, np.ndarray], spacing, margin_mm: float = 4.0) -> dict[str, np.ndarray]:
+    """The masks cut to their union's box plus a margin (the distance maps cost that much)."""
+    masks = {k: np.asarray(v, bool) for k, v in labels.items()}
+    union = np.zeros(next(iter(masks.values())).shape, bool)
+    for m in masks.values():
+        union |= m
+    if not union.any():
+        return masks
+    idx = np.nonzero(union)
+    box = tuple(
+        slice(max(0, int(i.min()) - math.ceil(margin_mm / s)), int(i.max()) + 1 + math.ceil(margin_mm / s))
+        for i, s in zip(idx, spacing, strict=True)
+    )
+    return {k: np.pad(m[box], 1) for k, m in masks.items()}
+
+
+def features(labels: dict[str, np.ndarray], spacing, fragments=None, localizer_ml=None) -> dict:
+    """The quality features of one prediction (see the module docstring).
+
+    Args:
+        labels: the binary masks on the input grid.
+        spacing: the input grid's spacing (z, y, x) in mm.
+        fragments: the share of cavity-probability voxels the post-processing discarded.
+        localizer_ml: the volume of the atrium the localizer found (mL).
+    """
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    masks = _crop(labels, spacing) if labels else {}
+    cavity = masks.get("cavity", np.zeros((1, 1, 1), bool))
+    out = {"cavity_ml": float(cavity.sum() * voxel_ml)}
+    out["localizer_ratio"] = out["cavity_ml"] / localizer_ml if localizer_ml else math.nan
+    if cavity.any():
+        v = cavity.sum() * float(np.prod(spacing))
+        area = _surface_area_mm2(cavity, spacing)
+        out["compactness"] = float(math.pi ** (1 / 3) * (6 * v) ** (2 / 3) / max(area, 1e-6))
+    else:
+        out["compactness"] = math.nan
+    out["fragments"] = math.nan if fragments is None else float(fragments)
+    out["wall_coverage"] = _wall_coverage(cavity, masks.get("wall"), spacing)
+    out["scar_depth"] = _scar_depth(cavity, masks.get("scar"), spacing)
+    return out
+
+
+def _wall_coverage(cavity: np.ndarray, wall, spacing, within_mm: float = 1.5) -> float:
+    if wall is None or not cavity.any():
+        return math.nan
+    wall = np.asarray(wall, bool)
+    surface = _surface(cavity)
+    dist_to_wall = ndimage.distance_transform_edt(~wall, sampling=spacing)
+    return float((dist_to_wall[surface] <= within_mm).mean())
+
+
+def _scar_depth(cavity: np.ndarray, scar, spacing, depth_mm: float = 1.5) -> float:
+    if scar is None or not cavity.any():
+        return math.nan
+    scar = np.asarray(scar, bool)
+    if not scar.any():
+        return 0.0
+    depth = ndimage.distance_transform_edt(cavity, sampling=spacing)
+    return float((depth[scar] > depth_mm).mean())
+
+
+def score(feats: dict) -> dict:
+    """Badness per check, the case score (their maximum) and whether it is flagged."""
+    bad = {
+        "cavity_ml_low": _ramp(feats.get("cavity_ml"), *RAMPS["cavity_ml_low"]),
+        "cavity_ml_high": _ramp(feats.get("cavity_ml"), *RAMPS["cavity_ml_high"]),
+        "localizer_ratio_low": _ramp(feats.get("localizer_ratio"), *RAMPS["localizer_ratio_low"]),
+        "localizer_ratio_high": _ramp(feats.get("localizer_ratio"), *RAMPS["localizer_ratio_high"]),
+        "compactness": _ramp(feats.get("compactness"), *RAMPS["compactness"]),
+        "fragments": _ramp(feats.get("fragments"), *RAMPS["fragments"]),
+        "wall_coverage": _ramp(feats.get("wall_coverage"), *RAMPS["wall_coverage"]),
+        "scar_depth": _ramp(feats.get("scar_depth"), *RAMPS["scar_depth"]),
+    }
+    if feats.get("cavity_ml", 0) == 0:
+        bad["cavity_ml_low"] = 1.0  # nothing found at all
+    worst = max(CAVITY_CHECKS, key=bad.get)
+    value = bad[worst]
+    return {
+        "score": round(value, 4),
+        "flagged": value >= FLAG_AT,
+        "reason": worst if value > 0 else "",
+        "warnings": [k for k in bad if k not in CAVITY_CHECKS and bad[k] >= FLAG_AT],
+        "checks": {k: round(v, 4) for k, v in bad.items()},
+        "features": {
+            k: (None if v is None or math.isnan(v) else round(float(v), 4)) for k, v in feats.items()
+        },
+    }
+
+
+def assess(prediction, spacing) -> dict:
+    """The quality record of a :class:`~napari_c2w.infer.pipeline.Prediction`."""
+    feats = features(
+        prediction.labels,
+        spacing,
+        fragments=prediction.roi.get("cavity_fragments"),
+        localizer_ml=prediction.roi.get("localizer_ml"),
+    )
+    return score(feats)

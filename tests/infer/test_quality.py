@@ -1,0 +1,56 @@
+"""The quality score flags implausible segmentations and passes plausible ones."""
+
+import numpy as np
+
+from napari_c2w.infer.quality import FLAG_AT, features, score
+
+SPACING = (1.25, 1.0, 1.0)
+
+
+def _ball(radius_mm: float, shape=(48, 96, 96), centre=(30.0, 48.0, 48.0)):
+    zz, yy, xx = np.meshgrid(*(np.arange(n) * s for n, s in zip(shape, SPACING, strict=True)), indexing="ij")
+    r = np.sqrt((zz - centre[0]) ** 2 + (yy - centre[1]) ** 2 + (xx - centre[2]) ** 2)
+    return r
+
+
+def _case(radius=22.0, wall_mm=2.5):
+    r = _ball(radius)
+    cavity = r < radius
+    wall = (r >= radius) & (r < radius + wall_mm)
+    scar = wall & (np.arange(96)[None, None, :] > 60)
+    return {"cavity": cavity, "wall": wall, "scar": scar}
+
+
+def test_a_plausible_atrium_passes():
+    labels = _case()
+    f = features(labels, SPACING, fragments=0.01, localizer_ml=labels["cavity"].sum() * 1.25e-3)
+    q = score(f)
+    assert 35 < f["cavity_ml"] < 50 and f["compactness"] > 0.85 and f["wall_coverage"] > 0.95
+    assert q["score"] == 0.0 and not q["flagged"] and q["warnings"] == []
+
+
+def test_nothing_found_is_the_worst_case():
+    labels = {k: np.zeros_like(v) for k, v in _case().items()}
+    q = score(features(labels, SPACING))
+    assert q["score"] == 1.0 and q["flagged"] and q["reason"] == "cavity_ml_low"
+
+
+def test_a_tiny_or_scattered_cavity_and_localizer_disagreement_are_flagged():
+    tiny = _case(radius=6.0)
+    q = score(features(tiny, SPACING, localizer_ml=80.0))
+    assert q["flagged"] and q["reason"] in {"cavity_ml_low", "localizer_ratio_low"}
+    rng = np.random.default_rng(0)
+    scattered = {"cavity": (_ball(30.0) < 30) & (rng.random((48, 96, 96)) < 0.5)}
+    q = score(features(scattered, SPACING))
+    assert q["flagged"] and q["reason"] == "compactness"
+    q = score(features(_case(), SPACING, fragments=0.6))
+    assert q["flagged"] and q["reason"] == "fragments"
+
+
+def test_bare_endocardium_and_deep_scar_are_warnings_not_the_cavity_score():
+    labels = _case()
+    labels["wall"] = labels["wall"] & (np.arange(96)[None, None, :] > 70)
+    labels["scar"] = _ball(22.0) < 12  # deep inside the cavity
+    q = score(features(labels, SPACING))
+    assert set(q["warnings"]) == {"wall_coverage", "scar_depth"}
+    assert q["score"] < FLAG_AT

@@ -1,0 +1,63 @@
+"""The protocol-shift augmentations: thick slices, tight fields of view, new config keys."""
+
+import numpy as np
+import pytest
+
+from napari_c2w.errors import InputError
+from napari_c2w.train.augment import build_augment, tight_field_of_view
+from napari_c2w.train.config import default_augment, default_config, load_config
+
+
+def _only(name: str, **spec):
+    base = {k: {**v, "prob": 0.0} for k, v in default_augment().items() if k in {name}}
+    base[name] = {**default_augment()[name], **spec, "prob": 1.0}
+    return base
+
+
+def test_thick_slices_average_along_z_only():
+    z = np.arange(16) % 2  # alternating slices: a thick slab averages them out
+    y = np.arange(32) % 2
+    image = (z[:, None, None] + 0 * y[None, :, None] + np.zeros((1, 1, 32)))[None].astype(np.float32)
+    inplane = (y[None, :, None] + np.zeros((16, 1, 32)))[None].astype(np.float32)
+    t = build_augment(_only("thick_slices", mm=[5.0, 5.0]), [], spacing=(2.5, 1.25, 1.25))
+    t.set_random_state(seed=0)
+    out = np.asarray(t({"image": image})["image"])
+    assert out.shape == image.shape
+    assert out[0, 2:-2].std() < 0.1 * image.std()  # slices averaged in pairs
+    t.set_random_state(seed=0)
+    kept = np.asarray(t({"image": inplane})["image"])
+    np.testing.assert_allclose(kept, inplane, atol=1e-5)  # nothing happens within a slice
+
+
+def test_new_intensity_augmentations_run_and_keep_labels():
+    rng = np.random.default_rng(0)
+    data = {"image": rng.normal(size=(1, 8, 16, 16)).astype(np.float32), "cavity": np.ones((1, 8, 16, 16))}
+    for name in ("low_resolution", "histogram_shift", "gibbs"):
+        t = build_augment(_only(name), ["cavity"], spacing=(2.5, 1.25, 1.25))
+        t.set_random_state(seed=1)
+        out = t(dict(data))
+        assert np.asarray(out["image"]).shape == data["image"].shape
+        assert not np.allclose(np.asarray(out["image"]), data["image"]), name
+        np.testing.assert_array_equal(np.asarray(out["cavity"]), data["cavity"])
+
+
+def test_tight_field_of_view_blanks_outside_the_box_plus_margin():
+    image = np.ones((1, 4, 40, 40), np.float32)
+    cavity = np.zeros((1, 4, 40, 40), np.uint8)
+    cavity[0, :, 15:25, 10:30] = 1
+    out = tight_field_of_view(image, {"cavity": cavity}, "cavity", (2.5, 1.0, 1.0), margin_mm=2.0, fill=-5)
+    inside = out[0, :, 13:27, 8:32]
+    assert (inside == 1).all() and (out == -5).sum() == out.size - inside.size
+    cut = tight_field_of_view(image, {"cavity": cavity}, "cavity", (2.5, 1.0, 1.0), margin_mm=-3.0, fill=-5)
+    assert (cut[0, :, 18:22, 13:27] == 1).all() and (cut[0, :, 15] == -5).all()
+
+
+def test_config_accepts_and_validates_the_new_keys(tmp_path):
+    cfg = default_config("cavity")
+    assert {"thick_slices", "field_of_view", "gibbs"} <= set(cfg.augment)
+    path = tmp_path / "c.yaml"
+    path.write_text("stage: cavity\naugment:\n  thick_slices:\n    prob: 0.5\n")
+    assert load_config(path).augment["thick_slices"]["prob"] == 0.5
+    path.write_text("stage: cavity\naugment:\n  thickslices:\n    prob: 0.5\n")
+    with pytest.raises(InputError, match="unknown augmentation"):
+        load_config(path)
