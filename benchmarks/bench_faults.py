@@ -68,11 +68,13 @@ write_case_store(case, sys.argv[1], overwrite=True, entry=provenance_entry("expo
 PREDICT = """
 import sys, types, numpy as np
 from pathlib import Path
+import napari_c2w
 fake = types.ModuleType("napari_c2w.infer")
+fake.__path__ = [str(Path(napari_c2w.__file__).parent / "infer")]  # real submodules (result.py)
 def segment(image, models, options):
     labels = {"cavity": np.load(sys.argv[3]), "wall": np.load(sys.argv[4])}
     return types.SimpleNamespace(labels=labels, probabilities=None, uncertainty={}, uncertainty_map=None,
-                                 roi={}, timings={}, models={}, device="cpu")
+                                 roi={}, timings={}, models={}, device="cpu", quality={})
 fake.segment = segment
 sys.modules["napari_c2w.infer"] = fake
 from napari_c2w.cli.predict_cmd import predict_case

@@ -80,3 +80,25 @@ def test_no_image_is_a_notification_not_a_crash(make_napari_viewer):
 
     w = PredictWidget(make_napari_viewer())
     assert w.run() is None
+
+
+def test_results_text_warns_about_a_flagged_case():
+    import types
+
+    import numpy as np
+
+    from napari_c2w.widgets.predict import results_text
+
+    pred = types.SimpleNamespace(
+        timings={"total": 1.0},
+        device="cpu",
+        uncertainty={"score": 0.1},
+        labels={"cavity": np.ones((2, 2, 2), np.uint8)},
+        models={},
+        quality={"score": 0.8, "flagged": True, "reason": "compactness", "warnings": ["wall_coverage"]},
+    )
+    text = results_text(pred)
+    assert "looks implausible (compactness, quality score 0.80)" in text
+    assert "leaves much of the endocardium bare" in text
+    pred.quality = {"score": 0.0, "flagged": False, "reason": "", "warnings": []}
+    assert "Quality checks passed" in results_text(pred)

@@ -73,3 +73,14 @@ def test_save_reviewed_keeps_versions_and_skips_unchanged(dataset, ball):
     assert after.status == "approved" and np.array_equal(after.labels["scar"], ball.scar)
     assert np.array_equal(read_label_version(path, "scar", "1"), ball.noisy_scar)
     assert after.provenance[-1]["action"] == "review save" and after.provenance[-1]["by"] == "ann"
+
+
+def test_queue_orders_by_the_quality_score_worst_first(tmp_path, ball):
+    for case_id, score in (("a", 0.1), ("b", None), ("c", 0.9), ("d", 0.0)):
+        case = _case(ball, case_id, ball.scar)
+        if score is not None:
+            case.attrs["quality"] = {"score": score, "flagged": score >= 0.5, "reason": "compactness"}
+        write_case_store(case, tmp_path / f"{case_id}.ome.zarr")
+    items = scan_dataset(tmp_path)
+    assert [i.quality for i in items] == [0.1, None, 0.9, 0.0]
+    assert [i.case_id for i in order_queue(items, "quality")] == ["c", "a", "d", "b"]

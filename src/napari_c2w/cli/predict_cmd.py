@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         crop_to_cavity=not args.no_crop,
     )
     skipped: list[str] = []
+    flagged: list[str] = []
 
     def work(source) -> None:
         if _done(args.output, source.name, args.format):
@@ -125,13 +126,20 @@ def run(args: argparse.Namespace) -> int:
                 "already exists; nothing was overwritten.",
                 "Pass --resume to skip finished cases, or choose another --output.",
             )
-        predict_case(source, args.output, models, options, args.format)
+        quality = predict_case(source, args.output, models, options, args.format, quality=True)
+        if quality.get("flagged"):
+            flagged.append(f"{source.name} ({quality['reason']}, score {quality['score']:.2f})")
 
     code = run_batch(
         mine, work, desc=f"predict (part {args.part_id + 1}/{args.num_parts})", name=lambda s: s.name
     )
     if skipped:
         print(f"--resume: {len(skipped)} case(s) already done were skipped", file=sys.stderr)
+    if flagged:
+        print(
+            f"quality: {len(flagged)} case(s) look implausible; review them first: " + "; ".join(flagged),
+            file=sys.stderr,
+        )
     return code
 
 
@@ -154,8 +162,9 @@ def _done(out: Path, case_id: str, fmt: str) -> bool:
     return (target / "prediction.json").is_file()
 
 
-def predict_case(source, out: Path, models, options, fmt: str) -> Path:
-    """Segment one source and write its result; returns the output path."""
+def predict_case(source, out: Path, models, options, fmt: str, *, quality: bool = False):
+    """Segment one source and write its result; returns the output path (with ``quality``:
+    the prediction's quality record, :mod:`napari_c2w.infer.quality`)."""
     from ..infer import segment
     from ..infer.result import case_from_prediction, prediction_summary
     from ..io.importer import load_source
@@ -170,10 +179,10 @@ def predict_case(source, out: Path, models, options, fmt: str) -> Path:
         from ..io.store import write_case_store
 
         write_case_store(result, target)
-        return target
-    summary = {**prediction_summary(prediction, case.case_id), "provenance": result.provenance}
-    _commit_folder(target, lambda tmp: _write_files(tmp, case, prediction, FORMATS[fmt], summary))
-    return target
+    else:
+        summary = {**prediction_summary(prediction, case.case_id), "provenance": result.provenance}
+        _commit_folder(target, lambda tmp: _write_files(tmp, case, prediction, FORMATS[fmt], summary))
+    return prediction.quality if quality else target
 
 
 def _commit_folder(target: Path, write) -> None:

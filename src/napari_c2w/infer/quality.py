@@ -150,7 +150,7 @@ def score(feats: dict) -> dict:
     value = bad[worst]
     return {
         "score": round(value, 4),
-        "flagged": value >= FLAG_AT,
+        "flagged": bool(value >= FLAG_AT),
         "reason": worst if value > 0 else "",
         "warnings": [k for k in bad if k not in CAVITY_CHECKS and bad[k] >= FLAG_AT],
         "checks": {k: round(v, 4) for k, v in bad.items()},

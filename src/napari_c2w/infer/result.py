@@ -21,6 +21,7 @@ def prediction_summary(prediction, case_id: str) -> dict:
         "case_id": case_id,
         "models": prediction.models,
         "uncertainty": prediction.uncertainty,
+        "quality": prediction.quality,
         "roi": prediction.roi,
         "timings_s": prediction.timings,
         "device": prediction.device,
@@ -46,8 +47,12 @@ def prediction_entries(prediction, by: str) -> dict[str, dict]:
 
 def prediction_records(prediction, case_id: str, by: str) -> dict[str, dict]:
     """Per structure, what a face that shows the labels must keep to store them honestly later:
-    ``{"source", "provenance": [entry], "attrs": {"uncertainty", "prediction"}}``."""
-    attrs = {"uncertainty": prediction.uncertainty, "prediction": prediction_summary(prediction, case_id)}
+    ``{"source", "provenance": [entry], "attrs": {"uncertainty", "quality", "prediction"}}``."""
+    attrs = {
+        "uncertainty": prediction.uncertainty,
+        "quality": prediction.quality,
+        "prediction": prediction_summary(prediction, case_id),
+    }
     return {
         name: {"source": PREDICTED_SOURCE, "provenance": [entry], "attrs": attrs}
         for name, entry in prediction_entries(prediction, by).items()

@@ -23,7 +23,7 @@ from ..io.case import REVIEW_STATUSES, Case, provenance_entry
 from ..masks.band import INNER_MM, OUTER_MM
 
 #: Orders of the queue.
-ORDERS = ("name", "flagged voxels", "uncertainty")
+ORDERS = ("name", "quality", "flagged voxels", "uncertainty")
 
 
 @dataclasses.dataclass
@@ -35,6 +35,8 @@ class QueueItem:
         case_id: the case id.
         status: its review status (one of ``REVIEW_STATUSES``).
         uncertainty: the model's uncertainty score, when the store carries one.
+        quality: the prediction's quality score (``infer.quality``: higher is worse), when the
+            store carries one.
         flagged_voxels: implausible voxels, once counted (:func:`count_flagged`).
     """
 
@@ -42,13 +44,15 @@ class QueueItem:
     case_id: str
     status: str = "unreviewed"
     uncertainty: float | None = None
+    quality: float | None = None
     flagged_voxels: int | None = None
 
 
-def uncertainty_of(attrs: dict) -> float | None:
-    """The ``uncertainty["score"]`` of a store's attributes (case attrs first), or None."""
+def uncertainty_of(attrs: dict, key: str = "uncertainty") -> float | None:
+    """The ``[key]["score"]`` (``uncertainty`` or ``quality``) of a store's attributes (case
+    attrs first), or None."""
     for where in (attrs.get("attrs", {}), attrs):
-        u = where.get("uncertainty") if isinstance(where, dict) else None
+        u = where.get(key) if isinstance(where, dict) else None
         if isinstance(u, dict) and u.get("score") is not None:
             try:
                 score = float(u["score"])
@@ -77,6 +81,7 @@ def scan_dataset(dataset_dir: str | Path) -> list[QueueItem]:
                 case_id=attrs.get("case_id", path.name.removesuffix(STORE_SUFFIX)),
                 status=status if status in REVIEW_STATUSES else "unreviewed",
                 uncertainty=uncertainty_of(attrs),
+                quality=uncertainty_of(attrs, "quality"),
             )
         )
     return items
@@ -132,10 +137,13 @@ def filter_queue(items: Iterable[QueueItem], statuses: Iterable[str] | None = No
 
 
 def order_queue(items: Iterable[QueueItem], by: str = "name") -> list[QueueItem]:
-    """Sort by name, or most flagged voxels / highest uncertainty first (unknown values last)."""
+    """Sort by name, or worst quality score / most flagged voxels / highest uncertainty first
+    (unknown values last)."""
     items = list(items)
     if by == "name":
         return sorted(items, key=lambda i: i.case_id)
+    if by == "quality":
+        return sorted(items, key=lambda i: (i.quality is None, -(i.quality or 0.0), i.case_id))
     if by == "flagged voxels":
         return sorted(items, key=lambda i: (i.flagged_voxels is None, -(i.flagged_voxels or 0), i.case_id))
     if by == "uncertainty":

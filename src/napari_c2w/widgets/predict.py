@@ -222,6 +222,13 @@ class PredictWidget(QWidget):
         layer.selected_label = LABELS[structure]  # painting adds to the structure
 
 
+#: What the quality record's wall and scar warnings mean, for the widget.
+WARNINGS = {
+    "wall_coverage": "the predicted wall leaves much of the endocardium bare",
+    "scar_depth": "some predicted scar lies deep inside the cavity",
+}
+
+
 def results_text(prediction) -> str:
     """Timings, uncertainty, volumes and scar burden of a prediction, for the widget."""
     t = prediction.timings
@@ -237,5 +244,14 @@ def results_text(prediction) -> str:
     phantom = [s for s in ("wall", "scar") if prediction.models.get(s, {}).get("phantom_only")]
     if phantom:
         lines.append(CAVEAT.format(what=" and ".join(phantom)))
-    lines.append("The quality flag (robustness checks) is not available yet.")
+    q = prediction.quality
+    if q.get("flagged"):
+        lines.append(
+            f"Warning: the cavity looks implausible ({q['reason']}, quality score {q['score']:.2f}): "
+            "check it before using wall or scar."
+        )
+    elif q:
+        lines.append(f"Quality checks passed (score {q['score']:.2f}; 0 is best, 0.5 flags).")
+    for w in q.get("warnings", []):
+        lines.append(f"Warning: {WARNINGS.get(w, w)}.")
     return "\n".join(lines)
