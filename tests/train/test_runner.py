@@ -9,7 +9,9 @@ from napari_c2w.train.runner import FineTuneRequest, dataset_folder, read_metric
 
 
 def test_commands_dataset_and_metrics(dataset, cavity_run, tmp_path):
-    stores = sorted(dataset.iterdir())[:2]
+    from napari_c2w.io.store import list_case_stores
+
+    stores = list_case_stores(dataset)[:2]  # the folder also holds the stores' lock files
     request = FineTuneRequest(
         ["cavity", "wall"], stores, tmp_path / "ft", iterations=7, val_every=3, device="cpu"
     )
