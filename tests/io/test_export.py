@@ -186,3 +186,20 @@ def test_surface_format_is_registered_and_read_back_with_meshio(tmp_path):
     assert {p.suffix for p in done.files} >= {".vtk", ".vtp", ".ply"}
     mesh = meshio.read(tmp_path / "phantom_0000.vtk")
     assert len(mesh.points) > 100 and mesh.point_data
+
+
+def test_export_format_vtk_writes_the_legacy_surface_for_cemrgapp(tmp_path):
+    import meshio
+
+    from napari_c2w.cli import main
+    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.phantom import generate_phantom
+
+    case = generate_phantom(0, shape=(24, 64, 64), spacing=(2.5, 1.25, 1.25)).to_case()
+    write_case_store(case, store_path(tmp_path / "ds", case.case_id))
+    assert main(["export", str(tmp_path / "ds"), "--format", "vtk", "-o", str(tmp_path / "out")]) == 0
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["phantom_0000.vtk", "phantom_0000_regions.csv"]
+    assert (tmp_path / "out" / "phantom_0000.vtk").read_text().startswith("# vtk DataFile Version 4.2")
+    mesh = meshio.read(tmp_path / "out" / "phantom_0000.vtk")
+    assert {"max_iir", "region", "thickness_mm"} <= set(mesh.point_data)

@@ -124,18 +124,28 @@ def export_case_surface(case, out_stem: str | Path, formats: Sequence[str] = FOR
 
 
 class SurfaceFormat(ExportFormat):
-    """``napari-c2w export --format surface``: each case's endocardial surface with its scar and
-    region point arrays (``<case>.vtk``, ``.vtp``, ``.ply``) and region table (``<case>.csv``)."""
+    """``napari-c2w export --format surface|vtk|vtp|ply``: each case's endocardial surface with its
+    scar and region point arrays (``surface``: ``<case>.vtk``, ``.vtp`` and ``.ply``; the others
+    one mesh format) and its region table (``<case>.csv``)."""
 
-    name = "surface"
-    help = "atrial surface with scar/region point arrays: <case>.vtk, .vtp, .ply + region table .csv"
+    def __init__(self, name: str, kinds: Sequence[str], help: str) -> None:
+        self.name, self.kinds, self.help = name, tuple(kinds), help
 
     def write_case(self, case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
-        files = export_case_surface(case, out / case.case_id, FORMATS, overwrite=overwrite)
+        files = export_case_surface(case, out / case.case_id, (*self.kinds, "csv"), overwrite=overwrite)
         return Exported(case.case_id, [s for s in ("cavity", "wall", "scar") if s in case.labels], files)
 
     def finish(self, out: Path, exported: list[Exported], structures: Sequence[str]) -> list[Path]:
         return []
 
 
-register(SurfaceFormat())
+register(
+    SurfaceFormat(
+        "surface",
+        ("vtk", "vtp", "ply"),
+        "atrial surface with scar/region point arrays: <case>.vtk, .vtp, .ply + region table .csv",
+    )
+)
+register(SurfaceFormat("vtk", ("vtk",), "atrial surface as legacy VTK (CemrgApp) <case>.vtk + region .csv"))
+register(SurfaceFormat("vtp", ("vtp",), "atrial surface as VTK XML polydata <case>.vtp + region .csv"))
+register(SurfaceFormat("ply", ("ply",), "atrial surface as PLY <case>.ply + region .csv"))
