@@ -102,3 +102,30 @@ def test_results_text_warns_about_a_flagged_case():
     assert "leaves much of the endocardium bare" in text
     pred.quality = {"score": 0.0, "flagged": False, "reason": "", "warnings": []}
     assert "Quality checks passed" in results_text(pred)
+
+
+def test_layers_the_widgets_add_keep_the_image_units(make_napari_viewer, qtbot, tmp_path):
+    """A layer without units among layers in mm makes napari warn and drop the units of all."""
+    from napari_c2w.layers import case_layers
+    from napari_c2w.phantom import generate_phantom
+    from napari_c2w.widgets._common import show_layer
+    from napari_c2w.widgets.predict import PredictWidget
+
+    viewer = make_napari_viewer()
+    case = generate_phantom(5, shape=(20, 72, 64), spacing=(2.5, 1.25, 1.5)).to_case()
+    for data, kwargs, kind in case_layers(case):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    image = viewer.layers[0]
+    assert tuple(str(u) for u in image.units) == ("millimeter",) * 3
+    shown = show_layer(viewer, "test map", np.zeros(image.data.shape, np.float32), "image", image)
+    w = PredictWidget(viewer)
+    w.image.value = image
+    w.models.value = "folder..."
+    w.folder.value = write_model_set(tmp_path / "models")
+    w.device.value = "cpu"
+    w.run()
+    qtbot.waitUntil(lambda: not w.busy, timeout=60000)
+    added = [ly for ly in viewer.layers if "prediction" in ly.name] + [shown]
+    assert len(added) == 4
+    for layer in added:
+        assert layer.units == image.units and tuple(layer.axis_labels) == ("z", "y", "x"), layer.name

@@ -236,6 +236,15 @@ def label_value(structure: str | None) -> int:
     return LABELS.get(structure or "", 1)
 
 
+def placed_like(like) -> dict:
+    """Keyword arguments placing a new layer where layer ``like`` is: scale, translate and its
+    units and axis labels (a layer without them makes napari drop the units of every layer)."""
+    out = {"scale": like.scale, "translate": like.translate}
+    if getattr(like, "units", None) is not None:
+        out["units"], out["axis_labels"] = like.units, like.axis_labels
+    return out
+
+
 def show_layer(viewer, role: str, data: np.ndarray, kind: str, like, **kwargs):
     """Update the widget-made layer of ``role`` with ``data``, or add it (placed like layer ``like``)."""
     from napari.layers import Image, Labels
@@ -250,4 +259,4 @@ def show_layer(viewer, role: str, data: np.ndarray, kind: str, like, **kwargs):
                     setattr(layer, key, kwargs[key])
             return layer
     add = viewer.add_labels if kind == "labels" else viewer.add_image
-    return add(data, scale=like.scale, translate=like.translate, metadata={ROLE_KEY: role}, **kwargs)
+    return add(data, metadata={ROLE_KEY: role}, **placed_like(like), **kwargs)

@@ -24,7 +24,7 @@ from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QVBox
 
 from ..labels import LABELS, to_layer
 from ..layers import WRITTEN_KEY, checksum, label_colormap
-from ._common import layer_combo, layer_id, notify_error, run_task, written_record
+from ._common import layer_combo, layer_id, notify_error, placed_like, run_task, written_record
 
 BUNDLED, FOLDER, FINE_TUNED = "bundled", "folder...", "fine-tuned run"
 CAVEAT = (
@@ -213,8 +213,7 @@ class PredictWidget(QWidget):
         layer = self.viewer.add_labels(  # with its record: widgets pick defaults as it arrives
             data,
             name=structure if structure not in taken else f"{structure} (prediction)",
-            scale=image.scale,
-            translate=image.translate,
+            **placed_like(image),
             opacity=0.6,
             colormap=label_colormap(structure),
             metadata={WRITTEN_KEY: written},

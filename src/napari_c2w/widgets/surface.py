@@ -16,8 +16,18 @@ from napari.layers import Image, Labels
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from ..labels import napari_colormap, to_layer
+from ..layers import AXIS_LABELS, UNITS
 from ..surface import IIR_FIBROSIS, SD_K, IntensityScar, SurfaceMap, build_surface, intensity_scar
-from ._common import ROLE_KEY, geometry, layer_combo, mask_of, pick_default, reports_errors, run_task
+from ._common import (
+    ROLE_KEY,
+    geometry,
+    layer_combo,
+    mask_of,
+    pick_default,
+    placed_like,
+    reports_errors,
+    run_task,
+)
 
 SURFACE_ROLE = "endocardial surface"
 SCAR_ROLE = "intensity scar"
@@ -184,8 +194,7 @@ class SurfaceWidget(QWidget):
         self.viewer.add_labels(
             data,
             name=f"{SCAR_ROLE} ({s.method})",
-            scale=like.scale,
-            translate=like.translate,
+            **placed_like(like),
             colormap=napari_colormap("scar"),
             opacity=0.7,
             metadata={ROLE_KEY: SCAR_ROLE},
@@ -207,7 +216,13 @@ class SurfaceWidget(QWidget):
         layer = next((ly for ly in self.viewer.layers if ly.metadata.get(ROLE_KEY) == SURFACE_ROLE), None)
         if layer is None:
             layer = self.viewer.add_surface(
-                data, name=SURFACE_ROLE, colormap=cmap, metadata={ROLE_KEY: SURFACE_ROLE}, shading="smooth"
+                data,
+                name=SURFACE_ROLE,
+                colormap=cmap,
+                metadata={ROLE_KEY: SURFACE_ROLE},
+                shading="smooth",
+                units=UNITS,  # the mesh lies in world mm
+                axis_labels=AXIS_LABELS,
             )
         else:
             layer.data = data
