@@ -149,6 +149,7 @@ def _cached_network(name, case, cache: Path):
         return d["wall"] > 0, d["scar"] > 0
     t = time.perf_counter()
     labels = _network(case.image)
+    cache.mkdir(parents=True, exist_ok=True)  # --parts timing alone reaches here first
     np.savez_compressed(path, wall=labels["wall"], scar=labels["scar"])
     print(f"  (inference {name}: {time.perf_counter() - t:.0f} s)", flush=True)
     return labels["wall"] > 0, labels["scar"] > 0
