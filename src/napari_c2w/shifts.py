@@ -189,16 +189,10 @@ def orientation(volume: Volume, labels: Labels, rng=None, code: str = "RAS") -> 
     """The same voxels stored in the axis order ``code`` (exact; geometry kept physical)."""
     import SimpleITK as sitk
 
-    from .io.volume import to_sitk
+    from .io.volume import from_sitk, to_sitk
 
     def turn(v: Volume) -> Volume:
-        img = sitk.DICOMOrient(to_sitk(v), code)
-        return Volume(
-            sitk.GetArrayFromImage(img),
-            tuple(reversed(img.GetSpacing())),
-            tuple(reversed(img.GetOrigin())),
-            img.GetDirection(),
-        )
+        return from_sitk(sitk.DICOMOrient(to_sitk(v), code))
 
     out = turn(volume)
     return out, {k: turn(volume.with_array(np.asarray(v))).array for k, v in labels.items()}

@@ -376,16 +376,10 @@ def test_other_stored_orientations_are_predicted_in_the_models_order_and_mapped_
     import SimpleITK as sitk
 
     from napari_c2w.io.orient import reorientation
-    from napari_c2w.io.volume import to_sitk
+    from napari_c2w.io.volume import from_sitk, to_sitk
 
     volume, _ = small_volume
-    img = sitk.DICOMOrient(to_sitk(volume), code)
-    stored = Volume(
-        sitk.GetArrayFromImage(img),
-        tuple(reversed(img.GetSpacing())),
-        tuple(reversed(img.GetOrigin())),
-        img.GetDirection(),
-    )
+    stored = from_sitk(sitk.DICOMOrient(to_sitk(volume), code))
     options = InferenceOptions(probabilities=True)
     ref = segment(volume, models, options)
     got = segment(stored, models, options)

@@ -7,7 +7,7 @@ import pytest
 import SimpleITK as sitk
 
 from napari_c2w.io.orient import reorientation
-from napari_c2w.io.volume import Volume, to_sitk
+from napari_c2w.io.volume import Volume, from_sitk, to_sitk
 
 
 def _codes():
@@ -26,13 +26,7 @@ def _canonical_volume() -> Volume:
 
 
 def _stored_as(volume: Volume, code: str) -> Volume:
-    img = sitk.DICOMOrient(to_sitk(volume), code)
-    return Volume(
-        sitk.GetArrayFromImage(img),
-        tuple(reversed(img.GetSpacing())),
-        tuple(reversed(img.GetOrigin())),
-        img.GetDirection(),
-    )
+    return from_sitk(sitk.DICOMOrient(to_sitk(volume), code))
 
 
 @pytest.mark.parametrize("code", list(_codes()))

@@ -85,7 +85,9 @@ def is_volume_file(path: str | Path) -> bool:
     return any(name.endswith(s) for s in VOLUME_SUFFIXES)
 
 
-def _from_sitk(image, path: Path | None) -> Volume:
+def from_sitk(image, path: Path | None = None) -> Volume:
+    """A :class:`Volume` from a SimpleITK image (the inverse of :func:`to_sitk`), with the checks
+    every read makes (3D, one channel, finite voxels)."""
     import SimpleITK as sitk
 
     dim = image.GetDimension()
@@ -153,7 +155,7 @@ def read_dicom_series(folder: Path) -> Volume:
             f"DICOM series could not be read ({_first_line(err)}).",
             "Check that no slice is missing or corrupt.",
         ) from None
-    return _from_sitk(image, folder)
+    return from_sitk(image, folder)
 
 
 def _first_line(err: Exception) -> str:
@@ -195,7 +197,7 @@ def read_volume(path: str | Path) -> Volume:
             f"could not be read as an image ({_first_line(err)}).",
             "The file may be truncated or corrupt; copy it again from its source.",
         ) from None
-    return _from_sitk(image, path)
+    return from_sitk(image, path)
 
 
 def to_sitk(volume: Volume):
