@@ -147,8 +147,8 @@ def test_export_refuses_to_overwrite_and_unknown_formats(tmp_path, small_case):
     with pytest.raises(InputError, match=r"ball_image\.nii\.gz: exists"):
         export_cases([small_case], tmp_path, "nifti")
     export_cases([small_case], tmp_path, "nifti", overwrite=True)
-    with pytest.raises(InputError, match="unknown export format 'vtk'"):
-        export_cases([small_case], tmp_path, "vtk")
+    with pytest.raises(InputError, match="unknown export format 'stl'"):
+        export_cases([small_case], tmp_path, "stl")
     assert set(FORMATS) >= {"nifti", "nrrd", "seg.nrrd", "nnunet"}
 
 
