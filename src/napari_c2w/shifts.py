@@ -24,6 +24,8 @@ import numpy as np
 from scipy import ndimage
 
 from .io.volume import Volume
+from .masks.geometry import bbox
+from .phantom.fields import smooth_field
 
 Labels = dict[str, np.ndarray]
 
@@ -80,20 +82,15 @@ def in_plane(volume: Volume, labels: Labels, rng=None, mm: float = 1.25) -> tupl
     return _block_average(volume, labels, (1, 2), mm)
 
 
-def _box(mask: np.ndarray) -> list[tuple[int, int]]:
-    idx = np.nonzero(mask)
-    return [(int(i.min()), int(i.max()) + 1) for i in idx]
-
-
 def crop_to_atrium(
     volume: Volume, labels: Labels, rng=None, margin_mm: float = 0.0, structure: str = "cavity"
 ) -> tuple[Volume, Labels]:
     """Crop y and x (all slices kept) to the ``structure``'s box plus ``margin_mm``."""
-    box = _box(np.asarray(labels[structure]) > 0)
+    box = bbox(np.asarray(labels[structure]) > 0)
     sl = [slice(0, volume.shape[0])]
     for ax in (1, 2):
         m = round(margin_mm / volume.spacing[ax])
-        lo, hi = box[ax][0] - m, box[ax][1] + m
+        lo, hi = box[ax].start - m, box[ax].stop + m
         lo, hi = max(0, lo), min(volume.shape[ax], hi)
         if hi - lo < 8:
             raise ValueError(f"a margin of {margin_mm} mm leaves fewer than 8 voxels on axis {ax}")
@@ -149,11 +146,7 @@ def intensity(
     if gamma != 1.0:
         x = x**gamma
     if bias:
-        coarse = rng.normal(size=(3, 4, 4)).astype(np.float32)
-        field = ndimage.zoom(
-            coarse, np.divide(a.shape, coarse.shape), order=3, grid_mode=True, mode="nearest"
-        )
-        field = field[: a.shape[0], : a.shape[1], : a.shape[2]]
+        field = smooth_field(a.shape, rng)
         x = x * np.exp(bias * field / (np.abs(field).max() + 1e-6))
     if noise:
         x = np.sqrt((x + rng.normal(0, noise, a.shape)) ** 2 + rng.normal(0, noise, a.shape) ** 2)

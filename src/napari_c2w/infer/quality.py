@@ -27,6 +27,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from ..masks.geometry import boundary
+
 #: feature: (value where badness starts, value where it reaches 1). Low-is-bad when start > end.
 RAMPS = {
     "cavity_ml_low": (20.0, 5.0),
@@ -56,10 +58,6 @@ def _ramp(value: float, start: float, end: float) -> float:
         return 0.0
     t = (value - start) / (end - start)
     return float(min(1.0, max(0.0, t)))
-
-
-def _surface(mask: np.ndarray) -> np.ndarray:
-    return mask & ~ndimage.binary_erosion(mask)
 
 
 def _surface_area_mm2(mask: np.ndarray, spacing) -> float:
@@ -117,7 +115,7 @@ def _wall_coverage(cavity: np.ndarray, wall, spacing, within_mm: float = 1.5) ->
     if wall is None or not cavity.any():
         return math.nan
     wall = np.asarray(wall, bool)
-    surface = _surface(cavity)
+    surface = boundary(cavity)  # the masks are padded: no voxel lies on the array's edge
     dist_to_wall = ndimage.distance_transform_edt(~wall, sampling=spacing)
     return float((dist_to_wall[surface] <= within_mm).mean())
 

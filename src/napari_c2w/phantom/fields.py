@@ -175,3 +175,13 @@ def upsample(values: np.ndarray, coarse: list[np.ndarray], fine: list[np.ndarray
     nz = wz.shape[0]
     out = (wz @ out.reshape(out.shape[0], -1)).reshape(nz, out.shape[1], out.shape[2])
     return np.ascontiguousarray(out, dtype=F32)
+
+
+def smooth_field(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """A very smooth random 3D field on ``shape`` (4 x 4 x 3 normal knots, cubic interpolation):
+    the shape of a coil's bias field."""
+    from scipy import ndimage
+
+    coarse = rng.normal(size=(3, 4, 4)).astype(F32)
+    field = ndimage.zoom(coarse, np.divide(shape, coarse.shape), order=3, grid_mode=True, mode="nearest")
+    return field[: shape[0], : shape[1], : shape[2]]

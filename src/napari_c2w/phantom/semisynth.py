@@ -28,7 +28,7 @@ from scipy import ndimage as ndi
 
 from ..io.case import Case, provenance_entry
 from ..io.volume import Volume
-from .fields import F32, Field
+from .fields import F32, Field, smooth_field
 
 #: Semi-synthetic generator version, stored in each case's provenance.
 SEMISYNTH_VERSION = "1.0"
@@ -165,9 +165,8 @@ def synthseg(
             out[labels[name].astype(bool)] = means[name]
     out *= 1 + rng.uniform(0.02, 0.12) * rng.normal(size=img.shape).astype(F32)
     out = ndi.gaussian_filter(out, [rng.uniform(0.3, 0.8) / s for s in spacing])
-    coarse = rng.normal(size=(3, 4, 4)).astype(F32)
-    bias = ndi.zoom(coarse, np.divide(img.shape, coarse.shape), order=3, grid_mode=True, mode="nearest")
-    out *= np.exp(rng.uniform(0.0, 0.4) * bias[: img.shape[0], : img.shape[1], : img.shape[2]])
+    bias = smooth_field(img.shape, rng)
+    out *= np.exp(rng.uniform(0.0, 0.4) * bias)
     return np.clip(out, 0, None) * 200.0
 
 
