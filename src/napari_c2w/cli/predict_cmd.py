@@ -75,7 +75,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--no-postprocess",
         action="store_true",
-        help="keep every cavity and wall component and scar outside the band",
+        help="keep every cavity and wall component, scar outside the band and scar deep in the cavity",
     )
     p.add_argument(
         "--no-crop",
@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         largest_cavity=not args.no_postprocess,
         wall_near_cavity=not args.no_postprocess,
         scar_in_band=not args.no_postprocess,
+        scar_max_depth_mm=None if args.no_postprocess else InferenceOptions.scar_max_depth_mm,
         crop_to_atrium=not args.no_crop,
         crop_to_cavity=not args.no_crop,
     )

@@ -21,7 +21,7 @@ from ..io.volume import Volume
 from ..masks.band import INNER_MM, OUTER_MM
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
-from .postprocess import binary_entropy, discarded_share, postprocess, uncertainty
+from .postprocess import binary_entropy, discarded_share, drop_deep_scar, postprocess, uncertainty
 from .regions import atrium_region, margin_voxels, stage_region
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,9 @@ class InferenceOptions:
     largest_cavity: bool = True
     wall_near_cavity: bool = True  # drop wall components that never come within the band
     scar_in_band: bool = True
+    # Scar deeper than this inside the predicted cavity is dropped on the input grid (the wall,
+    # where scar is, lies outside the endocardium); None keeps all the band allows (3 mm in).
+    scar_max_depth_mm: float | None = 1.5
     band_inner_mm: float = INNER_MM
     band_outer_mm: float = OUTER_MM
     probabilities: bool = False
@@ -259,6 +262,11 @@ class _Run:
             if prob_out is not None:
                 prob_out[s] = prob
             del prob, kept
+        if "scar" in labels and "cavity" in labels and self.options.scar_max_depth_mm is not None:
+            deep_ok = drop_deep_scar(
+                labels["scar"], labels["cavity"], self.volume.spacing, self.options.scar_max_depth_mm
+            )
+            labels["scar"] = deep_ok.astype(np.uint8)
         umap = None
         if self.options.uncertainty_map:
             key = "scar" if "scar" in entropy else self.options.stages[-1]

@@ -40,6 +40,25 @@ def postprocess(
     return labels, band
 
 
+def drop_deep_scar(scar: np.ndarray, cavity: np.ndarray, spacing, depth_mm: float) -> np.ndarray:
+    """``scar`` without its voxels deeper than ``depth_mm`` inside ``cavity`` (depth: the distance
+    in mm to the nearest voxel outside the cavity, as :func:`.quality.features` measures it).
+
+    Scar lies in the wall, outside the endocardium; the band the scar model is trained and
+    post-processed with reaches 3 mm into the cavity as a tolerance for the cavity's boundary,
+    which lets a scar model that fires on bright blood leave scar deep inside the atrium. The
+    distances are bounded ones on the cavity's box (:func:`.masks.band.wall_band`).
+    """
+    from ..masks.band import wall_band
+
+    scar = np.asarray(scar, bool)
+    cavity = np.asarray(cavity, bool)
+    if not scar.any() or not cavity.any():
+        return scar
+    shallow = wall_band(cavity, spacing, depth_mm, 0.0).full()
+    return scar & ~(cavity & ~shallow)
+
+
 def uncertainty(entropy: dict[str, np.ndarray], band: np.ndarray | None, flip_tta: bool) -> dict:
     """Mean binary entropy (bits) per structure in the wall band (whole ROI without one)."""
     where = band if band is not None and band.any() else np.ones_like(next(iter(entropy.values())), bool)
