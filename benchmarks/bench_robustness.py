@@ -1,18 +1,23 @@
 """Protocol-shift benchmark: the bundled (or given) models on shifted copies of held-out cases.
 
-    python benchmarks/bench_robustness.py [--cases 10] [--models DIR] [--shifts NAME ...]
-                                          [--json out.json]
+    python benchmarks/bench_robustness.py [--cases 10] [--semisynth 3] [--synthseg 3] [--phantoms 2]
+        [--phantoms-other 2] [--models DIR] [--baseline DIR] [--shifts NAME ...] [--json out.json]
 
 Cases: the 10 last la2018 case ids (sorted), which ``training/bundled.sh`` holds out, read
 straight from ``../shared/data/la2018/train``; semi-synthetic copies of the first of them
-(``napari_c2w.phantom.semisynth``: real image and cavity, synthetic wall and scar, a family no
-bundled model trained on); held-out phantoms (seeds 1000+). Each is shifted by every entry of
-``napari_c2w.shifts.BENCHMARK`` (slice thickness 1.25/2.5/4 mm, crops of the atrium box
+(``napari_c2w.phantom.semisynth``: real image and cavity, synthetic wall and scar; case ids no
+model trained on), rendered into the real image and SynthSeg-style (a rendering the wall and scar
+models never trained on); held-out phantoms (seeds 1000+, a configuration trained on) and phantoms
+of a configuration no model trained on (2 mm slices, 0.75 mm in-plane). Each is shifted by every
+entry of ``napari_c2w.shifts.BENCHMARK`` (slice thickness 1.25/2.5/4 mm, crops of the atrium box
 +5/0/-3 mm, a 60 mm wider field of view, float range, gamma 0.6/1.6, bias field, noise, RAS and
 permuted axis orders) and by their combination (2.5 mm + tight crop + float 0-330, like the
-external cohort of issue #11). Prints cavity Dice, HD95 and failures (Dice < 0.7) per shift, and
-how well the pipeline's quality score finds the bad cases (AUROC for cavity Dice < 0.8, and
-the same for the entropy score it replaces), with the time per case.
+external cohort of issue #11). Prints, per family, the unshifted Dice of every stage, the
+predicted wall's coverage of the endocardium and scar deep inside the cavity; then cavity Dice,
+HD95 and failures (Dice < 0.7) per shift, and how well the pipeline's quality score finds the
+bad cases (AUROC for cavity Dice < 0.8, and the same for the entropy score it replaces), with
+the time per case. ``--baseline DIR`` runs a second model set on the same cases and prints
+the two side by side.
 """
 
 from __future__ import annotations
@@ -44,14 +49,19 @@ def load_cases(args) -> list:
     wall, scar: a family no bundled model trained on) and held-out phantoms (seeds 1000+)."""
     from napari_c2w.io.layouts import read_case_folder
     from napari_c2w.phantom import generate_phantom
-    from napari_c2w.phantom.semisynth import semi_synthetic_case
+    from napari_c2w.phantom.semisynth import SemiSynthOptions, semi_synthetic_case
 
     folders = sorted(p for p in args.la2018.iterdir() if p.is_dir())[-10:][: args.cases]
     real = [read_case_folder(f) for f in folders]
     out = [("la2018", c) for c in real]
     out += [("semi-synthetic", semi_synthetic_case(c, 7)) for c in real[: args.semisynth]]
+    synth = SemiSynthOptions(synthseg=True)
+    out += [("semi-synthetic SynthSeg", semi_synthetic_case(c, 7, synth)) for c in real[: args.synthseg]]
     for seed in range(1000, 1000 + args.phantoms):
         out.append(("phantom", generate_phantom(seed, spacing=(1.25, 0.625, 0.625)).to_case()))
+    # A phantom configuration no bundled model trained on: 2 mm slices, 0.75 mm in-plane.
+    for seed in range(2000, 2000 + args.phantoms_other):
+        out.append(("phantom 2 mm", generate_phantom(seed, spacing=(2.0, 0.75, 0.75)).to_case()))
     return out
 
 
@@ -87,6 +97,8 @@ def run(cases: list, shift_sets, models, options) -> list[dict]:
                 warnings=pred.quality["warnings"],
                 entropy=pred.uncertainty["score"],
                 features=pred.quality["features"],
+                wall_coverage=pred.quality["features"].get("wall_coverage"),
+                scar_depth=pred.quality["features"].get("scar_depth"),
             )
             rows.append(row)
             scores = ", ".join(f"{s} {row[s]:.3f}" for s in ("cavity", "wall", "scar") if s in row)
@@ -118,8 +130,35 @@ def shift_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def family_table(rows: list[dict]) -> list[str]:
+    """Unshifted cases per family: Dice of every stage, the predicted wall's coverage of the
+    predicted endocardium, and the share of scar deeper than 1.5 mm inside the cavity (worst)."""
+    lines = [
+        "| family (unshifted) | n | cavity | wall | scar | wall coverage mean (min) "
+        "| scar > 1.5 mm inside, max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def mean(sel, key):
+        v = np.array([r[key] for r in sel if r.get(key) is not None], float)
+        return f"{np.nanmean(v):.3f}" if v.size else "-"
+
+    for family in dict.fromkeys(r["family"] for r in rows):
+        sel = [r for r in rows if r["family"] == family and r["shift"] == "none"]
+        if not sel:
+            continue
+        cov = np.array([r["wall_coverage"] for r in sel if r.get("wall_coverage") is not None], float)
+        depth = np.array([r["scar_depth"] for r in sel if r.get("scar_depth") is not None], float)
+        lines.append(
+            f"| {family} | {len(sel)} | {mean(sel, 'cavity')} | {mean(sel, 'wall')} | {mean(sel, 'scar')} "
+            f"| {f'{np.mean(cov):.0%} ({np.min(cov):.0%})' if cov.size else '-'} "
+            f"| {f'{np.max(depth):.1%}' if depth.size else '-'} |"
+        )
+    return lines
+
+
 def report(rows: list[dict]) -> list[str]:
-    lines = []
+    lines = [*family_table(rows), ""]
     for family in dict.fromkeys(r["family"] for r in rows):
         lines += [f"{family}:", *shift_table([r for r in rows if r["family"] == family]), ""]
     d = np.array([r["dice"] for r in rows], float)
@@ -139,9 +178,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=10, help="how many of the 10 held-out la2018 cases")
     ap.add_argument("--semisynth", type=int, default=3, help="semi-synthetic copies of the first N of them")
+    ap.add_argument("--synthseg", type=int, default=3, help="SynthSeg-style copies of the first N")
     ap.add_argument("--phantoms", type=int, default=2, help="held-out phantoms (seeds 1000+)")
+    ap.add_argument(
+        "--phantoms-other", type=int, default=2, help="phantoms of an untrained configuration (2 mm slices)"
+    )
     ap.add_argument("--la2018", type=Path, default=LA2018, help="the la2018 train folder")
     ap.add_argument("--models", type=Path, action="append", default=[], help="model folder(s) or run(s)")
+    ap.add_argument(
+        "--baseline", type=Path, action="append", help="also run these model(s) and compare (same cases)"
+    )
     ap.add_argument("--shifts", nargs="*", help="only shifts whose name starts with these")
     ap.add_argument("--json", type=Path, help="write every row here")
     args = ap.parse_args()
@@ -157,15 +203,51 @@ def main() -> int:
     sets = [*sh.BENCHMARK, sh.COMBINED]
     if args.shifts:
         sets = [s for s in sets if any(sh.name(s).startswith(w) for w in args.shifts)]
-    models = load_model_set(args.models)
-    t0 = time.perf_counter()
-    rows = run(cases, sets, models, InferenceOptions())
-    lines = report(rows)
-    print("\n" + "\n".join(lines))
-    print(f"\n{len(rows)} runs in {time.perf_counter() - t0:.0f} s")
+    runs = {"models": load_model_set(args.models)}
+    if args.baseline:
+        runs = {"baseline": load_model_set(args.baseline), **runs}
+    results = {}
+    for label, models in runs.items():
+        t0 = time.perf_counter()
+        print(f"{label}: {', '.join(f'{s} {m.path}' for s, m in models.items())}", flush=True)
+        rows = run(cases, sets, models, InferenceOptions())
+        print(f"\n{label}:\n" + "\n".join(report(rows)))
+        print(f"\n{len(rows)} runs in {time.perf_counter() - t0:.0f} s\n")
+        results[label] = rows
+    if args.baseline:
+        print("\n".join(compare(results["baseline"], results["models"])))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1, default=lambda v: None if math.isnan(v) else v))
+        out = results if args.baseline else results["models"]
+        args.json.write_text(json.dumps(out, indent=1, default=lambda v: None if math.isnan(v) else v))
     return 0
+
+
+def compare(before: list[dict], after: list[dict]) -> list[str]:
+    """Per family and shift: baseline and models side by side (the same cases, one run)."""
+    lines = [
+        "| family | shift | n | cavity before -> after (min) | failures (< 0.7) | wall | scar |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def stat(rows, key):
+        v = np.array([r[key] for r in rows if r.get(key) is not None], float)
+        return (np.nanmean(v), np.nanmin(v)) if v.size else (math.nan, math.nan)
+
+    for family in dict.fromkeys(r["family"] for r in after):
+        for name in dict.fromkeys(r["shift"] for r in after if r["family"] == family):
+            a = [r for r in after if r["family"] == family and r["shift"] == name]
+            b = [r for r in before if r["family"] == family and r["shift"] == name]
+            (bm, bn), (am, an) = stat(b, "dice"), stat(a, "dice")
+            fails = f"{sum(r['dice'] < 0.7 for r in b)} -> {sum(r['dice'] < 0.7 for r in a)}"
+            cells = [
+                f"{stat(b, k)[0]:.3f} -> {stat(a, k)[0]:.3f}" if "wall" in a[0] else "-"
+                for k in ("wall", "scar")
+            ]
+            lines.append(
+                f"| {family} | {name} | {len(a)} | {bm:.3f} ({bn:.3f}) -> {am:.3f} ({an:.3f}) | {fails} "
+                f"| {cells[0]} | {cells[1]} |"
+            )
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,0 +1,90 @@
+"""benchmarks/bench_robustness.py: its AUROC, its per-family table and a one-shift run end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from testutils import LA2018, needs_la2018
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    return runpy.run_path(str(BENCH / "bench_robustness.py"))
+
+
+def test_auroc_counts_pairs_and_ties(bench):
+    auroc = bench["auroc"]
+    bad = np.array([True, True, False, False])
+    assert auroc(bad, np.array([0.9, 0.8, 0.1, 0.2])) == 1.0
+    assert auroc(bad, np.array([0.1, 0.2, 0.9, 0.8])) == 0.0
+    assert auroc(bad, np.array([0.5, 0.5, 0.5, 0.5])) == 0.5
+    # one bad case below one good case: 3 of 4 pairs ordered
+    assert auroc(bad, np.array([0.9, 0.3, 0.4, 0.1])) == 0.75
+    assert math.isnan(auroc(np.array([False, False]), np.array([0.1, 0.2])))
+
+
+def test_family_table_reports_unshifted_rows_per_family(bench):
+    rows = [
+        {"family": "la2018", "shift": "none", "cavity": 0.9, "wall_coverage": 0.7, "scar_depth": 0.0},
+        {"family": "la2018", "shift": "none", "cavity": 0.8, "wall_coverage": 0.5, "scar_depth": 0.02},
+        {"family": "la2018", "shift": "thick 4 mm", "cavity": 0.1, "wall_coverage": 0.0, "scar_depth": 0.9},
+        {"family": "phantom", "shift": "none", "cavity": 0.95, "wall": 0.8, "scar": 0.6},
+    ]
+    lines = bench["family_table"](rows)
+    la = next(line for line in lines if line.startswith("| la2018 "))
+    # the shifted row does not count: mean 0.85, coverage 60 % (min 50 %), worst depth 2.0 %
+    assert "| 2 | 0.850 | - | - | 60% (50%) | 2.0% |" in la
+    ph = next(line for line in lines if line.startswith("| phantom "))
+    assert "| 1 | 0.950 | 0.800 | 0.600 | - | - |" in ph
+
+
+def test_compare_puts_baseline_and_models_side_by_side(bench):
+    def row(family, shift, dice, **extra):
+        return {"family": family, "shift": shift, "dice": dice, **extra}
+
+    before = [
+        row("la2018", "none", 0.9),
+        row("la2018", "none", 0.6),
+        row("semi", "none", 0.8, wall=0.3, scar=0.2),
+    ]
+    after = [
+        row("la2018", "none", 0.92),
+        row("la2018", "none", 0.85),
+        row("semi", "none", 0.9, wall=0.7, scar=0.5),
+    ]
+    lines = bench["compare"](before, after)
+    assert "| la2018 | none | 2 | 0.750 (0.600) -> 0.885 (0.850) | 1 -> 0 | - | - |" in lines
+    assert (
+        "| semi | none | 1 | 0.800 (0.800) -> 0.900 (0.900) | 0 -> 0 | 0.300 -> 0.700 | 0.200 -> 0.500 |"
+        in lines
+    )
+
+
+@pytest.mark.slow
+@needs_la2018()
+def test_one_shift_runs_on_every_family(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "rows.json"
+    argv = ["bench_robustness.py", "--cases", "1", "--semisynth", "0", "--synthseg", "1", "--phantoms", "0"]
+    argv += ["--phantoms-other", "1", "--shifts", "none", "--la2018", str(LA2018), "--json", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.syspath_prepend(str(BENCH))
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(BENCH / "bench_robustness.py"), run_name="__main__")
+    assert done.value.code == 0
+    rows = json.loads(out.read_text())
+    assert [r["family"] for r in rows] == ["la2018", "semi-synthetic SynthSeg", "phantom 2 mm"]
+    assert all(r["shift"] == "none" and 0.0 <= r["dice"] <= 1.0 for r in rows)
+    assert all("wall" in r and "scar" in r for r in rows[1:]), "wall and scar are scored where labelled"
+    assert all(r["wall_coverage"] is not None for r in rows)
+    text = capsys.readouterr().out
+    assert "| family (unshifted) |" in text and "failure detection" in text
