@@ -269,6 +269,19 @@ def test_cpu_configs_are_the_defaults():
         assert load_config(folder / f"{stage}.yaml").to_dict() == default_config(stage).to_dict(), stage
 
 
+def test_every_config_of_the_bundled_recipe_loads():
+    import re
+
+    repo = Path(__file__).resolve().parents[2]
+    named = set(re.findall(r"training/cpu/[\w-]+\.yaml", (repo / "training" / "bundled.sh").read_text()))
+    assert {"training/cpu/robust-cavity.yaml", "training/cpu/robust-wall.yaml"} <= named
+    for name in sorted(named):
+        config = load_config(repo / name)
+        if Path(name).stem.startswith("robust-"):  # fine-tuning from weights, never from scratch
+            assert config.init != "scratch" and config.optim.lr <= 3e-4, name
+            assert config.augment["field_of_view"]["prob"] > 0 and config.augment["thick_slices"]["prob"] > 0
+
+
 def test_paper_configs_load():
     folder = Path(__file__).resolve().parents[2] / "training" / "paper"
     files = sorted(folder.glob("*.yaml"))
