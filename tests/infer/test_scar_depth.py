@@ -21,15 +21,15 @@ def test_drop_deep_scar_keeps_scar_within_the_depth_and_outside():
     cavity[2:18, 2:18, 2:18] = True
     scar = np.ones_like(cavity)  # everywhere: inside at every depth and outside
     spacing = (0.5, 0.5, 0.5)
-    kept = drop_deep_scar(scar, cavity, spacing, 1.5)
+    kept = drop_deep_scar({"scar": scar, "cavity": cavity}, spacing, 1.5).astype(bool)
     assert kept[~cavity].all(), "scar outside the cavity stays"
     # depth (distance to the nearest voxel outside) of z = 2, 3, 4, 5: 0.5, 1.0, 1.5, 2.0 mm
     assert kept[2:5, 10, 10].all() and not kept[5:15, 10, 10].any()
     assert features({"cavity": cavity, "scar": kept}, spacing)["scar_depth"] == 0.0
     # anisotropic: along a 1 mm axis the second layer (2 mm) is already too deep
-    kept = drop_deep_scar(scar, cavity, (1.0, 0.5, 0.5), 1.5)
+    kept = drop_deep_scar({"scar": scar, "cavity": cavity}, (1.0, 0.5, 0.5), 1.5).astype(bool)
     assert kept[2, 10, 10] and not kept[3, 10, 10]
-    assert drop_deep_scar(scar, np.zeros_like(cavity), spacing, 1.5).all(), "no cavity: nothing to cut"
+    assert drop_deep_scar({"scar": scar}, spacing, 1.5).all(), "no cavity: nothing to cut"
 
 
 @pytest.fixture(scope="module")

@@ -262,11 +262,8 @@ class _Run:
             if prob_out is not None:
                 prob_out[s] = prob
             del prob, kept
-        if "scar" in labels and "cavity" in labels and self.options.scar_max_depth_mm is not None:
-            deep_ok = drop_deep_scar(
-                labels["scar"], labels["cavity"], self.volume.spacing, self.options.scar_max_depth_mm
-            )
-            labels["scar"] = deep_ok.astype(np.uint8)
+        if "scar" in labels and self.options.scar_max_depth_mm is not None:
+            labels["scar"] = drop_deep_scar(labels, self.volume.spacing, self.options.scar_max_depth_mm)
         umap = None
         if self.options.uncertainty_map:
             key = "scar" if "scar" in entropy else self.options.stages[-1]

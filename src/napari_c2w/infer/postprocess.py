@@ -40,9 +40,10 @@ def postprocess(
     return labels, band
 
 
-def drop_deep_scar(scar: np.ndarray, cavity: np.ndarray, spacing, depth_mm: float) -> np.ndarray:
-    """``scar`` without its voxels deeper than ``depth_mm`` inside ``cavity`` (depth: the distance
-    in mm to the nearest voxel outside the cavity, as :func:`.quality.features` measures it).
+def drop_deep_scar(labels: dict[str, np.ndarray], spacing, depth_mm: float) -> np.ndarray:
+    """``labels["scar"]`` (uint8) without its voxels deeper than ``depth_mm`` inside
+    ``labels["cavity"]`` (depth: the distance in mm to the nearest voxel outside the cavity, as
+    :func:`.quality.features` measures it).
 
     Scar lies in the wall, outside the endocardium; the band the scar model is trained and
     post-processed with reaches 3 mm into the cavity as a tolerance for the cavity's boundary,
@@ -51,12 +52,12 @@ def drop_deep_scar(scar: np.ndarray, cavity: np.ndarray, spacing, depth_mm: floa
     """
     from ..masks.band import wall_band
 
-    scar = np.asarray(scar, bool)
-    cavity = np.asarray(cavity, bool)
-    if not scar.any() or not cavity.any():
-        return scar
-    shallow = wall_band(cavity, spacing, depth_mm, 0.0).full()
-    return scar & ~(cavity & ~shallow)
+    scar = np.asarray(labels["scar"], bool)
+    cavity = np.asarray(labels.get("cavity", np.zeros_like(scar)), bool)
+    if scar.any() and cavity.any():
+        shallow = wall_band(cavity, spacing, depth_mm, 0.0).full()
+        scar = scar & ~(cavity & ~shallow)
+    return scar.astype(np.uint8)
 
 
 def uncertainty(entropy: dict[str, np.ndarray], band: np.ndarray | None, flip_tta: bool) -> dict:
