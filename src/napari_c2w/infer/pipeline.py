@@ -19,6 +19,7 @@ from ..errors import C2WError, InputError
 from ..io.orient import CANONICAL, reorientation
 from ..io.volume import Volume
 from ..masks.band import INNER_MM, OUTER_MM
+from . import contrast_check
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
 from .postprocess import binary_entropy, discarded_share, drop_deep_scar, postprocess, uncertainty
@@ -66,6 +67,7 @@ class InferenceOptions:
     # Scar deeper than this inside the predicted cavity is dropped on the input grid (the wall,
     # where scar is, lies outside the endocardium); None keeps all the band allows (3 mm in).
     scar_max_depth_mm: float | None = 1.5
+    contrast_check: bool = True  # a second cavity pass on a gamma-bent input: quality signal
     band_inner_mm: float = INNER_MM
     band_outer_mm: float = OUTER_MM
     probabilities: bool = False
@@ -178,6 +180,7 @@ class _Run:
         self.volume, self.models, self.options = volume, models, options
         self.device, self.progress, self.cancel = device, progress, cancel
         self.done = 0.0
+        self.contrast_agreement: float | None = None
         self.timings: dict[str, float] = {}
         self.forward = WindowedForward(
             device,
@@ -236,6 +239,8 @@ class _Run:
             t0 = time.perf_counter()
             region = atrium if stage == "cavity" else self._stage_box(stage, probs, spacing)
             probs[stage], region = self._predict_region(stage, x, region)
+            if stage == "cavity" and self.options.contrast_check:
+                self.contrast_agreement = self._contrast_agreement(x, probs[stage], region)
             if region is not None:
                 boxes[stage] = [list(b) for b in region]
             self._finish(stage, t0)
@@ -283,6 +288,7 @@ class _Run:
                 "model_spacing": list(spacing),
                 "localizer_ml": None if self.localizer_ml is None else round(self.localizer_ml, 2),
                 "cavity_fragments": fragments,
+                "contrast_agreement": self.contrast_agreement,
             },
             timings=self.timings,
             models={
@@ -332,6 +338,12 @@ class _Run:
     def _predict(self, stage: StageModel, x: np.ndarray) -> np.ndarray:
         """Foreground probability of a (z, y, x) array with MONAI sliding windows."""
         return self.forward.probability(stage, x, self._window(stage))
+
+    def _contrast_agreement(self, x: np.ndarray, prob: np.ndarray, region) -> float:
+        """The cavity's agreement with a second pass on a gamma-bent input (:mod:`.contrast_check`)."""
+        alt, _ = self._predict_region("cavity", contrast_check.gamma_perturbed(x), region)
+        threshold = self._threshold("cavity")
+        return round(contrast_check.agreement(prob >= threshold, alt >= threshold), 4)
 
     def _predict_region(self, stage: str, x: np.ndarray, region):
         """``stage``'s probabilities over the ROI ``x``, predicted in ``region`` only (zeros

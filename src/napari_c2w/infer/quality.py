@@ -10,12 +10,14 @@ an LA segmentation must look like, with features computed from the labels on the
 - ``compactness``: sphericity of the cavity (1 for a ball); a segmentation scattered into
   pieces or ragged sheets has a far larger surface for its volume.
 - ``fragments``: the share of cavity-probability voxels outside the kept cavity component.
+- ``contrast_agreement``: Dice of the cavity with the cavity of a second pass on a gamma-bent
+  input (:mod:`.contrast_check`); a model on a contrast it never saw is unstable.
 - ``wall_coverage``: the share of the cavity's surface voxels with wall within 1.5 mm outside
   (an anatomical wall covers most of it; a wall model that failed leaves it bare).
 - ``scar_depth``: the share of scar voxels more than 1.5 mm inside the cavity.
 
 Each feature maps to a badness in [0, 1] by a ramp between a plausible and an implausible value
-(:data:`RAMPS`). The case score is the largest badness of the cavity checks (the first four):
+(:data:`RAMPS`). The case score is the largest badness of the cavity checks (the first five):
 the cavity is what every later stage and measure builds on, and a case is flagged at
 :data:`FLAG_AT`. The wall and scar checks are reported as warnings beside it. Pure numpy/scipy.
 """
@@ -37,6 +39,7 @@ RAMPS = {
     "localizer_ratio_high": (2.0, 4.0),
     "compactness": (0.45, 0.25),
     "fragments": (0.15, 0.5),
+    "contrast_agreement": (0.85, 0.6),
     "wall_coverage": (0.4, 0.15),
     "scar_depth": (0.05, 0.3),
 }
@@ -50,6 +53,7 @@ CAVITY_CHECKS = (
     "localizer_ratio_high",
     "compactness",
     "fragments",
+    "contrast_agreement",
 )
 
 
@@ -85,7 +89,9 @@ def _crop(labels: dict[str, np.ndarray], spacing, margin_mm: float = 4.0) -> dic
     return {k: np.pad(m[box], 1) for k, m in masks.items()}
 
 
-def features(labels: dict[str, np.ndarray], spacing, fragments=None, localizer_ml=None) -> dict:
+def features(
+    labels: dict[str, np.ndarray], spacing, fragments=None, localizer_ml=None, agreement=None
+) -> dict:
     """The quality features of one prediction (see the module docstring).
 
     Args:
@@ -93,6 +99,7 @@ def features(labels: dict[str, np.ndarray], spacing, fragments=None, localizer_m
         spacing: the input grid's spacing (z, y, x) in mm.
         fragments: the share of cavity-probability voxels the post-processing discarded.
         localizer_ml: the volume of the atrium the localizer found (mL).
+        agreement: the cavity's agreement with the contrast check's second pass.
     """
     voxel_ml = float(np.prod(spacing)) / 1000.0
     masks = _crop(labels, spacing) if labels else {}
@@ -108,6 +115,7 @@ def features(labels: dict[str, np.ndarray], spacing, fragments=None, localizer_m
     out["fragments"] = math.nan if fragments is None else float(fragments)
     out["wall_coverage"] = _wall_coverage(cavity, masks.get("wall"), spacing)
     out["scar_depth"] = _scar_depth(cavity, masks.get("scar"), spacing)
+    out["contrast_agreement"] = math.nan if agreement is None else float(agreement)
     return out
 
 
@@ -139,6 +147,7 @@ def score(feats: dict) -> dict:
         "localizer_ratio_high": _ramp(feats.get("localizer_ratio"), *RAMPS["localizer_ratio_high"]),
         "compactness": _ramp(feats.get("compactness"), *RAMPS["compactness"]),
         "fragments": _ramp(feats.get("fragments"), *RAMPS["fragments"]),
+        "contrast_agreement": _ramp(feats.get("contrast_agreement"), *RAMPS["contrast_agreement"]),
         "wall_coverage": _ramp(feats.get("wall_coverage"), *RAMPS["wall_coverage"]),
         "scar_depth": _ramp(feats.get("scar_depth"), *RAMPS["scar_depth"]),
     }
@@ -165,5 +174,6 @@ def assess(prediction, spacing) -> dict:
         spacing,
         fragments=prediction.roi.get("cavity_fragments"),
         localizer_ml=prediction.roi.get("localizer_ml"),
+        agreement=prediction.roi.get("contrast_agreement"),
     )
     return score(feats)
