@@ -19,6 +19,14 @@ from .masks.geometry import bbox, grow, union
 METRICS = ("dice", "surface_dice", "hd95_mm", "assd_mm")
 
 
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Plain Dice of two masks in numpy (1.0 when both are empty), for hot loops that need no
+    surface metrics (threshold calibration, the contrast check)."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    total = int(np.count_nonzero(a)) + int(np.count_nonzero(b))
+    return 1.0 if total == 0 else 2.0 * int(np.count_nonzero(a & b)) / total
+
+
 def compare_masks(
     pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float], tolerance_mm: float = 1.0
 ) -> dict:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..metrics import dice
+
 #: The gamma of the second pass (on the ROI scaled to [0, 1], then z-scored again).
 GAMMA = 1.5
 
@@ -21,8 +23,5 @@ def gamma_perturbed(x: np.ndarray, gamma: float = GAMMA) -> np.ndarray:
     return ((u - u.mean()) / (u.std() + 1e-6)).astype(np.float32)
 
 
-def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice of two masks (1.0 when both are empty)."""
-    a, b = np.asarray(a, bool), np.asarray(b, bool)
-    n = int(a.sum()) + int(b.sum())
-    return 1.0 if n == 0 else 2.0 * int(np.count_nonzero(a & b)) / n
+#: The agreement of the two cavity masks is their Dice.
+agreement = dice

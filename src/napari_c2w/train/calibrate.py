@@ -14,6 +14,7 @@ import contextlib
 import numpy as np
 import torch
 
+from .. import metrics
 from ..stages import CALIBRATED_STAGES
 from .data import Prepared
 from .evaluate import predict_volume
@@ -23,11 +24,6 @@ THRESHOLDS: tuple[float, ...] = tuple(round(0.30 + 0.05 * i, 2) for i in range(1
 #: A threshold other than 0.5 is kept only when it gains at least this much mean Dice.
 MIN_GAIN = 0.002
 #: Stages whose threshold the pipeline applies (the localizer only places the ROI).
-
-
-def _dice(pred: np.ndarray, ref: np.ndarray) -> float:
-    total = int(pred.sum()) + int(ref.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(pred, ref).sum()) / total
 
 
 def threshold_curve(
@@ -58,7 +54,7 @@ def threshold_curve(
             mask = prob >= t
             if target == "cavity" and mask.any():
                 mask, _ = keep_largest_component(mask)
-            dice.append(round(_dice(mask, ref), 5))
+            dice.append(round(metrics.dice(mask, ref), 5))
         rows.append({"case": case.case_id, "dice": dice})
     return rows
 
