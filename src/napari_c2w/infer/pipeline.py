@@ -20,9 +20,9 @@ from ..io.orient import CANONICAL, reorientation
 from ..io.volume import Volume
 from ..masks.band import INNER_MM, OUTER_MM
 from . import contrast_check
+from .finish import Geometry, finish
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
-from .postprocess import binary_entropy, discarded_share, drop_deep_scar, postprocess, uncertainty
 from .regions import atrium_region, margin_voxels, stage_region
 
 log = logging.getLogger(__name__)
@@ -247,47 +247,23 @@ class _Run:
 
         self._step("finish", "post-processing and mapping back to the input grid")
         t0 = time.perf_counter()
-        roi_labels, band = self._postprocess(probs, spacing)
-        fragments = (
-            discarded_share(probs["cavity"], roi_labels["cavity"], self._threshold("cavity"))
-            if "cavity" in roi_labels
-            else None
-        )
-        entropy = {s: binary_entropy(p) for s, p in probs.items()}
-        scores = uncertainty(entropy, band, self.options.flip_tta)
-        labels: dict[str, np.ndarray] = {}
-        prob_out = {} if self.options.probabilities else None
-        for s, kept_roi in roi_labels.items():
-            # The boundary comes from the probabilities resampled to the input grid (sub-voxel
-            # where the model grid is coarser, as nnU-Net resamples its softmax), the kept
-            # components and the band from the post-processed mask on the model grid.
-            prob = self._back(probs[s], box, grid_shape, image.shape)
-            kept = self._back(kept_roi.astype(np.float32), box, grid_shape, image.shape)
-            labels[s] = ((prob >= self._threshold(s)) & (kept > 1e-3)).astype(np.uint8)
-            if prob_out is not None:
-                prob_out[s] = prob
-            del prob, kept
-        if "scar" in labels and self.options.scar_max_depth_mm is not None:
-            labels["scar"] = drop_deep_scar(labels, self.volume.spacing, self.options.scar_max_depth_mm)
-        umap = None
-        if self.options.uncertainty_map:
-            key = "scar" if "scar" in entropy else self.options.stages[-1]
-            umap = self._back(entropy[key], box, grid_shape, image.shape)
+        geometry = Geometry(box, grid_shape, spacing, image.shape, self.volume.spacing)
+        done = finish(probs, {s: self._threshold(s) for s in probs}, geometry, self.options)
         self._finish("finish", t0)
         self.timings["total"] = round(time.perf_counter() - t_all, 3)
         self.progress(1.0, "done")
         return Prediction(
-            labels=labels,
-            probabilities=prob_out,
-            uncertainty=scores,
-            uncertainty_map=umap,
+            labels=done.labels,
+            probabilities=done.probabilities,
+            uncertainty=done.uncertainty,
+            uncertainty_map=done.uncertainty_map,
             roi={
                 "centre_mm": [round(float(c), 2) for c in centre],
                 "box_model_grid": [list(b) for b in box],
                 "stage_boxes_in_roi": boxes,
                 "model_spacing": list(spacing),
                 "localizer_ml": None if self.localizer_ml is None else round(self.localizer_ml, 2),
-                "cavity_fragments": fragments,
+                "cavity_fragments": done.cavity_fragments,
                 "contrast_agreement": self.contrast_agreement,
             },
             timings=self.timings,
@@ -390,23 +366,3 @@ class _Run:
         if self.options.threshold is not None:
             return float(self.options.threshold)
         return float(self.models[stage].meta.get("threshold", 0.5))
-
-    def _postprocess(self, probs: dict[str, np.ndarray], spacing):
-        """:func:`.postprocess.postprocess` with this run's thresholds and switches."""
-        o = self.options
-        return postprocess(
-            probs,
-            {s: self._threshold(s) for s in probs},
-            spacing,
-            largest_cavity=o.largest_cavity,
-            wall_near_cavity=o.wall_near_cavity,
-            scar_in_band=o.scar_in_band,
-            inner_mm=o.band_inner_mm,
-            outer_mm=o.band_outer_mm,
-        )
-
-    def _back(self, roi_array: np.ndarray, box, grid_shape, input_shape) -> np.ndarray:
-        """Paste an ROI array into the model grid and resample it to the input's shape."""
-        full = np.zeros(grid_shape, np.float32)
-        pre.paste(full, roi_array.astype(np.float32, copy=False), box)
-        return pre.resample(full, input_shape, kind="prob")

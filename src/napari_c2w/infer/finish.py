@@ -1,0 +1,80 @@
+"""The pipeline's last step, pure numpy: post-process the ROI probabilities on the model grid,
+bring labels (and, on request, probabilities and the uncertainty map) back to the input grid,
+drop scar deep inside the cavity, and score the uncertainty."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .. import preprocess as pre
+from .postprocess import binary_entropy, discarded_share, drop_deep_scar, postprocess, uncertainty
+
+
+@dataclasses.dataclass
+class Geometry:
+    """Where the ROI sits: its ``box`` on the model grid of ``grid_shape`` and ``model_spacing``,
+    and the input's ``input_shape`` and ``input_spacing``."""
+
+    box: tuple
+    grid_shape: tuple[int, ...]
+    model_spacing: tuple[float, ...]
+    input_shape: tuple[int, ...]
+    input_spacing: tuple[float, ...]
+
+    def back(self, roi_array: np.ndarray) -> np.ndarray:
+        """Paste an ROI array into the model grid and resample it to the input's shape."""
+        full = np.zeros(self.grid_shape, np.float32)
+        pre.paste(full, roi_array.astype(np.float32, copy=False), self.box)
+        return pre.resample(full, self.input_shape, kind="prob")
+
+
+@dataclasses.dataclass
+class Finished:
+    labels: dict[str, np.ndarray]
+    probabilities: dict[str, np.ndarray] | None
+    uncertainty: dict
+    uncertainty_map: np.ndarray | None
+    cavity_fragments: float | None
+
+
+def finish(
+    probs: dict[str, np.ndarray], thresholds: dict[str, float], geometry: Geometry, options
+) -> Finished:
+    """Labels on the input grid from the ROI probabilities ``probs``, with ``options``'
+    (:class:`~.pipeline.InferenceOptions`) post-processing switches."""
+    o, g = options, geometry
+    roi_labels, band = postprocess(
+        probs,
+        thresholds,
+        g.model_spacing,
+        largest_cavity=o.largest_cavity,
+        wall_near_cavity=o.wall_near_cavity,
+        scar_in_band=o.scar_in_band,
+        inner_mm=o.band_inner_mm,
+        outer_mm=o.band_outer_mm,
+    )
+    fragments = None
+    if "cavity" in roi_labels:
+        fragments = discarded_share(probs["cavity"], roi_labels["cavity"], thresholds["cavity"])
+    entropy = {s: binary_entropy(p) for s, p in probs.items()}
+    scores = uncertainty(entropy, band, o.flip_tta)
+    labels: dict[str, np.ndarray] = {}
+    prob_out = {} if o.probabilities else None
+    for s, kept_roi in roi_labels.items():
+        # The boundary comes from the probabilities resampled to the input grid (sub-voxel where
+        # the model grid is coarser, as nnU-Net resamples its softmax), the kept components and
+        # the band from the post-processed mask on the model grid.
+        prob = g.back(probs[s])
+        kept = g.back(kept_roi.astype(np.float32))
+        labels[s] = ((prob >= thresholds[s]) & (kept > 1e-3)).astype(np.uint8)
+        if prob_out is not None:
+            prob_out[s] = prob
+        del prob, kept
+    if "scar" in labels and o.scar_max_depth_mm is not None:
+        labels["scar"] = drop_deep_scar(labels, g.input_spacing, o.scar_max_depth_mm)
+    umap = None
+    if o.uncertainty_map:
+        umap = g.back(entropy["scar" if "scar" in entropy else o.stages[-1]])
+    return Finished(labels, prob_out, scores, umap, fragments)
