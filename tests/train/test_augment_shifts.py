@@ -61,3 +61,25 @@ def test_config_accepts_and_validates_the_new_keys(tmp_path):
     path.write_text("stage: cavity\naugment:\n  thickslices:\n    prob: 0.5\n")
     with pytest.raises(InputError, match="unknown augmentation"):
         load_config(path)
+
+
+def test_contrast_remap_can_reorder_tissues_and_keeps_the_range_and_labels():
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(1, 8, 24, 24)).astype(np.float32)
+    data = {"image": image, "cavity": np.ones((1, 8, 24, 24))}
+    assert default_augment()["contrast_remap"]["prob"] == 0.0  # off unless a config turns it on
+    t = build_augment(_only("contrast_remap"), ["cavity"], spacing=(2.5, 1.25, 1.25))
+    orders = []
+    for seed in range(8):
+        t.set_random_state(seed=seed)
+        out = np.asarray(t(dict(data))["image"])
+        lo, hi = np.percentile(image, [0.5, 99.5])
+        assert out.shape == image.shape and out.min() >= lo - 1e-4 and out.max() <= hi + 1e-4
+        np.testing.assert_array_equal(np.asarray(t(dict(data))["cavity"]), data["cavity"])
+        # A smooth curve: inputs close together stay close together ...
+        band = (image > 0) & (image < 0.02)
+        assert out[band].std() < 0.1 * out.std()
+        # ... but over the whole range the order of two tissues can flip.
+        a, b = out[(image > 0.4) & (image < 0.6)].mean(), out[(image > 1.4) & (image < 1.6)].mean()
+        orders.append(a > b)
+    assert any(orders) and not all(orders)

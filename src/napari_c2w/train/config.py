@@ -173,6 +173,10 @@ def default_augment() -> dict[str, dict[str, Any]]:
         "thick_slices": {"prob": 0.25, "mm": [2.5, 5.0]},
         "low_resolution": {"prob": 0.10, "zoom": [0.6, 1.0]},
         "histogram_shift": {"prob": 0.15, "points": [5, 10]},
+        # Non-monotonic: tissue order can change (another sequence or inversion time). Off by
+        # default: scar is defined by its enhancement, which a remap can invert; the robust
+        # cavity fine-tuning (training/cpu/robust-cavity-remap.yaml) turns it on.
+        "contrast_remap": {"prob": 0.0, "kernel": [5, 20], "slope": [0.3, 1.0]},
         "gibbs": {"prob": 0.10, "alpha": [0.0, 0.4]},
         "field_of_view": {"prob": 0.20, "margin_mm": [-3.0, 10.0]},
     }
