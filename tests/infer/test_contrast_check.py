@@ -37,6 +37,17 @@ def test_low_agreement_flags_a_plausible_cavity():
     assert q["flagged"] and q["reason"] == "contrast_agreement"
 
 
+def test_cases_that_pass_every_check_are_still_ranked_by_their_disagreement():
+    """A review queue orders by the score: plausible cavities must not all tie at 0."""
+    cavity = np.zeros((40, 80, 80), bool)
+    cavity[5:35, 10:70, 10:70] = True
+    feats = features({"cavity": cavity}, (1.25, 0.625, 0.625), agreement=0.97)
+    near, far = score(feats), score({**feats, "contrast_agreement": 0.88})
+    assert not near["flagged"] and not far["flagged"]
+    assert 0 < near["score"] < far["score"]
+    assert score({**feats, "contrast_agreement": 1.0})["score"] == 0.0
+
+
 @pytest.fixture(scope="module")
 def models(tiny_models):
     return load_model_set([tiny_models])

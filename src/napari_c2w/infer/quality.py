@@ -39,7 +39,10 @@ RAMPS = {
     "localizer_ratio_high": (2.0, 4.0),
     "compactness": (0.45, 0.25),
     "fragments": (0.15, 0.5),
-    "contrast_agreement": (0.85, 0.6),
+    # From perfect agreement on, so that cases passing every other check are still ranked (a
+    # ramp starting at 0.85 tied every plausible case at 0 and the queue could not order them);
+    # flagged below 0.8.
+    "contrast_agreement": (1.0, 0.6),
     "wall_coverage": (0.4, 0.15),
     "scar_depth": (0.05, 0.3),
 }
