@@ -69,6 +69,22 @@ def test_deterministic_in_seed_and_synthseg_redraws_the_image():
     assert not np.allclose(s.image.array, a.image.array)
 
 
+def test_real_wall_keeps_the_real_image_outside_the_scar():
+    case = _case()
+    opts = SemiSynthOptions(scar_fraction=(0.2, 0.2), real_wall=True)
+    ss = semi_synthetic_case(case, seed=3, opts=opts)
+    wall, scar = (ss.labels[k].astype(bool) for k in ("wall", "scar"))
+    assert wall.any() and scar.any()
+    far = ndi.distance_transform_edt(~scar, sampling=SPACING) > 3.0  # beyond the PSF's reach
+    np.testing.assert_allclose(ss.image.array[far], case.image.array[far], atol=1e-3)
+    assert (wall & far).sum() > 0.5 * wall.sum()  # healthy wall kept as the real image has it
+    assert np.median(ss.image.array[scar]) > 1.1 * np.median(case.image.array[case.labels["cavity"]])
+    rendered = semi_synthetic_case(case, seed=3, opts=SemiSynthOptions(scar_fraction=(0.2, 0.2)))
+    np.testing.assert_array_equal(rendered.labels["wall"], ss.labels["wall"])
+    assert not np.allclose(rendered.image.array[wall & far], case.image.array[wall & far], atol=1)
+    assert ss.provenance[-1]["image"] == "real wall"
+
+
 def test_a_case_without_a_cavity_is_refused():
     case = _case()
     empty = Case(case.image, {"cavity": np.zeros(case.image.shape, np.uint8)}, case_id="empty")

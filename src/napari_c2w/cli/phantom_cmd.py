@@ -67,6 +67,12 @@ def add_parser(sub) -> None:
         help="with --from: redraw every tissue with random intensities (SynthSeg-style) instead "
         "of rendering into the real image",
     )
+    p.add_argument(
+        "--real-wall",
+        action="store_true",
+        help="with --from: render only the scar and leave the healthy wall as the real image shows "
+        "it (the shell label lies on the real wall outside the real endocardium)",
+    )
     p.set_defaults(func=run)
 
 
@@ -105,7 +111,9 @@ def _semi_synthetic(args: argparse.Namespace) -> int:
     stores = list_case_stores(args.real)
     if not stores:
         raise ValueError(f"{args.real} holds no case stores; build one with `napari-c2w import`")
-    opts = SemiSynthOptions(synthseg=args.synthseg)
+    if args.synthseg and args.real_wall:
+        raise ValueError("--synthseg redraws every tissue; it cannot keep the real wall (--real-wall)")
+    opts = SemiSynthOptions(synthseg=args.synthseg, real_wall=args.real_wall)
     jobs = [(store, seed) for store in stores for seed in range(args.seed, args.seed + args.cases)]
 
     def make(job) -> None:

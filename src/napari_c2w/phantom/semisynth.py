@@ -46,6 +46,9 @@ class SemiSynthOptions:
     wall_level: tuple[float, float] = (0.25, 0.5)  # healthy wall, relative to the blood pool
     opening_level: float = 0.8  # shell voxels brighter than this x blood are openings
     synthseg: bool = False
+    # Leave the healthy wall as the real image shows it (only scar is rendered): the real LA wall
+    # lies right outside the real endocardium, so the shell label sits on it, its thickness drawn.
+    real_wall: bool = False
 
 
 def _points(shape, spacing, idx) -> np.ndarray:
@@ -130,18 +133,21 @@ def render(
     rng: np.random.Generator,
     opts: SemiSynthOptions,
 ) -> np.ndarray:
-    """Blend healthy wall and scar into the real image through a Gaussian PSF."""
+    """Blend healthy wall (unless ``opts.real_wall``) and scar into the real image through a
+    Gaussian PSF."""
     img = image.astype(F32)
     blood = float(np.median(img[cavity.astype(bool)]))
     wall_v = blood * float(rng.uniform(*opts.wall_level))
     scar_v = blood * float(rng.uniform(*opts.scar_iir))
     signal = np.zeros(img.shape, F32)
     tex = 1 + 0.08 * rng.normal(size=img.shape).astype(F32)
-    signal[wall & ~scar] = wall_v
+    drawn = scar if opts.real_wall else wall
+    if not opts.real_wall:
+        signal[wall & ~scar] = wall_v
     signal[scar] = scar_v
     signal *= tex
     sigma = [0.5 / s for s in spacing]  # about a 1.2 mm FWHM PSF
-    alpha = ndi.gaussian_filter(wall.astype(F32), sigma)
+    alpha = ndi.gaussian_filter(drawn.astype(F32), sigma)
     return img * (1 - alpha) + ndi.gaussian_filter(signal, sigma)
 
 
@@ -193,7 +199,7 @@ def semi_synthetic_case(case: Case, seed: int, opts: SemiSynthOptions | None = N
         out = synthseg(image, labels, spacing, rng)
     else:
         out = render(image, cavity, wall, scar, spacing, rng, opts)
-    kind = "synthseg" if opts.synthseg else "rendered"
+    kind = "synthseg" if opts.synthseg else "real wall" if opts.real_wall else "rendered"
     entry = provenance_entry(
         "semi-synthetic",
         by="napari_c2w.phantom.semisynth",
