@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import signal
@@ -43,6 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from _fault_targets import CHECKPOINT, EDITOR, EXPORT, PREDICT, child_env, cli, leftovers, py  # noqa: E402
 from napari_c2w.io import Case, Volume  # noqa: E402
 from napari_c2w.io.store import (  # noqa: E402
     list_case_stores,
@@ -54,78 +54,6 @@ from napari_c2w.io.store import (  # noqa: E402
 from napari_c2w.io.volume import write_volume  # noqa: E402
 
 SHAPE = (40, 160, 160)
-
-EXPORT = """
-import sys, numpy as np
-from napari_c2w.io import provenance_entry
-from napari_c2w.io.store import read_case_store, write_case_store
-case = read_case_store(sys.argv[1])
-case.store = None  # napari's export builds the case from layers
-case.set_label("cavity", np.load(sys.argv[2]))
-write_case_store(case, sys.argv[1], overwrite=True, entry=provenance_entry("export", by="bench"))
-"""
-
-PREDICT = """
-import sys, types, numpy as np
-from pathlib import Path
-import napari_c2w
-fake = types.ModuleType("napari_c2w.infer")
-fake.__path__ = [str(Path(napari_c2w.__file__).parent / "infer")]  # real submodules (result.py)
-def segment(image, models, options):
-    labels = {"cavity": np.load(sys.argv[3]), "wall": np.load(sys.argv[4])}
-    return types.SimpleNamespace(labels=labels, probabilities=None, uncertainty={}, uncertainty_map=None,
-                                 roi={}, timings={}, models={}, device="cpu", quality={})
-fake.segment = segment
-sys.modules["napari_c2w.infer"] = fake
-from napari_c2w.cli.predict_cmd import predict_case
-from napari_c2w.io.importer import Source
-predict_case(Source(Path(sys.argv[1])), Path(sys.argv[2]), None, None, sys.argv[5])
-"""
-
-CHECKPOINT = """
-import sys
-from napari_c2w.models.checkpoint import save_checkpoint
-from napari_c2w.models.presets import build_model
-model = build_model("lite")
-print("ready", flush=True)
-for i in range(int(sys.argv[2]), 10**9):
-    save_checkpoint(sys.argv[1], model, {"stage": "cavity", "preset": "lite", "note": str(i)}, overwrite=True)
-"""
-
-EDITOR = """
-import sys
-from napari_c2w.io.store import read_case_store, write_case_store
-case = read_case_store(sys.argv[1])
-scar = case.labels["scar"].copy()
-z = int(sys.argv[2])
-scar[z, 10:14, 10:14] = 1
-case.set_label("scar", scar)
-try:
-    write_case_store(case, sys.argv[1], overwrite=True)
-except Exception as err:
-    print(type(err).__name__, err, file=sys.stderr)
-    sys.exit(3)
-"""
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env.update(PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env.pop("NAPARI_C2W_CRASH_AT", None)
-    return env
-
-
-def _cli(*args) -> list[str]:
-    return [sys.executable, "-m", "napari_c2w.cli", *map(str, args)]
-
-
-def _py(code: str, *args) -> list[str]:
-    return [sys.executable, "-c", code, *map(str, args)]
-
-
-def leftovers(folder: Path) -> list[str]:
-    """Hidden temporaries/old copies/journals left in ``folder`` (the lock files are permanent)."""
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock"))
 
 
 class Campaign:
@@ -162,7 +90,9 @@ class Campaign:
     def run_killed(self, target: str, cmd: list[str], wait_for: str | None = None) -> tuple[int, str]:
         """Start ``cmd``, SIGKILL it at a random moment of its usual duration; its return code."""
         t_run = self.durations.get(target)
-        proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         if wait_for:
             proc.stdout.readline()
         delay = self.rng.uniform(0.0, t_run) if t_run else None
@@ -176,7 +106,7 @@ class Campaign:
     def calibrate(self, target: str, cmd_factory) -> None:
         start = time.time()
         cmd, _ = cmd_factory()
-        subprocess.run(cmd, env=_env(), capture_output=True, check=False, timeout=600)
+        subprocess.run(cmd, env=child_env(), capture_output=True, check=False, timeout=600)
         self.durations[target] = time.time() - start
 
     def record(self, target: str, rc: int, ok: bool, lost: int, left: list[str], note: str = "") -> None:  # noqa: PLR0917
@@ -211,7 +141,7 @@ class Campaign:
     # ------------------------------------------------------------------ targets
     def import_cmd(self):
         ds = self.fresh_dataset("import")
-        return _cli(
+        return cli(
             "import", self.work / "img.nrrd", "--cavity", self.work / "lab.nrrd", "-o", ds, "--overwrite"
         ), ds
 
@@ -223,7 +153,7 @@ class Campaign:
 
     def clean_cmd(self):
         ds = self.fresh_dataset("clean")
-        return _cli("review", ds / "img.ome.zarr", "--clean"), ds
+        return cli("review", ds / "img.ome.zarr", "--clean"), ds
 
     def t_clean(self) -> None:
         cmd, ds = self.clean_cmd()
@@ -239,7 +169,7 @@ class Campaign:
 
     def export_cmd(self):
         ds = self.fresh_dataset("export")
-        return _py(EXPORT, ds / "img.ome.zarr", self.work / "new_cavity.npy"), ds
+        return py(EXPORT, ds / "img.ome.zarr", self.work / "new_cavity.npy"), ds
 
     def t_export(self) -> None:
         cmd, ds = self.export_cmd()
@@ -254,7 +184,7 @@ class Campaign:
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
         args = (self.work / "img.nrrd", out, self.work / "new_cavity.npy", self.work / "new_wall.npy", fmt)
-        return _py(PREDICT, *args), out
+        return py(PREDICT, *args), out
 
     def t_predict(self) -> None:
         fmt = self.rng.choice(["zarr", "nrrd"])
@@ -277,7 +207,7 @@ class Campaign:
         if (fmt == "nrrd" and not (out / "img" / "prediction.json").exists()) or (
             fmt == "zarr" and not (out / "img.ome.zarr").exists()
         ):
-            subprocess.run(cmd, env=_env(), capture_output=True, check=False)
+            subprocess.run(cmd, env=child_env(), capture_output=True, check=False)
         self.record("predict", rc, ok, 0, leftovers(out), err[-200:] if not ok else "")
 
     def t_checkpoint(self) -> None:
@@ -287,7 +217,7 @@ class Campaign:
         folder.mkdir(exist_ok=True)
         path = folder / "last.pt"
         before = int(read_checkpoint(path)["meta"]["note"]) if path.exists() else -1
-        rc, _ = self.run_killed("checkpoint", _py(CHECKPOINT, path, before + 1), wait_for="ready")
+        rc, _ = self.run_killed("checkpoint", py(CHECKPOINT, path, before + 1), wait_for="ready")
         try:
             ok = (before == -1 and not path.exists()) or int(read_checkpoint(path)["meta"]["note"]) >= before
         except Exception:
@@ -302,7 +232,7 @@ class Campaign:
             "save_checkpoint(sys.argv[1], m, meta, overwrite=True)"
         )
         if ok and path.exists():
-            subprocess.run(_py(code, path), env=_env(), capture_output=True, check=False)
+            subprocess.run(py(code, path), env=child_env(), capture_output=True, check=False)
         left = [n for n in leftovers(folder) if not n.endswith(".prev")]
         self.record("checkpoint", rc, ok, 0, left)
 
@@ -310,7 +240,7 @@ class Campaign:
         ds = self.fresh_dataset("race")
         store = ds / "img.ome.zarr"
         procs = [
-            subprocess.Popen(_py(EDITOR, store, z), env=_env(), stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(py(EDITOR, store, z), env=child_env(), stderr=subprocess.PIPE, text=True)
             for z in (5, 30)
         ]
         victim = self.rng.randrange(2)
@@ -350,10 +280,10 @@ class Campaign:
             keep = self.rng.randrange(0, free)
             with open(mount / "filler", "wb") as fh:
                 fh.write(b"\0" * max(free - keep, 0))
-            cmd = _cli(
+            cmd = cli(
                 "import", self.work / "img.nrrd", "--cavity", self.work / "lab.nrrd", "-o", ds, "--overwrite"
             )
-            rc = subprocess.run(cmd, env=_env(), capture_output=True, check=False).returncode
+            rc = subprocess.run(cmd, env=child_env(), capture_output=True, check=False).returncode
             (mount / "filler").unlink()
             state = self.store_state(ds, "cavity")
             self.stats["full-disk refused"] += rc != 0
