@@ -30,20 +30,13 @@ class Geometry:
         return pre.resample(full, self.input_shape, kind="prob")
 
 
-@dataclasses.dataclass
-class Finished:
-    labels: dict[str, np.ndarray]
-    probabilities: dict[str, np.ndarray] | None
-    uncertainty: dict
-    uncertainty_map: np.ndarray | None
-    cavity_fragments: float | None
-
-
 def finish(
     probs: dict[str, np.ndarray], thresholds: dict[str, float], geometry: Geometry, options
-) -> Finished:
+) -> tuple[dict, float | None]:
     """Labels on the input grid from the ROI probabilities ``probs``, with ``options``'
-    (:class:`~.pipeline.InferenceOptions`) post-processing switches."""
+    (:class:`~.pipeline.InferenceOptions`) post-processing switches: the
+    :class:`~.pipeline.Prediction` fields ``labels``, ``probabilities``, ``uncertainty`` and
+    ``uncertainty_map``, and the share of cavity probability discarded as fragments."""
     o, g = options, geometry
     roi_labels, band = postprocess(
         probs,
@@ -77,4 +70,5 @@ def finish(
     umap = None
     if o.uncertainty_map:
         umap = g.back(entropy["scar" if "scar" in entropy else o.stages[-1]])
-    return Finished(labels, prob_out, scores, umap, fragments)
+    fields = {"labels": labels, "probabilities": prob_out, "uncertainty": scores, "uncertainty_map": umap}
+    return fields, fragments

@@ -248,22 +248,19 @@ class _Run:
         self._step("finish", "post-processing and mapping back to the input grid")
         t0 = time.perf_counter()
         geometry = Geometry(box, grid_shape, spacing, image.shape, self.volume.spacing)
-        done = finish(probs, {s: self._threshold(s) for s in probs}, geometry, self.options)
+        fields, fragments = finish(probs, {s: self._threshold(s) for s in probs}, geometry, self.options)
         self._finish("finish", t0)
         self.timings["total"] = round(time.perf_counter() - t_all, 3)
         self.progress(1.0, "done")
         return Prediction(
-            labels=done.labels,
-            probabilities=done.probabilities,
-            uncertainty=done.uncertainty,
-            uncertainty_map=done.uncertainty_map,
+            **fields,
             roi={
                 "centre_mm": [round(float(c), 2) for c in centre],
                 "box_model_grid": [list(b) for b in box],
                 "stage_boxes_in_roi": boxes,
                 "model_spacing": list(spacing),
                 "localizer_ml": None if self.localizer_ml is None else round(self.localizer_ml, 2),
-                "cavity_fragments": done.cavity_fragments,
+                "cavity_fragments": fragments,
                 "contrast_agreement": self.contrast_agreement,
             },
             timings=self.timings,
