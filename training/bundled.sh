@@ -73,4 +73,17 @@ P=$R/export; RR=$W/runs/robust
 # Wall and scar never see the SynthSeg copies: that rendering is a family they are tested on.
 [ -f "$RR/wall/run.json" ] || $T --config training/cpu/robust-wall.yaml --data "$D/phantoms" "$D/semisynth" --init "$P/wall.pt" --output "$RR/wall"
 [ -f "$RR/scar/run.json" ] || $T --config training/cpu/robust-scar.yaml --data "$D/phantoms" "$D/semisynth" --init "$P/scar.pt" --output "$RR/scar"
-"$BIN/python" scripts/export_bundled.py "$RR" src/napari_c2w/weights cavity="$RR/cavity-ft/best-real.pt"
+[ -f "$RR/export/scar.pt" ] || "$BIN/python" scripts/export_bundled.py "$RR" "$RR/export" cavity="$RR/cavity-ft/best-real.pt"
+
+# Second robustness round (issue 11): the cavity with non-monotonic contrast remapping and a
+# second set of SynthSeg-style copies; wall and scar with copies that keep the real image's own
+# healthy wall (--real-wall). As shipped, it started from the weights of commit 7159add
+# (= $RR/export up to training nondeterminism), and data/semisynth held only the seed-5000 copies.
+[ -d "$D/synthseg2" ] || "$BIN/napari-c2w" phantom -o "$D/synthseg2" --from "$D/la2018-train" --cases 1 --seed 6100 --synthseg
+[ -d "$D/semisynth-real" ] || "$BIN/napari-c2w" phantom -o "$D/semisynth-real" --from "$D/la2018-train" --cases 1 --seed 5200 --real-wall
+Q=$RR/export; R2=$W/runs/robust2
+[ -f "$R2/cavity/run.json" ] || $T --config training/cpu/robust-cavity-remap.yaml --data "$D/la2018-train" "$D/phantoms" "$D/synthseg2" --init "$Q/cavity.pt" --output "$R2/cavity"
+[ -f "$R2/cavity/best-real.pt" ] || $T --calibrate "$R2/cavity/best.pt" --data "$D/la2018-train" --output "$R2/cavity/best-real.pt"
+[ -f "$R2/wall/run.json" ] || $T --config training/cpu/robust-wall-real.yaml --data "$D/phantoms" "$D/semisynth" "$D/semisynth-real" --init "$Q/wall.pt" --output "$R2/wall"
+[ -f "$R2/scar/run.json" ] || $T --config training/cpu/robust-scar-real.yaml --data "$D/phantoms" "$D/semisynth" "$D/semisynth-real" --init "$Q/scar.pt" --output "$R2/scar"
+"$BIN/python" scripts/export_bundled.py "$R2" src/napari_c2w/weights localizer="$Q/localizer.pt" cavity="$R2/cavity/best-real.pt"
