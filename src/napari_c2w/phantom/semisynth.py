@@ -142,8 +142,7 @@ def render(
     signal = np.zeros(img.shape, F32)
     tex = 1 + 0.08 * rng.normal(size=img.shape).astype(F32)
     drawn = scar if opts.real_wall else wall
-    if not opts.real_wall:
-        signal[wall & ~scar] = wall_v
+    signal[drawn & ~scar] = wall_v
     signal[scar] = scar_v
     signal *= tex
     sigma = [0.5 / s for s in spacing]  # about a 1.2 mm FWHM PSF
