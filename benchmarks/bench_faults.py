@@ -39,19 +39,19 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from _fault_targets import CHECKPOINT, EDITOR, EXPORT, PREDICT, REPO, child_env, cli, leftovers, py
+
 sys.path.insert(0, str(REPO / "src"))
 
-from _fault_targets import CHECKPOINT, EDITOR, EXPORT, PREDICT, child_env, cli, leftovers, py  # noqa: E402
-from napari_c2w.io import Case, Volume  # noqa: E402
-from napari_c2w.io.store import (  # noqa: E402
+from napari_c2w.io import Case, Volume
+from napari_c2w.io.store import (
     list_case_stores,
     read_case_store,
     read_label_version,
     read_store_attrs,
     write_case_store,
 )
-from napari_c2w.io.volume import write_volume  # noqa: E402
+from napari_c2w.io.volume import write_volume
 
 SHAPE = (40, 160, 160)
 

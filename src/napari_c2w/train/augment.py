@@ -60,14 +60,15 @@ def _contrast_remap_class():
         it at full precision. MONAI's own ``RandIntensityRemap`` draws its curve over every
         distinct value of the image; on a z-scored float patch (587k distinct values) inputs
         within 0.02 of each other then spread over 69 % of the output's standard deviation
-        (it acts as noise, and takes 0.38 s against 0.04 s here, where they spread over 3 %);
-        the curve is drawn over ``levels`` grey levels instead. Image keys only."""
+        (it acts as noise, and takes 0.38 s against 0.04 s here, where they spread over 3 %).
+        Image keys only."""
 
         def __init__(self, keys, kernel, slope, levels: int = 100, prob: float = 0.1) -> None:
             MapTransform.__init__(self, keys)
             RandomizableTransform.__init__(self, prob)
-            self.kernel, self.slope, self.levels = kernel, slope, levels
-            self.curve = np.linspace(0.0, 1.0, levels)
+            self.kernel, self.slope = kernel, slope
+            self.grid = np.linspace(0.0, 1.0, levels)  # the grey levels, and the identity curve
+            self.curve = self.grid
 
         def randomize(self, data=None) -> None:
             super().randomize(None)
@@ -78,8 +79,7 @@ def _contrast_remap_class():
                 slope=float(self.R.uniform(*self.slope)),
             )
             remap.set_random_state(seed=int(self.R.randint(2**31)))
-            grid = torch.linspace(0.0, 1.0, self.levels, dtype=torch.float64)
-            self.curve = np.asarray(remap(grid), np.float64)
+            self.curve = np.asarray(remap(torch.from_numpy(self.grid)), np.float64)
 
         def __call__(self, data):
             self.randomize()
@@ -92,7 +92,7 @@ def _contrast_remap_class():
                 if hi <= lo:
                     continue
                 u = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
-                y = np.interp(u, np.linspace(0.0, 1.0, self.levels), self.curve)
+                y = np.interp(u, self.grid, self.curve)
                 d[key] = (lo + y * (hi - lo)).astype(np.float32)
             return d
 
