@@ -73,10 +73,10 @@ def run(cases: list, shift_sets, models, options) -> list[dict]:
     rows = []
     for family, case in cases:
         labels = {k: np.asarray(v, np.uint8) for k, v in case.labels.items()}
-        for i, shifts in enumerate(shift_sets):
+        for shifts in shift_sets:
             name = sh.name(shifts)
             try:
-                volume, ref = sh.apply(shifts, case.image, labels, seed=i)
+                volume, ref = sh.apply(shifts, case.image, labels, seed=sh.seed_for(case.case_id, shifts))
             except ValueError as err:
                 print(f"  {case.case_id} {name}: skipped ({err})")
                 continue

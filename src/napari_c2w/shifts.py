@@ -19,6 +19,7 @@ prediction on the shifted copy is scored against the shifted labels. Pure numpy/
 from __future__ import annotations
 
 import dataclasses
+import zlib
 
 import numpy as np
 from scipy import ndimage
@@ -241,6 +242,12 @@ def apply(shifts, volume: Volume, labels: Labels, seed: int = 0) -> tuple[Volume
     for i, shift in enumerate((shifts,) if isinstance(shifts, Shift) else shifts):
         volume, labels = shift(volume, labels, seed + i)
     return volume, labels
+
+
+def seed_for(case_id: str, shifts) -> int:
+    """A seed for one case and one shift (set), independent of which other shifts run beside it:
+    every case gets its own draw of a random shift (a contrast curve), the same on every run."""
+    return zlib.crc32(f"{case_id}/{name(shifts)}".encode())
 
 
 def name(shifts) -> str:

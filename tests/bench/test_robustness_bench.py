@@ -88,3 +88,37 @@ def test_one_shift_runs_on_every_family(tmp_path, monkeypatch, capsys):
     assert all(r["wall_coverage"] is not None for r in rows)
     text = capsys.readouterr().out
     assert "| family (unshifted) |" in text and "failure detection" in text
+
+
+def test_a_shift_draws_the_same_copy_whichever_shifts_run_beside_it(bench, monkeypatch):
+    """A random shift (a contrast curve) is drawn per case and shift name: selecting it alone
+    with --shifts gives the same copy as in the full run, and two cases get different curves.
+    Before, the seed was the shift's index in the selected list, so `--shifts remap` drew another
+    curve than the full run, and every case of a run shared one curve."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from napari_c2w import infer
+    from napari_c2w import shifts as sh
+    from napari_c2w.phantom import generate_phantom
+
+    seen = []
+
+    def fake_segment(volume, models, options):
+        data = np.asarray(volume.array, np.float32)
+        seen.append(float(data.sum()))
+        quality = {"score": 1.0, "flagged": False, "reason": "", "warnings": [], "features": {}}
+        return SimpleNamespace(
+            labels={"cavity": data > data.mean()}, quality=quality, uncertainty={"score": 0.0}
+        )
+
+    monkeypatch.setattr(infer, "segment", fake_segment)
+    a = generate_phantom(7, spacing=(2.5, 1.25, 1.25), shape=(24, 48, 48)).to_case()
+    b = dataclasses.replace(a, case_id="other")  # the same image: only the case differs
+    curve = sh.Shift("remap", {"strength": 0.6})
+    bench["run"]([("phantom", a)], [sh.Shift("none", {}), curve], None, None)
+    full = seen[-1]
+    bench["run"]([("phantom", a)], [curve], None, None)
+    assert seen[-1] == full, "the same case and shift must give the same copy"
+    bench["run"]([("phantom", b)], [curve], None, None)
+    assert seen[-1] != full, "another case must get its own curve"
