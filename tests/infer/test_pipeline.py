@@ -365,3 +365,43 @@ def test_predict_cli_no_crop_runs_every_stage_on_the_whole_roi(
     assert seen == [(True, True), (False, False)]
     summary = json.loads((tmp_path / "b" / "c0" / "prediction.json").read_text())
     assert summary["roi"]["stage_boxes_in_roi"] == {}
+
+
+def test_the_cavity_kept_is_the_component_the_localizer_found_not_the_largest(models, monkeypatch):
+    """A cavity model that also fires on a bigger bright blob away from the atrium (a SynthSeg copy
+    in a 60 mm wider field of view, bench_robustness) kept that blob and dropped the atrium; the
+    component the localizer's atrium overlaps is the cavity, the largest one only when none does."""
+    from napari_c2w.infer.forward import WindowedForward
+
+    shape, spacing = (24, 96, 96), (2.5, 1.25, 1.25)
+    zz, yy, xx = np.mgrid[: shape[0], : shape[1], : shape[2]]
+
+    def ball(c, r):
+        return ((zz - c[0]) * 2.5) ** 2 + ((yy - c[1]) * 1.25) ** 2 + ((xx - c[2]) * 1.25) ** 2 < r * r
+
+    atrium, blob = ball((12, 30, 30), 12.0), ball((12, 66, 66), 18.0)
+    image = np.zeros(shape, np.float32)
+    image[atrium], image[blob] = 1.0, 0.6  # the localizer sees only the brighter one
+    volume = Volume(image, spacing, (0.0, 0.0, 0.0))
+
+    def fake(self, stage, x, window):
+        hi = float(x.max())
+        cut = 0.8 if stage.meta["stage"] == "localizer" else 0.3
+        return (x >= x.min() + cut * (hi - x.min())).astype(np.float32)
+
+    monkeypatch.setattr(WindowedForward, "probability", fake)
+    monkeypatch.setitem(models["cavity"].meta, "roi", list(shape))  # both blobs in the ROI
+    options = InferenceOptions(stages=("cavity",), crop_to_atrium=False, contrast_check=False, threshold=0.5)
+    cavity = segment(volume, models, options).labels["cavity"] != 0
+    assert blob.sum() > 2 * atrium.sum()
+    assert cavity[atrium].mean() > 0.9 and not cavity[blob].any()
+
+    # Without a localizer component on the cavity, the largest component is kept.
+    def no_atrium(self, stage, x, window):
+        if stage.meta["stage"] == "localizer":
+            return np.zeros(x.shape, np.float32)
+        return fake(self, stage, x, window)
+
+    monkeypatch.setattr(WindowedForward, "probability", no_atrium)
+    cavity = segment(volume, models, options).labels["cavity"] != 0
+    assert cavity[blob].mean() > 0.9 and not cavity[atrium].any()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from napari_c2w.masks import (
+    keep_component_overlapping,
     keep_components_touching,
     keep_largest_component,
     remove_small_components,
@@ -121,6 +122,26 @@ def test_keep_components_touching_a_region():
     assert keep_components_touching(mask, np.zeros_like(region))[0].sum() == 0
     with pytest.raises(ValueError, match="shape"):
         keep_components_touching(mask, region[:5])
+
+
+def test_keep_the_component_a_region_overlaps_most():
+    mask = np.zeros((10, 20, 20), np.uint8)
+    mask[2:5, 2:6, 2:6] = 1  # small, mostly in the region
+    mask[6:9, 8:18, 8:18] = 1  # larger, barely in it
+    region = np.zeros(mask.shape, bool)
+    region[2:5, 2:6, 2:6] = True
+    region[6, 8, 8:10] = True
+    new, change = keep_component_overlapping(mask, region, structure="cavity")
+    assert (new > 0).sum() == 3 * 4 * 4 and new[7, 15, 15] == 0 and change.components_removed == 1
+    check_record(mask, new, change)
+    # No region, or one that overlaps nothing: the largest component, as keep_largest_component.
+    for none in (None, np.zeros_like(region)):
+        new, change = keep_component_overlapping(mask, none)
+        assert np.array_equal(new, keep_largest_component(mask)[0])
+        assert change.rule == "keep largest component"
+    assert keep_component_overlapping(np.zeros_like(mask), region)[0].sum() == 0
+    with pytest.raises(ValueError, match="shape"):
+        keep_component_overlapping(mask, region[:5])
 
 
 def test_smooth_methods(ball):

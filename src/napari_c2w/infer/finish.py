@@ -31,10 +31,15 @@ class Geometry:
 
 
 def finish(
-    probs: dict[str, np.ndarray], thresholds: dict[str, float], geometry: Geometry, options
+    probs: dict[str, np.ndarray],
+    thresholds: dict[str, float],
+    geometry: Geometry,
+    options,
+    atrium: np.ndarray | None = None,
 ) -> tuple[dict, float | None]:
     """Labels on the input grid from the ROI probabilities ``probs``, with ``options``'
-    (:class:`~.pipeline.InferenceOptions`) post-processing switches: the
+    (:class:`~.pipeline.InferenceOptions`) post-processing switches (``atrium``: the localizer's
+    atrium on the ROI, which picks the cavity's component): the
     :class:`~.pipeline.Prediction` fields ``labels``, ``probabilities``, ``uncertainty`` and
     ``uncertainty_map``, and the share of cavity probability discarded as fragments."""
     o, g = options, geometry
@@ -47,6 +52,7 @@ def finish(
         scar_in_band=o.scar_in_band,
         inner_mm=o.band_inner_mm,
         outer_mm=o.band_outer_mm,
+        atrium=atrium,
     )
     fragments = None
     if "cavity" in roi_labels:

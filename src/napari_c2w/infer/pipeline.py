@@ -181,6 +181,7 @@ class _Run:
         self.device, self.progress, self.cancel = device, progress, cancel
         self.done = 0.0
         self.contrast_agreement: float | None = None
+        self.atrium: np.ndarray | None = None  # the localizer's atrium on its coarse grid
         self.timings: dict[str, float] = {}
         self.forward = WindowedForward(
             device,
@@ -248,7 +249,9 @@ class _Run:
         self._step("finish", "post-processing and mapping back to the input grid")
         t0 = time.perf_counter()
         geometry = Geometry(box, grid_shape, spacing, image.shape, self.volume.spacing)
-        fields, fragments = finish(probs, {s: self._threshold(s) for s in probs}, geometry, self.options)
+        thresholds = {s: self._threshold(s) for s in probs}
+        atrium_roi = self._atrium_on_roi(grid_shape, box)
+        fields, fragments = finish(probs, thresholds, geometry, self.options, atrium_roi)
         self._finish("finish", t0)
         self.timings["total"] = round(time.perf_counter() - t_all, 3)
         self.progress(1.0, "done")
@@ -287,6 +290,7 @@ class _Run:
         mask = prob >= 0.5
         if mask.any():
             mask, _ = keep_largest_component(mask)
+        self.atrium = mask
         voxel_mm3 = np.prod(
             [s * n0 / n for s, n0, n in zip(self.volume.spacing, image.shape, shape, strict=True)]
         )
@@ -301,6 +305,13 @@ class _Run:
             edges = tuple(self._to_mm([b[k] - 0.5 for b in bounds], shape, image.shape) for k in (0, 1))
         self._finish("localizer", t0)
         return self._to_mm(com, shape, image.shape), edges
+
+    def _atrium_on_roi(self, grid_shape, box) -> np.ndarray | None:
+        """The localizer's atrium (the component that placed the ROI) on the ROI of the model
+        grid: both grids cover the input's physical extent, so it is a resampling and a crop."""
+        if self.atrium is None or not self.atrium.any():
+            return None
+        return pre.crop(pre.resample(self.atrium, grid_shape, kind="mask"), box) != 0
 
     def _to_mm(self, index, shape, input_shape) -> tuple[float, float, float]:
         return pre.grid_to_mm(index, shape, input_shape, self.volume.spacing)

@@ -15,19 +15,21 @@ def postprocess(
     scar_in_band: bool,
     inner_mm: float,
     outer_mm: float,
+    atrium: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """Masks of ``probs`` at each structure's threshold under the anatomical rules switched on,
     and the wall band (with the kept wall), or None without a cavity.
 
-    Rules: the cavity's largest component only; wall components that never reach the band
-    dropped; scar kept within the band.
+    Rules: one cavity component only, the one the localizer's ``atrium`` mask (same grid)
+    overlaps most, or the largest when it overlaps none or is None; wall components that never
+    reach the band dropped; scar kept within the band.
     """
     from ..masks.band import wall_band
-    from ..masks.components import keep_components_touching, keep_largest_component
+    from ..masks.components import keep_component_overlapping, keep_components_touching
 
     labels = {s: p >= thresholds[s] for s, p in probs.items()}
     if "cavity" in labels and largest_cavity and labels["cavity"].any():
-        labels["cavity"], _ = keep_largest_component(labels["cavity"])
+        labels["cavity"], _ = keep_component_overlapping(labels["cavity"], atrium)
     band = None
     if "cavity" in labels and labels["cavity"].any():
         band = wall_band(labels["cavity"], spacing, inner_mm, outer_mm).full()

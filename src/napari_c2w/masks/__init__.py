@@ -5,7 +5,13 @@ The low floor shared by inference post-processing, training and annotation revie
 """
 
 from .band import INNER_MM, OUTER_MM, Band, exact_band, wall_band
-from .components import Change, keep_components_touching, keep_largest_component, remove_small_components
+from .components import (
+    Change,
+    keep_component_overlapping,
+    keep_components_touching,
+    keep_largest_component,
+    remove_small_components,
+)
 
 __all__ = [
     "INNER_MM",
@@ -13,6 +19,7 @@ __all__ = [
     "Band",
     "Change",
     "exact_band",
+    "keep_component_overlapping",
     "keep_components_touching",
     "keep_largest_component",
     "remove_small_components",

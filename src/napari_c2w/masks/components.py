@@ -130,6 +130,32 @@ def keep_largest_component(
     return _apply(mask, box, new, change)
 
 
+def keep_component_overlapping(
+    mask: np.ndarray, region: np.ndarray | None, structure: str | None = None, connectivity: int = 3
+) -> tuple[np.ndarray, Change]:
+    """Keep only the connected component with the most voxels in ``region`` (e.g. the cavity
+    piece the localizer's atrium overlaps, not a larger false one elsewhere); the largest
+    component when ``region`` is None or overlaps none."""
+    from scipy.ndimage import label
+
+    if region is not None and np.shape(region) != np.shape(mask):
+        raise ValueError(f"the region has shape {np.shape(region)} but the mask has {np.shape(mask)}")
+    box = bbox(mask)
+    new, n_removed, rule = None, 0, "keep largest component"
+    if box is not None:
+        lab, n = label(_as_bool(mask[box]), structure=_connectivity(connectivity))
+        score = np.bincount(lab.ravel(), minlength=n + 1)
+        if region is not None:
+            inside = np.bincount(lab[np.asarray(region[box]) != 0], minlength=n + 1)
+            inside[0] = 0
+            if inside.any():
+                score, rule = inside, "keep the component overlapping a region most"
+        score[0] = 0
+        new, n_removed = lab == int(score.argmax()), n - 1
+    params = {"connectivity": connectivity}
+    return _apply(mask, box, new, Change(rule, structure, params=params, components_removed=n_removed))
+
+
 def keep_components_touching(
     mask: np.ndarray, region: np.ndarray, structure: str | None = None, connectivity: int = 3
 ) -> tuple[np.ndarray, Change]:

@@ -39,7 +39,8 @@ def threshold_curve(
 ) -> list[dict]:
     """Dice at each threshold for every case holding ``target`` (one prediction per case).
 
-    The cavity keeps its largest component at each threshold, as the pipeline does.
+    The cavity keeps its largest component at each threshold (the pipeline keeps the one its
+    localizer's atrium overlaps most, on a validation patch around the atrium the same one).
     """
     from ..masks.components import keep_largest_component
 
