@@ -116,18 +116,7 @@ def keep_largest_component(
     mask: np.ndarray, structure: str | None = None, connectivity: int = 3
 ) -> tuple[np.ndarray, Change]:
     """Keep only the largest connected component."""
-    from scipy.ndimage import label
-
-    box = bbox(mask)
-    new, n_removed = None, 0
-    if box is not None:
-        lab, n = label(_as_bool(mask[box]), structure=_connectivity(connectivity))
-        sizes = np.bincount(lab.ravel())
-        sizes[0] = 0
-        new, n_removed = lab == int(sizes.argmax()), n - 1
-    params = {"connectivity": connectivity}
-    change = Change("keep largest component", structure, params=params, components_removed=n_removed)
-    return _apply(mask, box, new, change)
+    return keep_component_overlapping(mask, None, structure, connectivity)
 
 
 def keep_component_overlapping(
