@@ -308,9 +308,11 @@ class _Run:
 
     def _atrium_on_roi(self, grid_shape, box) -> np.ndarray | None:
         """The localizer's atrium (the component that placed the ROI) on the ROI of the model
-        grid: both grids cover the input's physical extent, so it is a resampling and a crop."""
-        if self.atrium is None or not self.atrium.any():
-            return None
+        grid: both grids cover the input's physical extent, so it is a resampling and a crop.
+        None when no cavity component is to be picked."""
+        wanted = self.options.largest_cavity and "cavity" in self.options.stages
+        if not wanted or self.atrium is None or not self.atrium.any():
+            return None  # nothing to pick a cavity component for
         return pre.crop(pre.resample(self.atrium, grid_shape, kind="mask"), box) != 0
 
     def _to_mm(self, index, shape, input_shape) -> tuple[float, float, float]:
