@@ -92,7 +92,7 @@ def test_a_case_without_a_cavity_is_refused():
         semi_synthetic_case(empty, seed=0)
 
 
-def test_cli_writes_semi_synthetic_stores(tmp_path):
+def test_cli_writes_semi_synthetic_stores(tmp_path, capsys):
     from napari_c2w.cli import main
     from napari_c2w.io.store import list_case_stores, read_case_store, store_path, write_case_store
 
@@ -101,3 +101,25 @@ def test_cli_writes_semi_synthetic_stores(tmp_path):
     stores = list_case_stores(tmp_path / "ss")
     assert [s.name for s in stores] == ["ball-ss0.ome.zarr", "ball-ss1.ome.zarr"]
     assert set(read_case_store(stores[0]).labels) == {"cavity", "wall", "scar"}
+    # the copies have a wall: SynthSeg-style copies of them keep it
+    args = ["phantom", "-o", str(tmp_path / "ss2"), "--from", str(tmp_path / "ss"), "--synthseg", "--keep-labels"]
+    assert main(args) == 0
+    again = read_case_store(list_case_stores(tmp_path / "ss2")[0])
+    np.testing.assert_array_equal(again.labels["wall"], read_case_store(stores[0]).labels["wall"])
+    assert main([*args[:5], "--real-wall", "--keep-labels"]) == 2
+    assert "--keep-labels keeps each case's wall label" in capsys.readouterr().err
+
+
+def test_keep_labels_redraws_only_the_image_of_a_labelled_case():
+    base = semi_synthetic_case(_case(), seed=3, opts=SemiSynthOptions(scar_fraction=(0.2, 0.2)))
+    opts = SemiSynthOptions(synthseg=True, keep_labels=True)
+    out = semi_synthetic_case(base, seed=4, opts=opts)
+    for key in ("cavity", "wall", "scar"):
+        np.testing.assert_array_equal(out.labels[key].astype(bool), base.labels[key].astype(bool))
+    assert not np.allclose(out.image.array, base.image.array)
+    assert "own labels" in out.provenance[-1]["image"]
+
+
+def test_keep_labels_refuses_a_case_without_a_wall_and_names_it():
+    with pytest.raises(ValueError, match="ball: keeping its labels needs a non-empty wall label"):
+        semi_synthetic_case(_case(), seed=0, opts=SemiSynthOptions(keep_labels=True))

@@ -73,6 +73,12 @@ def add_parser(sub) -> None:
         help="with --from: render only the scar and leave the healthy wall as the real image shows "
         "it (the shell label lies on the real wall outside the real endocardium)",
     )
+    p.add_argument(
+        "--keep-labels",
+        action="store_true",
+        help="with --from: keep each case's own wall and scar labels (phantoms, corrected cases) "
+        "and only redraw the image; with --synthseg, the same anatomy in random tissue contrasts",
+    )
     p.set_defaults(func=run)
 
 
@@ -113,7 +119,9 @@ def _semi_synthetic(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.real} holds no case stores; build one with `napari-c2w import`")
     if args.synthseg and args.real_wall:
         raise ValueError("--synthseg redraws every tissue; it cannot keep the real wall (--real-wall)")
-    opts = SemiSynthOptions(synthseg=args.synthseg, real_wall=args.real_wall)
+    if args.keep_labels and args.real_wall:
+        raise ValueError("--keep-labels keeps each case's wall label; --real-wall draws a new one")
+    opts = SemiSynthOptions(synthseg=args.synthseg, real_wall=args.real_wall, keep_labels=args.keep_labels)
     jobs = [(store, seed) for store in stores for seed in range(args.seed, args.seed + args.cases)]
 
     def make(job) -> None:

@@ -49,6 +49,9 @@ class SemiSynthOptions:
     # Leave the healthy wall as the real image shows it (only scar is rendered): the real LA wall
     # lies right outside the real endocardium, so the shell label sits on it, its thickness drawn.
     real_wall: bool = False
+    # Keep the case's own wall and scar labels (a phantom or a corrected case) and only redraw
+    # the image: with ``synthseg``, the same anatomy in random tissue contrasts.
+    keep_labels: bool = False
 
 
 def _points(shape, spacing, idx) -> np.ndarray:
@@ -190,15 +193,25 @@ def semi_synthetic_case(case: Case, seed: int, opts: SemiSynthOptions | None = N
         slice(max(0, int(i.min()) - int(12 / s)), int(i.max()) + 1 + int(12 / s))
         for i, s in zip(idx, spacing, strict=True)
     )
-    wall = np.zeros(cavity.shape, bool)
-    wall[box], _ = wall_shell(image[box], cavity[box], spacing, rng, opts)
-    scar = scar_patches(wall, spacing, rng, float(rng.uniform(*opts.scar_fraction)))
+    if opts.keep_labels:
+        if not np.any(case.labels.get("wall", 0)):
+            raise ValueError(
+                f"{case.case_id}: keeping its labels needs a non-empty wall label; "
+                "drop --keep-labels to draw a wall shell around its cavity"
+            )
+        wall = np.asarray(case.labels["wall"]).astype(bool)
+        scar = np.asarray(case.labels.get("scar", np.zeros(wall.shape))).astype(bool)
+    else:
+        wall = np.zeros(cavity.shape, bool)
+        wall[box], _ = wall_shell(image[box], cavity[box], spacing, rng, opts)
+        scar = scar_patches(wall, spacing, rng, float(rng.uniform(*opts.scar_fraction)))
     labels = {"cavity": cavity.astype(np.uint8), "wall": wall.astype(np.uint8), "scar": scar.astype(np.uint8)}
     if opts.synthseg:
         out = synthseg(image, labels, spacing, rng)
     else:
         out = render(image, cavity, wall, scar, spacing, rng, opts)
     kind = "synthseg" if opts.synthseg else "real wall" if opts.real_wall else "rendered"
+    kind += ", own labels" if opts.keep_labels else ""
     entry = provenance_entry(
         "semi-synthetic",
         by="napari_c2w.phantom.semisynth",
