@@ -102,7 +102,8 @@ def test_cli_writes_semi_synthetic_stores(tmp_path, capsys):
     assert [s.name for s in stores] == ["ball-ss0.ome.zarr", "ball-ss1.ome.zarr"]
     assert set(read_case_store(stores[0]).labels) == {"cavity", "wall", "scar"}
     # the copies have a wall: SynthSeg-style copies of them keep it
-    args = ["phantom", "-o", str(tmp_path / "ss2"), "--from", str(tmp_path / "ss"), "--synthseg", "--keep-labels"]
+    args = ["phantom", "-o", str(tmp_path / "ss2"), "--from", str(tmp_path / "ss")]
+    args += ["--synthseg", "--keep-labels"]
     assert main(args) == 0
     again = read_case_store(list_case_stores(tmp_path / "ss2")[0])
     np.testing.assert_array_equal(again.labels["wall"], read_case_store(stores[0]).labels["wall"])

@@ -178,6 +178,30 @@ def synthseg(
     return np.clip(out, 0, None) * 200.0
 
 
+def _drawn_wall_and_scar(image, cavity, spacing, rng, opts: SemiSynthOptions):
+    """A wall shell around ``cavity`` and scar patches in it."""
+    # The shell lies within a few mm of the cavity: work in its box plus 12 mm.
+    idx = np.nonzero(cavity)
+    box = tuple(
+        slice(max(0, int(i.min()) - int(12 / s)), int(i.max()) + 1 + int(12 / s))
+        for i, s in zip(idx, spacing, strict=True)
+    )
+    wall = np.zeros(cavity.shape, bool)
+    wall[box], _ = wall_shell(image[box], cavity[box], spacing, rng, opts)
+    return wall, scar_patches(wall, spacing, rng, float(rng.uniform(*opts.scar_fraction)))
+
+
+def _own_wall_and_scar(case: Case):
+    """The case's own wall and scar (no scar label: none)."""
+    if not np.any(case.labels.get("wall", 0)):
+        raise ValueError(
+            f"{case.case_id}: keeping its labels needs a non-empty wall label; "
+            "drop --keep-labels to draw a wall shell around its cavity"
+        )
+    wall = np.asarray(case.labels["wall"]).astype(bool)
+    return wall, np.asarray(case.labels.get("scar", np.zeros(wall.shape))).astype(bool)
+
+
 def semi_synthetic_case(case: Case, seed: int, opts: SemiSynthOptions | None = None) -> Case:
     """A copy of a real case (image + expert cavity) with semi-synthetic wall and scar."""
     opts = opts or SemiSynthOptions()
@@ -187,24 +211,10 @@ def semi_synthetic_case(case: Case, seed: int, opts: SemiSynthOptions | None = N
     image = np.asarray(case.image.array, F32)
     cavity = np.asarray(case.labels["cavity"]).astype(bool)
     spacing = case.image.spacing
-    # The shell lies within a few mm of the cavity: work in its box plus 12 mm.
-    idx = np.nonzero(cavity)
-    box = tuple(
-        slice(max(0, int(i.min()) - int(12 / s)), int(i.max()) + 1 + int(12 / s))
-        for i, s in zip(idx, spacing, strict=True)
-    )
     if opts.keep_labels:
-        if not np.any(case.labels.get("wall", 0)):
-            raise ValueError(
-                f"{case.case_id}: keeping its labels needs a non-empty wall label; "
-                "drop --keep-labels to draw a wall shell around its cavity"
-            )
-        wall = np.asarray(case.labels["wall"]).astype(bool)
-        scar = np.asarray(case.labels.get("scar", np.zeros(wall.shape))).astype(bool)
+        wall, scar = _own_wall_and_scar(case)
     else:
-        wall = np.zeros(cavity.shape, bool)
-        wall[box], _ = wall_shell(image[box], cavity[box], spacing, rng, opts)
-        scar = scar_patches(wall, spacing, rng, float(rng.uniform(*opts.scar_fraction)))
+        wall, scar = _drawn_wall_and_scar(image, cavity, spacing, rng, opts)
     labels = {"cavity": cavity.astype(np.uint8), "wall": wall.astype(np.uint8), "scar": scar.astype(np.uint8)}
     if opts.synthseg:
         out = synthseg(image, labels, spacing, rng)
