@@ -193,12 +193,12 @@ def _drawn_wall_and_scar(image, cavity, spacing, rng, opts: SemiSynthOptions):
 
 def _own_wall_and_scar(case: Case):
     """The case's own wall and scar (no scar label: none)."""
-    if not np.any(case.labels.get("wall", 0)):
+    wall = np.asarray(case.labels.get("wall", False)).astype(bool)
+    if not wall.any():
         raise ValueError(
             f"{case.case_id}: keeping its labels needs a non-empty wall label; "
             "drop --keep-labels to draw a wall shell around its cavity"
         )
-    wall = np.asarray(case.labels["wall"]).astype(bool)
     return wall, np.asarray(case.labels.get("scar", np.zeros(wall.shape))).astype(bool)
 
 
