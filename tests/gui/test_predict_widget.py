@@ -95,13 +95,20 @@ def test_results_text_warns_about_a_flagged_case():
         uncertainty={"score": 0.1},
         labels={"cavity": np.ones((2, 2, 2), np.uint8)},
         models={},
+        roi={"noise": 0.02, "denoise_sigma_mm": 0.0},
         quality={"score": 0.8, "flagged": True, "reason": "compactness", "warnings": ["wall_coverage"]},
     )
     text = results_text(pred)
     assert "looks implausible (compactness, quality score 0.80)" in text
     assert "leaves much of the endocardium bare" in text
+    assert "smoothed" not in text
     pred.quality = {"score": 0.0, "flagged": False, "reason": "", "warnings": []}
     assert "Quality checks passed" in results_text(pred)
+    pred.roi = {"noise": 0.131, "denoise_sigma_mm": 0.55}
+    pred.quality["warnings"] = ["noise"]
+    text = results_text(pred)
+    assert "(noise 0.131, training up to 0.05): smoothed in-plane (Gaussian 0.55 mm)" in text
+    assert "far noisier than the training data" in text
 
 
 def test_layers_the_widgets_add_keep_the_image_units(make_napari_viewer, qtbot, tmp_path):

@@ -83,6 +83,12 @@ def add_parser(sub) -> None:
         help="predict every stage on the whole ROI (default: the cavity in the localizer's atrium "
         "box + 5 mm, wall and scar in the cavity's box + 10 mm; slower, for checking a crop)",
     )
+    p.add_argument(
+        "--no-denoise",
+        action="store_true",
+        help="never smooth the input (default: a scan noisier than the training data is smoothed "
+        "in-plane down to its noise level before inference)",
+    )
     p.set_defaults(func=run)
 
 
@@ -113,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         scar_max_depth_mm=None if args.no_postprocess else InferenceOptions.scar_max_depth_mm,
         crop_to_atrium=not args.no_crop,
         crop_to_cavity=not args.no_crop,
+        denoise=not args.no_denoise,
     )
     skipped: list[str] = []
     flagged: list[str] = []

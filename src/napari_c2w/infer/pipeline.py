@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 
@@ -19,6 +20,8 @@ from ..errors import C2WError, InputError
 from ..io.orient import CANONICAL, reorientation
 from ..io.volume import Volume
 from ..masks.band import INNER_MM, OUTER_MM
+from ..noise import TARGET as NOISE_TARGET
+from ..noise import denoise
 from . import contrast_check
 from .finish import Geometry, finish
 from .forward import WindowedForward
@@ -68,6 +71,10 @@ class InferenceOptions:
     # where scar is, lies outside the endocardium); None keeps all the band allows (3 mm in).
     scar_max_depth_mm: float | None = 1.5
     contrast_check: bool = True  # a second cavity pass on a gamma-bent input: quality signal
+    # A scan noisier than the training data (napari_c2w.noise.estimate above noise_target) is
+    # smoothed in its acquisition plane down to that level before every stage.
+    denoise: bool = True
+    noise_target: float = NOISE_TARGET
     band_inner_mm: float = INNER_MM
     band_outer_mm: float = OUTER_MM
     probabilities: bool = False
@@ -181,6 +188,7 @@ class _Run:
         self.device, self.progress, self.cancel = device, progress, cancel
         self.done = 0.0
         self.contrast_agreement: float | None = None
+        self.noise: dict = {}
         self.atrium: np.ndarray | None = None  # the localizer's atrium on its coarse grid
         self.timings: dict[str, float] = {}
         self.forward = WindowedForward(
@@ -221,8 +229,10 @@ class _Run:
         image = np.asarray(vol.array, dtype=np.float32)
         roi_meta = self.models[self.options.stages[0]].meta
         spacing = tuple(roi_meta["spacing"])
-        self._step("prepare", "resampling to the model grid")
+        self._step("prepare", "checking the noise and resampling to the model grid")
         t0 = time.perf_counter()
+        target = self.options.noise_target if self.options.denoise else math.inf
+        image, self.noise = denoise(image, vol.spacing, target)
         grid = pre.to_model_grid(image, vol.spacing, spacing)
         grid_shape = grid.shape
         self._finish("prepare", t0)
@@ -265,6 +275,8 @@ class _Run:
                 "localizer_ml": None if self.localizer_ml is None else round(self.localizer_ml, 2),
                 "cavity_fragments": fragments,
                 "contrast_agreement": self.contrast_agreement,
+                "noise": self.noise["noise"],
+                "denoise_sigma_mm": self.noise["sigma_mm"],
             },
             timings=self.timings,
             models={

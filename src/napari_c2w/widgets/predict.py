@@ -24,6 +24,7 @@ from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QVBox
 
 from ..labels import LABELS, to_layer
 from ..layers import WRITTEN_KEY, checksum, label_colormap
+from ..noise import TARGET as NOISE_TARGET
 from ._common import layer_combo, layer_id, notify_error, placed_like, run_task, written_record
 
 BUNDLED, FOLDER, FINE_TUNED = "bundled", "folder...", "fine-tuned run"
@@ -225,6 +226,7 @@ class PredictWidget(QWidget):
 WARNINGS = {
     "wall_coverage": "the predicted wall leaves much of the endocardium bare",
     "scar_depth": "some predicted scar lies deep inside the cavity",
+    "noise": "the scan is far noisier than the training data; check the wall and scar closely",
 }
 
 
@@ -243,6 +245,12 @@ def results_text(prediction) -> str:
     phantom = [s for s in ("wall", "scar") if prediction.models.get(s, {}).get("phantom_only")]
     if phantom:
         lines.append(CAVEAT.format(what=" and ".join(phantom)))
+    sigma = prediction.roi.get("denoise_sigma_mm")
+    if sigma:
+        lines.append(
+            f"The scan is noisier than the training data (noise {prediction.roi['noise']:.3f}, training "
+            f"up to {NOISE_TARGET:.2f}): smoothed in-plane (Gaussian {sigma:.2f} mm) before segmenting."
+        )
     q = prediction.quality
     if q.get("flagged"):
         lines.append(
