@@ -1,7 +1,8 @@
 """Protocol-shift benchmark: the bundled (or given) models on shifted copies of held-out cases.
 
     python benchmarks/bench_robustness.py [--cases 10] [--semisynth 3] [--synthseg 3] [--phantoms 2]
-        [--phantoms-other 2] [--models DIR] [--baseline DIR] [--shifts NAME ...] [--json out.json]
+        [--phantoms-other 2] [--models DIR] [--baseline DIR | --baseline-no-denoise] [--shifts NAME ...]
+        [--json out.json]
 
 Cases: the 10 last la2018 case ids (sorted), which ``training/bundled.sh`` holds out, read
 straight from ``../shared/data/la2018/train``; semi-synthetic copies of the first of them
@@ -17,7 +18,8 @@ predicted wall's coverage of the endocardium and scar deep inside the cavity; th
 HD95 and failures (Dice < 0.7) per shift, and how well the pipeline's quality score finds the
 bad cases (AUROC for cavity Dice < 0.8, and the same for the entropy score it replaces), with
 the time per case. ``--baseline DIR`` runs a second model set on the same cases and prints
-the two side by side.
+the two side by side; ``--baseline-no-denoise`` compares the models with and without the
+pipeline's in-plane smoothing of noisy scans (:mod:`napari_c2w.noise`).
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ def run(cases: list, shift_sets, models, options) -> list[dict]:
                     row[f"{s}_hd95_mm"] = m["hd95_mm"]
             row["dice"], row["hd95_mm"] = row["cavity"], row["cavity_hd95_mm"]
             row.update(
+                noise=pred.roi.get("noise"),
+                denoise_sigma_mm=pred.roi.get("denoise_sigma_mm"),
                 quality=pred.quality["score"],
                 flagged=pred.quality["flagged"],
                 reason=pred.quality["reason"],
@@ -188,6 +192,11 @@ def main() -> int:
     ap.add_argument(
         "--baseline", type=Path, action="append", help="also run these model(s) and compare (same cases)"
     )
+    ap.add_argument(
+        "--baseline-no-denoise",
+        action="store_true",
+        help="the baseline is the same models without the pipeline's noise smoothing (napari_c2w.noise)",
+    )
     ap.add_argument("--shifts", nargs="*", help="only shifts whose name starts with these")
     ap.add_argument("--json", type=Path, help="write every row here")
     args = ap.parse_args()
@@ -203,21 +212,27 @@ def main() -> int:
     sets = [*sh.BENCHMARK, sh.COMBINED]
     if args.shifts:
         sets = [s for s in sets if any(sh.name(s).startswith(w) for w in args.shifts)]
-    runs = {"models": load_model_set(args.models)}
+    if args.baseline and args.baseline_no_denoise:
+        ap.error("--baseline and --baseline-no-denoise: choose one")
+    models = load_model_set(args.models)
+    runs = {"models": (models, InferenceOptions())}
     if args.baseline:
-        runs = {"baseline": load_model_set(args.baseline), **runs}
+        runs = {"baseline": (load_model_set(args.baseline), InferenceOptions()), **runs}
+    elif args.baseline_no_denoise:
+        runs = {"baseline": (models, InferenceOptions(denoise=False)), **runs}
     results = {}
-    for label, models in runs.items():
+    for label, (models, options) in runs.items():
         t0 = time.perf_counter()
         print(f"{label}: {', '.join(f'{s} {m.path}' for s, m in models.items())}", flush=True)
-        rows = run(cases, sets, models, InferenceOptions())
+        print(f"  noise smoothing {'on' if options.denoise else 'off'}", flush=True)
+        rows = run(cases, sets, models, options)
         print(f"\n{label}:\n" + "\n".join(report(rows)))
         print(f"\n{len(rows)} runs in {time.perf_counter() - t0:.0f} s\n")
         results[label] = rows
-    if args.baseline:
+    if "baseline" in results:
         print("\n".join(compare(results["baseline"], results["models"])))
     if args.json:
-        out = results if args.baseline else results["models"]
+        out = results if "baseline" in results else results["models"]
         args.json.write_text(json.dumps(out, indent=1, default=lambda v: None if math.isnan(v) else v))
     return 0
 

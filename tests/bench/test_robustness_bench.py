@@ -90,6 +90,25 @@ def test_one_shift_runs_on_every_family(tmp_path, monkeypatch, capsys):
     assert "| family (unshifted) |" in text and "failure detection" in text
 
 
+@pytest.mark.slow
+@needs_la2018()
+def test_the_noise_smoothing_compares_against_the_same_models_without_it(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "rows.json"
+    argv = ["bench_robustness.py", "--cases", "0", "--semisynth", "0", "--synthseg", "0", "--phantoms", "0"]
+    argv += ["--phantoms-other", "1", "--shifts", "intensity(noise=0.2", "--baseline-no-denoise"]
+    argv += ["--la2018", str(LA2018), "--json", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.syspath_prepend(str(BENCH))
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(BENCH / "bench_robustness.py"), run_name="__main__")
+    assert done.value.code == 0
+    rows = json.loads(out.read_text())
+    (off,), (on,) = rows["baseline"], rows["models"]
+    assert off["noise"] == on["noise"] > 0.05
+    assert off["denoise_sigma_mm"] == 0 < on["denoise_sigma_mm"]
+    assert "| phantom 2 mm | intensity(noise=0.2) | 1 |" in capsys.readouterr().out
+
+
 def test_a_shift_draws_the_same_copy_whichever_shifts_run_beside_it(bench, monkeypatch):
     """A random shift (a contrast curve) is drawn per case and shift name: selecting it alone
     with --shifts gives the same copy as in the full run, and two cases get different curves.
@@ -109,7 +128,7 @@ def test_a_shift_draws_the_same_copy_whichever_shifts_run_beside_it(bench, monke
         seen.append(float(data.sum()))
         quality = {"score": 1.0, "flagged": False, "reason": "", "warnings": [], "features": {}}
         return SimpleNamespace(
-            labels={"cavity": data > data.mean()}, quality=quality, uncertainty={"score": 0.0}
+            labels={"cavity": data > data.mean()}, quality=quality, uncertainty={"score": 0.0}, roi={}
         )
 
     monkeypatch.setattr(infer, "segment", fake_segment)
