@@ -70,18 +70,23 @@ def test_compare_puts_baseline_and_models_side_by_side(bench):
     )
 
 
-@pytest.mark.slow
-@needs_la2018()
-def test_one_shift_runs_on_every_family(tmp_path, monkeypatch, capsys):
+def _run_main(args: list[str], tmp_path, monkeypatch):
+    """bench_robustness.py as a command with ``args`` (and --la2018, --json); its rows."""
     out = tmp_path / "rows.json"
-    argv = ["bench_robustness.py", "--cases", "1", "--semisynth", "0", "--synthseg", "1", "--phantoms", "0"]
-    argv += ["--phantoms-other", "1", "--shifts", "none", "--la2018", str(LA2018), "--json", str(out)]
+    argv = ["bench_robustness.py", *args, "--la2018", str(LA2018), "--json", str(out)]
     monkeypatch.setattr(sys, "argv", argv)
     monkeypatch.syspath_prepend(str(BENCH))
     with pytest.raises(SystemExit) as done:
         runpy.run_path(str(BENCH / "bench_robustness.py"), run_name="__main__")
     assert done.value.code == 0
-    rows = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+@pytest.mark.slow
+@needs_la2018()
+def test_one_shift_runs_on_every_family(tmp_path, monkeypatch, capsys):
+    args = ["--cases", "1", "--semisynth", "0", "--synthseg", "1", "--phantoms", "0"]
+    rows = _run_main([*args, "--phantoms-other", "1", "--shifts", "none"], tmp_path, monkeypatch)
     assert [r["family"] for r in rows] == ["la2018", "semi-synthetic SynthSeg", "phantom 2 mm"]
     assert all(r["shift"] == "none" and 0.0 <= r["dice"] <= 1.0 for r in rows)
     assert all("wall" in r and "scar" in r for r in rows[1:]), "wall and scar are scored where labelled"
@@ -93,16 +98,9 @@ def test_one_shift_runs_on_every_family(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 @needs_la2018()
 def test_the_noise_smoothing_compares_against_the_same_models_without_it(tmp_path, monkeypatch, capsys):
-    out = tmp_path / "rows.json"
-    argv = ["bench_robustness.py", "--cases", "0", "--semisynth", "0", "--synthseg", "0", "--phantoms", "0"]
-    argv += ["--phantoms-other", "1", "--shifts", "intensity(noise=0.2", "--baseline-no-denoise"]
-    argv += ["--la2018", str(LA2018), "--json", str(out)]
-    monkeypatch.setattr(sys, "argv", argv)
-    monkeypatch.syspath_prepend(str(BENCH))
-    with pytest.raises(SystemExit) as done:
-        runpy.run_path(str(BENCH / "bench_robustness.py"), run_name="__main__")
-    assert done.value.code == 0
-    rows = json.loads(out.read_text())
+    args = ["--cases", "0", "--semisynth", "0", "--synthseg", "0", "--phantoms", "0", "--phantoms-other", "1"]
+    args += ["--shifts", "intensity(noise=0.2", "--baseline-no-denoise"]
+    rows = _run_main(args, tmp_path, monkeypatch)
     (off,), (on,) = rows["baseline"], rows["models"]
     assert off["noise"] == on["noise"] > 0.05
     assert off["denoise_sigma_mm"] == 0 < on["denoise_sigma_mm"]

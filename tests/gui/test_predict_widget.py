@@ -87,6 +87,7 @@ def test_results_text_warns_about_a_flagged_case():
 
     import numpy as np
 
+    from napari_c2w.noise import TARGET
     from napari_c2w.widgets.predict import results_text
 
     pred = types.SimpleNamespace(
@@ -107,7 +108,7 @@ def test_results_text_warns_about_a_flagged_case():
     pred.roi = {"noise": 0.131, "denoise_sigma_mm": 0.55}
     pred.quality["warnings"] = ["noise"]
     text = results_text(pred)
-    assert "(noise 0.131, training up to 0.05): smoothed in-plane (Gaussian 0.55 mm)" in text
+    assert f"(noise 0.131, training up to {TARGET:.2f}): smoothed in-plane (Gaussian 0.55 mm)" in text
     assert "far noisier than the training data" in text
 
 
