@@ -37,7 +37,7 @@ def in_plane_axes(spacing) -> tuple[int, int]:
 
 
 def estimate(array: np.ndarray, spacing=(1.0, 1.0, 1.0), max_slices: int = 16) -> float:
-    """Standard deviation of white noise in ``array``, over its 99.5th percentile.
+    """Standard deviation of white noise in ``array``, over its 0.5-99.5th percentile range.
 
     Immerkaer's estimator (Immerkaer 1996, "Fast noise variance estimation") on up to
     ``max_slices`` evenly spaced slices of the acquisition plane (:func:`in_plane_axes`), the

@@ -188,7 +188,6 @@ class _Run:
         self.device, self.progress, self.cancel = device, progress, cancel
         self.done = 0.0
         self.contrast_agreement: float | None = None
-        self.noise: dict = {}
         self.atrium: np.ndarray | None = None  # the localizer's atrium on its coarse grid
         self.timings: dict[str, float] = {}
         self.forward = WindowedForward(
@@ -232,7 +231,7 @@ class _Run:
         self._step("prepare", "checking the noise and resampling to the model grid")
         t0 = time.perf_counter()
         target = self.options.noise_target if self.options.denoise else math.inf
-        image, self.noise = denoise(image, vol.spacing, target)
+        image, noise = denoise(image, vol.spacing, target)
         grid = pre.to_model_grid(image, vol.spacing, spacing)
         grid_shape = grid.shape
         self._finish("prepare", t0)
@@ -275,8 +274,8 @@ class _Run:
                 "localizer_ml": None if self.localizer_ml is None else round(self.localizer_ml, 2),
                 "cavity_fragments": fragments,
                 "contrast_agreement": self.contrast_agreement,
-                "noise": self.noise["noise"],
-                "denoise_sigma_mm": self.noise["sigma_mm"],
+                "noise": noise["noise"],
+                "denoise_sigma_mm": noise["sigma_mm"],
             },
             timings=self.timings,
             models={
