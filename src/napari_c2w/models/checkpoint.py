@@ -6,6 +6,11 @@ loads with ``torch.load(weights_only=True)`` (no code runs on load)::
     {"format": "napari-c2w-checkpoint", "format_version": 1,
      "meta": {...}, "state_dict": {...}, "extra_state": {...} | None}
 
+A file stored with ``dtype=torch.int8`` (format version 2) keeps each weight of two or more
+dimensions as int8 with one fp32 scale per output channel (``<key>::scale``) and the rest in
+bf16: a quarter of fp32, for a bundled model that must fit the package's size budget
+(:func:`quantize_state`, :func:`dequantize_state`). Loading gives fp32 weights either way.
+
 ``meta`` records what is needed to rebuild and use the model: preset name and definition,
 exact architecture, stage, label map, channels, spacing (z, y, x mm), ROI (z, y, x voxels),
 intensity normalisation, training-data summary, validation metrics, versions and time.
@@ -37,7 +42,9 @@ from .network import ResNeXtUNet
 from .presets import PRESETS, ModelPreset, build_model
 
 FORMAT = "napari-c2w-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The suffix of the per-output-channel scales of int8-stored weights.
+SCALE_SUFFIX = "::scale"
 DEFAULT_NORMALISATION: dict[str, Any] = {"type": "zscore", "clip_percentiles": [0.5, 99.5]}
 
 
@@ -123,7 +130,8 @@ def save_checkpoint(
         extra_state: other weights-only-loadable state (optimizer/scheduler state dicts, epoch).
         overwrite: replace an existing file; the old one is kept as ``<name>.prev``.
         dtype: storage dtype of floating-point weights (``torch.bfloat16`` halves the file, as
-            for the bundled weights; loading casts them back to the model's fp32).
+            for the bundled weights; ``torch.int8`` quarters it, see :func:`quantize_state`;
+            loading casts them back to the model's fp32).
 
     Returns:
         The path written.
@@ -137,13 +145,16 @@ def save_checkpoint(
         raise FileExistsError(
             f"{path} exists; pass overwrite=True to replace it (the old file is kept as .prev)"
         )
-    state = {
-        k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu()).contiguous()
-        for k, v in model.state_dict().items()
-    }
+    if dtype == torch.int8:
+        state = quantize_state(model.state_dict())
+    else:
+        state = {
+            k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu()).contiguous()
+            for k, v in model.state_dict().items()
+        }
     payload = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": 2 if dtype == torch.int8 else 1,
         "meta": build_meta(model, meta),
         "state_dict": state,
         "extra_state": extra_state,
@@ -165,6 +176,42 @@ def save_checkpoint(
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
     return path
+
+
+def quantize_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating weights of 2+ dimensions as symmetric int8 with an fp32 scale per output
+    channel (``key + SCALE_SUFFIX``); other floating tensors in bf16, the rest as they are."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        v = value.detach().cpu()
+        if v.is_floating_point() and v.ndim >= 2:
+            w = v.float()
+            scale = w.abs().amax(dim=tuple(range(1, w.ndim)), keepdim=True).clamp_min(1e-12) / 127.0
+            out[key] = torch.round(w / scale).clamp(-127, 127).to(torch.int8).contiguous()
+            out[key + SCALE_SUFFIX] = scale.contiguous()
+        else:
+            out[key] = (v.to(torch.bfloat16) if v.is_floating_point() else v).contiguous()
+    return out
+
+
+def dequantize_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The inverse of :func:`quantize_state` (fp32 weights); a state without scales unchanged."""
+    if not any(k.endswith(SCALE_SUFFIX) for k in state):
+        return state
+    out = {}
+    for key, value in state.items():
+        if key.endswith(SCALE_SUFFIX):
+            continue
+        scale = state.get(key + SCALE_SUFFIX)
+        out[key] = value.float() * scale if scale is not None else value
+    return out
+
+
+def storage_dtype(state: dict[str, torch.Tensor]) -> torch.dtype:
+    """The ``dtype`` a stored state was saved with (``torch.int8`` for a quantized one)."""
+    if any(k.endswith(SCALE_SUFFIX) for k in state):
+        return torch.int8
+    return next((v.dtype for v in state.values() if v.is_floating_point()), torch.float32)
 
 
 def _drop_dead_temporaries(path: Path) -> None:
@@ -272,7 +319,7 @@ def load_checkpoint(
     """
     path = Path(path)
     payload = read_checkpoint(path, map_location)
-    meta, state = payload["meta"], payload["state_dict"]
+    meta, state = payload["meta"], dequantize_state(payload["state_dict"])
     stage = meta.get("stage")
     if expect_stage is not None:
         wanted = (expect_stage,) if isinstance(expect_stage, str) else tuple(expect_stage)

@@ -109,6 +109,7 @@ def calibrate_checkpoint(
 
     from ..errors import InputError
     from ..models import autocast, load_checkpoint, read_checkpoint, save_checkpoint, select_device
+    from ..models.checkpoint import storage_dtype
     from .config import default_config
     from .data import dataset_stores, prepare_all
 
@@ -145,6 +146,6 @@ def calibrate_checkpoint(
     record = calibrate(model, cases, stage, patch, device=dev, amp_ctx=lambda: autocast(dev))
     record["missing_cases"] = [c for c in wanted if c not in by_id]
     new_meta = {**meta, "threshold": record["threshold"], "threshold_calibration": record}
-    dtype = next(v.dtype for v in read_checkpoint(checkpoint)["state_dict"].values() if v.is_floating_point())
+    dtype = storage_dtype(read_checkpoint(checkpoint)["state_dict"])
     save_checkpoint(output, model.cpu(), new_meta, dtype=dtype)
     return record
