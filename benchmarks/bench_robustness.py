@@ -1,8 +1,8 @@
 """Protocol-shift benchmark: the bundled (or given) models on shifted copies of held-out cases.
 
     python benchmarks/bench_robustness.py [--cases 10] [--semisynth 3] [--synthseg 3] [--phantoms 2]
-        [--phantoms-other 2] [--models DIR] [--baseline DIR | --baseline-no-denoise] [--shifts NAME ...]
-        [--json out.json]
+        [--phantoms-other 2] [--models DIR] [--baseline DIR | --baseline-no-denoise |
+        --baseline-option NAME=VALUE ...] [--shifts NAME ...] [--json out.json]
 
 Cases: the 10 last la2018 case ids (sorted), which ``training/bundled.sh`` holds out, read
 straight from ``../shared/data/la2018/train``; semi-synthetic copies of the first of them
@@ -19,7 +19,9 @@ HD95 and failures (Dice < 0.7) per shift, and how well the pipeline's quality sc
 bad cases (AUROC for cavity Dice < 0.8, and the same for the entropy score it replaces), with
 the time per case. ``--baseline DIR`` runs a second model set on the same cases and prints
 the two side by side; ``--baseline-no-denoise`` compares the models with and without the
-pipeline's in-plane smoothing of noisy scans (:mod:`napari_c2w.noise`).
+pipeline's in-plane smoothing of noisy scans (:mod:`napari_c2w.noise`), and
+``--baseline-option NAME=VALUE`` (any ``InferenceOptions`` field, e.g. ``wall_alternate=false``)
+the models with and without any other pipeline setting.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ def run(cases: list, shift_sets, models, options) -> list[dict]:
                     row[f"{s}_hd95_mm"] = m["hd95_mm"]
             row["dice"], row["hd95_mm"] = row["cavity"], row["cavity_hd95_mm"]
             row.update(
+                alternates=pred.roi.get("alternates"),
                 noise=pred.roi.get("noise"),
                 denoise_sigma_mm=pred.roi.get("denoise_sigma_mm"),
                 quality=pred.quality["score"],
@@ -197,6 +200,13 @@ def main() -> int:
         action="store_true",
         help="the baseline is the same models without the pipeline's noise smoothing (napari_c2w.noise)",
     )
+    ap.add_argument(
+        "--baseline-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="the baseline is the same models with this InferenceOptions setting (e.g. wall_alternate=false)",
+    )
     ap.add_argument("--shifts", nargs="*", help="only shifts whose name starts with these")
     ap.add_argument("--json", type=Path, help="write every row here")
     args = ap.parse_args()
@@ -212,19 +222,22 @@ def main() -> int:
     sets = [*sh.BENCHMARK, sh.COMBINED]
     if args.shifts:
         sets = [s for s in sets if any(sh.name(s).startswith(w) for w in args.shifts)]
-    if args.baseline and args.baseline_no_denoise:
-        ap.error("--baseline and --baseline-no-denoise: choose one")
+    if args.baseline_no_denoise:
+        args.baseline_option.append("denoise=false")
+    if args.baseline and args.baseline_option:
+        ap.error("--baseline and --baseline-no-denoise/--baseline-option: choose one")
     models = load_model_set(args.models)
     runs = {"models": (models, InferenceOptions())}
     if args.baseline:
         runs = {"baseline": (load_model_set(args.baseline), InferenceOptions()), **runs}
-    elif args.baseline_no_denoise:
-        runs = {"baseline": (models, InferenceOptions(denoise=False)), **runs}
+    elif args.baseline_option:
+        runs = {"baseline": (models, baseline_options(ap, args.baseline_option)), **runs}
     results = {}
     for label, (models, options) in runs.items():
         t0 = time.perf_counter()
         print(f"{label}: {', '.join(f'{s} {m.path}' for s, m in models.items())}", flush=True)
         print(f"  noise smoothing {'on' if options.denoise else 'off'}", flush=True)
+        print(f"  wall alternate {'on' if options.wall_alternate else 'off'}", flush=True)
         rows = run(cases, sets, models, options)
         print(f"\n{label}:\n" + "\n".join(report(rows)))
         print(f"\n{len(rows)} runs in {time.perf_counter() - t0:.0f} s\n")
@@ -235,6 +248,30 @@ def main() -> int:
         out = results if "baseline" in results else results["models"]
         args.json.write_text(json.dumps(out, indent=1, default=lambda v: None if math.isnan(v) else v))
     return 0
+
+
+def baseline_options(ap, items: list[str]):
+    """``InferenceOptions`` with ``NAME=VALUE`` settings (bool, int, float or text by the field)."""
+    import dataclasses
+
+    from napari_c2w.infer import InferenceOptions
+
+    fields = {f.name: f for f in dataclasses.fields(InferenceOptions)}
+    values = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in fields or not text:
+            ap.error(f"--baseline-option {item!r}: give NAME=VALUE with NAME one of {', '.join(fields)}")
+        default = getattr(InferenceOptions(), name)
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                ap.error(f"--baseline-option {item!r}: {name} takes true or false")
+            values[name] = text.lower() in ("true", "1", "yes")
+        elif isinstance(default, int | float) or default is None:
+            values[name] = float(text) if default is None else type(default)(text)
+        else:
+            values[name] = text
+    return InferenceOptions(**values)
 
 
 def compare(before: list[dict], after: list[dict]) -> list[str]:

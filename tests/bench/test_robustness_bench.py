@@ -139,3 +139,15 @@ def test_a_shift_draws_the_same_copy_whichever_shifts_run_beside_it(bench, monke
     assert seen[-1] == full, "the same case and shift must give the same copy"
     bench["run"]([("phantom", b)], [curve], None, None)
     assert seen[-1] != full, "another case must get its own curve"
+
+
+def test_baseline_options_set_any_pipeline_field_and_name_bad_ones(bench):
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    got = bench["baseline_options"](ap, ["wall_alternate=false", "noise_target=0.04", "threshold=0.4"])
+    assert got.wall_alternate is False and got.noise_target == 0.04 and got.threshold == 0.4
+    assert got.denoise is True
+    for bad in ("wall_alternate=maybe", "no_such_field=1", "denoise"):
+        with pytest.raises(SystemExit):
+            bench["baseline_options"](ap, [bad])
