@@ -21,6 +21,12 @@ TRAINING_STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
 }
 
+#: A second network a stage may carry, as ``<name>.pt`` beside the stage's own ``<stage>.pt``
+#: (the bundled weights, or a model folder): stage -> name. The pipeline runs both and keeps,
+#: per case, the wall that covers more of the cavity's surface (:mod:`napari_c2w.infer.pipeline`).
+#: A stage given as a training run or a single file runs alone.
+ALTERNATES: dict[str, str] = {"wall": "wall_contrast"}
+
 #: Every stage a checkpoint may declare (the dual-decoder scar model included).
 CHECKPOINT_STAGES: tuple[str, ...] = (*PIPELINE_STAGES, "dual", "cavity2d")
 

@@ -110,6 +110,33 @@ def test_results_text_warns_about_a_flagged_case():
     text = results_text(pred)
     assert f"(noise 0.131, training up to {TARGET:.2f}): smoothed in-plane (Gaussian 0.55 mm)" in text
     assert "far noisier than the training data" in text
+    assert "alternate" not in text
+
+
+def test_results_text_says_which_wall_it_kept():
+    import types
+
+    import numpy as np
+
+    from napari_c2w.infer.quality import FLAG_AT
+    from napari_c2w.widgets.predict import results_text
+
+    cover = {"wall": 0.094, "wall_contrast": 0.27}
+    pred = types.SimpleNamespace(
+        timings={"total": 1.0},
+        device="cpu",
+        uncertainty={"score": 0.1},
+        labels={"cavity": np.ones((2, 2, 2), np.uint8)},
+        models={},
+        roi={"alternates": {"wall": {"name": "wall_contrast", "chosen": "wall", "coverage": cover}}},
+        quality={"score": 0.1, "flagged": False, "reason": "", "warnings": []},
+    )
+    text = results_text(pred)
+    assert "alternate" not in text and f"{FLAG_AT} flags" in text
+    pred.roi["alternates"]["wall"]["chosen"] = "wall_contrast"
+    text = results_text(pred)
+    assert "contrast-robust alternate's (wall_contrast): it covers 27% of the cavity's surface" in text
+    assert "the main wall model 9%" in text
 
 
 def test_layers_the_widgets_add_keep_the_image_units(make_napari_viewer, qtbot, tmp_path):

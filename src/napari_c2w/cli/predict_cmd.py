@@ -89,6 +89,12 @@ def add_parser(sub) -> None:
         help="never smooth the input (default: a scan noisier than the training data is smoothed "
         "in-plane down to its noise level before inference)",
     )
+    p.add_argument(
+        "--no-wall-alternate",
+        action="store_true",
+        help="run the wall model alone (default: where the model set has a wall alternate, as the "
+        "bundled weights do, both run and the wall covering more of the cavity's surface is kept)",
+    )
     p.set_defaults(func=run)
 
 
@@ -120,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         crop_to_atrium=not args.no_crop,
         crop_to_cavity=not args.no_crop,
         denoise=not args.no_denoise,
+        wall_alternate=not args.no_wall_alternate,
     )
     skipped: list[str] = []
     flagged: list[str] = []

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..stages import PIPELINE_STAGES
+from ..stages import ALTERNATES, PIPELINE_STAGES
 from ..weights import bundled_checkpoint
 
 
@@ -107,15 +107,24 @@ def stage_files(
 def load_model_set(
     sources: Iterable[str | Path] = (), stages: Iterable[str] = PIPELINE_STAGES
 ) -> dict[str, StageModel]:
-    """Load the networks of ``stages`` (CPU, eval mode); see :func:`stage_files`."""
-    from ..models import load_checkpoint
-
+    """Load the networks of ``stages`` (CPU, eval mode); see :func:`stage_files`. A stage whose
+    ``<stage>.pt`` has an alternate beside it (:data:`napari_c2w.stages.ALTERNATES`, e.g. the
+    bundled ``wall_contrast.pt``) brings it along under the alternate's name."""
     out = {}
     for stage, path in stage_files(sources, stages).items():
-        model, meta = load_checkpoint(path, expect_stage=stage)
-        if meta.get("out_channels") != 1:
-            raise InputError(
-                path, f"has {meta.get('out_channels')} output channels; the pipeline needs 1 (sigmoid)."
-            )
-        out[stage] = StageModel(stage, model, meta, Path(path), _sha256(Path(path)))
+        out[stage] = _load(stage, Path(path))
+        alternate = ALTERNATES.get(stage)
+        if alternate and path.name == f"{stage}.pt" and path.with_name(f"{alternate}.pt").is_file():
+            out[alternate] = _load(stage, path.with_name(f"{alternate}.pt"))
     return out
+
+
+def _load(stage: str, path: Path) -> StageModel:
+    from ..models import load_checkpoint
+
+    model, meta = load_checkpoint(path, expect_stage=stage)
+    if meta.get("out_channels") != 1:
+        raise InputError(
+            path, f"has {meta.get('out_channels')} output channels; the pipeline needs 1 (sigmoid)."
+        )
+    return StageModel(stage, model, meta, path, _sha256(path))

@@ -22,6 +22,7 @@ from ..io.volume import Volume
 from ..masks.band import INNER_MM, OUTER_MM
 from ..noise import TARGET as NOISE_TARGET
 from ..noise import denoise
+from ..stages import ALTERNATES
 from . import contrast_check
 from .finish import Geometry, finish
 from .forward import WindowedForward
@@ -75,6 +76,10 @@ class InferenceOptions:
     # smoothed in its acquisition plane down to that level before every stage.
     denoise: bool = True
     noise_target: float = NOISE_TARGET
+    # A model set whose wall has an alternate (the bundled wall_contrast.pt, trained on
+    # randomised contrasts: napari_c2w.stages.ALTERNATES) runs both and keeps the wall that
+    # covers more of the cavity's surface; False runs the wall alone.
+    wall_alternate: bool = True
     band_inner_mm: float = INNER_MM
     band_outer_mm: float = OUTER_MM
     probabilities: bool = False
@@ -188,6 +193,7 @@ class _Run:
         self.device, self.progress, self.cancel = device, progress, cancel
         self.done = 0.0
         self.contrast_agreement: float | None = None
+        self.alternates: dict[str, dict] = {}  # stage -> which network ran it and why
         self.atrium: np.ndarray | None = None  # the localizer's atrium on its coarse grid
         self.timings: dict[str, float] = {}
         self.forward = WindowedForward(
@@ -249,6 +255,8 @@ class _Run:
             t0 = time.perf_counter()
             region = atrium if stage == "cavity" else self._stage_box(stage, probs, spacing)
             probs[stage], region = self._predict_region(stage, x, region)
+            if self._alternate(stage):
+                probs[stage] = self._choose(stage, x, probs, region, spacing)
             if stage == "cavity" and self.options.contrast_check:
                 self.contrast_agreement = self._contrast_agreement(x, probs[stage], region)
             if region is not None:
@@ -276,12 +284,13 @@ class _Run:
                 "contrast_agreement": self.contrast_agreement,
                 "noise": noise["noise"],
                 "denoise_sigma_mm": noise["sigma_mm"],
+                "alternates": self.alternates,
             },
             timings=self.timings,
             models={
                 s: self._describe(s, m)
                 for s, m in self.models.items()
-                if s in ("localizer", *self.options.stages)
+                if s in ("localizer", *self.options.stages, *(a["name"] for a in self.alternates.values()))
             },
             device=str(self.device),
         )
@@ -342,10 +351,37 @@ class _Run:
         threshold = self._threshold("cavity")
         return round(contrast_check.agreement(prob >= threshold, alt >= threshold), 4)
 
+    def _alternate(self, stage: str) -> str | None:
+        """The name of ``stage``'s alternate network when this run uses one."""
+        name = ALTERNATES.get(stage)
+        return name if self.options.wall_alternate and name in self.models else None
+
+    def _choose(self, stage: str, x: np.ndarray, probs: dict, region, spacing) -> np.ndarray:
+        """``stage`` predicted again by its alternate in the same region; the probabilities of the
+        one whose mask covers more of the cavity's surface (ties: the stage's own network)."""
+        from .quality import wall_coverage
+
+        name = self._alternate(stage)
+        self._message = f"segmenting the {stage} again with its alternate ({name})"
+        alt = self._predict_region(name, x, region)[0]
+
+        def inside(a: np.ndarray) -> np.ndarray:  # the stage's region holds the cavity and both walls
+            return a if region is None else pre.crop(a, region)
+
+        cavity = inside(probs["cavity"]) >= self._threshold("cavity")
+        cover = {
+            s: round(wall_coverage(cavity, inside(p) >= self._threshold(s), spacing), 4)
+            for s, p in ((stage, probs[stage]), (name, alt))
+        }
+        chosen = name if cover[name] > cover[stage] else stage
+        self.alternates[stage] = {"name": name, "chosen": chosen, "coverage": cover}
+        return alt if chosen == name else probs[stage]
+
     def _predict_region(self, stage: str, x: np.ndarray, region):
         """``stage``'s probabilities over the ROI ``x``, predicted in ``region`` only (zeros
         elsewhere) or, for None, everywhere, and the region used. A cavity that reaches a face
-        of its region inside the ROI is predicted again on the whole ROI."""
+        of its region inside the ROI is predicted again on the whole ROI. ``stage`` may name an
+        alternate network (:data:`napari_c2w.stages.ALTERNATES`)."""
         model = self.models[stage]
         if region is not None:
             part = self._predict(model, pre.crop(x, region))
@@ -374,8 +410,9 @@ class _Run:
     def _describe(self, name: str, stage: StageModel) -> dict:
         """The model's provenance, with the window and threshold this run used."""
         used = {"window": list(self._window(stage))}
-        if name in self.options.stages:
-            used["threshold"] = self._threshold(name)
+        if name != "localizer":  # each network's own threshold (an alternate's included)
+            fixed = self.options.threshold
+            used["threshold"] = float(stage.meta.get("threshold", 0.5) if fixed is None else fixed)
         return {**stage.describe(), **used}
 
     def _window(self, stage: StageModel) -> tuple[int, ...]:
@@ -384,6 +421,8 @@ class _Run:
         return tuple(int(n) for n in stage.meta.get("patch") or stage.meta["roi"])
 
     def _threshold(self, stage: str) -> float:
+        """The threshold of ``stage``'s network (of the alternate, where one was chosen)."""
         if self.options.threshold is not None:
             return float(self.options.threshold)
-        return float(self.models[stage].meta.get("threshold", 0.5))
+        name = self.alternates.get(stage, {}).get("chosen", stage)
+        return float(self.models[name].meta.get("threshold", 0.5))

@@ -130,14 +130,16 @@ def features(
     else:
         out["compactness"] = math.nan
     out["fragments"] = math.nan if fragments is None else float(fragments)
-    out["wall_coverage"] = _wall_coverage(cavity, masks.get("wall"), spacing)
+    out["wall_coverage"] = wall_coverage(cavity, masks.get("wall"), spacing)
     out["scar_depth"] = _scar_depth(cavity, masks.get("scar"), spacing)
     out["contrast_agreement"] = math.nan if agreement is None else float(agreement)
     out["noise"] = math.nan if noise is None else float(noise)
     return out
 
 
-def _wall_coverage(cavity: np.ndarray, wall, spacing, within_mm: float = 1.5) -> float:
+def wall_coverage(cavity: np.ndarray, wall, spacing, within_mm: float = 1.5) -> float:
+    """The share of ``cavity``'s surface voxels with ``wall`` within ``within_mm`` (NaN without
+    a wall or a cavity)."""
     if wall is None or not cavity.any():
         return math.nan
     wall = np.asarray(wall, bool)

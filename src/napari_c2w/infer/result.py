@@ -30,16 +30,22 @@ def prediction_summary(prediction, case_id: str) -> dict:
 
 def prediction_entries(prediction, by: str) -> dict[str, dict]:
     """One ``predict`` provenance entry per predicted structure (its and the localizer's models,
-    with the threshold each used, and the voxel count)."""
+    with the threshold each used, and the voxel count). A structure whose alternate network ran
+    (``roi["alternates"]``) lists both, names the one kept (``kept``) and its threshold."""
     out = {}
+    alternates = prediction.roi.get("alternates") or {}
     for name, mask in prediction.labels.items():
-        models = {s: prediction.models[s] for s in ("localizer", name) if s in prediction.models}
+        alt = alternates.get(name, {})
+        kept = alt.get("chosen", name)
+        ran = ("localizer", name, *([alt["name"]] if alt else []))
         out[name] = provenance_entry(
             "predict",
             name,
             by=by,
-            models=models,
-            threshold=prediction.models.get(name, {}).get("threshold"),
+            models={s: prediction.models[s] for s in ran if s in prediction.models},
+            kept=kept if alt else None,
+            coverage=alt.get("coverage"),
+            threshold=prediction.models.get(kept, {}).get("threshold"),
             voxels=int(mask.sum()),
         )
     return out

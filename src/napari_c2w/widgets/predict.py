@@ -22,6 +22,7 @@ from napari.layers import Image
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from ..infer.quality import FLAG_AT
 from ..labels import LABELS, to_layer
 from ..layers import WRITTEN_KEY, checksum, label_colormap
 from ..noise import TARGET as NOISE_TARGET
@@ -251,6 +252,14 @@ def results_text(prediction) -> str:
             f"The scan is noisier than the training data (noise {prediction.roi['noise']:.3f}, training "
             f"up to {NOISE_TARGET:.2f}): smoothed in-plane (Gaussian {sigma:.2f} mm) before segmenting."
         )
+    alternate = prediction.roi.get("alternates", {}).get("wall", {})
+    if alternate.get("chosen", "wall") != "wall":
+        cover = alternate["coverage"]
+        lines.append(
+            f"The wall is the contrast-robust alternate's ({alternate['chosen']}): it covers "
+            f"{cover[alternate['chosen']]:.0%} of the cavity's surface, the main wall model "
+            f"{cover['wall']:.0%}. The scan's contrast may differ from the training data's."
+        )
     q = prediction.quality
     if q.get("flagged"):
         lines.append(
@@ -258,7 +267,7 @@ def results_text(prediction) -> str:
             "check it before using wall or scar."
         )
     elif q:
-        lines.append(f"Quality checks passed (score {q['score']:.2f}; 0 is best, 0.5 flags).")
+        lines.append(f"Quality checks passed (score {q['score']:.2f}; 0 is best, {FLAG_AT} flags).")
     for w in q.get("warnings", []):
         lines.append(f"Warning: {WARNINGS.get(w, w)}.")
     return "\n".join(lines)
