@@ -82,22 +82,30 @@ def test_no_image_is_a_notification_not_a_crash(make_napari_viewer):
     assert w.run() is None
 
 
-def test_results_text_warns_about_a_flagged_case():
+def _fake_prediction(roi: dict, quality: dict):
+    """What results_text reads of a prediction."""
     import types
 
     import numpy as np
 
-    from napari_c2w.noise import TARGET
-    from napari_c2w.widgets.predict import results_text
-
-    pred = types.SimpleNamespace(
+    return types.SimpleNamespace(
         timings={"total": 1.0},
         device="cpu",
         uncertainty={"score": 0.1},
         labels={"cavity": np.ones((2, 2, 2), np.uint8)},
         models={},
-        roi={"noise": 0.02, "denoise_sigma_mm": 0.0},
-        quality={"score": 0.8, "flagged": True, "reason": "compactness", "warnings": ["wall_coverage"]},
+        roi=roi,
+        quality=quality,
+    )
+
+
+def test_results_text_warns_about_a_flagged_case():
+    from napari_c2w.noise import TARGET
+    from napari_c2w.widgets.predict import results_text
+
+    pred = _fake_prediction(
+        {"noise": 0.02, "denoise_sigma_mm": 0.0},
+        {"score": 0.8, "flagged": True, "reason": "compactness", "warnings": ["wall_coverage"]},
     )
     text = results_text(pred)
     assert "looks implausible (compactness, quality score 0.80)" in text
@@ -114,22 +122,13 @@ def test_results_text_warns_about_a_flagged_case():
 
 
 def test_results_text_says_which_wall_it_kept():
-    import types
-
-    import numpy as np
-
     from napari_c2w.infer.quality import FLAG_AT
     from napari_c2w.widgets.predict import results_text
 
     cover = {"wall": 0.094, "wall_contrast": 0.27}
-    pred = types.SimpleNamespace(
-        timings={"total": 1.0},
-        device="cpu",
-        uncertainty={"score": 0.1},
-        labels={"cavity": np.ones((2, 2, 2), np.uint8)},
-        models={},
-        roi={"alternates": {"wall": {"name": "wall_contrast", "chosen": "wall", "coverage": cover}}},
-        quality={"score": 0.1, "flagged": False, "reason": "", "warnings": []},
+    pred = _fake_prediction(
+        {"alternates": {"wall": {"name": "wall_contrast", "chosen": "wall", "coverage": cover}}},
+        {"score": 0.1, "flagged": False, "reason": "", "warnings": []},
     )
     text = results_text(pred)
     assert "alternate" not in text and f"{FLAG_AT} flags" in text
