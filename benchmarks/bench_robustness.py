@@ -1,7 +1,7 @@
 """Protocol-shift benchmark: the bundled (or given) models on shifted copies of held-out cases.
 
     python benchmarks/bench_robustness.py [--cases 10] [--semisynth 3] [--synthseg 3] [--phantoms 2]
-        [--phantoms-other 2] [--models DIR] [--baseline DIR | --baseline-no-denoise |
+        [--phantoms-other 2] [--phantoms-protocol 0] [--models DIR] [--baseline DIR | --baseline-no-denoise |
         --baseline-option NAME=VALUE ...] [--shifts NAME ...] [--json out.json]
 
 Cases: the 10 last la2018 case ids (sorted), which ``training/bundled.sh`` holds out, read
@@ -9,7 +9,9 @@ straight from ``../shared/data/la2018/train``; semi-synthetic copies of the firs
 (``napari_c2w.phantom.semisynth``: real image and cavity, synthetic wall and scar; case ids no
 model trained on), rendered into the real image and SynthSeg-style (a rendering the wall and scar
 models never trained on); held-out phantoms (seeds 1000+, a configuration trained on) and phantoms
-of a configuration no model trained on (2 mm slices, 0.75 mm in-plane). Each is shifted by every
+of a configuration no model trained on (2 mm slices, 0.75 mm in-plane), and the same anatomies
+under the phantom's ``other-protocol`` contrast (``--phantoms-protocol``: myocardium nulled less
+well, scar less enhanced, blurrier and noisier; ``napari_c2w.phantom.render``). Each is shifted by every
 entry of ``napari_c2w.shifts.BENCHMARK`` (slice thickness 1.25/2.5/4 mm, crops of the atrium box
 +5/0/-3 mm, a 60 mm wider field of view, float range, gamma 0.6/1.6, bias field, noise, RAS and
 permuted axis orders) and by their combination (2.5 mm + tight crop + float 0-330, like the
@@ -66,6 +68,10 @@ def load_cases(args) -> list:
     # A phantom configuration no bundled model trained on: 2 mm slices, 0.75 mm in-plane.
     for seed in range(2000, 2000 + args.phantoms_other):
         out.append(("phantom 2 mm", generate_phantom(seed, spacing=(2.0, 0.75, 0.75)).to_case()))
+    # The same anatomies in another LGE protocol's contrast, which no model trained on.
+    for seed in range(2000, 2000 + args.phantoms_protocol):
+        ph = generate_phantom(seed, spacing=(2.0, 0.75, 0.75), contrast="other-protocol")
+        out.append(("phantom 2 mm, other protocol", ph.to_case()))
     return out
 
 
@@ -189,6 +195,12 @@ def main() -> int:
     ap.add_argument("--phantoms", type=int, default=2, help="held-out phantoms (seeds 1000+)")
     ap.add_argument(
         "--phantoms-other", type=int, default=2, help="phantoms of an untrained configuration (2 mm slices)"
+    )
+    ap.add_argument(
+        "--phantoms-protocol",
+        type=int,
+        default=0,
+        help="2 mm phantoms in another protocol's contrast (the 'other-protocol' profile)",
     )
     ap.add_argument("--la2018", type=Path, default=LA2018, help="the la2018 train folder")
     ap.add_argument("--models", type=Path, action="append", default=[], help="model folder(s) or run(s)")

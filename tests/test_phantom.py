@@ -200,3 +200,27 @@ def test_default_shapes():
     assert default_shape(SPACINGS["1.25"]) == (88, 240, 240)
     with pytest.raises(ValueError):
         generate_phantom(0, shape=(2, 64, 64))
+
+
+def test_contrast_profiles_keep_the_anatomy_and_change_the_scar_enhancement():
+    from napari_c2w.phantom.render import sample_contrast
+
+    shape, spacing = (24, 64, 64), (2.5, 1.25, 1.25)
+    base = generate_phantom(3, shape=shape, spacing=spacing)
+    assert base.meta["contrast"] == sample_contrast(3)["contrast"]  # the default is the profile trained on
+    ratios = {}
+    for profile in ("wide", "other-protocol"):
+        other = generate_phantom(3, shape=shape, spacing=spacing, contrast=profile)
+        for k in ("cavity", "wall", "scar"):
+            np.testing.assert_array_equal(other.labels[k], base.labels[k])
+        assert not np.array_equal(other.image.array, base.image.array)
+    for seed in range(40):
+        for profile in ("default", "wide", "other-protocol"):
+            c = sample_contrast(seed, profile)["contrast"]
+            ratios.setdefault(profile, []).append(c["scar"] / c["blood"])
+            assert c["myocardium"] < c["blood"] < c["scar"], (seed, profile)
+    assert min(ratios["default"]) > 1.35 and max(ratios["default"]) < 1.9
+    assert 1.1 <= min(ratios["wide"]) < 1.2 and 1.5 < max(ratios["wide"]) <= 1.6
+    assert max(ratios["other-protocol"]) < 1.35
+    with pytest.raises(ValueError, match="unknown contrast profile 'ti-300'"):
+        sample_contrast(0, "ti-300")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..io.layouts import LAYOUTS, write_case_folder
 from ..io.store import store_path, write_case_store
+from ..phantom.render import CONTRAST_PROFILES
 from .batch import run_batch
 
 
@@ -50,6 +51,13 @@ def add_parser(sub) -> None:
         "--noisy-scar",
         action="store_true",
         help="write the LAScarQS-style noisy scar annotation instead of the true scar",
+    )
+    p.add_argument(
+        "--contrast",
+        choices=CONTRAST_PROFILES,
+        default="default",
+        help="tissue-contrast profile: default (the bundled models' training), wide (less well "
+        "nulled myocardium, scar 1.1-1.6 x blood) or other-protocol (a test family outside both)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing phantom files")
     p.add_argument(
@@ -96,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
 
     def make(seed: int) -> None:
         ph = generate_phantom(
-            seed, shape=tuple(args.shape) if args.shape else None, spacing=tuple(args.spacing)
+            seed,
+            shape=tuple(args.shape) if args.shape else None,
+            spacing=tuple(args.spacing),
+            contrast=args.contrast,
         )
         case = ph.to_case(noisy=args.noisy_scar)
         if args.layout == "zarr":

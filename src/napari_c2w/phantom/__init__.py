@@ -113,6 +113,7 @@ def generate_phantom(
     shape: tuple[int, int, int] | None = None,
     spacing: tuple[float, float, float] = (0.625, 0.625, 0.625),
     origin=(0.0, 0.0, 0.0),
+    contrast: str = "default",
 ) -> Phantom:
     """Generate the phantom of ``seed`` on a (z, y, x) grid.
 
@@ -123,6 +124,8 @@ def generate_phantom(
             (``meta["scale"]``); the wall stays 1-3 mm thick.
         spacing: voxel size in mm (z, y, x), e.g. one of :data:`SPACINGS`.
         origin: world position of voxel (0, 0, 0) in mm (z, y, x).
+        contrast: the tissue-contrast profile (:data:`render.CONTRAST_PROFILES`); the anatomy
+            and labels of a seed are the same under every profile.
     """
     spacing = tuple(float(s) for s in spacing)
     shape = tuple(int(n) for n in (shape or default_shape(spacing)))
@@ -132,7 +135,7 @@ def generate_phantom(
         )
     grid = Grid(shape, spacing, tuple(float(o) for o in origin))
     anat = sample_anatomy(seed, grid)
-    look = sample_contrast(seed)
+    look = sample_contrast(seed, contrast)
 
     la = atrium_labels(anat, grid, seed)
     rgrid, k = render_grid(grid)
