@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 
 from .. import preprocess as pre
+from ..io.orient import CANONICAL
 from .postprocess import binary_entropy, discarded_share, drop_deep_scar, postprocess, uncertainty
 
 
@@ -78,3 +79,18 @@ def finish(
         umap = g.back(entropy["scar" if "scar" in entropy else o.stages[-1]])
     fields = {"labels": labels, "probabilities": prob_out, "uncertainty": scores, "uncertainty_map": umap}
     return fields, fragments
+
+
+def to_stored_order(pred, orient):
+    """Map a prediction made in the canonical orientation back to the input's array order
+    (``orient``: :func:`napari_c2w.io.orient.reorientation` of the input)."""
+    pred.roi["stored_orientation"] = orient.code
+    if orient.identity:
+        return pred
+    pred.labels = {s: orient.from_canonical(a) for s, a in pred.labels.items()}
+    if pred.probabilities is not None:
+        pred.probabilities = {s: orient.from_canonical(a) for s, a in pred.probabilities.items()}
+    if pred.uncertainty_map is not None:
+        pred.uncertainty_map = orient.from_canonical(pred.uncertainty_map)
+    pred.roi["reoriented_to"] = CANONICAL
+    return pred

@@ -17,14 +17,14 @@ import numpy as np
 
 from .. import preprocess as pre
 from ..errors import C2WError, InputError
-from ..io.orient import CANONICAL, reorientation
-from ..io.volume import Volume
+from ..io.orient import reorientation
+from ..io.volume import Volume, check_segmentable
 from ..masks.band import INNER_MM, OUTER_MM
 from ..noise import TARGET as NOISE_TARGET
 from ..noise import denoise
 from ..stages import ALTERNATES
-from . import contrast_check
-from .finish import Geometry, finish
+from . import alternates, contrast_check
+from .finish import Geometry, finish, to_stored_order
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
 from .regions import atrium_region, margin_voxels, stage_region
@@ -142,7 +142,7 @@ def segment(
     from ..models import select_device, set_memory_limit
 
     options = options or InferenceOptions()
-    _check_volume(volume)
+    check_segmentable(volume)
     if models is None or not isinstance(models, dict):
         models = load_model_set(models or ())
     wanted = ("localizer", *options.stages)
@@ -155,36 +155,12 @@ def segment(
     orient = reorientation(volume.direction)
     report = progress or (lambda f, m: None)
     run = _Run(orient.volume(volume), models, options, device, report, _Cancel(cancel))
-    pred = _back_to_stored_order(run.execute(), orient)
+    pred = to_stored_order(run.execute(), orient)
     if "cavity" in pred.labels:
         from .quality import assess
 
         pred.quality = assess(pred, volume.spacing)
     return pred
-
-
-def _back_to_stored_order(pred: Prediction, orient) -> Prediction:
-    """Map a prediction made in the canonical orientation back to the input's array order."""
-    pred.roi["stored_orientation"] = orient.code
-    if orient.identity:
-        return pred
-    pred.labels = {s: orient.from_canonical(a) for s, a in pred.labels.items()}
-    if pred.probabilities is not None:
-        pred.probabilities = {s: orient.from_canonical(a) for s, a in pred.probabilities.items()}
-    if pred.uncertainty_map is not None:
-        pred.uncertainty_map = orient.from_canonical(pred.uncertainty_map)
-    pred.roi["reoriented_to"] = CANONICAL
-    return pred
-
-
-def _check_volume(volume: Volume) -> None:
-    array = np.asarray(volume.array)
-    if array.ndim != 3:
-        raise InputError(volume.path, f"is {array.ndim}D; the pipeline needs a 3D volume.")
-    if min(array.shape) < 2:
-        raise InputError(volume.path, f"has shape {array.shape}; every axis needs at least 2 voxels.")
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise InputError(volume.path, "holds NaN or infinite voxels.", "Fix or mask them before inference.")
 
 
 class _Run:
@@ -357,25 +333,17 @@ class _Run:
         return name if self.options.wall_alternate and name in self.models else None
 
     def _choose(self, stage: str, x: np.ndarray, probs: dict, region, spacing) -> np.ndarray:
-        """``stage`` predicted again by its alternate in the same region; the probabilities of the
-        one whose mask covers more of the cavity's surface (ties: the stage's own network)."""
-        from .quality import wall_coverage
-
+        """``stage`` predicted again by its alternate in the same region (which holds the cavity
+        and both masks); the probabilities of the one :func:`.alternates.keep` keeps."""
         name = self._alternate(stage)
         self._message = f"segmenting the {stage} again with its alternate ({name})"
-        alt = self._predict_region(name, x, region)[0]
-
-        def inside(a: np.ndarray) -> np.ndarray:  # the stage's region holds the cavity and both walls
-            return a if region is None else pre.crop(a, region)
-
+        both = {stage: probs[stage], name: self._predict_region(name, x, region)[0]}
+        inside = (lambda a: a) if region is None else (lambda a: pre.crop(a, region))
+        masks = {s: inside(p) >= self._threshold(s) for s, p in both.items()}
         cavity = inside(probs["cavity"]) >= self._threshold("cavity")
-        cover = {
-            s: round(wall_coverage(cavity, inside(p) >= self._threshold(s), spacing), 4)
-            for s, p in ((stage, probs[stage]), (name, alt))
-        }
-        chosen = name if cover[name] > cover[stage] else stage
+        chosen, cover = alternates.keep(cavity, masks, stage, spacing)
         self.alternates[stage] = {"name": name, "chosen": chosen, "coverage": cover}
-        return alt if chosen == name else probs[stage]
+        return both[chosen]
 
     def _predict_region(self, stage: str, x: np.ndarray, region):
         """``stage``'s probabilities over the ROI ``x``, predicted in ``region`` only (zeros

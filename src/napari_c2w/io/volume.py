@@ -232,6 +232,17 @@ def write_volume(volume: Volume, path: str | Path, *, overwrite: bool = False) -
     return path
 
 
+def check_segmentable(volume: Volume) -> None:
+    """Raise an InputError naming the file unless ``volume`` is 3D, at least 2 voxels a side and finite."""
+    array = np.asarray(volume.array)
+    if array.ndim != 3:
+        raise InputError(volume.path, f"is {array.ndim}D; the pipeline needs a 3D volume.")
+    if min(array.shape) < 2:
+        raise InputError(volume.path, f"has shape {array.shape}; every axis needs at least 2 voxels.")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise InputError(volume.path, "holds NaN or infinite voxels.", "Fix or mask them before inference.")
+
+
 def check_same_grid(reference: Volume, other: Volume, *, rtol: float = 1e-3, atol_mm: float = 1e-2) -> None:
     """Raise an InputError naming ``other`` if its grid differs from ``reference``'s."""
     ref_name = reference.path.name if reference.path else "the image"
