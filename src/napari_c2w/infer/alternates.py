@@ -19,4 +19,4 @@ def keep(cavity: np.ndarray, masks: dict[str, np.ndarray], own: str, spacing) ->
     more of ``cavity``'s surface, and each one's coverage (NaN, never kept, without a cavity)."""
     cover = {name: round(wall_coverage(cavity, mask, spacing), 4) for name, mask in masks.items()}
     best = max((n for n in masks if n != own), key=lambda n: cover[n], default=own)
-    return (best if cover.get(best, np.nan) > cover[own] else own), cover
+    return (best if cover[best] > cover[own] else own), cover

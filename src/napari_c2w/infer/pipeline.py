@@ -231,8 +231,8 @@ class _Run:
             t0 = time.perf_counter()
             region = atrium if stage == "cavity" else self._stage_box(stage, probs, spacing)
             probs[stage], region = self._predict_region(stage, x, region)
-            if self._alternate(stage):
-                probs[stage] = self._choose(stage, x, probs, region, spacing)
+            if name := self._alternate(stage):
+                probs[stage] = self._choose(stage, name, x, probs, region, spacing)
             if stage == "cavity" and self.options.contrast_check:
                 self.contrast_agreement = self._contrast_agreement(x, probs[stage], region)
             if region is not None:
@@ -332,10 +332,9 @@ class _Run:
         name = ALTERNATES.get(stage)
         return name if self.options.wall_alternate and name in self.models else None
 
-    def _choose(self, stage: str, x: np.ndarray, probs: dict, region, spacing) -> np.ndarray:
-        """``stage`` predicted again by its alternate in the same region (which holds the cavity
-        and both masks); the probabilities of the one :func:`.alternates.keep` keeps."""
-        name = self._alternate(stage)
+    def _choose(self, stage: str, name: str, x: np.ndarray, probs: dict, region, spacing) -> np.ndarray:  # noqa: PLR0917
+        """``stage`` predicted again by its alternate ``name`` in the same region (which holds the
+        cavity and both masks); the probabilities of the one :func:`.alternates.keep` keeps."""
         self._message = f"segmenting the {stage} again with its alternate ({name})"
         both = {stage: probs[stage], name: self._predict_region(name, x, region)[0]}
         inside = (lambda a: a) if region is None else (lambda a: pre.crop(a, region))
