@@ -64,3 +64,68 @@ def test_calibrate_cli_writes_a_new_checkpoint_and_refuses_bad_requests(
     assert train_main([*args[:3], str(empty), "--output", str(tmp_path / "x.pt")]) == 2
     assert "validation cases" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
     assert train_main([*args[:2], "--output", str(tmp_path / "y.pt")]) == 2
+
+
+def test_under_shift_the_threshold_is_best_on_the_worst_shift():
+    """A network sure of itself on clean cases (best at 0.7) but unsure under a contrast change
+    (best at 0.4, falling off above) gets the threshold that holds under both."""
+    from napari_c2w.train.calibrate import choose_threshold
+
+    thresholds = (0.4, 0.5, 0.6, 0.7)
+    clean = [{"case": "a", "dice": [0.80, 0.81, 0.82, 0.83]}]
+    shifted = [{"case": "a", "shift": "contrast_remap", "dice": [0.60, 0.60, 0.55, 0.45]}]
+    assert choose_threshold(clean, thresholds)["threshold"] == 0.7
+    record = choose_threshold(clean + shifted, thresholds)
+    assert record["threshold"] == 0.5 and record["criterion"] == "worst shift"
+    assert record["mean_dice"] == pytest.approx(0.60) and record["cases"] == ["a"]
+    assert set(record["curves"]) == {"none", "contrast_remap"}
+    assert record["curves"]["none"]["0.70"] == pytest.approx(0.83)
+
+
+def test_shifted_cases_change_only_the_image_once_per_training_intensity_shift():
+    import numpy as np
+
+    from napari_c2w.train.calibrate import INTENSITY_SHIFTS, shifted_cases
+    from napari_c2w.train.config import default_augment
+    from napari_c2w.train.data import Prepared
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(8, 16, 16)).astype(np.float32)
+    labels = {"scar": (image > 1).astype(np.uint8)}
+    case = Prepared("c", image, labels, (1.0, 1.0, 1.0), (4.0, 8.0, 8.0), (1.0, 1.0, 1.0))
+    copies = shifted_cases([case])
+    assert tuple(copies) == INTENSITY_SHIFTS and set(INTENSITY_SHIFTS) <= set(default_augment())
+    for name, (copy,) in copies.items():
+        assert copy.image.shape == image.shape and copy.image.dtype == np.float32
+        assert not np.allclose(copy.image, image), f"{name} left the image as it was"
+        assert copy.labels is labels and copy.case_id == "c"
+        again = shifted_cases([case])[name][0].image
+        assert np.array_equal(again, copy.image), f"{name} is not reproducible"
+    assert np.array_equal(case.image, image), "the validation case itself is untouched"
+
+
+def test_the_scar_calibrates_under_shift_by_default_and_other_stages_do_not():
+    from napari_c2w.train.config import default_config, load_config
+
+    assert default_config("scar").calibrate_under_shift
+    assert not default_config("cavity").calibrate_under_shift
+    assert not default_config("wall").calibrate_under_shift
+    assert not load_config(None, "scar", {"calibrate_under_shift": False}).calibrate_under_shift
+
+
+def test_calibrate_cli_under_shift_records_every_shift_curve(dataset, cavity_run, tmp_path, capsys):
+    from napari_c2w.train.calibrate import INTENSITY_SHIFTS, THRESHOLDS
+
+    out = tmp_path / "robust.pt"
+    args = ["--calibrate", str(cavity_run / "best.pt"), "--data", str(dataset), "--output", str(out)]
+    assert train_main([*args, "--device", "cpu", "--under-shift"]) == 0
+    err = capsys.readouterr().err
+    assert all(f"under {s}:" in err for s in ("none", *INTENSITY_SHIFTS)), err
+    record = read_checkpoint(out)["meta"]["threshold_calibration"]
+    assert record["criterion"] == "worst shift" and set(record["curves"]) == {"none", *INTENSITY_SHIFTS}
+    worst = {t: min(c[t] for c in record["curves"].values()) for t in record["curve"]}
+    assert record["curve"] == pytest.approx(worst)
+    assert record["threshold"] in THRESHOLDS and record["mean_dice"] == pytest.approx(
+        max(worst.values()), abs=0.002
+    )
+

@@ -219,6 +219,7 @@ def _calibrate_best(run: RunDir, trainer: Trainer, config: TrainConfig, dist: Di
         trainer.val_cases,
         trainer.target,
         trainer.sampler.patch,
+        under_shift=config.calibrate_under_shift,
         device=trainer.device,
         amp_ctx=trainer.amp_ctx,
     )

@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="choose CKPT's foreground threshold on its validation cases (found in --data) and write "
         "the calibrated copy to --output (a new .pt); runs do this at their end",
     )
+    p.add_argument(
+        "--under-shift",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --calibrate: also score the validation cases under the training's intensity "
+        "changes and keep the threshold best on the worst of them (default: the stage's "
+        "calibrate_under_shift, on for the scar)",
+    )
     p.add_argument("--dump-config", action="store_true", help="print the resolved config as YAML and exit")
     return p
 
@@ -149,13 +157,25 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     if not args.data:
         raise C2WError("--data DATASET is required: the folders holding the checkpoint's validation cases")
-    record = calibrate_checkpoint(args.calibrate, list(args.data), args.output, device=args.device or "auto")
-    curve = ", ".join(f"{t} {d:.4f}" for t, d in record["curve"].items())
-    print(f"mean validation Dice by threshold over {len(record['cases'])} case(s): {curve}", file=sys.stderr)
+    record = calibrate_checkpoint(
+        args.calibrate,
+        list(args.data),
+        args.output,
+        device=args.device or "auto",
+        under_shift=args.under_shift,
+    )
+    for name, values in (record.get("curves") or {"": record["curve"]}).items():
+        curve = ", ".join(f"{t} {d:.4f}" for t, d in values.items())
+        under = f" under {name}" if name else ""
+        print(
+            f"mean validation Dice by threshold over {len(record['cases'])} case(s){under}: {curve}",
+            file=sys.stderr,
+        )
     if record["missing_cases"]:
         print(f"not found in --data (left out): {', '.join(record['missing_cases'])}", file=sys.stderr)
     print(
-        f"threshold {record['threshold']:.2f} (mean Dice {record['mean_dice']:.4f}; at 0.5 "
+        f"threshold {record['threshold']:.2f} ({record.get('criterion', 'mean')} Dice "
+        f"{record['mean_dice']:.4f}; at 0.5 "
         f"{record['mean_dice_at_0.5']:.4f}) written to {args.output}",
         file=sys.stderr,
     )

@@ -88,6 +88,9 @@ class TrainConfig:
     amp: str = "auto"  # auto | bf16 | fp16 | off
     threads: int | None = None
     calibrate: bool = True  # choose the foreground threshold on the validation cases at the end
+    # ... on them and on copies under each of the training's intensity changes, keeping the
+    # threshold best on the worst of them (train.calibrate.INTENSITY_SHIFTS; on for the scar)
+    calibrate_under_shift: bool = False
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     unfreeze: UnfreezeConfig = dataclasses.field(default_factory=UnfreezeConfig)
@@ -205,7 +208,13 @@ STAGE_DEFAULTS: dict[str, dict] = {
         "val_every": 200,
         "patience": 4,
     },
-    "scar": {"init": "cavity", "loss": "dicece", "iterations": 1000, "val_every": 200},
+    "scar": {
+        "init": "cavity",
+        "loss": "dicece",
+        "iterations": 1000,
+        "val_every": 200,
+        "calibrate_under_shift": True,
+    },
 }
 
 
