@@ -129,3 +129,17 @@ def test_calibrate_cli_under_shift_records_every_shift_curve(dataset, cavity_run
         max(worst.values()), abs=0.002
     )
 
+
+def test_the_bundled_scar_carries_its_threshold_chosen_under_shift():
+    from napari_c2w.train.calibrate import INTENSITY_SHIFTS, choose_threshold
+    from napari_c2w.weights import bundled_checkpoint
+
+    meta = read_checkpoint(bundled_checkpoint("scar"))["meta"]
+    record = meta["threshold_calibration"]
+    assert record["criterion"] == "worst shift" and set(record["curves"]) == {"none", *INTENSITY_SHIFTS}
+    assert meta["threshold"] == record["threshold"] == 0.5
+    assert record["cases"] == meta["training_data"]["val_cases"]
+    # the recorded curves give the recorded choice back
+    thresholds = tuple(float(t) for t in record["curve"])
+    rows = [{"case": "-", "shift": s, "dice": list(c.values())} for s, c in record["curves"].items()]
+    assert choose_threshold(rows, thresholds)["threshold"] == meta["threshold"]
