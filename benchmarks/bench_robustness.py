@@ -183,8 +183,29 @@ def report(rows: list[dict]) -> list[str]:
         f"failure detection (Dice < 0.8): AUROC quality score {auroc(bad, q):.3f}, "
         f"entropy score {auroc(bad, e):.3f}; flagged {sum(r['flagged'] for r in rows)} "
         f"(of them bad: {int(sum(r['flagged'] and b for r, b in zip(rows, bad, strict=True)))})",
+        *scar_signal(rows),
     ]
     return lines
+
+
+def scar_signal(rows: list[dict], below: float = 0.4) -> list[str]:
+    """How well the quality record's scar confidence finds runs whose scar failed (Dice < ``below``):
+    AUROC of low confidence, and the share of those runs and of the others it warned about."""
+    sel = [
+        r
+        for r in rows
+        if r.get("scar") is not None and (r.get("features") or {}).get("scar_confidence") is not None
+    ]
+    if not sel:
+        return []
+    bad = np.array([r["scar"] < below for r in sel])
+    conf = np.array([r["features"]["scar_confidence"] for r in sel], float)
+    warned = np.array(["scar_confidence" in r.get("warnings", []) for r in sel])
+    return [
+        f"scar failures (Dice < {below}): {int(bad.sum())} of {len(sel)} runs with scar truth; AUROC "
+        f"of low scar confidence {auroc(bad, -conf):.3f}; warned {int(warned[bad].sum())} of them "
+        f"and {int(warned[~bad].sum())} of the other {int((~bad).sum())}"
+    ]
 
 
 def main() -> int:

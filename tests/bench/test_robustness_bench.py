@@ -48,6 +48,25 @@ def test_family_table_reports_unshifted_rows_per_family(bench):
     assert "| 1 | 0.950 | 0.800 | 0.600 | - | - |" in ph
 
 
+def test_scar_signal_scores_the_scar_confidence_on_runs_with_scar_truth(bench):
+    def row(scar, confidence, warned):
+        return {"scar": scar, "features": {"scar_confidence": confidence}, "warnings": warned}
+
+    rows = [
+        row(0.2, 0.55, ["scar_confidence"]),
+        row(0.3, 0.70, []),
+        row(0.6, 0.65, ["scar_confidence"]),
+        row(0.7, 0.80, []),
+        {"cavity": 0.9, "features": {"scar_confidence": 0.5}},  # no scar truth: left out
+        row(0.5, None, []),  # no candidate scar: left out
+    ]
+    (line,) = bench["scar_signal"](rows)
+    assert "2 of 4 runs with scar truth" in line
+    assert "AUROC of low scar confidence 0.750" in line  # 3 of the 4 bad-good pairs ordered
+    assert "warned 1 of them and 1 of the other 2" in line
+    assert bench["scar_signal"]([{"cavity": 0.9}]) == []
+
+
 def test_compare_puts_baseline_and_models_side_by_side(bench):
     def row(family, shift, dice, **extra):
         return {"family": family, "shift": shift, "dice": dice, **extra}

@@ -119,6 +119,10 @@ def test_results_text_warns_about_a_flagged_case():
     assert f"(noise 0.131, training up to {TARGET:.2f}): smoothed in-plane (Gaussian 0.55 mm)" in text
     assert "far noisier than the training data" in text
     assert "alternate" not in text
+    pred.quality.update(warnings=["scar_confidence"], features={"scar_confidence": 0.312})
+    assert "sure of little of the scar it found (31% of it; 74-83% on phantoms like its" in results_text(pred)
+    pred.quality["features"] = {}
+    assert "sure of little of the scar it found: another contrast" in results_text(pred)
 
 
 def test_results_text_says_which_wall_it_kept():

@@ -68,3 +68,22 @@ def test_a_moderately_irregular_or_unstable_cavity_is_flagged_not_only_ranked():
         q = score({**feats, **bad})
         assert q["flagged"] and q["reason"] == next(iter(bad)), bad
     assert not score({**feats, "compactness": 0.42, "contrast_agreement": 0.9})["flagged"]
+
+
+def test_a_scar_network_sure_of_little_of_its_scar_is_a_warning_not_the_cavity_score():
+    from napari_c2w.infer.postprocess import scar_confidence
+
+    labels = _case()
+    band = labels["wall"] | labels["scar"]
+    sure = np.where(band, 0.95, 0.0).astype(np.float32)
+    sure[band & (np.arange(96)[None, None, :] < 30)] = 0.5  # unsure over a little of the wall
+    unsure = np.where(band, 0.5, 0.0).astype(np.float32)
+    unsure[band & (np.arange(96)[None, None, :] > 66)] = 0.95
+    hi, lo = scar_confidence(sure, band), scar_confidence(unsure, band)
+    assert 0.8 < hi < 1.0 and 0.0 < lo < 0.3
+    assert scar_confidence(sure, None) is None and scar_confidence(np.zeros_like(sure), band) is None
+    assert score(features(labels, SPACING, scar_confidence=hi))["warnings"] == []
+    q = score(features(labels, SPACING, scar_confidence=lo))
+    assert q["warnings"] == ["scar_confidence"] and q["score"] == 0.0
+    assert q["features"]["scar_confidence"] == round(lo, 4)
+    assert score(features(labels, SPACING))["features"]["scar_confidence"] is None

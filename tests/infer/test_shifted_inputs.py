@@ -50,6 +50,11 @@ def test_every_prediction_carries_a_quality_record_and_predict_names_flagged_cas
     pred = segment(volume, load_model_set([tiny_models]), InferenceOptions())
     assert set(pred.quality) >= {"score", "flagged", "reason", "checks", "features", "warnings"}
     assert pred.quality["features"]["localizer_ratio"] is not None or pred.roi["localizer_ml"] == 0
+    confidence = pred.roi["scar_confidence"]  # of the scar stage's probabilities in the wall band
+    assert confidence is None or 0.0 <= confidence <= 1.0
+    assert pred.quality["features"]["scar_confidence"] == (
+        None if confidence is None else round(confidence, 4)
+    )
 
     real = infer.segment
 
@@ -57,6 +62,7 @@ def test_every_prediction_carries_a_quality_record_and_predict_names_flagged_cas
         p = real(image, models, options, **kw)
         bad = bool(image.array.mean() > volume.array.mean())  # the brightened copy
         p.quality = {**p.quality, "flagged": bad, "score": 0.9 if bad else 0.0, "reason": "compactness"}
+        p.quality["warnings"] = ["scar_confidence"] if bad else []
         return p
 
     monkeypatch.setattr(infer, "segment", flag_second)
@@ -67,4 +73,5 @@ def test_every_prediction_carries_a_quality_record_and_predict_names_flagged_cas
     err = capsys.readouterr().err
     assert "1 case(s) look implausible" in err and "odd (compactness, score 0.90)" in err
     assert "ok (" not in err
+    assert "1 case(s) have wall, scar or noise warnings" in err and "odd (scar_confidence)" in err
     assert read_store_attrs(tmp_path / "out" / "odd.ome.zarr")["attrs"]["quality"]["flagged"] is True

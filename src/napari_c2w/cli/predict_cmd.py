@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     )
     skipped: list[str] = []
     flagged: list[str] = []
+    warned: list[str] = []
 
     def work(source) -> None:
         if _done(args.output, source.name, args.format):
@@ -144,10 +145,18 @@ def run(args: argparse.Namespace) -> int:
         quality = predict_case(source, args.output, models, options, args.format, quality=True)
         if quality.get("flagged"):
             flagged.append(f"{source.name} ({quality['reason']}, score {quality['score']:.2f})")
+        if quality.get("warnings"):
+            warned.append(f"{source.name} ({', '.join(quality['warnings'])})")
 
     code = run_batch(
         mine, work, desc=f"predict (part {args.part_id + 1}/{args.num_parts})", name=lambda s: s.name
     )
+    _summary(skipped, flagged, warned)
+    return code
+
+
+def _summary(skipped: list[str], flagged: list[str], warned: list[str]) -> None:
+    """What the run leaves the user to look at, on stderr: skipped, flagged and warned cases."""
     if skipped:
         print(f"--resume: {len(skipped)} case(s) already done were skipped", file=sys.stderr)
     if flagged:
@@ -155,7 +164,12 @@ def run(args: argparse.Namespace) -> int:
             f"quality: {len(flagged)} case(s) look implausible; review them first: " + "; ".join(flagged),
             file=sys.stderr,
         )
-    return code
+    if warned:
+        print(
+            f"quality: {len(warned)} case(s) have wall, scar or noise warnings (docs/robustness.md): "
+            + "; ".join(warned),
+            file=sys.stderr,
+        )
 
 
 def _target(out: Path, case_id: str, fmt: str) -> Path:

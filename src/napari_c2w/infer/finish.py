@@ -10,7 +10,14 @@ import numpy as np
 
 from .. import preprocess as pre
 from ..io.orient import CANONICAL
-from .postprocess import binary_entropy, discarded_share, drop_deep_scar, postprocess, uncertainty
+from .postprocess import (
+    binary_entropy,
+    discarded_share,
+    drop_deep_scar,
+    postprocess,
+    scar_confidence,
+    uncertainty,
+)
 
 
 @dataclasses.dataclass
@@ -37,12 +44,13 @@ def finish(
     geometry: Geometry,
     options,
     atrium: np.ndarray | None = None,
-) -> tuple[dict, float | None]:
+) -> tuple[dict, dict]:
     """Labels on the input grid from the ROI probabilities ``probs``, with ``options``'
     (:class:`~.pipeline.InferenceOptions`) post-processing switches (``atrium``: the localizer's
     atrium on the ROI, which picks the cavity's component): the
     :class:`~.pipeline.Prediction` fields ``labels``, ``probabilities``, ``uncertainty`` and
-    ``uncertainty_map``, and the share of cavity probability discarded as fragments."""
+    ``uncertainty_map``, and the checks the quality score reads: the share of cavity probability
+    discarded as fragments (``cavity_fragments``) and :func:`.postprocess.scar_confidence`."""
     o, g = options, geometry
     roi_labels, band = postprocess(
         probs,
@@ -55,9 +63,13 @@ def finish(
         outer_mm=o.band_outer_mm,
         atrium=atrium,
     )
-    fragments = None
+    checks = {"cavity_fragments": None, "scar_confidence": None}
     if "cavity" in roi_labels:
-        fragments = discarded_share(probs["cavity"], roi_labels["cavity"], thresholds["cavity"])
+        checks["cavity_fragments"] = discarded_share(
+            probs["cavity"], roi_labels["cavity"], thresholds["cavity"]
+        )
+    if "scar" in probs:
+        checks["scar_confidence"] = scar_confidence(probs["scar"], band)
     entropy = {s: binary_entropy(p) for s, p in probs.items()}
     scores = uncertainty(entropy, band, o.flip_tta)
     labels: dict[str, np.ndarray] = {}
@@ -78,7 +90,7 @@ def finish(
     if o.uncertainty_map:
         umap = g.back(entropy["scar" if "scar" in entropy else o.stages[-1]])
     fields = {"labels": labels, "probabilities": prob_out, "uncertainty": scores, "uncertainty_map": umap}
-    return fields, fragments
+    return fields, checks
 
 
 def to_stored_order(pred, orient):

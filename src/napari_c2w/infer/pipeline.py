@@ -244,7 +244,7 @@ class _Run:
         geometry = Geometry(box, grid_shape, spacing, image.shape, self.volume.spacing)
         thresholds = {s: self._threshold(s) for s in probs}
         atrium_roi = self._atrium_on_roi(grid_shape, box)
-        fields, fragments = finish(probs, thresholds, geometry, self.options, atrium_roi)
+        fields, checks = finish(probs, thresholds, geometry, self.options, atrium_roi)
         self._finish("finish", t0)
         self.timings["total"] = round(time.perf_counter() - t_all, 3)
         self.progress(1.0, "done")
@@ -256,7 +256,7 @@ class _Run:
                 "stage_boxes_in_roi": boxes,
                 "model_spacing": list(spacing),
                 "localizer_ml": None if self.localizer_ml is None else round(self.localizer_ml, 2),
-                "cavity_fragments": fragments,
+                **checks,
                 "contrast_agreement": self.contrast_agreement,
                 "noise": noise["noise"],
                 "denoise_sigma_mm": noise["sigma_mm"],

@@ -81,6 +81,27 @@ def binary_entropy(p: np.ndarray) -> np.ndarray:
     return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
 
 
+#: Scar probabilities of a candidate voxel and of a sure one (:func:`scar_confidence`).
+SCAR_CANDIDATE, SCAR_SURE = 0.2, 0.8
+
+
+def scar_confidence(prob: np.ndarray, band: np.ndarray | None) -> float | None:
+    """The share of the band's candidate scar (probability >= :data:`SCAR_CANDIDATE`) that the
+    network is sure of (>= :data:`SCAR_SURE`); None without a band or a candidate voxel.
+
+    A scar network on a contrast it never saw keeps finding scar-like wall but is sure of less
+    of it: on 104 benchmark runs with scar truth a low share ranked the runs with scar Dice < 0.4
+    first at AUROC 0.90, where the mean scar entropy in the band did not (0.42;
+    docs/robustness.md, eighth round).
+    """
+    if band is None:
+        return None
+    candidate = int(np.count_nonzero((prob >= SCAR_CANDIDATE) & band))
+    if not candidate:
+        return None
+    return round(int(np.count_nonzero((prob >= SCAR_SURE) & band)) / candidate, 5)
+
+
 def discarded_share(prob: np.ndarray, kept: np.ndarray, threshold: float) -> float:
     """The share of voxels at or above ``threshold`` that post-processing left out of ``kept``
     (a cavity scattered into pieces loses much; a clean one almost none)."""
