@@ -64,6 +64,9 @@ def test_scar_stage_runs_phases_ii_and_iii_and_ships_a_single_scar_model(dataset
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert [r["phase"] for r in rows] == ["II", "II", "III"]  # II validates at 3 and at its end (4)
     _predicts(out / "best.pt", "scar")
+    # the scar's threshold is chosen under the training's intensity shifts (train.calibrate)
+    record = read_checkpoint(out / "best.pt")["meta"]["threshold_calibration"]
+    assert record["criterion"] == "worst shift" and len(record["curves"]) == 7
     dual, _meta = load_checkpoint(out / "dual_best.pt", expect_stage="dual")
     assert set(dual(torch.randn(1, 1, 16, 32, 32))) == {"cavity", "scar"}
 
