@@ -9,7 +9,7 @@ in the checkpoint (``meta["threshold"]``), where the inference pipeline reads it
 Calibrated on clean validation cases alone, a threshold can sit at the edge of a flat curve that
 a scan of another protocol falls off: the bundled scar's curve gained 0.004 Dice from 0.5 to 0.75
 on its validation cases, while on unseen phantoms of another contrast and under SynthSeg tissues
-0.75 lost 0.03-0.08 against 0.5 (docs/robustness.md). ``under_shift`` therefore also scores every
+0.75 lost 0.03-0.06 against 0.5 (docs/robustness.md). ``under_shift`` therefore also scores every
 validation case under each of the training augmentation's intensity changes at its full range
 (:data:`INTENSITY_SHIFTS`) and keeps the threshold best on the worst of them (the lowest of the
 per-shift mean curves), as a robust choice would; 0.5 still wins unless another gains ``min_gain``.
