@@ -70,26 +70,21 @@ def threshold_curve(
     return rows
 
 
-def shifted_cases(cases: list[Prepared], seed: int = 0) -> dict[str, list[Prepared]]:
-    """Copies of ``cases`` under each of :data:`INTENSITY_SHIFTS` (always applied, drawn with
-    ``seed``), by shift: the MONAI transforms training draws them with (:mod:`.augment`)."""
+def shifted_cases(cases: list[Prepared], shift: str, seed: int = 0) -> list[Prepared]:
+    """Copies of ``cases`` under ``shift``, one of :data:`INTENSITY_SHIFTS` (always applied, drawn
+    with ``seed``): the MONAI transform training draws it with (:mod:`.augment`). One shift at a
+    time, so that calibration holds one extra copy of the validation cases, not six."""
     import dataclasses
 
     from .augment import build_augment
     from .config import default_augment
 
-    spec = default_augment()
-    out = {}
-    for name in INTENSITY_SHIFTS:
-        transform = build_augment({name: {**spec[name], "prob": 1.0}}, [])
-        transform.set_random_state(seed)
-        out[name] = [
-            dataclasses.replace(
-                c, image=np.asarray(transform({"image": c.image[None]})["image"], np.float32)[0]
-            )
-            for c in cases
-        ]
-    return out
+    transform = build_augment({shift: {**default_augment()[shift], "prob": 1.0}}, [])
+    transform.set_random_state(seed)
+    return [
+        dataclasses.replace(c, image=np.asarray(transform({"image": c.image[None]})["image"], np.float32)[0])
+        for c in cases
+    ]
 
 
 def choose_threshold(
@@ -97,7 +92,7 @@ def choose_threshold(
 ) -> dict:
     """The threshold of highest mean Dice over ``rows``; 0.5 unless another gains ``min_gain``.
 
-    Rows with a ``shift`` (:func:`shifted_cases`) are grouped by it (no ``shift``: the clean
+    Rows with a ``shift`` (one of :data:`INTENSITY_SHIFTS`) are grouped by it (no ``shift``: the clean
     cases) and the threshold maximises the lowest of the groups' mean curves.
     """
     if not rows:
@@ -139,7 +134,8 @@ def calibrate(
     with ``under_shift`` on the cases and on their :func:`shifted_cases` copies too."""
     rows = threshold_curve(model, cases, target, patch, **predict)
     if under_shift:
-        for name, copies in shifted_cases(cases).items():
+        for name in INTENSITY_SHIFTS:
+            copies = shifted_cases(cases, name)
             rows += [{**r, "shift": name} for r in threshold_curve(model, copies, target, patch, **predict)]
     return choose_threshold(rows)
 
