@@ -99,6 +99,57 @@ def _contrast_remap_class():
     return RandContrastRemapd
 
 
+def _wall_level_class():
+    from monai.transforms import MapTransform, RandomizableTransform
+
+    class RandWallLeveld(RandomizableTransform, MapTransform):
+        """Another myocardial nulling: the wall's level between no signal and the blood pool moved
+        to a ratio drawn from ``ratio``, piecewise linearly through three landmarks of the patch,
+        ``low`` (its 1st percentile), ``blood`` (the median of its cavity) and ``wall`` (the median
+        of its wall outside the cavity): low and blood stay, everything brighter than the blood
+        shifts unchanged (scar keeps its enhancement). The wall's training families sit at 0.33
+        (rendered real-image walls), 0.47 (phantoms) and 0.85 (real images' own walls); another
+        inversion time moves a phantom's wall to 0.7 (docs/robustness.md, ninth round). A patch
+        with fewer than ``min_voxels`` cavity or wall voxels is left as it is."""
+
+        def __init__(self, keys, ratio, *, cavity_key="cavity", wall_key="wall", min_voxels=50, prob=0.1):
+            MapTransform.__init__(self, keys)
+            RandomizableTransform.__init__(self, prob)
+            self.ratio, self.min_voxels = ratio, min_voxels
+            self.cavity_key, self.wall_key = cavity_key, wall_key
+            self.target = None
+
+        def randomize(self, data=None) -> None:
+            super().randomize(None)
+            self.target = float(self.R.uniform(*self.ratio))
+
+        def __call__(self, data):
+            self.randomize()
+            d = dict(data)
+            if not self._do_transform or self.cavity_key not in d or self.wall_key not in d:
+                return d
+            cavity = np.asarray(d[self.cavity_key])[0] != 0
+            wall = (np.asarray(d[self.wall_key])[0] != 0) & ~cavity
+            if cavity.sum() < self.min_voxels or wall.sum() < self.min_voxels:
+                return d
+            for key in self.key_iterator(d):
+                x = np.asarray(d[key], np.float32)
+                low, blood, level = np.percentile(x, 1), np.median(x[0][cavity]), np.median(x[0][wall])
+                if not low < level < blood:
+                    continue
+                to = low + self.target * (blood - low)
+                y = np.where(
+                    x <= level,
+                    low + (x - low) * ((to - low) / (level - low)),
+                    to + (x - level) * ((blood - to) / (blood - level)),
+                )
+                y = np.where((x >= blood) | (x <= low), x, y)
+                d[key] = y.astype(np.float32)
+            return d
+
+    return RandWallLeveld
+
+
 def build_augment(spec: dict, label_keys: list[str], spacing=None):
     """A MONAI Compose of seed 002's augmentations and the protocol shifts over the image and
     label keys; ``spacing`` (z, y, x mm of the model grid) converts slice thicknesses."""
@@ -130,11 +181,14 @@ def _acquisition_shifts(spec: dict, spacing) -> list:
 
 
 def _intensity_shifts(spec: dict) -> list:
-    """Histogram shifts, contrast remapping and Gibbs ringing, after seed 002's intensity
-    transforms."""
+    """The wall's level, histogram shifts, contrast remapping and Gibbs ringing, after seed 002's
+    intensity transforms."""
     from monai.transforms import RandGibbsNoised, RandHistogramShiftd
 
     t = []
+    if _on(spec, "wall_level"):
+        s = spec["wall_level"]
+        t.append(_wall_level_class()("image", ratio=tuple(s["ratio"]), prob=s["prob"]))
     if _on(spec, "contrast_remap"):
         s = spec["contrast_remap"]
         t.append(_contrast_remap_class()("image", kernel=s["kernel"], slope=s["slope"], prob=s["prob"]))

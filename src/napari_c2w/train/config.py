@@ -181,6 +181,9 @@ def default_augment() -> dict[str, dict[str, Any]]:
         # cavity fine-tuning (training/cpu/robust-cavity-remap.yaml) turns it on.
         "contrast_remap": {"prob": 0.0, "kernel": [5, 20], "slope": [0.3, 1.0]},
         "gibbs": {"prob": 0.10, "alpha": [0.0, 0.4]},
+        # The wall's level between no signal and the blood pool (myocardial nulling). Off by
+        # default; training/cpu/robust-wall-level.yaml turns it on for the wall.
+        "wall_level": {"prob": 0.0, "ratio": [0.3, 0.9]},
         "field_of_view": {"prob": 0.20, "margin_mm": [-3.0, 10.0]},
     }
 
