@@ -15,7 +15,8 @@ well, scar less enhanced, blurrier and noisier; ``napari_c2w.phantom.render``). 
 entry of ``napari_c2w.shifts.BENCHMARK`` (slice thickness 1.25/2.5/4 mm, crops of the atrium box
 +5/0/-3 mm, a 60 mm wider field of view, float range, gamma 0.6/1.6, bias field, noise, RAS and
 permuted axis orders) and by their combination (2.5 mm + tight crop + float 0-330, like the
-external cohort of issue #11). Prints, per family, the unshifted Dice of every stage, the
+external cohort of issue #11), once as it is and once followed by the mild contrast curve
+(``napari_c2w.shifts.BENCHMARK_SETS``). Prints, per family, the unshifted Dice of every stage, the
 predicted wall's coverage of the endocardium and scar deep inside the cavity; then cavity Dice,
 HD95 and failures (Dice < 0.7) per shift, and how well the pipeline's quality score finds the
 bad cases (AUROC for cavity Dice < 0.8, and the same for the entropy score it replaces), with
@@ -252,7 +253,7 @@ def main() -> int:
 
     set_threads()
     cases = load_cases(args)
-    sets = [*sh.BENCHMARK, sh.COMBINED]
+    sets = list(sh.BENCHMARK_SETS)
     if args.shifts:
         sets = [s for s in sets if any(sh.name(s).startswith(w) for w in args.shifts)]
     if args.baseline_no_denoise:

@@ -74,6 +74,20 @@ def test_combined_shift_and_names(small_case):
     assert shifts.name(combo) == "thick(mm=5.0)+intensity(scale=2.0)"
 
 
+def test_the_benchmark_runs_the_cohort_combination_also_in_another_contrast(small_case):
+    sets = [shifts.name(s) for s in shifts.BENCHMARK_SETS]
+    cohort = shifts.name(shifts.COMBINED)
+    assert cohort in sets and f"{cohort}+remap(strength=0.3)" in sets
+    labels = {"cavity": small_case.labels["cavity"].astype(np.uint8)}
+    geometry, geometry_labels = shifts.apply(shifts.COMBINED, small_case.image, labels, seed=5)
+    out, out_labels = shifts.apply(shifts.COMBINED_CONTRAST, small_case.image, labels, seed=5)
+    # the cohort's geometry first (same seeds), then the contrast curve on top of it
+    assert out.shape == geometry.shape and out.spacing == geometry.spacing
+    np.testing.assert_array_equal(out_labels["cavity"], geometry_labels["cavity"])
+    curved, _ = shifts.remap(geometry, labels, np.random.default_rng(5 + len(shifts.COMBINED)), strength=0.3)
+    np.testing.assert_allclose(out.array, curved.array)
+
+
 def test_in_plane_blocks_halve_y_and_x(small_case):
     vol = small_case.image
     labels = {"cavity": small_case.labels["cavity"].astype(np.uint8)}

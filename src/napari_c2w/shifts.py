@@ -236,6 +236,13 @@ COMBINED = (
     Shift("intensity", {"scale": 330 / 255}),
 )
 
+#: The same combination in a mildly different contrast (the benchmark's mild curve): an older
+#: protocol changes the contrast with the geometry, and shifts that each hold alone compound.
+COMBINED_CONTRAST = (*COMBINED, Shift("remap", {"strength": 0.3}))
+
+#: Every shift set ``benchmarks/bench_robustness.py`` runs by default.
+BENCHMARK_SETS = (*BENCHMARK, COMBINED, COMBINED_CONTRAST)
+
 
 def apply(shifts, volume: Volume, labels: Labels, seed: int = 0) -> tuple[Volume, Labels]:
     """Apply one shift or a sequence of them in order."""
