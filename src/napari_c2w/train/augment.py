@@ -138,11 +138,7 @@ def _wall_level_class():
                 if not low < level < blood:
                     continue
                 to = low + self.target * (blood - low)
-                y = np.where(
-                    x <= level,
-                    low + (x - low) * ((to - low) / (level - low)),
-                    to + (x - level) * ((blood - to) / (blood - level)),
-                )
+                y = np.interp(x, (low, level, blood), (low, to, blood))
                 y = np.where((x >= blood) | (x <= low), x, y)
                 d[key] = y.astype(np.float32)
             return d
