@@ -20,10 +20,19 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-# The CPU build of torch first: an unpinned torch may pull a multi-GB CUDA build.
-# GPU users: install the torch build for your CUDA first, then run this script.
+# The CPU build of torch first: PyPI's torch for Linux is a CUDA build (about 3 GB of packages);
+# PyTorch's CPU index has a ~200 MB one. GPU users: install the torch build for your CUDA first
+# (https://pytorch.org/get-started/locally/), then run this script; a torch already there is kept.
+TORCH_VERSION=${TORCH_VERSION:-2.13.0}
+TORCH_CPU_INDEX=${TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
-  .venv/bin/python -m pip install -q "torch==2.13.0"
+  if [ "$(uname -s)" = Darwin ]; then
+    .venv/bin/python -m pip install -q "torch==${TORCH_VERSION}"  # macOS wheels are CPU/MPS builds
+  # a CPU wheel pip can already see (a local wheel folder or mirror) first: no download when present
+  elif ! .venv/bin/python -m pip install -q "torch==${TORCH_VERSION}+cpu" >/dev/null 2>&1; then
+    .venv/bin/python -m pip install -q "torch==${TORCH_VERSION}+cpu" \
+      --index-url "$TORCH_CPU_INDEX" --extra-index-url https://pypi.org/simple
+  fi
 fi
 .venv/bin/python -m pip install -q -e ".[all,test,train,bench]"
 
