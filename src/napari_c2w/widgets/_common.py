@@ -39,6 +39,12 @@ def notify_error(message: str) -> None:
     show_error(message)
 
 
+def notify_warning(message: str) -> None:
+    from napari.utils.notifications import show_warning
+
+    show_warning(message)
+
+
 def notify_info(message: str) -> None:
     from napari.utils.notifications import show_info
 

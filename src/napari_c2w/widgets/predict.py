@@ -22,11 +22,20 @@ from napari.layers import Image
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from .._preferences import claim_reader_patterns_quietly
 from ..infer.quality import FLAG_AT
 from ..labels import LABELS, to_layer
 from ..layers import WRITTEN_KEY, checksum, label_colormap
 from ..noise import TARGET as NOISE_TARGET
-from ._common import layer_combo, layer_id, notify_error, placed_like, run_task, written_record
+from ._common import (
+    layer_combo,
+    layer_id,
+    notify_error,
+    notify_warning,
+    placed_like,
+    run_task,
+    written_record,
+)
 
 BUNDLED, FOLDER, FINE_TUNED = "bundled", "folder...", "fine-tuned run"
 CAVEAT = (
@@ -51,6 +60,8 @@ class PredictWidget(QWidget):
         self.busy = False
         self.result = None
         self.fine_tuned: list[Path] = []
+        self.geometry_warning = ""
+        claim_reader_patterns_quietly()
         self._cancel = threading.Event()
         self.image = layer_combo(napari_viewer, Image, "image")
         self.models = ComboBox(label="models", choices=[BUNDLED, FOLDER], value=BUNDLED)
@@ -112,6 +123,9 @@ class PredictWidget(QWidget):
         if np.ndim(layer.data) != 3 or getattr(layer, "multiscale", False):
             notify_error(f"Segment: {layer.name!r} is not a single-scale 3D volume.")
             return None
+        self.geometry_warning = geometry_warning(layer)
+        if self.geometry_warning:
+            notify_warning(self.geometry_warning)
         sources = self.model_sources()
         volume = Volume(np.asarray(layer.data), tuple(layer.scale[-3:]), tuple(layer.translate[-3:]))
         options = InferenceOptions(device=self.device.value)
@@ -171,7 +185,8 @@ class PredictWidget(QWidget):
         order = sorted(prediction.labels, key=lambda n: targets[n] is None)
         for name in order:
             self._put(targets[name], name, prediction.labels[name], image, {**records[name], **run})
-        self.results.setText(results_text(prediction))
+        text = results_text(prediction)
+        self.results.setText(f"Warning: {self.geometry_warning}\n{text}" if self.geometry_warning else text)
 
     def _target(self, structure: str, image):
         """The latest layer this widget wrote for ``structure`` of ``image`` (None: add one)."""
@@ -221,6 +236,24 @@ class PredictWidget(QWidget):
             metadata={WRITTEN_KEY: written},
         )
         layer.selected_label = LABELS[structure]  # painting adds to the structure
+
+
+def geometry_warning(layer) -> str:
+    """Why ``layer``'s geometry cannot be trusted ('' when it has a physical scale).
+
+    napari's builtin reader opens NRRD, NIfTI and MetaImage at scale 1 in pixels: the pipeline
+    would then take every voxel for a 1 mm cube (a 1.25 mm-slice scan as if isotropic).
+    """
+    units = [str(u) for u in getattr(layer, "units", ())[-3:]]
+    pixels = not units or all(u in ("pixel", "px") for u in units)
+    if not (pixels and np.allclose(layer.scale[-3:], 1.0)):
+        return ""
+    return (
+        f"{layer.name!r} has no physical scale (scale 1, pixel units): it was probably opened by "
+        "another reader, so each voxel is taken as a 1 mm cube and the results are wrong for an "
+        "anisotropic scan. Open the file again and choose napari-c2w (now napari's preferred "
+        "reader for NRRD, NIfTI and MetaImage: Preferences > Plugins)."
+    )
 
 
 #: What the quality record's wall and scar warnings mean, for the widget.
