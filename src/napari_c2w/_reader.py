@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._preferences import claim_reader_patterns_quietly
+from ._session import first_use
 from .io.layouts import detect_layout, read_case_folder, structure_of_label_file
 from .io.omezarr import is_3d_ome_zarr, is_dicom_folder, ome_attributes, read_ome_zarr
 from .io.store import ATTRS_KEY, read_case_store
@@ -42,7 +42,7 @@ def _is_ours(path: Path) -> bool:
 
 def read_layers(path) -> list[tuple]:
     """Read ``path`` into napari layer data tuples (errors name the file and the fix)."""
-    claim_reader_patterns_quietly()  # chosen once in napari's dialog: the preferred reader from now on
+    first_use()  # chosen once in napari's dialog: the preferred reader from now on
     p = Path(path[0] if isinstance(path, list) else path)
     if p.is_dir() and ome_attributes(p):
         return case_layers(read_case_store(p)) if _is_ours(p) else ome_zarr_layers(read_ome_zarr(p))

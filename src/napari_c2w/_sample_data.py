@@ -5,19 +5,19 @@ from __future__ import annotations
 
 def lge_phantom() -> list[tuple]:
     """A phantom at 1.25 x 0.625 x 0.625 mm (seed 7) with its true labels."""
-    from ._preferences import claim_reader_patterns_quietly
+    from ._session import first_use
     from .layers import case_layers
     from .phantom import SPACINGS, generate_phantom
 
-    claim_reader_patterns_quietly()
+    first_use()
     return case_layers(generate_phantom(seed=7, spacing=SPACINGS["1.25"]).to_case())
 
 
 def lge_phantom_noisy() -> list[tuple]:
     """The same phantom with a LAScarQS-style noisy scar annotation to review."""
-    from ._preferences import claim_reader_patterns_quietly
+    from ._session import first_use
     from .layers import case_layers
     from .phantom import SPACINGS, generate_phantom
 
-    claim_reader_patterns_quietly()
+    first_use()
     return case_layers(generate_phantom(seed=7, spacing=SPACINGS["1.25"]).to_case(noisy=True))

@@ -15,6 +15,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, LineEdit
 from napari.layers import Image, Labels
 from qtpy.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
+from .._session import first_use
 from ..errors import StoreError
 from ..io.case import REVIEW_STATUSES, provenance_entry
 from ..io.export import FORMATS, export_cases
@@ -40,6 +41,7 @@ class ExportWidget(QWidget):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
+        first_use(napari_viewer)
         v = self.viewer = napari_viewer
         self.last_error: str | None = None
         self.busy = False

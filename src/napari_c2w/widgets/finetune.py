@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._session import first_use
 from ..io.case import REVIEW_STATUSES
 from ..train.runner import BUNDLED, FineTuneRequest, TrainingProcess, shell_commands
 from ._common import notify_info, reports_errors
@@ -75,6 +76,7 @@ class FineTuneWidget(QWidget):
         from ..models import available_devices
 
         super().__init__()
+        first_use(napari_viewer)
         self.viewer = napari_viewer
         self.last_error: str | None = None
         self.process: TrainingProcess | None = None

@@ -22,7 +22,7 @@ from napari.layers import Image
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from .._preferences import claim_reader_patterns_quietly
+from .._session import first_use
 from ..infer.quality import FLAG_AT
 from ..labels import LABELS, to_layer
 from ..layers import WRITTEN_KEY, checksum, label_colormap
@@ -61,7 +61,7 @@ class PredictWidget(QWidget):
         self.result = None
         self.fine_tuned: list[Path] = []
         self.geometry_warning = ""
-        claim_reader_patterns_quietly()
+        first_use(napari_viewer)
         self._cancel = threading.Event()
         self.image = layer_combo(napari_viewer, Image, "image")
         self.models = ComboBox(label="models", choices=[BUNDLED, FOLDER], value=BUNDLED)

@@ -10,6 +10,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
 from napari.layers import Labels
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from .._session import first_use
 from ..labels import STRUCTURES
 from ..layers import WRITTEN_KEY, structure_of_layer_name
 from ..review.measure import Measurement, measure
@@ -32,6 +33,7 @@ class QuantifyWidget(QWidget):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
+        first_use(napari_viewer)
         v = self.viewer = napari_viewer
         self.last_error: str | None = None
         self.busy = False

@@ -14,6 +14,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEd
 from napari.layers import Image, Labels
 from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from .._session import first_use
 from ..labels import STRUCTURES
 from ..masks.band import INNER_MM, OUTER_MM
 from ..review.corrections import FILL_MODES, SMOOTH_METHODS
@@ -46,6 +47,7 @@ class ReviewWidget(HistoryAndPainting, QWidget):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
+        first_use(napari_viewer)
         v = self.viewer = napari_viewer
         self.session: ReviewSession | None = None
         self.last_error: str | None = None

@@ -15,6 +15,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
 from napari.layers import Image, Labels
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from .._session import first_use
 from ..labels import napari_colormap, to_layer
 from ..layers import AXIS_LABELS, UNITS
 from ..surface import IIR_FIBROSIS, SD_K, IntensityScar, SurfaceMap, build_surface, intensity_scar
@@ -89,6 +90,7 @@ class SurfaceWidget(QWidget):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
+        first_use(napari_viewer)
         v = self.viewer = napari_viewer
         self.last_error: str | None = None
         self.busy = False
