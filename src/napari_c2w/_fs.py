@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def default_file_mode() -> int:
@@ -83,3 +84,28 @@ def crash_point(name: str) -> None:
 
 
 _CRASH_COUNTS: dict[str, int] = {}
+
+
+def confined(out_dir: str | os.PathLike, name: str) -> Path:
+    """``out_dir / name``, refused unless it stays inside ``out_dir`` (after resolving links).
+
+    Every writer that joins a case id or another name taken from a file into an output folder
+    goes through this, so that a name such as ``../../x`` or ``/etc/x`` (e.g. a hand-edited
+    ``case_id`` attribute) cannot write elsewhere.
+
+    Raises:
+        InputError: the joined path leaves ``out_dir`` or is ``out_dir`` itself.
+    """
+    from .errors import InputError
+
+    out_dir = Path(out_dir)
+    target = out_dir / name
+    base = out_dir.resolve()
+    resolved = target.resolve()
+    if resolved == base or not resolved.is_relative_to(base):
+        raise InputError(
+            target,
+            f"is outside the output folder {out_dir} (the name {name!r} holds a path).",
+            "Fix the case id (a plain name: letters, digits, '-', '_'); nothing was written there.",
+        )
+    return target

@@ -173,10 +173,11 @@ def _summary(skipped: list[str], flagged: list[str], warned: list[str]) -> None:
 
 
 def _target(out: Path, case_id: str, fmt: str) -> Path:
+    from .._fs import confined
     from ..io.case import check_case_id
-    from ..io.store import store_path
+    from ..io.store import STORE_SUFFIX
 
-    return store_path(out, case_id) if fmt == "zarr" else out / check_case_id(case_id)
+    return confined(out, check_case_id(case_id) + (STORE_SUFFIX if fmt == "zarr" else ""))
 
 
 def _done(out: Path, case_id: str, fmt: str) -> bool:

@@ -81,9 +81,9 @@ def extra_row(case, args: argparse.Namespace) -> tuple[dict, list[str]]:
         if args.regions:
             row.update(region_row(surface))
         if args.surface_dir:
+            from .._fs import confined
             from ..surface.export import write_surface
 
-            write_surface(
-                surface, Path(args.surface_dir) / case.case_id, args.surface_format, overwrite=args.overwrite
-            )
+            stem = confined(args.surface_dir, case.case_id)
+            write_surface(surface, stem, args.surface_format, overwrite=args.overwrite)
     return row, notes

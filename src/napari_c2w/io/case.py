@@ -16,30 +16,77 @@ from .volume import Volume
 REVIEW_STATUSES = ("unreviewed", "in progress", "approved", "flagged")
 
 
-def check_case_id(case_id: str) -> str:
-    """``case_id`` if it is a plain name usable as a file name inside a dataset folder.
+#: the longest case id (UTF-8 bytes): room for suffixes such as ``_labels.nii.gz`` within the
+#: usual 255-byte file-name limit
+MAX_CASE_ID_BYTES = 200
 
-    Raises:
-        InputError: it is empty, absolute, has a path separator, starts with a dot
-            (hidden, ``..``) or holds control characters, so it could write outside the
-            output folder.
+
+def case_id_problem(case_id: object) -> str | None:
+    """Why ``case_id`` cannot name files inside a dataset folder (None when it can).
+
+    A case id must be text, not empty, without leading or trailing white space, not start with a
+    dot (hidden, ``.``, ``..``), hold no path separator, control or format character (such as
+    U+202E, which shows a name reversed) and be at most :data:`MAX_CASE_ID_BYTES` bytes long.
     """
     import os
+    import unicodedata
 
+    if not isinstance(case_id, str):
+        return f"case id {case_id!r} is not text"
     seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
-    if (
-        not case_id
-        or case_id.startswith(".")
-        or any(s in case_id for s in seps)
-        or any(ord(c) < 32 for c in case_id)
-        or Path(case_id).is_absolute()
-    ):
+    odd = [c for c in case_id if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
+    size = len(case_id.encode("utf-8", "surrogatepass"))
+    problems = [
+        (not case_id.strip(), "is empty or blank"),
+        (case_id != case_id.strip(), "starts or ends with white space"),
+        (case_id.startswith("."), "starts with a dot (hidden, or a path like '..')"),
+        (any(s in case_id for s in seps) or Path(case_id).is_absolute(), "holds a path separator"),
+        (
+            bool(odd),
+            "holds the control or format character(s) "
+            + ", ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(odd)),
+        ),
+        (size > MAX_CASE_ID_BYTES, f"is {size} bytes long (at most {MAX_CASE_ID_BYTES})"),
+    ]
+    shown = case_id if len(case_id) <= 60 else case_id[:40] + "..."
+    return next((f"case id {shown!r} {text}" for bad, text in problems if bad), None)
+
+
+def check_case_id(case_id: str, path: str | Path | None = None) -> str:
+    """``case_id`` if it is a plain name usable as a file name inside a dataset folder.
+
+    Args:
+        case_id: the case id to check.
+        path: the file the case id comes from (named in the error).
+
+    Raises:
+        InputError: see :func:`case_id_problem`; such an id could write outside the output
+            folder, hide a file or show a misleading name.
+    """
+    problem = case_id_problem(case_id)
+    if problem is not None:
         raise InputError(
-            None,
-            f"case id {case_id!r} is not a plain name (it is empty, hidden, or holds a path).",
-            "Give a case id of letters, digits, '-' and '_' (e.g. --case-id patient07).",
+            path,
+            f"{problem}: it is not a plain name, so it cannot name files inside an output folder.",
+            "Give a case id of letters, digits, '-', '_' and '.' (e.g. --case-id patient07).",
         )
     return case_id
+
+
+def plain_case_id(text: object, default: str = "case") -> str:
+    """``text`` made into a valid case id: separators, control and format characters become ``_``,
+    white space and leading dots are stripped, the length is capped; ``default`` if nothing is left."""
+    import unicodedata
+
+    name = "".join(
+        "_" if c in "/\\" or (unicodedata.category(c).startswith(("C", "Z")) and c != " ") else c
+        for c in str(text or "")
+    )
+    name = name.strip().lstrip(".").strip()
+    while len(name.encode("utf-8")) > MAX_CASE_ID_BYTES:
+        name = name[:-1]
+    name = name.strip()
+    return name if case_id_problem(name) is None else default
 
 
 def now_iso() -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._fs import confined
 from ..errors import InputError
 from ..labels import COLORS, LABELS, STRUCTURES
 from .case import Case
@@ -105,8 +106,8 @@ class MultiLabelVolume(ExportFormat):
 
     def write_case(self, case: Case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
         labels, overlaps = multilabel(case, structures)
-        image = _check_new(out / f"{case.case_id}_image{self.suffix}", overwrite)
-        label = _check_new(out / f"{case.case_id}_labels{self.suffix}", overwrite)
+        image = _check_new(confined(out, f"{case.case_id}_image{self.suffix}"), overwrite)
+        label = _check_new(confined(out, f"{case.case_id}_labels{self.suffix}"), overwrite)
         write_volume(case.image, image, overwrite=overwrite)
         write_volume(case.image.with_array(labels), label, overwrite=overwrite)
         present = [s for s in PRECEDENCE if s in structures and s in case.labels]
@@ -131,8 +132,8 @@ class SlicerSegmentation(ExportFormat):
     def write_case(self, case: Case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
         import slicerio
 
-        image = _check_new(out / f"{case.case_id}.nrrd", overwrite)
-        seg_path = _check_new(out / f"{case.case_id}.seg.nrrd", overwrite)
+        image = _check_new(confined(out, f"{case.case_id}.nrrd"), overwrite)
+        seg_path = _check_new(confined(out, f"{case.case_id}.seg.nrrd"), overwrite)
         shape_ijk = case.image.shape[::-1]
         seg = slicerio.create_segmentation(shape_ijk, ijk_to_lps(case.image))
         present = [s for s in PRECEDENCE if s in structures and s in case.labels]
@@ -176,8 +177,8 @@ class NnUNetRaw(ExportFormat):
                 "Leave it out, or choose the structures with --structures.",
             )
         labels, overlaps = multilabel(case, structures)
-        image = _check_new(out / "imagesTr" / f"{case.case_id}_0000.nii.gz", overwrite)
-        label = _check_new(out / "labelsTr" / f"{case.case_id}.nii.gz", overwrite)
+        image = _check_new(confined(out / "imagesTr", f"{case.case_id}_0000.nii.gz"), overwrite)
+        label = _check_new(confined(out / "labelsTr", f"{case.case_id}.nii.gz"), overwrite)
         write_volume(case.image, image, overwrite=overwrite)
         write_volume(case.image.with_array(labels), label, overwrite=overwrite)
         return Exported(case.case_id, list(structures), [image, label], overlaps)
@@ -196,7 +197,7 @@ class NnUNetRaw(ExportFormat):
         }
         if [LABELS[s] for s in ordered] != list(range(1, len(ordered) + 1)):
             for e in exported:
-                _renumber(out / "labelsTr" / f"{e.case_id}.nii.gz", ordered)
+                _renumber(confined(out / "labelsTr", f"{e.case_id}.nii.gz"), ordered)
         (out / "dataset.json").write_text(json.dumps(dataset, indent=2) + "\n")
         splits = kfold_splits([e.case_id for e in exported], self.folds)
         (out / "splits_final.json").write_text(json.dumps(splits, indent=2) + "\n")

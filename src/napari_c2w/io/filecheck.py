@@ -3,8 +3,9 @@
 SimpleITK reads a truncated NIfTI without complaint and fills the missing slices with
 zeros, and allocates whatever a header declares. :func:`check_volume_file` compares the
 bytes a header declares with the bytes the file holds (for ``.nii.gz`` by decompressing
-the stream to its end, which also catches a cut gzip stream) and the declared size with
-the machine's memory.
+the stream up to the declared size, which also catches a cut gzip stream) and the declared
+size with the memory available now. NRRD and MetaImage headers may name data files anywhere
+on the machine: :mod:`.headers` refuses those outside the header's folder first.
 """
 
 from __future__ import annotations
@@ -16,18 +17,22 @@ import zlib
 from pathlib import Path
 
 from ..errors import InputError
+from .headers import read_header
 
 _COPY_AGAIN = "The file is truncated or corrupt; copy it again from its source."
 
 
 def check_volume_file(path: Path) -> None:
-    """Raise an :class:`InputError` naming ``path`` if it cannot hold the volume it declares."""
+    """Raise an :class:`InputError` naming ``path`` if it cannot hold the volume it declares, or
+    (NRRD, MetaImage) names data files outside its folder (see :mod:`.headers`)."""
+    if not path.is_file():
+        raise InputError(path, "is not a regular file (a folder, device or FIFO).", "Give a volume file.")
     name = path.name.lower()
     if name.endswith(".nii"):
         with open(path, "rb") as fh:
             header = fh.read(540)
-        expected = _nifti_bytes(header, path)
-        _check_memory(path, expected)
+        expected, voxels = _nifti_bytes(header, path)
+        check_memory(path, expected, voxels=voxels)
         size = path.stat().st_size
         if size < expected:
             raise InputError(
@@ -38,12 +43,12 @@ def check_volume_file(path: Path) -> None:
             )
     elif name.endswith(".nii.gz"):
         _check_nifti_gz(path)
-    elif name.endswith(".nrrd"):
-        _check_nrrd(path)
+    elif name.endswith((".nrrd", ".nhdr", ".mha", ".mhd")):
+        _check_header(path)
 
 
-def _nifti_bytes(header: bytes, path: Path) -> int:
-    """vox_offset + the voxel data size a NIfTI-1/2 header declares."""
+def _nifti_bytes(header: bytes, path: Path) -> tuple[int, int]:
+    """vox_offset + the voxel data size a NIfTI-1/2 header declares, and its voxels."""
     if len(header) < 348:
         raise InputError(path, f"is only {len(header)} bytes long: not even a NIfTI header.", _COPY_AGAIN)
     for endian in "<>":
@@ -64,20 +69,31 @@ def _nifti_bytes(header: bytes, path: Path) -> int:
     voxels = 1
     for n in dims[1 : ndim + 1]:
         voxels *= max(int(n), 1)
-    return max(offset, sizeof_hdr) + voxels * max(int(bitpix), 8) // 8
+    return max(offset, sizeof_hdr) + voxels * max(int(bitpix), 8) // 8, voxels
 
 
 def _check_nifti_gz(path: Path) -> None:
-    total, header = 0, b""
     try:
         with gzip.open(path, "rb") as fh:
-            while chunk := fh.read(1 << 16):
-                if len(header) < 540:
-                    header += chunk[: 540 - len(header)]
+            header = fh.read(540)
+    except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as err:
+        raise InputError(path, f"could not be read as an image ({err}).", _COPY_AGAIN) from None
+    expected, voxels = _nifti_bytes(header, path)
+    check_memory(path, expected, voxels=voxels)
+    held = path.stat().st_size
+    if expected > _MAX_RATIO * held + (64 << 10):
+        raise InputError(
+            path,
+            f"declares {expected} bytes, but its {held} compressed bytes cannot hold them "
+            f"(gzip packs at most {_MAX_RATIO}:1).",
+            _COPY_AGAIN,
+        )
+    total = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while total < expected and (chunk := fh.read(1 << 16)):
                 total += len(chunk)
     except gzip.BadGzipFile as err:
-        if total == 0:
-            raise InputError(path, f"could not be read as an image ({err}).", _COPY_AGAIN) from None
         raise InputError(
             path, f"is a damaged gzip stream ({err}) after {total} bytes.", _COPY_AGAIN
         ) from None
@@ -85,7 +101,6 @@ def _check_nifti_gz(path: Path) -> None:
         raise InputError(
             path, f"is a cut or damaged gzip stream ({err}; {total} bytes decompressed).", _COPY_AGAIN
         ) from None
-    expected = _nifti_bytes(header, path)
     if total < expected:
         raise InputError(
             path,
@@ -95,62 +110,131 @@ def _check_nifti_gz(path: Path) -> None:
         )
 
 
-_NRRD_TYPES = {
-    "uchar": 1, "unsigned char": 1, "uint8": 1, "uint8_t": 1, "signed char": 1, "int8": 1, "int8_t": 1,
-    "short": 2, "short int": 2, "signed short": 2, "int16": 2, "int16_t": 2, "ushort": 2,
-    "unsigned short": 2, "uint16": 2, "uint16_t": 2, "int": 4, "signed int": 4, "int32": 4,
-    "int32_t": 4, "uint": 4, "unsigned int": 4, "uint32": 4, "uint32_t": 4, "float": 4,
-    "longlong": 8, "int64": 8, "int64_t": 8, "ulonglong": 8, "uint64": 8, "uint64_t": 8, "double": 8,
-}  # fmt: skip
-
-
-def _check_nrrd(path: Path) -> None:
-    """An attached NRRD: declared size vs memory; raw encoding: vs the bytes after the header."""
-    fields, header_len = {}, 0
-    with open(path, "rb") as fh:
-        first = fh.readline()
-        header_len += len(first)
-        if not first.startswith(b"NRRD"):
-            return  # SimpleITK reports it
-        for raw in fh:
-            header_len += len(raw)
-            line = raw.decode("latin-1").strip()
-            if not line:
-                break
-            if ":" in line and not line.startswith("#"):
-                key, _, value = line.partition(":")
-                fields[key.strip().lower()] = value.lstrip("=").strip()
-    if "data file" in fields or "datafile" in fields:
-        return
-    try:
-        sizes = [int(s) for s in fields.get("sizes", "").split()]
-        itemsize = _NRRD_TYPES[fields.get("type", "").lower()]
-    except (ValueError, KeyError):
+def _check_header(path: Path) -> None:
+    """NRRD/MetaImage: data files (:mod:`.headers`), declared size vs memory and vs the bytes held."""
+    header = read_header(path)
+    if header is None or header.expected is None:
         return  # SimpleITK reports a malformed header
-    expected = itemsize
-    for n in sizes:
-        expected *= n
-    _check_memory(path, expected)
-    if fields.get("encoding", "raw").lower() == "raw":
-        held = path.stat().st_size - header_len
-        if held < expected:
+    check_memory(path, header.expected, voxels=header.voxels)
+    if header.files:
+        sizes = {f: f.stat().st_size for f in header.files}
+        empty = [f for f, n in sizes.items() if n == 0]
+        if empty:
+            raise InputError(path, f"names the data file {empty[0]}, which is empty (0 bytes).", _COPY_AGAIN)
+        held = sum(sizes.values()) - len(sizes) * (header.skip or 0)
+        names = ", ".join(str(f) for f in list(sizes)[:3]) + (", ..." if len(sizes) > 3 else "")
+        where = f"its data file{'s' if len(sizes) > 1 else ''} ({names})"
+        files, offset = list(sizes), header.skip or 0
+    else:
+        held = path.stat().st_size - header.offset
+        where, files, offset = "the file", [path], header.offset
+    declared = f"declares {header.expected} bytes of voxel data"
+    if header.encoding == "raw":
+        exact = bool(header.files) and header.skip is not None
+        if held < header.expected or (exact and held != header.expected):
             raise InputError(
                 path,
-                f"holds {held} bytes of voxel data but its NRRD header declares {expected} "
-                f"(sizes {' '.join(map(str, sizes))}).",
+                f"{declared} but {where} hold {held}.",
+                _COPY_AGAIN if held < header.expected else "Check that the header names the right data file.",
+            )
+    elif header.encoding in ("gzip", "zlib"):
+        if header.expected > _MAX_RATIO * held + (64 << 10):
+            raise InputError(
+                path,
+                f"{declared}, but the {held} compressed bytes of {where} cannot hold them "
+                f"(gzip packs at most {_MAX_RATIO}:1); nothing was read.",
+                "The header is damaged or the data truncated; copy the file again from its source.",
+            )
+        total = 0
+        for f in files:
+            total += _inflated_bytes(path, f, offset, header.expected - total)
+        if total < header.expected:
+            raise InputError(
+                path,
+                f"{declared} but {where} decompress to {total} "
+                f"({100 * total / header.expected:.0f}% present).",
                 _COPY_AGAIN,
             )
 
 
-def _check_memory(path: Path, expected: int) -> None:
+#: deflate's largest compression ratio (a long run of one byte)
+_MAX_RATIO = 1032
+
+
+def _inflated_bytes(header: Path, path: Path, offset: int, limit: int) -> int:
+    """The bytes the gzip/zlib stream(s) in ``path`` after ``offset`` inflate to (counting stops at
+    ``limit``, so a bomb is never inflated further than the header declares)."""
+    total = 0
+    inflate = zlib.decompressobj(47)  # gzip or zlib header, detected
     try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            while total < limit:
+                chunk = inflate.unconsumed_tail or fh.read(1 << 16)
+                if not chunk:
+                    break
+                total += len(inflate.decompress(chunk, 1 << 20))
+                if inflate.eof:  # concatenated gzip members are allowed
+                    rest = inflate.unused_data
+                    inflate = zlib.decompressobj(47)
+                    if rest:
+                        total += len(inflate.decompress(rest, 1 << 20))
+    except zlib.error as err:
+        where = "" if path == header else f" (data file {path})"
+        raise InputError(
+            header, f"holds a damaged compressed stream{where} ({err}) after {total} bytes.", _COPY_AGAIN
+        ) from None
+    return total
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (``MemAvailable``; else free pages; None if unknown)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
     except (ValueError, OSError, AttributeError):
-        return
-    if expected > memory:
+        return None
+
+
+#: more voxels than any MRI volume: a header declaring more is damaged
+MAX_VOXELS = 1 << 31
+
+
+def check_memory(
+    path: Path, expected: int, *, voxels: int | None = None, copies: int = 2, what: str = ""
+) -> None:
+    """Refuse a volume whose declared size does not fit in the memory available now.
+
+    Args:
+        path: the file (named in the error).
+        expected: bytes of voxel data it declares.
+        voxels: voxels it declares (more than :data:`MAX_VOXELS` are refused).
+        copies: copies held while reading (SimpleITK's buffer and the array: 2).
+        what: the part of the file, e.g. ``"its image s0"``.
+
+    Raises:
+        InputError: it declares more than fits.
+    """
+    subject = f"{what} declares" if what else "declares"
+    if voxels is not None and voxels > MAX_VOXELS:
         raise InputError(
             path,
-            f"declares {expected / 1e9:.1f} GB of voxels, more than this machine's {memory / 1e9:.1f} GB "
-            "of memory; the header is probably damaged.",
+            f"{subject} {voxels:,} voxels, more than any MRI volume ({MAX_VOXELS:,}); the header is "
+            "probably damaged.",
             "Check the sizes in the file header.",
+        )
+    memory = available_memory()
+    if memory is not None and expected * copies > memory:
+        raise InputError(
+            path,
+            f"{subject} {expected / 1e9:.1f} GB of voxels; reading {'them' if copies == 1 else 'needs'} "
+            f"{'' if copies == 1 else f'{copies * expected / 1e9:.1f} GB, '}more than the "
+            f"{memory / 1e9:.1f} GB of memory available now; the header is probably damaged.",
+            "Check the sizes in the file header, or free memory and try again.",
         )

@@ -84,6 +84,6 @@ def read_label_map(
     path: str | Path, like: Volume, mapping: Mapping[int, str] = DEFAULT_MAP
 ) -> dict[str, np.ndarray]:
     """Read a multi-label file on the grid of ``like`` and split it by ``mapping``."""
-    label = read_volume(path)
+    label = read_volume(path, like=like)
     check_same_grid(like, label)
     return split_label_map(label.array, mapping, label.path)

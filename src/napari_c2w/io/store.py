@@ -39,8 +39,9 @@ from .. import __version__
 from .._fs import crash_point
 from ..errors import InputError, StoreError
 from ..labels import LABELS, STRUCTURES
-from .case import REVIEW_STATUSES, Case, check_case_id, now_iso
+from .case import REVIEW_STATUSES, Case, case_id_problem, check_case_id, now_iso
 from .commit import journal_path, needs_recovery, recover, store_lock, swap_in, temp_path
+from .filecheck import check_memory
 from .ngff import ATTRS_KEY, geometry_from_multiscales, read_array, write_tree
 from .ngff import fsync_tree as _fsync_tree
 from .volume import Volume
@@ -142,6 +143,7 @@ def read_case_store(path: str | Path) -> Case:
         ours = attrs.get(ATTRS_KEY, {})
         complete = int(ours.get("format_version", 0)) >= 2
         ds_path, spacing, origin = geometry_from_multiscales(ome["multiscales"][0], path)
+        check_memory(path, _nbytes(root[ds_path]), copies=1, what=f"its image {ds_path}")
         array = read_array(root[ds_path], path, ds_path, complete)
         image = Volume(array, spacing, origin, tuple(ours.get("direction", np.eye(3).ravel())), path=path)
         labels = {}
@@ -150,14 +152,14 @@ def read_case_store(path: str | Path) -> Case:
                 if name in LABELS:
                     lab = root["labels"][name]
                     lab_path = geometry_from_multiscales(lab.attrs["ome"]["multiscales"][0], path)[0]
-                    labels[name] = read_array(lab[lab_path], path, f"labels/{name}/{lab_path}", complete)
-                    if labels[name].shape != array.shape:
+                    shape = tuple(lab[lab_path].shape)  # from the array's metadata: nothing read yet
+                    if shape != array.shape:
                         raise InputError(
                             path,
-                            f"its {name} label has shape {labels[name].shape} but the image has "
-                            f"{array.shape}.",
+                            f"its {name} label has shape {shape} but the image has {array.shape}.",
                             "The store is damaged; restore it from a backup or re-import the case.",
                         )
+                    labels[name] = read_array(lab[lab_path], path, f"labels/{name}/{lab_path}", complete)
     except InputError:
         raise
     except Exception as err:
@@ -176,7 +178,7 @@ def read_case_store(path: str | Path) -> Case:
     return Case(
         image=image,
         labels=labels,
-        case_id=ours.get("case_id", path.name.removesuffix(STORE_SUFFIX)),
+        case_id=_stored_case_id(path, ours),
         sources=ours.get("sources", {}),
         provenance=list(ours.get("provenance", [])),
         status=status,
@@ -184,6 +186,32 @@ def read_case_store(path: str | Path) -> Case:
         store=path,
         revision=ours.get("revision"),
     )
+
+
+def _stored_case_id(path: Path, ours: dict) -> str:
+    """The store's case id (its ``case_id`` attribute, else its name), refused unless a plain name:
+    commands join it into output paths."""
+    if "case_id" not in ours:
+        case_id = path.name.removesuffix(STORE_SUFFIX)
+        fix = f"Rename the store to <case id>{STORE_SUFFIX}, a plain name such as patient07{STORE_SUFFIX}."
+    else:
+        case_id = ours["case_id"]
+        fix = (
+            f'Set "case_id" under attributes.{ATTRS_KEY} in its zarr.json to a plain name such as '
+            "\"patient07\" (letters, digits, '-', '_')."
+        )
+    problem = case_id_problem(case_id)
+    if problem is not None:
+        raise InputError(path, f"has an unusable case id: {problem}.", fix)
+    return case_id
+
+
+def _nbytes(array) -> int:
+    """The bytes a zarr array declares (from its metadata; nothing is read)."""
+    n = int(np.dtype(array.dtype).itemsize)
+    for size in array.shape:
+        n *= int(size)
+    return n
 
 
 def read_store_attrs(path: str | Path) -> dict:

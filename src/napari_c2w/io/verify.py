@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import C2WError
-from .case import REVIEW_STATUSES
+from .case import REVIEW_STATUSES, case_id_problem
 from .commit import leftovers
 from .ngff import geometry_from_multiscales
 from .store import (
@@ -83,8 +83,8 @@ def _check_attributes(ours: dict, check: StoreCheck) -> None:
             check.problems.append(f"review status {ours.get('status')!r} is not one of {REVIEW_STATUSES}")
         if not isinstance(ours.get("provenance", []), list):
             check.problems.append("the provenance attribute is not a list")
-        if not isinstance(ours.get("case_id", ""), str):
-            check.problems.append("the case_id attribute is not text")
+        if "case_id" in ours and (problem := case_id_problem(ours["case_id"])):
+            check.problems.append(f"the case_id attribute is unusable: {problem} (set a plain name)")
         direction = ours.get("direction")
         if direction is not None and (len(direction) != 9 or not np.all(np.isfinite(direction))):
             check.problems.append(f"the direction attribute {direction!r} is not 9 finite numbers")

@@ -91,6 +91,13 @@ def from_sitk(image, path: Path | None = None) -> Volume:
     import SimpleITK as sitk
 
     dim = image.GetDimension()
+    if "complex" in image.GetPixelIDTypeAsString():
+        raise InputError(
+            path,
+            f"holds complex voxels ({image.GetPixelIDTypeAsString()}); keeping only their real part "
+            "would change the image.",
+            "Give a magnitude image (e.g. the scanner's magnitude reconstruction), not complex data.",
+        )
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(
             path,
@@ -164,12 +171,18 @@ def _first_line(err: Exception) -> str:
     return (useful or lines or ["unknown error"])[-1][:200]
 
 
-def read_volume(path: str | Path) -> Volume:
+def read_volume(path: str | Path, *, like: Volume | None = None) -> Volume:
     """Read a 3D volume from a NRRD/NIfTI/MetaImage file or a DICOM series folder.
 
+    Args:
+        path: the file or DICOM folder.
+        like: the image a label file must fit: its shape is compared with the file's header
+            before any voxel is read (:func:`check_same_grid` checks the rest after reading).
+
     Raises:
-        InputError: the file is missing, empty, truncated, not an image, not 3D, or
-            holds NaN/inf voxels. The message names the file and what to fix.
+        InputError: the file is missing, empty, truncated, not an image, not 3D, complex,
+            holds NaN/inf voxels, or (``like``) has another shape. The message names the file
+            and what to fix.
     """
     import SimpleITK as sitk
 
@@ -189,6 +202,8 @@ def read_volume(path: str | Path) -> Volume:
     from .filecheck import check_volume_file
 
     check_volume_file(path)
+    if like is not None:
+        _check_header_shape(path, like)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as err:
@@ -198,6 +213,26 @@ def read_volume(path: str | Path) -> Volume:
             "The file may be truncated or corrupt; copy it again from its source.",
         ) from None
     return from_sitk(image, path)
+
+
+def _check_header_shape(path: Path, like: Volume) -> None:
+    """Refuse a file whose header declares another shape than ``like``'s, reading no voxel."""
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as err:
+        raise InputError(
+            path,
+            f"could not be read as an image ({_first_line(err)}).",
+            "The file may be truncated or corrupt; copy it again from its source.",
+        ) from None
+    size = reader.GetSize()
+    shape = tuple(int(n) for n in reversed(size))
+    if len(shape) == 3:
+        _check_shape(like, shape, path)
 
 
 def to_sitk(volume: Volume):
@@ -246,12 +281,7 @@ def check_segmentable(volume: Volume) -> None:
 def check_same_grid(reference: Volume, other: Volume, *, rtol: float = 1e-3, atol_mm: float = 1e-2) -> None:
     """Raise an InputError naming ``other`` if its grid differs from ``reference``'s."""
     ref_name = reference.path.name if reference.path else "the image"
-    if other.shape != reference.shape:
-        raise InputError(
-            other.path,
-            f"has shape {other.shape} (z, y, x) but {ref_name} has {reference.shape}.",
-            "Labels must be drawn on the same grid as the image; resample them onto the image first.",
-        )
+    _check_shape(reference, other.shape, other.path)
     if not np.allclose(other.spacing, reference.spacing, rtol=rtol, atol=1e-6):
         raise InputError(
             other.path,
@@ -273,6 +303,16 @@ def check_same_grid(reference: Volume, other: Volume, *, rtol: float = 1e-3, ato
         )
 
 
+def _check_shape(reference: Volume, shape: tuple[int, ...], path: Path | None) -> None:
+    if shape != reference.shape:
+        ref_name = reference.path.name if reference.path else "the image"
+        raise InputError(
+            path,
+            f"has shape {shape} (z, y, x) but {ref_name} has {reference.shape}.",
+            "Labels must be drawn on the same grid as the image; resample them onto the image first.",
+        )
+
+
 def _fmt(values) -> str:
     return "(" + ", ".join(f"{v:g}" for v in values) + ")"
 
@@ -284,7 +324,7 @@ def read_label_volume(path: str | Path, like: Volume | None = None, label_value:
     map, negative values) are refused unless ``label_value`` picks the one to keep: a
     multi-label map is never silently collapsed into one mask.
     """
-    label = read_volume(path)
+    label = read_volume(path, like=like)
     if like is not None:
         check_same_grid(like, label)
     array = label.array

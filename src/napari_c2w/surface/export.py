@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._fs import confined
 from ..io.export import Exported, ExportFormat, register
 from .build import REGION_COLUMNS, SurfaceMap
 
@@ -132,7 +133,9 @@ class SurfaceFormat(ExportFormat):
         self.name, self.kinds, self.help = name, tuple(kinds), help
 
     def write_case(self, case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
-        files = export_case_surface(case, out / case.case_id, (*self.kinds, "csv"), overwrite=overwrite)
+        files = export_case_surface(
+            case, confined(out, case.case_id), (*self.kinds, "csv"), overwrite=overwrite
+        )
         return Exported(case.case_id, [s for s in ("cavity", "wall", "scar") if s in case.labels], files)
 
     def finish(self, out: Path, exported: list[Exported], structures: Sequence[str]) -> list[Path]:
