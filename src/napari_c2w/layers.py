@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 
 from .errors import InputError
-from .io.case import Case
+from .io.case import Case, plain_case_id
 from .io.omezarr import OmeZarrImage
 from .io.volume import Volume
 from .labels import COLORS, LABELS, to_layer, to_mask
@@ -158,7 +158,7 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
     volume = Volume(np.asarray(data), scale, translate, tuple(layer_meta.get("direction", np.eye(3).ravel())))
     case = Case(
         image=volume,
-        case_id=ours.get("case_id") or meta.get("name") or "case",
+        case_id=plain_case_id(ours.get("case_id") or meta.get("name")),  # a layer name may hold "/"
         sources=dict(ours.get("sources", {})),
         provenance=list(ours.get("provenance", [])),
         status=ours.get("status", "unreviewed"),

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..labels import check_structure
 from .case import Case, check_case_id, provenance_entry
-from .labelmap import DEFAULT_MAP, read_label_map
+from .labelmap import DEFAULT_MAP, label_values, read_label_map
 from .layouts import detect_layout, read_case_folder
 from .store import STORE_SUFFIX, is_case_store, read_case_store, store_path, write_case_store
 from .volume import Volume, is_volume_file, read_label_volume, read_volume
@@ -56,10 +56,18 @@ def nnunet_sources(folder: Path, mapping: dict[int, str] | None = None) -> list[
     ``labelsTr``); the label map comes from ``dataset.json`` unless ``mapping`` is given."""
     import json
 
-    meta = json.loads((folder / "dataset.json").read_text())
+    doc = folder / "dataset.json"
+    try:
+        meta = json.loads(doc.read_text())
+    except (OSError, ValueError, RecursionError) as err:
+        raise InputError(
+            doc, f"is not valid JSON ({type(err).__name__}: {str(err)[:120]}).", "Fix or restore the file."
+        ) from None
+    if not isinstance(meta, dict):
+        raise InputError(doc, "does not hold a JSON object.", "Fix or restore the file.")
     ending = meta.get("file_ending", ".nii.gz")
     if mapping is None:
-        names = {int(v): k for k, v in meta.get("labels", {}).items() if int(v) != 0}
+        names = {v: k for k, v in label_values(meta.get("labels", {}), doc).items() if v != 0}
         unknown = [n for n in names.values() if n not in DEFAULT_MAP.values()]
         if unknown:
             raise InputError(
@@ -107,25 +115,37 @@ def find_sources(
     if mapping is not None:
         extra["mapping"] = dict(mapping)
     for raw in paths:
-        path = Path(raw).resolve()
-        if not path.exists():
-            yield InputError(path, "does not exist.", "Check the path.")
-        elif path.is_dir() and (path / "dataset.json").is_file() and (path / "imagesTr").is_dir():
-            yield from nnunet_sources(path, mapping)
-        elif is_case_store(path) or detect_layout(path) or is_volume_file(path):
-            yield Source(path, labels, case_id, **extra)
-        elif path.is_dir():
-            subs = sorted(p for p in path.iterdir() if p.is_dir() and (detect_layout(p) or is_case_store(p)))
-            if subs:
-                yield from (Source(p, label_value=label_value) for p in subs)
-            else:  # perhaps a DICOM series folder
-                yield Source(path, labels, case_id, **extra)
-        else:
+        try:
+            yield from _sources_of(Path(raw), labels, case_id, mapping, extra)
+        except InputError as err:  # one bad source (e.g. its dataset.json) never stops the others
+            yield err
+        except OSError as err:  # e.g. a name longer than the file system allows
             yield InputError(
-                path,
-                "is neither a volume file, a case folder nor a case store.",
-                "Give NRRD/NIfTI/MetaImage files, DICOM or challenge case folders.",
+                raw, f"cannot be read ({err.strerror or err}).", "Check the path (and shorten the name)."
             )
+
+
+def _sources_of(path: Path, labels, case_id, mapping, extra) -> Iterator[Source | InputError]:
+    """The sources of one command-line path (see :func:`find_sources`)."""
+    path = path.resolve()
+    if not path.exists():
+        yield InputError(path, "does not exist.", "Check the path.")
+    elif path.is_dir() and (path / "dataset.json").is_file() and (path / "imagesTr").is_dir():
+        yield from nnunet_sources(path, mapping)
+    elif is_case_store(path) or detect_layout(path) or is_volume_file(path):
+        yield Source(path, labels, case_id, **extra)
+    elif path.is_dir():
+        subs = sorted(p for p in path.iterdir() if p.is_dir() and (detect_layout(p) or is_case_store(p)))
+        if subs:
+            yield from (Source(p, label_value=extra["label_value"]) for p in subs)
+        else:  # perhaps a DICOM series folder
+            yield Source(path, labels, case_id, **extra)
+    else:
+        yield InputError(
+            path,
+            "is neither a volume file, a case folder nor a case store.",
+            "Give NRRD/NIfTI/MetaImage files, DICOM or challenge case folders.",
+        )
 
 
 def load_source(source: Source) -> Case:
@@ -135,7 +155,7 @@ def load_source(source: Source) -> Case:
         InputError: the image is constant (all zero, or one value everywhere), a label
             does not fit the image, or the case id is not a plain name.
     """
-    check_case_id(source.name)
+    check_case_id(source.name, source.path)
     if is_case_store(source.path):
         case = read_case_store(source.path)
     elif detect_layout(source.path):
@@ -186,11 +206,44 @@ def check_image(image: Volume) -> None:
 
 
 def import_case(source: Source, output: str | Path, *, overwrite: bool = False) -> Path:
-    """Import one source into ``output/<case>.ome.zarr``; returns the store path."""
+    """Import one source into ``output/<case>.ome.zarr``; returns the store path.
+
+    Importing what the store already holds (the same image and the same labels) writes
+    nothing, so that repeated imports leave its provenance and revision as they are.
+    """
     case = load_source(source)
+    target = store_path(output, case.case_id)
+    if _already_stored(case, target):
+        log.info("%s: %s already holds this image and these labels; nothing to write", source.path, target)
+        return target
     return write_case_store(
         case,
-        store_path(output, case.case_id),
+        target,
         overwrite=overwrite,
         entry=provenance_entry("import", source=str(source.path), structures=case.structures),
+    )
+
+
+def _already_stored(case: Case, target: Path) -> bool:
+    """True when the store ``target`` holds ``case``'s image (voxels and geometry) and labels."""
+    import numpy as np
+
+    from ..errors import C2WError
+
+    if not is_case_store(target):
+        return False
+    try:
+        old = read_case_store(target)
+    except (C2WError, OSError, ValueError):
+        return False  # the write reports what is wrong with it
+    same_image = (
+        old.image.shape == case.image.shape
+        and old.image.array.dtype == case.image.array.dtype
+        and np.array_equal(old.image.array, case.image.array)
+        and np.allclose(old.image.spacing, case.image.spacing)
+        and np.allclose(old.image.origin, case.image.origin)
+        and np.allclose(old.image.direction, case.image.direction)
+    )
+    return same_image and all(
+        name in old.labels and np.array_equal(old.labels[name], mask) for name, mask in case.labels.items()
     )

@@ -47,6 +47,31 @@ def parse_label_map(text: str) -> dict[int, str]:
     return mapping
 
 
+def label_values(labels: object, path: Path | None = None) -> dict[str, int]:
+    """Name -> value of a label table such as nnU-Net's ``dataset.json`` ``labels``.
+
+    Raises:
+        InputError: naming ``path``: the table is no object, a value is no whole number >= 0
+            (e.g. nnU-Net's region lists), or two names share a value (which one a voxel of that
+            value belongs to would be a guess).
+    """
+    fix = 'Give each label name its own whole-number value, e.g. {"background": 0, "cavity": 1, "wall": 2}.'
+    if not isinstance(labels, Mapping):
+        raise InputError(path, f"has labels {labels!r}, not a name -> value table.", fix)
+    values: dict[str, int] = {}
+    for name, value in labels.items():
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+            raise InputError(
+                path, f"gives the label {name!r} the value {value!r}, which is not a whole number.", fix
+            )
+        values[name] = int(value)
+    for name, value in values.items():
+        others = [n for n, v in values.items() if v == value and n != name]
+        if others:
+            raise InputError(path, f"gives the value {value} to both {name} and {others[0]}.", fix)
+    return values
+
+
 def split_label_map(
     array: np.ndarray, mapping: Mapping[int, str], path: Path | None = None
 ) -> dict[str, np.ndarray]:
