@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .._fs import make_shareable
+from .._fs import AtomicFiles
 from ..io.case import Case
 from ..labels import STRUCTURES
 from ..masks.band import INNER_MM, OUTER_MM
@@ -119,28 +119,42 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def write_csv(rows: Iterable[dict], path: str | Path, cols: Sequence[str], overwrite: bool = False) -> Path:
-    """Write rows atomically (a temporary file renamed into place); NaN is written as an empty cell.
+def write_csv(
+    rows: Iterable[dict],
+    path: str | Path,
+    cols: Sequence[str],
+    overwrite: bool = False,
+    files: AtomicFiles | None = None,
+) -> Path:
+    """Write rows atomically (:class:`~napari_c2w._fs.AtomicFiles`); NaN is written as an empty cell.
+
+    With ``files`` the CSV joins that set of files and is committed with it.
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    make_shareable(fd)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(cols), extrasaction="ignore")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: _fmt(v) for k, v in row.items()})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    if files is None:
+        with AtomicFiles(overwrite=overwrite) as own:
+            return _write_rows(rows, path, cols, own)
+    return _write_rows(rows, path, cols, files)
+
+
+def _write_rows(rows: Iterable[dict], path: Path, cols: Sequence[str], files: AtomicFiles) -> Path:
+    lines = 0
+
+    def whole(tmp: Path) -> None:
+        with open(tmp, newline="", encoding="utf-8") as fh:
+            text = fh.read()
+        back = len(list(csv.reader(io.StringIO(text, newline=""))))
+        if back != lines or not text.endswith("\n"):
+            raise OSError(errno.EIO, f"it reads back {back} of {lines} rows")
+
+    with open(files.temp(path, verify=whole), "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(cols), extrasaction="ignore")
+        writer.writeheader()
+        lines = 1
+        for row in rows:
+            writer.writerow({k: _fmt(v) for k, v in row.items()})
+            lines += 1
     return path
