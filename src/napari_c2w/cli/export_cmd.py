@@ -51,23 +51,30 @@ def add_parser(sub) -> None:
         action="append",
         help="export only cases with this review status (repeatable; default: all cases)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace files that exist in OUT")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace files that exist in OUT (run an interrupted export again with it to finish it)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.export import export_format
+    from ..io.export import check_unique_ids, export_format
     from ..io.store import read_case_store
 
     writer = export_format(args.format, args.output, args.structures)
     stores = find_stores(args.target)
+    _refuse_duplicate_ids(stores, args.status)
     exported, skipped = [], []
+    sources: dict[str, str] = {}
 
     def work(path: Path) -> None:
         case = read_case_store(path)
         if args.status and case.status not in args.status:
             skipped.append(case.case_id)
             return
+        check_unique_ids(sources, case.case_id, str(path))
         exported.append(writer.write_case(case, args.output, args.structures, args.overwrite))
 
     code = run_batch(stores, work, desc="export", name=lambda p: p.name)
@@ -79,3 +86,20 @@ def run(args: argparse.Namespace) -> int:
         ):
             print(path)  # data on stdout, status on stderr
     return code
+
+
+def _refuse_duplicate_ids(stores: list[Path], statuses: list[str] | None) -> None:
+    """Refuse, before anything is written, two stores exported under one case id (read from
+    their attributes; a store that cannot be read fails later, in the batch, by name)."""
+    from ..io.export import check_unique_ids
+    from ..io.store import STORE_SUFFIX, read_store_attrs
+
+    seen: dict[str, str] = {}
+    for path in stores:
+        try:
+            attrs = read_store_attrs(path)
+        except Exception:  # a damaged store: the batch reports it by name
+            continue
+        if statuses and attrs.get("status", "unreviewed") not in statuses:
+            continue
+        check_unique_ids(seen, str(attrs.get("case_id", path.name.removesuffix(STORE_SUFFIX))), str(path))

@@ -220,31 +220,36 @@ def _commit_folder(target: Path, write) -> None:
 
     A kill leaves either no ``target`` (or an incomplete one from an older version,
     without ``prediction.json``) or the complete folder; ``--resume`` redoes the former.
+    The temporary and trash folders have the temporary names of :func:`napari_c2w._fs.temp_name`
+    (each file in them is written and checked by :class:`napari_c2w._fs.AtomicFiles`); the next
+    commit into the output folder sweeps those of crashed runs (:func:`napari_c2w._fs.sweep_temps`).
     """
     import os
     import shutil
-    import time
 
-    from .._fs import fsync_dir
+    from .._fs import fsync_dir, sweep_temps, temp_name
 
     _drop_leftovers(target)
-    tmp = target.parent / f".{target.name}.tmp-{time.time_ns():020d}-{os.getpid()}"
+    sweep_temps(target.parent)
+    tmp, trash = temp_name(target), None
     try:
         write(tmp)
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         if target.exists():  # an incomplete folder (never one with prediction.json: see _done)
-            trash = target.parent / f".{target.name}.trash-{time.time_ns():020d}"
+            trash = temp_name(target)
             os.replace(target, trash)
         os.replace(tmp, target)
         fsync_dir(target.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _drop_leftovers(target)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
 
 
 def _drop_leftovers(target: Path) -> None:
+    """Remove the temporary and trash folders of earlier versions (``.<case>.tmp-*``)."""
     import shutil
 
     for p in target.parent.glob(f".{target.name}.t*-*"):

@@ -12,11 +12,24 @@ label map (:data:`napari_c2w.labels.LABELS`: 0 background, 1 cavity, 2 wall, 3 s
 structures overlap, the later one in :data:`PRECEDENCE` wins (scar over wall over cavity); the
 overlaps are counted per case and written to ``label_map.json``, so nothing is lost unseen.
 The 3D Slicer format (``seg.nrrd``) keeps overlapping segments in separate layers: it is exact.
+
+Nothing corrupt under a final name: each case's files are written under temporary names no
+consumer lists, checked (read back whole) and renamed into place together
+(:class:`napari_c2w._fs.AtomicFiles`; crash points ``export-written``, ``export-renamed``,
+``export-committed``); a full disk or any write error fails the case by name and leaves none of
+its files. The files of the whole export (``label_map.json``; nnU-Net's ``splits_final.json``
+then ``dataset.json``) are written the same way, after every case, so they only ever describe
+cases whose files are complete. An nnU-Net dataset is recognisably incomplete while an export
+into it runs or after one was interrupted: ``dataset.json`` is removed before the first case
+file goes in and written last. An interrupted export is finished by running it again with
+``--overwrite`` (``overwrite=True``), which also removes the interrupted run's temporaries.
+Two cases with one case id are refused (:func:`check_unique_ids`): one would replace the other.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -24,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._fs import confined
+from .._fs import AtomicFiles, confined, fsync_dir
 from ..errors import InputError
 from ..labels import COLORS, LABELS, STRUCTURES
 from .case import Case
@@ -92,9 +105,8 @@ class ExportFormat:
         """Write what belongs to the whole export; the default: ``label_map.json``."""
         doc = _label_map_doc(structures)
         doc["cases"] = {e.case_id: {"structures": e.structures, "overlaps": e.overlaps} for e in exported}
-        path = out / "label_map.json"
-        path.write_text(json.dumps(doc, indent=2) + "\n")
-        return [path]
+        with AtomicFiles(overwrite=True, crash="export") as files:
+            return [files.write_text(out / "label_map.json", json.dumps(doc, indent=2) + "\n")]
 
 
 class MultiLabelVolume(ExportFormat):
@@ -108,8 +120,9 @@ class MultiLabelVolume(ExportFormat):
         labels, overlaps = multilabel(case, structures)
         image = _check_new(confined(out, f"{case.case_id}_image{self.suffix}"), overwrite)
         label = _check_new(confined(out, f"{case.case_id}_labels{self.suffix}"), overwrite)
-        write_volume(case.image, image, overwrite=overwrite)
-        write_volume(case.image.with_array(labels), label, overwrite=overwrite)
+        with AtomicFiles(overwrite=overwrite, crash="export") as files:
+            write_volume(case.image, image, files=files)
+            write_volume(case.image.with_array(labels), label, files=files)
         present = [s for s in PRECEDENCE if s in structures and s in case.labels]
         return Exported(case.case_id, present, [image, label], overlaps)
 
@@ -143,9 +156,23 @@ class SlicerSegmentation(ExportFormat):
             slicerio.add_segment(seg, mask, {"id": s, "name": s, "color": [float(c) for c in rgba]})
         if not present:  # slicerio writes no file without a segment array; keep an empty labelmap
             seg["voxels"] = np.zeros(shape_ijk, np.uint8)
-        write_volume(case.image, image, overwrite=overwrite)
-        slicerio.write_segmentation(str(seg_path), seg)
+        with AtomicFiles(overwrite=overwrite, crash="export") as files:
+            write_volume(case.image, image, files=files)
+            tmp = files.temp(seg_path, keep_name=True, verify=lambda p: _check_segmentation(p, seg))
+            slicerio.write_segmentation(str(tmp), seg)
         return Exported(case.case_id, present, [image, seg_path])
+
+
+def _check_segmentation(path: Path, seg: dict) -> None:
+    """Raise unless the written ``.seg.nrrd`` holds all of ``seg``'s voxels."""
+    import nrrd
+
+    from .volume import check_nrrd_stream
+
+    check_nrrd_stream(path)
+    data, _header = nrrd.read(str(path))  # slicerio writes with pynrrd, index order F
+    if not np.array_equal(data, np.asarray(seg["voxels"])):
+        raise OSError(errno.EIO, "it reads back other voxels than were written", str(path))
 
 
 _NNUNET_NAME = re.compile(r"^Dataset\d{3}_[A-Za-z0-9_\-]+$")
@@ -179,8 +206,10 @@ class NnUNetRaw(ExportFormat):
         labels, overlaps = multilabel(case, structures)
         image = _check_new(confined(out / "imagesTr", f"{case.case_id}_0000.nii.gz"), overwrite)
         label = _check_new(confined(out / "labelsTr", f"{case.case_id}.nii.gz"), overwrite)
-        write_volume(case.image, image, overwrite=overwrite)
-        write_volume(case.image.with_array(labels), label, overwrite=overwrite)
+        with AtomicFiles(overwrite=overwrite, crash="export") as files:
+            write_volume(case.image, image, files=files)
+            write_volume(case.image.with_array(_consecutive(labels, structures)), label, files=files)
+            _mark_incomplete(out)  # before the first file goes in; finish() writes it last
         return Exported(case.case_id, list(structures), [image, label], overlaps)
 
     def finish(self, out: Path, exported: list[Exported], structures: Sequence[str]) -> list[Path]:
@@ -195,23 +224,27 @@ class NnUNetRaw(ExportFormat):
             "overwrite_image_reader_writer": "SimpleITKIO",
             "description": "Exported by napari-c2w; label_map.json lists the overlaps resolved",
         }
-        if [LABELS[s] for s in ordered] != list(range(1, len(ordered) + 1)):
-            for e in exported:
-                _renumber(confined(out / "labelsTr", f"{e.case_id}.nii.gz"), ordered)
-        (out / "dataset.json").write_text(json.dumps(dataset, indent=2) + "\n")
         splits = kfold_splits([e.case_id for e in exported], self.folds)
-        (out / "splits_final.json").write_text(json.dumps(splits, indent=2) + "\n")
+        with AtomicFiles(overwrite=True, crash="export") as files:  # dataset.json last
+            files.write_text(out / "splits_final.json", json.dumps(splits, indent=2) + "\n")
+            files.write_text(out / "dataset.json", json.dumps(dataset, indent=2) + "\n")
         return [*written, out / "dataset.json", out / "splits_final.json"]
 
 
-def _renumber(path: Path, ordered: Sequence[str]) -> None:
-    from .volume import read_volume
-
-    volume = read_volume(path)
+def _consecutive(labels: np.ndarray, structures: Sequence[str]) -> np.ndarray:
+    """The multi-label map with nnU-Net's consecutive values (1, 2, ... in PRECEDENCE order)."""
     lut = np.zeros(256, np.uint8)
-    for k, s in enumerate(ordered):
+    for k, s in enumerate(s for s in PRECEDENCE if s in structures):
         lut[LABELS[s]] = k + 1
-    write_volume(volume.with_array(lut[volume.array]), path, overwrite=True)
+    return lut[labels]
+
+
+def _mark_incomplete(out: Path) -> None:
+    """Remove ``dataset.json``: nnU-Net refuses the folder until the export finishes."""
+    marker = out / "dataset.json"
+    if marker.exists():
+        marker.unlink()
+        fsync_dir(out)
 
 
 def kfold_splits(case_ids: Sequence[str], folds: int = 5, seed: int = 12345) -> list[dict[str, list[str]]]:
@@ -269,9 +302,39 @@ def export_cases(
 
     Raises:
         InputError: see :func:`export_format`; also a file that exists without ``overwrite``,
-            or (nnU-Net) a case missing a structure.
+            two cases with one case id, or (nnU-Net) a case missing a structure.
+        OSError: a file could not be written whole (e.g. a full disk); none of that case's
+            files are left.
     """
     writer = export_format(fmt, out, structures)
-    exported = [writer.write_case(case, Path(out), structures, overwrite) for case in cases]
+
+    def source(k: int, case: Case) -> str:
+        return str(case.store) if case.store else f"case {k + 1}"
+
+    if isinstance(cases, Sequence):  # refuse before anything is written
+        seen: dict[str, str] = {}
+        for k, case in enumerate(cases):
+            check_unique_ids(seen, case.case_id, source(k, case))
+    sources: dict[str, str] = {}
+    exported = []
+    for k, case in enumerate(cases):
+        check_unique_ids(sources, case.case_id, source(k, case))
+        exported.append(writer.write_case(case, Path(out), structures, overwrite))
     writer.finish(Path(out), exported, structures)
     return exported
+
+
+def check_unique_ids(seen: dict[str, str], case_id: str, source: str) -> None:
+    """Record that ``source`` holds ``case_id`` in ``seen``; refuse an id seen before.
+
+    Raises:
+        InputError: naming both sources (their files would replace each other).
+    """
+    if case_id in seen:
+        raise InputError(
+            None,
+            f"{seen[case_id]} and {source} both hold case id {case_id!r}; exported together, one "
+            "would replace the other's files.",
+            "Export them to different folders, or give one of them another case id.",
+        )
+    seen[case_id] = source

@@ -11,13 +11,14 @@ https://docs.vtk.org/en/latest/design_documents/VTKFileFormats.html).
 
 from __future__ import annotations
 
+import errno
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .._fs import confined
+from .._fs import AtomicFiles, confined
 from ..io.export import Exported, ExportFormat, register
 from .build import REGION_COLUMNS, SurfaceMap
 
@@ -59,23 +60,35 @@ def _write_vtp(path: Path, points: np.ndarray, faces: np.ndarray, point_data: di
     ET.ElementTree(root).write(path, xml_declaration=True, encoding="utf-8")
 
 
-def write_region_csv(surface: SurfaceMap, path: str | Path) -> Path:
-    """The per-region table (:data:`.build.REGION_COLUMNS`) as CSV; NaN is an empty cell."""
+def write_region_csv(surface: SurfaceMap, path: str | Path, files: AtomicFiles | None = None) -> Path:
+    """The per-region table (:data:`.build.REGION_COLUMNS`) as CSV; NaN is an empty cell.
+
+    With ``files`` the CSV joins that set of files (:func:`napari_c2w.review.report.write_csv`).
+    """
     from ..review.report import write_csv
 
-    return write_csv(surface.region_table(), path, REGION_COLUMNS, overwrite=True)
+    return write_csv(surface.region_table(), path, REGION_COLUMNS, overwrite=True, files=files)
 
 
 def write_surface(
-    surface: SurfaceMap, out_stem: str | Path, formats: Sequence[str] = FORMATS, overwrite: bool = False
+    surface: SurfaceMap,
+    out_stem: str | Path,
+    formats: Sequence[str] = FORMATS,
+    overwrite: bool = False,
+    files: AtomicFiles | None = None,
 ) -> list[Path]:
     """Write the surface as ``out_stem.vtk/.vtp/.ply`` and its region table as ``out_stem_regions.csv``.
+
+    Every file is written under a temporary name, read back and renamed into place with the
+    others (:class:`napari_c2w._fs.AtomicFiles`): a kill or a full disk leaves all of them or
+    none of the new ones, never a truncated mesh under its final name.
 
     Args:
         surface: from :func:`.build.build_surface` or :func:`.build.case_surface`.
         out_stem: path without suffix (its folder is created).
         formats: any of ``"vtk"``, ``"vtp"``, ``"ply"``, ``"csv"``.
-        overwrite: replace existing files.
+        overwrite: replace existing files (with ``files``, that set's setting counts).
+        files: a set of files to join; the files are committed with it, not before.
 
     Returns:
         The written paths, in the order of ``formats``.
@@ -83,8 +96,8 @@ def write_surface(
     Raises:
         ValueError: an unknown format.
         FileExistsError: a file exists and ``overwrite`` is False.
+        OSError: a file could not be written whole (e.g. a full disk); none is left.
     """
-    import meshio
 
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -95,33 +108,59 @@ def write_surface(
         for f in dict.fromkeys(formats)
     ]
     existing = [str(p) for p in paths if p.exists()]
-    if existing and not overwrite:
+    if existing and not (files.overwrite if files is not None else overwrite):
         raise FileExistsError(f"{', '.join(existing)} exist(s); pass --overwrite (overwrite=True) to replace")
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    if files is None:
+        with AtomicFiles(overwrite=overwrite) as own:
+            return write_surface(surface, out_stem, formats, files=own)
     points = surface.patient_points()
     faces = np.asarray(surface.mesh.faces)
     data = _point_data(surface)
     for path in paths:
         kind = path.suffix.lstrip(".")
         if kind == "csv":
-            write_region_csv(surface, path)
-        elif kind == "vtp":
-            _write_vtp(path, points, faces, data)
+            write_region_csv(surface, path, files=files)
+            continue
+        tmp = files.temp(path, keep_name=True, verify=lambda p: _check_mesh(p, len(points), len(faces)))
+        if kind == "vtp":
+            _write_vtp(tmp, points, faces, data)
         else:
-            mesh = meshio.Mesh(points, [("triangle", faces)], point_data=data)
-            meshio.write(path, mesh, file_format="vtk42" if kind == "vtk" else kind, binary=False)
+            _write_meshio(tmp, points, faces, data, kind)
     return paths
+
+
+def _write_meshio(path: Path, points: np.ndarray, faces: np.ndarray, data: dict, kind: str) -> None:
+    import meshio
+
+    mesh = meshio.Mesh(points, [("triangle", faces)], point_data=data)
+    meshio.write(path, mesh, file_format="vtk42" if kind == "vtk" else kind, binary=False)
+
+
+def _check_mesh(path: Path, n_points: int, n_faces: int) -> None:
+    """Raise unless the written mesh file reads back with all its points and triangles."""
+    if path.suffix == ".vtp":
+        piece = ET.parse(path).getroot().find("PolyData/Piece")
+        held = (int(piece.get("NumberOfPoints")), int(piece.get("NumberOfPolys")))
+    else:
+        import meshio
+
+        mesh = meshio.read(path)
+        held = (len(mesh.points), sum(len(c.data) for c in mesh.cells if c.type == "triangle"))
+    if held != (n_points, n_faces):
+        raise OSError(errno.EIO, f"it reads back {held[0]} points and {held[1]} triangles", str(path))
 
 
 def export_case_surface(case, out_stem: str | Path, formats: Sequence[str] = FORMATS, **kwargs) -> list[Path]:
     """Build a case's surface (:func:`.build.case_surface`) and write it (:func:`write_surface`).
 
-    ``overwrite`` and the :func:`.build.build_surface` options go in ``kwargs``.
+    ``overwrite``, ``files`` (see :func:`write_surface`) and the :func:`.build.build_surface`
+    options go in ``kwargs``.
     """
     from .build import case_surface
 
     overwrite = kwargs.pop("overwrite", False)
-    return write_surface(case_surface(case, **kwargs), out_stem, formats, overwrite=overwrite)
+    files = kwargs.pop("files", None)
+    return write_surface(case_surface(case, **kwargs), out_stem, formats, overwrite=overwrite, files=files)
 
 
 class SurfaceFormat(ExportFormat):
@@ -133,10 +172,11 @@ class SurfaceFormat(ExportFormat):
         self.name, self.kinds, self.help = name, tuple(kinds), help
 
     def write_case(self, case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
-        files = export_case_surface(
-            case, confined(out, case.case_id), (*self.kinds, "csv"), overwrite=overwrite
-        )
-        return Exported(case.case_id, [s for s in ("cavity", "wall", "scar") if s in case.labels], files)
+        with AtomicFiles(overwrite=overwrite, crash="export") as files:
+            paths = export_case_surface(
+                case, confined(out, case.case_id), (*self.kinds, "csv"), overwrite=overwrite, files=files
+            )
+        return Exported(case.case_id, [s for s in ("cavity", "wall", "scar") if s in case.labels], paths)
 
     def finish(self, out: Path, exported: list[Exported], structures: Sequence[str]) -> list[Path]:
         return []
