@@ -39,6 +39,36 @@ def notify_error(message: str) -> None:
     show_error(message)
 
 
+#: The most height a dock asks for: napari on a 1080p laptop leaves about 850 px to its docks,
+#: and docks do not scroll by themselves.
+MAX_DOCK_HEIGHT = 560
+
+
+def scroll_layout(widget) -> Any:
+    """A vertical layout inside a scroll area that fills ``widget`` (a tall dock scrolls).
+
+    The area asks for its content's height up to :data:`MAX_DOCK_HEIGHT` and scrolls beyond.
+    Returns the inner layout: widgets add their parts to it as to ``QVBoxLayout(widget)``.
+    """
+    from qtpy.QtCore import QSize
+    from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+
+    class FitScrollArea(QScrollArea):
+        def sizeHint(self) -> QSize:
+            inner = self.widget().sizeHint()
+            bar = self.verticalScrollBar().sizeHint().width()
+            return QSize(inner.width() + bar, min(inner.height(), MAX_DOCK_HEIGHT))
+
+    outer = QVBoxLayout(widget)
+    outer.setContentsMargins(0, 0, 0, 0)
+    area = FitScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(QWidget())
+    outer.addWidget(area)
+    return QVBoxLayout(area.widget())
+
+
 def notify_warning(message: str) -> None:
     from napari.utils.notifications import show_warning
 

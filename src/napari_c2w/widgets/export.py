@@ -13,7 +13,7 @@ from pathlib import Path
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, LineEdit
 from napari.layers import Image, Labels
-from qtpy.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QPushButton, QWidget
 
 from .._session import first_use
 from ..errors import StoreError
@@ -31,6 +31,7 @@ from ._common import (
     pick_default,
     reports_errors,
     run_task,
+    scroll_layout,
 )
 
 STORE = "case store (OME-Zarr)"
@@ -82,7 +83,7 @@ class ExportWidget(QWidget):
         self.message.setWordWrap(True)
         button = QPushButton("Export")
         button.clicked.connect(lambda *_: self.export())
-        lay = QVBoxLayout(self)
+        lay = scroll_layout(self)
         lay.addWidget(self.form.native)
         lay.addWidget(self.origin)
         lay.addWidget(button)

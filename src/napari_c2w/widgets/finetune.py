@@ -20,14 +20,13 @@ from qtpy.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
-    QVBoxLayout,
     QWidget,
 )
 
 from .._session import first_use
 from ..io.case import REVIEW_STATUSES
 from ..train.runner import BUNDLED, FineTuneRequest, TrainingProcess, shell_commands
-from ._common import notify_info, reports_errors
+from ._common import notify_info, reports_errors, scroll_layout
 from ._review_parts import button
 
 SEGMENT_WIDGET = "Segment LA (cavity, wall, scar)"
@@ -109,7 +108,7 @@ class FineTuneWidget(QWidget):
         self.timer.timeout.connect(self.poll)
         self.use_button = button("Segment the open case with the new models", self.use_in_segment)
         self.use_button.setEnabled(False)
-        lay = QVBoxLayout(self)
+        lay = scroll_layout(self)
         lay.addWidget(QLabel("Stages to fine-tune:"))
         lay.addWidget(Container(widgets=list(self.stages.values()), layout="horizontal").native)
         lay.addWidget(Container(widgets=[self.dataset, self.status]).native)
@@ -227,12 +226,21 @@ class FineTuneWidget(QWidget):
     def busy(self) -> bool:
         return self.process is not None and self.process.state == "running"
 
+    def segment_widget(self):
+        """The Segment widget docked in this window (opened from any menu), else a new one."""
+        from .predict import PredictWidget
+
+        for widget in self.viewer.window.dock_widgets.values():
+            if isinstance(widget, PredictWidget):
+                return widget
+        return self.viewer.window.add_plugin_dock_widget("napari-c2w", SEGMENT_WIDGET)[1]
+
     @reports_errors("Use the new models")
     def use_in_segment(self):
         """Give the finished runs to the Segment widget and segment the open case again."""
         if self.process is None or not self.process.finished:
             raise RuntimeError("no finished fine-tuning run yet")
-        _, segment = self.viewer.window.add_plugin_dock_widget("napari-c2w", SEGMENT_WIDGET)
+        segment = self.segment_widget()
         base = segment.model_sources() if segment.models.value != "fine-tuned run" else segment.fine_tuned
         base = [p for p in base if p not in self.process.finished]
         segment.use_models(list(self.process.finished), base=base)

@@ -20,7 +20,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit
 from napari.layers import Image
 from qtpy.QtCore import QObject, Signal
-from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from .._session import first_use
 from ..infer.quality import FLAG_AT
@@ -34,6 +34,7 @@ from ._common import (
     notify_warning,
     placed_like,
     run_task,
+    scroll_layout,
     written_record,
 )
 
@@ -78,7 +79,7 @@ class PredictWidget(QWidget):
         self.message.setWordWrap(True)
         self.results = QLabel("")
         self.results.setWordWrap(True)
-        layout = QVBoxLayout(self)
+        layout = scroll_layout(self)
         for w in (
             self.form.native,
             self.run_button,

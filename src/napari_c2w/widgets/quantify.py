@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
 from napari.layers import Labels
-from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 from .._session import first_use
 from ..labels import STRUCTURES
@@ -22,6 +22,7 @@ from ._common import (
     mask_of,
     reports_errors,
     run_task,
+    scroll_layout,
     show_layer,
 )
 
@@ -76,7 +77,7 @@ class QuantifyWidget(QWidget):
             combo.changed.connect(lambda *_: self.origin.setText(self.defaults.describe()))
         button = QPushButton("Quantify")
         button.clicked.connect(lambda *_: self.run())
-        lay = QVBoxLayout(self)
+        lay = scroll_layout(self)
         lay.addWidget(self.form.native)
         lay.addWidget(self.origin)
         lay.addWidget(button)

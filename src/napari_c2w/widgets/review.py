@@ -32,6 +32,7 @@ from ._common import (
     mask_of,
     pick_default,
     reports_errors,
+    scroll_layout,
     show_layer,
 )
 from ._review_history import HistoryAndPainting
@@ -95,7 +96,7 @@ class ReviewWidget(HistoryAndPainting, QWidget):
         self.reset_choices()
 
     def _layout(self) -> None:
-        lay = QVBoxLayout(self)
+        lay = scroll_layout(self)
         lay.addWidget(self.form.native)
         lay.addWidget(
             button(

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
 from napari.layers import Image, Labels
-from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 from .._session import first_use
 from ..labels import napari_colormap, to_layer
@@ -28,6 +28,7 @@ from ._common import (
     placed_like,
     reports_errors,
     run_task,
+    scroll_layout,
 )
 
 SURFACE_ROLE = "endocardial surface"
@@ -125,7 +126,7 @@ class SurfaceWidget(QWidget):
         self.message.setWordWrap(True)
         button = QPushButton("Build surface")
         button.clicked.connect(lambda *_: self.run())
-        lay = QVBoxLayout(self)
+        lay = scroll_layout(self)
         lay.addWidget(self.form.native)
         lay.addWidget(button)
         lay.addWidget(self.table)
