@@ -13,12 +13,18 @@ old store until the swap is done::
 
 The parent folder is fsynced after every rename. A kill at any point leaves either the
 old or the new store, and :func:`recover` (run under the lock by every later reader,
-writer and dataset listing) finishes the job: a swap killed between steps 3 and 4 rolls
-forward to the complete new store; otherwise the store on disk is kept and the
-temporaries, old copies and trash are removed. Only the journal makes a copy
-restorable, so a stale copy is never resurrected over a good store or after the user
-deleted the store. ``.old-*`` copies without a journal come from older versions of
-napari-c2w; they are reported (:func:`leftovers`) but never restored automatically.
+writer and dataset listing) finishes the job: a swap killed between steps 3 and 4 (the
+journal's old copy is there, so the store is missing because the swap moved it) rolls
+forward to the complete new store, and so does a first write (the journal says no store
+was there); otherwise the store on disk is kept and the temporaries, old copies and trash
+are removed. Only the journal makes a copy restorable, so a stale copy is never
+resurrected over a good store, and a store the user deleted after a crash (neither it
+nor the old copy is there) stays deleted. ``.old-*`` copies without a journal come from
+older versions of napari-c2w; they are reported (:func:`leftovers`) but never restored
+automatically.
+
+Readers never wait for the lock: a store on disk is always complete, so they read it as
+it is and only repair leftovers when no writer holds the lock (``recover(wait=False)``).
 
 The lock is an ``fcntl``/``flock`` lock on ``.<name>.lock`` (``filelock``): the kernel
 releases it when its holder dies, so a killed writer never leaves a stale lock. The
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import socket
@@ -40,8 +47,44 @@ from pathlib import Path
 from .._fs import crash_point, fsync_dir
 from ..errors import StoreError
 
-#: Seconds a writer waits for another writer of the same store before giving up.
-LOCK_TIMEOUT_S = float(os.environ.get("NAPARI_C2W_LOCK_TIMEOUT", "30"))
+LOCK_TIMEOUT_ENV = "NAPARI_C2W_LOCK_TIMEOUT"
+_DEFAULT_TIMEOUT_S = 30.0
+
+
+def _lock_timeout_from_env() -> float:
+    """``$NAPARI_C2W_LOCK_TIMEOUT`` in seconds: the default (30) when unset or not a number,
+    0 (do not wait) when negative; a bad value is warned about, never a traceback."""
+    import warnings
+
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not text:
+        return _DEFAULT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        warnings.warn(
+            f"{LOCK_TIMEOUT_ENV}={text!r} is not a number of seconds; using {_DEFAULT_TIMEOUT_S:g} "
+            f"(set it to e.g. 60, or unset it).",
+            UserWarning,
+            stacklevel=2,
+        )
+        return _DEFAULT_TIMEOUT_S
+    if value < 0:
+        warnings.warn(
+            f"{LOCK_TIMEOUT_ENV}={text!r} is negative; writers will not wait for another writer "
+            "(0 s). Set a number of seconds to wait, e.g. 600.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return 0.0
+    return value
+
+
+#: Seconds a writer waits for another writer of the same store before giving up
+#: (``$NAPARI_C2W_LOCK_TIMEOUT``, default 30). Readers never wait.
+LOCK_TIMEOUT_S = _lock_timeout_from_env()
 _LOCKS: dict[str, object] = {}
 
 
@@ -64,6 +107,11 @@ def _stamp() -> str:
 def temp_path(path: Path) -> Path:
     """A fresh temporary name next to ``path`` (a monotonic stamp, then the pid)."""
     return _side(path, f"tmp-{_stamp()}")
+
+
+def holder(path: str | Path) -> str:
+    """Who holds the lock of the store ``path``, in words (pid, host, since when)."""
+    return _holder(lock_path(Path(path)))
 
 
 def _holder(lock_file: Path) -> str:
@@ -139,7 +187,8 @@ def swap_in(tmp: Path, path: Path) -> None:
     parent = path.parent
     old = _side(path, f"old-{_stamp()}")
     journal = journal_path(path)
-    _write_journal(journal, {"tmp": tmp.name, "old": old.name})
+    # "replaces": whether a store was there; recovery tells a first write from a deleted store
+    _write_journal(journal, {"tmp": tmp.name, "old": old.name, "replaces": path.exists()})
     crash_point("journal-written")
     if path.exists():
         os.replace(path, old)
@@ -195,11 +244,13 @@ def recover(path: str | Path, *, wait: bool = True) -> list[str]:
 
     Args:
         path: the store.
-        wait: wait for a live writer's lock; with False, skip (the writer cleans up).
+        wait: wait for a live writer's lock; with False (readers), skip when a writer holds
+            it (the writer cleans up).
 
     Returns:
         Notes on what could not be repaired automatically (legacy ``.old-*`` copies of
-        a store that is missing), for listings to report.
+        a store that is missing, or a store missing because a live writer is swapping it),
+        for listings and readers to report.
     """
     path = Path(path)
     if not needs_recovery(path):
@@ -210,7 +261,12 @@ def recover(path: str | Path, *, wait: bool = True) -> list[str]:
     except StoreError:
         if wait:
             raise
-        return []
+        if path.exists():
+            return []  # the committed store is complete: read it as it is
+        return [
+            f"{path}: is being replaced by {holder(path)} right now; run this again when that "
+            "command (or the napari session saving it) is done"
+        ]
     except OSError as err:  # a read-only dataset: report, never fail a read
         return [f"{path}: interrupted write could not be cleaned up ({err})"]
 
@@ -224,9 +280,12 @@ def _recover_locked(path: Path) -> list[str]:
             tmp, old = path.parent / record["tmp"], path.parent / record["old"]
             if not all(p.parent == path.parent and p.name.startswith(f".{path.name}.") for p in (tmp, old)):
                 raise ValueError("the journal names files that are not this store's")
-        except (OSError, ValueError, KeyError, TypeError):
+            first_write = record.get("replaces") is False
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             tmp = old = None
-        if tmp is not None and not path.exists() and tmp.exists():
+        # roll forward only when the swap itself moved the store away (its old copy is there)
+        # or no store was there before; a store the user deleted stays deleted
+        if tmp is not None and not path.exists() and tmp.exists() and (old.exists() or first_write):
             os.replace(tmp, path)  # killed between the renames: the new store is complete
             fsync_dir(path.parent)
         for copy in (tmp, old):  # never restorable once the journal is gone

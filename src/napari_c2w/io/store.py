@@ -29,6 +29,7 @@ import errno
 import json
 import logging
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ from .. import __version__
 from .._fs import crash_point
 from ..errors import InputError, StoreError
 from ..labels import LABELS, STRUCTURES
+from . import labelcheck
 from .case import REVIEW_STATUSES, Case, case_id_problem, check_case_id, now_iso
 from .commit import journal_path, needs_recovery, recover, store_lock, swap_in, temp_path
 from .filecheck import check_memory
@@ -88,18 +90,23 @@ def is_case_store(path: str | Path) -> bool:
 def list_case_stores(dataset_dir: str | Path) -> list[Path]:
     """Every ``<case>.ome.zarr`` folder directly inside ``dataset_dir``, sorted by name.
 
-    Interrupted writes are finished first (also of stores missing after a crash).
-    Damaged stores are listed too, so that the commands reading them report each as a
+    Interrupted writes are finished first (also of stores missing after a crash), without
+    waiting for live writers: a store missing because a writer is swapping it right now is
+    listed too. Damaged stores are listed too, so that the commands reading them report each as a
     failure with its reason instead of skipping it; leftovers that cannot be repaired
     automatically are logged as warnings.
     """
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
         raise InputError(dataset_dir, "is not a folder.", "Give a dataset folder of <case>.ome.zarr stores.")
+    busy = []
     for name in sorted(_interrupted_names(dataset_dir)):
         for note in _recover(dataset_dir / name):
             log.warning("%s", note)
-    return sorted(p for p in dataset_dir.iterdir() if p.name.endswith(STORE_SUFFIX) and p.is_dir())
+        if journal_path(dataset_dir / name).exists() and not (dataset_dir / name).exists():
+            busy.append(dataset_dir / name)  # a live writer is swapping it: reading it names the writer
+    found = [p for p in dataset_dir.iterdir() if p.name.endswith(STORE_SUFFIX) and p.is_dir()]
+    return sorted(found + busy)
 
 
 def _interrupted_names(dataset_dir: Path) -> set[str]:
@@ -117,18 +124,61 @@ def _interrupted_names(dataset_dir: Path) -> set[str]:
 
 
 def _recover(path: Path) -> list[str]:
-    """Repair an interrupted commit (waiting for a live writer only while it swaps)."""
+    """Repair an interrupted commit unless a live writer holds the store (reads never wait)."""
     if not needs_recovery(path):
         return []
-    return recover(path, wait=journal_path(path).exists())
+    return recover(path, wait=False)
+
+
+#: Times a read is tried while a commit swaps the store under it.
+_READ_TRIES = 4
 
 
 def read_case_store(path: str | Path) -> Case:
-    """Read a case store (or any 3D OME-Zarr image with labels) into a :class:`Case`."""
+    """Read a case store (or any 3D OME-Zarr image with labels) into a :class:`Case`.
+
+    Reads never wait for a writer: a store on disk is always complete (commits are
+    rename-based). A read that a commit's swap overlapped (the revision on disk changed
+    meanwhile, or the store was moved away) is tried again. Every label is checked
+    (:mod:`.labelcheck`): on the image's grid and holding only 0/1 (or 0 and its
+    structure's value).
+
+    Raises:
+        InputError: not a readable OME-Zarr image (damaged, missing, or being replaced by
+            a writer right now: the message names it).
+        StoreError: a label is off the image's grid or holds other values.
+    """
+    path = Path(path)
+    for attempt in range(1, _READ_TRIES + 1):
+        try:
+            case = _read_case_store_once(path)
+        except InputError:
+            if attempt < _READ_TRIES and journal_path(path).exists():  # a swap is under way
+                time.sleep(0.05 * attempt)
+                continue
+            raise
+        if case.revision is None or _revision_on_disk(path) == case.revision:
+            return case
+        time.sleep(0.05 * attempt)  # written meanwhile: parts may come from two versions
+    raise StoreError(
+        f"{path}: kept changing while it was read (another process is writing it again and again); "
+        "run this again when that process is done."
+    )
+
+
+def _revision_on_disk(path: Path) -> str | None:
+    try:
+        return json.loads((path / "zarr.json").read_text())["attributes"][ATTRS_KEY].get("revision")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _read_case_store_once(path: Path) -> Case:
     import zarr
 
-    path = Path(path)
     problem = store_problem(path)
+    if problem is not None and journal_path(path).exists() and not path.exists():
+        raise InputError(path, f"cannot be read right now: it {problem}.")  # a writer is swapping it
     if problem is not None:
         raise InputError(
             path,
@@ -146,20 +196,7 @@ def read_case_store(path: str | Path) -> Case:
         check_memory(path, _nbytes(root[ds_path]), copies=1, what=f"its image {ds_path}")
         array = read_array(root[ds_path], path, ds_path, complete)
         image = Volume(array, spacing, origin, tuple(ours.get("direction", np.eye(3).ravel())), path=path)
-        labels = {}
-        if "labels" in root:
-            for name in root["labels"].attrs.asdict().get("ome", {}).get("labels", []):
-                if name in LABELS:
-                    lab = root["labels"][name]
-                    lab_path = geometry_from_multiscales(lab.attrs["ome"]["multiscales"][0], path)[0]
-                    shape = tuple(lab[lab_path].shape)  # from the array's metadata: nothing read yet
-                    if shape != array.shape:
-                        raise InputError(
-                            path,
-                            f"its {name} label has shape {shape} but the image has {array.shape}.",
-                            "The store is damaged; restore it from a backup or re-import the case.",
-                        )
-                    labels[name] = read_array(lab[lab_path], path, f"labels/{name}/{lab_path}", complete)
+        labels, damage = _read_labels(root, path, image, complete)
     except InputError:
         raise
     except Exception as err:
@@ -168,6 +205,8 @@ def read_case_store(path: str | Path) -> Case:
             f"could not be read as a case store ({type(err).__name__}: {err}).",
             "The store may be damaged; restore it from a backup or re-import the case.",
         ) from None
+    if damage:
+        raise StoreError(f"{path}: is damaged: {'; '.join(damage)}. {labelcheck.DAMAGED_LABEL_FIX}")
     status = ours.get("status", "unreviewed")
     if status not in REVIEW_STATUSES:
         raise InputError(
@@ -186,6 +225,32 @@ def read_case_store(path: str | Path) -> Case:
         store=path,
         revision=ours.get("revision"),
     )
+
+
+def _read_labels(root, path: Path, image: Volume, complete: bool) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The structure labels of a store's root group, and what makes any of them unusable
+    (off the image's grid, other values than 0/1: :mod:`.labelcheck`)."""
+    labels: dict[str, np.ndarray] = {}
+    damage: list[str] = []
+    if "labels" not in root:
+        return labels, damage
+    for name in root["labels"].attrs.asdict().get("ome", {}).get("labels", []):
+        if name in LABELS:
+            lab = root["labels"][name]
+            lab_path, *lab_geometry = geometry_from_multiscales(lab.attrs["ome"]["multiscales"][0], path)
+            shape = tuple(lab[lab_path].shape)  # from the array's metadata: nothing read yet
+            if shape != image.shape:
+                raise InputError(
+                    path,
+                    f"its {name} label has shape {shape} but the image has {image.shape}.",
+                    "The store is damaged; restore it from a backup or re-import the case.",
+                )
+            labels[name] = read_array(lab[lab_path], path, f"labels/{name}/{lab_path}", complete)
+            damage += filter(None, [
+                labelcheck.grid_problem(name, lab_geometry, (image.spacing, image.origin)),
+                labelcheck.value_problem(name, labels[name]),
+            ])  # fmt: skip
+    return labels, damage
 
 
 def _stored_case_id(path: Path, ours: dict) -> str:
