@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 from .io.case import provenance_entry
-from .io.store import STORE_SUFFIX, write_case_store
-from .layers import case_from_layers
+from .io.store import STORE_SUFFIX, StoreConflict, write_case_store
+from .layers import case_from_layers, record_store
 
 
 def store_name(path: str) -> str:
@@ -28,6 +29,12 @@ def write_case(path: str, layer_data: list[tuple]) -> list[str]:
     that fits none of these is refused with an error naming it, before anything is written.
     Labels already in the store that differ are replaced, and their previous versions are kept
     inside the store (``versions/``), so saving never loses an annotation.
+
+    Layers read from this store carry the revision they were read at; if the store changed since
+    (a napari-c2w command or another napari session saved it), nothing is written and
+    :class:`~napari_c2w.io.store.StoreConflict` says how to keep the edit. It is an ``OSError``:
+    napari shows it, while it would swallow a ``ValueError`` as "no writer found". After a save
+    the layers record the new revision, so saving them again works.
     """
     images = [d for d in layer_data if d[2] == "image"]
     if len(images) != 1:
@@ -36,4 +43,19 @@ def write_case(path: str, layer_data: list[tuple]) -> list[str]:
     case = case_from_layers(images[0], labels)
     path = store_name(path)
     entry = provenance_entry("napari save", structures=case.structures)
-    return [str(write_case_store(case, path, overwrite=True, entry=entry))]
+    try:
+        written = write_case_store(case, path, overwrite=True, entry=entry)
+    except StoreConflict:
+        raise StoreConflict(_conflict_message(Path(path))) from None
+    record_store([images[0], *labels], written, case.revision)
+    return [str(written)]
+
+
+def _conflict_message(path: Path) -> str:
+    other = path.with_name(path.name.removesuffix(STORE_SUFFIX) + "-edited" + STORE_SUFFIX)
+    return (
+        f"{path} was changed after these layers were opened from it (a napari-c2w command such as "
+        "`review --clean`, or another napari session, saved it since); nothing was saved, so that "
+        f"change is kept. To keep your edit, save these layers under another name (e.g. {other.name}) "
+        f"and compare, or open {path.name} again and redo the edit on top of the other change."
+    )

@@ -4,7 +4,10 @@ The image becomes an Image layer and each structure a Labels layer named after i
 all with ``scale`` = spacing and ``translate`` = origin in (z, y, x) order, ``units`` mm and
 ``axis_labels`` z, y, x. The case's metadata (case id, sources, provenance, status, direction)
 travels in the image layer's ``metadata['napari_c2w']`` so a writer can store it back; each
-structure's Labels layer carries ``metadata['napari_c2w']['structure']``.
+structure's Labels layer carries ``metadata['napari_c2w']['structure']``. Layers of a case read
+from a store also carry the ``store`` and the ``revision`` it had (:func:`store_record`), so
+that saving them back is refused when the store changed since (another napari session, a
+napari-c2w command); each save records its new revision there (:func:`record_store`).
 
 Labels layers become structures by :func:`place_labels`, first rule that applies:
 
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -87,27 +92,48 @@ def volume_layer(volume: Volume, name: str, meta: dict | None = None) -> tuple:
     return (volume.array, kwargs, "image")
 
 
-def label_layer(mask: np.ndarray, structure: str, volume: Volume) -> tuple:
+def label_layer(mask: np.ndarray, structure: str, volume: Volume, record: dict | None = None) -> tuple:
     kwargs = _placed(volume)
     kwargs["name"] = structure
-    kwargs["metadata"][META_KEY] = {"structure": structure}
+    kwargs["metadata"][META_KEY] = {"structure": structure, **(record or {})}
     kwargs["opacity"] = 0.6
     kwargs["colormap"] = label_colormap(structure)
     return (to_layer(mask, structure), kwargs, "labels")
 
 
+def store_record(store: str | Path | None, revision: str | None) -> dict:
+    """The ``store`` (absolute) and ``revision`` entries of a case read from a store ({} for none)."""
+    if store is None:
+        return {}
+    return {"store": str(Path(store).resolve()), "revision": revision}
+
+
+def record_store(layer_data: Iterable[tuple], store: str | Path, revision: str | None) -> None:
+    """Note in each layer's ``metadata['napari_c2w']`` that it was saved to ``store`` at ``revision``.
+
+    napari hands writers each layer's own ``metadata`` dict, so this updates the layers in the
+    viewer: the next save of the same layers is checked against this save, not the first read.
+    """
+    for item in layer_data:
+        metadata = item[1].get("metadata") if len(item) > 1 else None
+        if isinstance(metadata, dict) and ROLE_KEY not in metadata:
+            metadata.setdefault(META_KEY, {}).update(store_record(store, revision))
+
+
 def case_layers(case: Case) -> list[tuple]:
     """Layer data tuples for a case: the image, then cavity, wall, scar (those present)."""
     warn_if_oblique(case.image)
+    record = store_record(case.store, case.revision)
     meta = {
         "case_id": case.case_id,
         "sources": case.sources,
         "provenance": case.provenance,
         "status": case.status,
         "attrs": case.attrs,
+        **record,
     }
     layers = [volume_layer(case.image, case.case_id, meta)]
-    layers += [label_layer(case.labels[s], s, case.image) for s in case.structures]
+    layers += [label_layer(case.labels[s], s, case.image, record) for s in case.structures]
     return layers
 
 
@@ -145,6 +171,9 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
     credited to that prediction: sources, provenance (models, thresholds) and the uncertainty,
     plus a ``napari edit`` entry when its data changed since. Sources of structures not
     exported are dropped, so a reference file is never credited with another layer's labels.
+    The store and revision the layers were read from (:func:`store_record`) become
+    ``Case.store`` / ``Case.revision``, so writing the case back checks that the store did not
+    change since.
     """
     data, meta = image[0], image[1]
     layer_meta = meta.get("metadata", {}) or {}
@@ -164,6 +193,7 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
         status=ours.get("status", "unreviewed"),
         attrs=dict(ours.get("attrs", {})),
     )
+    case.store, case.revision = _read_from(ours, labels)
     placed = place_labels(labels, volume.shape, scale)
     for structure, mask in placed.items():
         case.set_label(structure, mask)
@@ -173,6 +203,18 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
             _credit(case, record["structure"], record, item[0])
     case.sources = {k: v for k, v in case.sources.items() if k not in LABELS or k in case.labels}
     return case
+
+
+def _read_from(image_record: dict, labels: list[tuple]) -> tuple[Path | None, str | None]:
+    """The store and revision the layers were read from: the image's record, else the one all
+    labels layers that carry a record agree on."""
+    records = [image_record] if image_record.get("store") else []
+    if not records:
+        label_records = (((t[1].get("metadata") or {}).get(META_KEY) or {}) for t in labels)
+        records = [r for r in label_records if r.get("store")]
+        if len({(r["store"], r.get("revision")) for r in records}) != 1:
+            return None, None
+    return Path(records[0]["store"]), records[0].get("revision")
 
 
 def _credit(case: Case, structure: str, record: dict, data) -> None:

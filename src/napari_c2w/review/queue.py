@@ -187,8 +187,9 @@ def save_reviewed(
 
     if before is not None and not case_changed(before, case):
         return False
-    if before is not None and before.store is not None and case.store is None:
-        case.store, case.revision = before.store, before.revision  # the version this edit started from
+    if before is not None and before.store is not None:
+        # the version this edit started from (layers may still carry the revision of an earlier save)
+        case.store, case.revision = before.store, before.revision
     entry = provenance_entry(action, by=annotator, status=case.status, structures=case.structures)
     write_case_store(case, path, overwrite=True, entry=entry)
     return True

@@ -20,7 +20,7 @@ from ..errors import StoreError
 from ..io.case import REVIEW_STATUSES, provenance_entry
 from ..io.export import FORMATS, export_cases
 from ..io.store import store_path, write_case_store
-from ..layers import META_KEY, case_from_layers
+from ..layers import META_KEY, case_from_layers, record_store
 from ..surface import export as _surface  # noqa: F401 (registers the 'surface' format)
 from ._common import (
     StructureDefaults,
@@ -163,9 +163,10 @@ class ExportWidget(QWidget):
 
         def done(written: Path) -> None:
             self.written = written
-            meta = case_meta(image)
-            meta["status"] = case.status
-            meta["store"] = str(written)
+            case_meta(image)["status"] = case.status
+            # the layers now hold this store's revision: exporting them again is checked against it
+            chosen = [c.value for c in (self.cavity, self.wall, self.scar) if c.value is not None]
+            record_store([ly.as_layer_data_tuple() for ly in [image, *chosen]], written, case.revision)
             self.message.setText(f"Saved {written}.")
             notify_info(f"Exported {case.case_id} ({case.status}) to {written}")
 
