@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..io.case import REVIEW_STATUSES
-from ..layers import case_from_layers, case_layers
+from ..layers import case_from_layers, case_layers, record_store
 from ..review import queue as q
 from ..review.queue import ORDERS, QueueItem
 from ._common import (
@@ -243,6 +243,7 @@ class QueueWidget(QWidget):
         case.status = self.status.value
         if q.save_reviewed(case, self.current.path, self.annotator.value or None, before=self._before):
             self._before = _snapshot(case)
+            record_store([image.as_layer_data_tuple(), *labels], case.store, case.revision)  # for File > Save
             notify_info(f"Saved {self.current.case_id} ({case.status}) to {self.current.path}")
         self.current.status = case.status
         if self.current in self.view:
