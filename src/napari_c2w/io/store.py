@@ -190,7 +190,7 @@ def _read_case_store_once(path: Path) -> Case:
         root = zarr.open_group(str(path), mode="r")
         attrs = root.attrs.asdict()
         ome = attrs["ome"]
-        ours = attrs.get(ATTRS_KEY, {})
+        ours = _checked_attributes(path, attrs.get(ATTRS_KEY, {}))
         complete = int(ours.get("format_version", 0)) >= 2
         ds_path, spacing, origin = geometry_from_multiscales(ome["multiscales"][0], path)
         check_memory(path, _nbytes(root[ds_path]), copies=1, what=f"its image {ds_path}")
@@ -289,7 +289,55 @@ def read_store_attrs(path: str | Path) -> dict:
         raise InputError(
             path, f"is not an OME-Zarr image: it {problem}.", "Restore it or re-import the case."
         )
-    return dict(zarr.open_group(str(path), mode="r").attrs.asdict().get(ATTRS_KEY, {}))
+    return _checked_attributes(path, zarr.open_group(str(path), mode="r").attrs.asdict().get(ATTRS_KEY, {}))
+
+
+#: The napari_c2w attributes of a fixed type (the others are checked where they are used).
+_ATTRIBUTE_TYPES: dict[str, type] = {"provenance": list, "attrs": dict, "sources": dict, "versions": dict}
+
+
+def _checked_attributes(path: Path, ours: object) -> dict:
+    """A copy of a store's ``napari_c2w`` attributes; InputError naming the store where one has a
+    type no command can use (e.g. ``"provenance": 5``), so that ``check`` lists it as damaged."""
+    problem = None
+    if not isinstance(ours, dict):
+        problem = f"its {ATTRS_KEY} attributes are {json.dumps(ours)[:60]}, not a mapping"
+    else:
+        for key, kind in _ATTRIBUTE_TYPES.items():
+            if key in ours and not isinstance(ours[key], kind):
+                shown = json.dumps(ours[key])[:60]
+                problem = f"its {ATTRS_KEY} attribute {key!r} is {shown}, not a {kind.__name__}"
+                break
+        else:
+            problem = _attribute_item_problem(ours)
+    if problem is not None:
+        raise InputError(
+            path,
+            f"{problem}.",
+            f"Fix it under attributes.{ATTRS_KEY} in {path / 'zarr.json'}, or restore the store from "
+            "a backup.",
+        )
+    return dict(ours)
+
+
+def _attribute_item_problem(ours: dict) -> str | None:
+    """A provenance record that is no mapping, a version record without a key, or a direction
+    that is not 9 numbers."""
+    where = f"its {ATTRS_KEY} attribute"
+    if any(not isinstance(e, dict) for e in ours.get("provenance", [])):
+        return f"{where} 'provenance' holds a record that is not a mapping"
+    for name, records in ours.get("versions", {}).items():
+        if not isinstance(records, list) or any(not isinstance(r, dict) or "key" not in r for r in records):
+            shown = json.dumps(records)[:60]
+            return f"{where} 'versions' has {name!r} {shown}, not a list of records with a key"
+    direction = ours.get("direction")
+    if direction is not None and (
+        not isinstance(direction, list)
+        or len(direction) != 9
+        or not all(isinstance(v, int | float) and np.isfinite(v) for v in direction)
+    ):
+        return f"{where} 'direction' is {json.dumps(direction)[:60]}, not 9 finite numbers"
+    return None
 
 
 # --------------------------------------------------------------------------- writing
