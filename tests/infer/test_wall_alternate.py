@@ -156,3 +156,22 @@ def test_the_bundled_wall_holds_on_a_contrast_it_never_saw():
     got = segment(volume, load_model_set())
     assert got.roi["alternates"]["wall"]["chosen"] == "wall_contrast"
     assert dice(got.labels["wall"], ref["wall"] > 0) > 0.45
+
+
+def test_progress_never_goes_back_across_a_stages_passes(model_folder, small_volume):
+    """The cavity runs twice (its contrast check) and the wall twice (its alternate): the bar and
+    the time left count both passes instead of starting the stage over."""
+    volume, _ = small_volume
+    _constant(model_folder, "wall_contrast", "wall", 8.0, like=model_folder / "wall.pt")
+    seen: list[tuple[float, str]] = []
+    got = segment(
+        volume,
+        load_model_set([model_folder]),
+        InferenceOptions(contrast_check=True, flip_tta=True),
+        progress=lambda f, m: seen.append((f, m)),
+    )
+    assert "wall" in got.roi["alternates"]
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions), [round(f, 3) for f in fractions]
+    assert fractions[-1] == 1.0
+    assert any("pass 2 of 2" in m for _, m in seen if "wall" in m)

@@ -27,6 +27,7 @@ from . import alternates, contrast_check
 from .finish import Geometry, finish, to_stored_order
 from .forward import WindowedForward
 from .models import StageModel, load_model_set
+from .progress import RunProgress
 from .regions import atrium_region, margin_voxels, stage_region
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,6 @@ Progress = Callable[[float, str], None]
 #: veins); at 0.3 it held every cavity with at least 5.6 mm to spare in y and x (z: the whole
 #: volume). All components at 0.3 are no use: on an 88 x 576 x 576 phantom they fill the volume.
 ATRIUM_PROBABILITY = 0.3
-
-#: Share of the run each step takes (for the progress bar), measured on the 2-core CPU
-#: (bench_inference, all three stages cropped).
-_WEIGHTS = {"prepare": 0.02, "localizer": 0.10, "cavity": 0.45, "wall": 0.15, "scar": 0.15, "finish": 0.13}
 
 
 class Cancelled(C2WError):
@@ -166,12 +163,12 @@ def segment(
 class _Run:
     def __init__(self, volume, models, options, device, progress, cancel) -> None:  # noqa: PLR0917
         self.volume, self.models, self.options = volume, models, options
-        self.device, self.progress, self.cancel = device, progress, cancel
-        self.done = 0.0
+        self.device, self.cancel = device, cancel
+        self.bar = RunProgress(progress)
+        self.timings = self.bar.timings
         self.contrast_agreement: float | None = None
         self.alternates: dict[str, dict] = {}  # stage -> which network ran it and why
         self.atrium: np.ndarray | None = None  # the localizer's atrium on its coarse grid
-        self.timings: dict[str, float] = {}
         self.forward = WindowedForward(
             device,
             sw_batch_size=options.sw_batch_size,
@@ -179,29 +176,16 @@ class _Run:
             amp=options.amp,
             flip_tta=options.flip_tta,
             check=cancel.check,
-            on_window=self._window_done,
+            on_window=self.bar.window,
         )
-        self._stage, self._t_stage, self._message = "prepare", time.perf_counter(), ""
 
     # -------------------------------------------------------------- bookkeeping
-    def _step(self, name: str, message: str) -> None:
+    def _step(self, name: str, message: str, passes: int = 1) -> None:
         self.cancel.check()
-        self._stage, self._t_stage, self._message = name, time.perf_counter(), message
-        self.progress(min(self.done, 1.0), message)
-
-    def _window_done(self, done: int, total: int) -> None:
-        """Progress within a stage: windows done and an estimate of the stage's time left."""
-        part = done / max(total, 1)
-        elapsed = time.perf_counter() - self._t_stage
-        left = elapsed / part * (1 - part) if part > 0 else float("nan")
-        when = f", about {left:.0f} s left" if np.isfinite(left) else ""
-        fraction = self.done + _WEIGHTS.get(self._stage, 0.0) * part
-        self.progress(min(fraction, 1.0), f"{self._message}: window {done} of {total}{when}")
+        self.bar.step(name, message, passes)
 
     def _finish(self, name: str, t0: float) -> None:
-        self.timings[name] = round(time.perf_counter() - t0, 3)
-        self.done += _WEIGHTS.get(name, 0.0)
-        self.progress(min(self.done, 1.0), f"{name} done")
+        self.bar.finish(name, t0)
 
     # -------------------------------------------------------------- the steps
     def execute(self) -> Prediction:
@@ -227,7 +211,8 @@ class _Run:
         probs: dict[str, np.ndarray] = {}
         boxes: dict[str, list] = {}
         for stage in self.options.stages:
-            self._step(stage, f"segmenting the {stage}")
+            passes = 1 + bool(self._alternate(stage)) + (stage == "cavity" and self.options.contrast_check)
+            self._step(stage, f"segmenting the {stage}", passes)
             t0 = time.perf_counter()
             region = atrium if stage == "cavity" else self._stage_box(stage, probs, spacing)
             probs[stage], region = self._predict_region(stage, x, region)
@@ -247,7 +232,7 @@ class _Run:
         fields, checks = finish(probs, thresholds, geometry, self.options, atrium_roi)
         self._finish("finish", t0)
         self.timings["total"] = round(time.perf_counter() - t_all, 3)
-        self.progress(1.0, "done")
+        self.bar.report(1.0, "done")
         return Prediction(
             **fields,
             roi={
@@ -335,7 +320,7 @@ class _Run:
     def _choose(self, stage: str, name: str, x: np.ndarray, probs: dict, region, spacing) -> np.ndarray:  # noqa: PLR0917
         """``stage`` predicted again by its alternate ``name`` in the same region (which holds the
         cavity and both masks); the probabilities of the one :func:`.alternates.keep` keeps."""
-        self._message = f"segmenting the {stage} again with its alternate ({name})"
+        self.bar.message = f"segmenting the {stage} again with its alternate ({name})"
         both = {stage: probs[stage], name: self._predict_region(name, x, region)[0]}
         inside = (lambda a: a) if region is None else (lambda a: pre.crop(a, region))
         masks = {s: inside(p) >= self._threshold(s) for s, p in both.items()}
