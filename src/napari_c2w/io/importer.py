@@ -66,6 +66,12 @@ def nnunet_sources(folder: Path, mapping: dict[int, str] | None = None) -> list[
     if not isinstance(meta, dict):
         raise InputError(doc, "does not hold a JSON object.", "Fix or restore the file.")
     ending = meta.get("file_ending", ".nii.gz")
+    if not isinstance(ending, str) or not ending.startswith(".") or "/" in ending or "\\" in ending:
+        raise InputError(
+            doc,
+            f"its 'file_ending' {repr(ending)[:40]} is not a file name ending.",
+            'Give the ending of its image files, e.g. "file_ending": ".nii.gz".',
+        )
     if mapping is None:
         names = {v: k for k, v in label_values(meta.get("labels", {}), doc).items() if v != 0}
         unknown = [n for n in names.values() if n not in DEFAULT_MAP.values()]

@@ -60,6 +60,15 @@ def label_values(labels: object, path: Path | None = None) -> dict[str, int]:
         raise InputError(path, f"has labels {labels!r}, not a name -> value table.", fix)
     values: dict[str, int] = {}
     for name, value in labels.items():
+        if isinstance(value, list | tuple):  # nnU-Net's region-based training: regions overlap
+            raise InputError(
+                path,
+                f"gives the label {name!r} the value {value!r}, which is not a whole number (a region "
+                "of nnU-Net's region-based training; napari-c2w cannot tell which structure each "
+                "value of the label files is).",
+                "Pass --label-map VALUE=NAME,... (e.g. 1=cavity,2=wall) to say which value of its "
+                "label files is which structure.",
+            )
         if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
             raise InputError(
                 path, f"gives the label {name!r} the value {value!r}, which is not a whole number.", fix
