@@ -38,8 +38,8 @@ from ..errors import InputError
 from ..labels import LABELS
 from ..stages import CHECKPOINT_STAGES
 from .dual import DualDecoderUNet
-from .network import ResNeXtUNet
-from .presets import PRESETS, ModelPreset, build_model
+from .network import ResNeXtUNet, size_problem
+from .presets import PRESETS, ModelPreset
 
 FORMAT = "napari-c2w-checkpoint"
 FORMAT_VERSION = 2
@@ -330,29 +330,40 @@ def load_checkpoint(
                 "Choose the checkpoint trained for this step.",
             )
     try:
-        model = _rebuild(meta)
-    except (KeyError, TypeError, ValueError) as exc:
+        cls, kwargs = _architecture(meta)
+        too_large = size_problem(cls, kwargs)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise InputError(path, f"has an architecture this napari-c2w cannot build ({exc}).") from exc
+    if too_large:
+        raise InputError(
+            path,
+            f"its stored architecture {too_large}: napari-c2w refuses to build it.",
+            "The file was edited or damaged, or it is no napari-c2w model; re-copy it or train it again.",
+        )
+    model = cls(**kwargs)
     _check_state(path, model, state)
     model.load_state_dict(state)
     return model.to(map_location).eval(), meta
 
 
-def _rebuild(meta: dict[str, Any]) -> ResNeXtUNet | DualDecoderUNet:
+def _architecture(meta: dict[str, Any]) -> tuple[type[ResNeXtUNet | DualDecoderUNet], dict[str, Any]]:
+    """The network class and constructor arguments a checkpoint's ``meta`` records."""
+    cls = DualDecoderUNet if meta.get("dual") else ResNeXtUNet
     arch = meta.get("architecture")
     if arch is not None:
-        cls = DualDecoderUNet if meta.get("dual") else ResNeXtUNet
-        return cls(**arch)
+        if not isinstance(arch, dict):
+            raise TypeError(f"'architecture' is {type(arch).__name__}, not a mapping")
+        return cls, dict(arch)
     preset = ModelPreset.from_dict(meta["preset_definition"])
-    extra = {"scar_out_channels": meta["scar_out_channels"]} if meta.get("dual") else {}
-    return build_model(
-        preset,
-        meta["in_channels"],
-        meta["out_channels"],
-        bool(meta.get("dual")),
-        meta["spatial_dims"],
-        **extra,
-    )
+    kwargs = {
+        "spatial_dims": meta["spatial_dims"],
+        "in_channels": meta["in_channels"],
+        "out_channels": meta["out_channels"],
+        **preset.network_kwargs(meta["spatial_dims"]),
+    }
+    if meta.get("dual"):
+        kwargs["scar_out_channels"] = meta["scar_out_channels"]
+    return cls, kwargs
 
 
 def _check_state(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) -> None:

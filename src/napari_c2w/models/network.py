@@ -270,3 +270,36 @@ def pad_to_divisor(
             else nn.functional.pad(x, flat, mode=mode)
         )
     return x, tuple(crop)
+
+
+#: Networks larger than this are refused before they are built (4 GB of fp32 weights; the
+#: largest preset, ``paper``, has 75 M parameters).
+MAX_PARAMETERS = 1_000_000_000
+#: ... and networks with more levels, or more blocks and decoder convolutions, than these.
+MAX_LEVELS, MAX_BLOCKS = 12, 400
+
+
+def size_problem(cls: type[nn.Module], kwargs: dict[str, Any]) -> str | None:
+    """Why ``cls(**kwargs)`` is too large to build (levels, blocks, parameters), else None.
+
+    Parameters are counted on a network built on PyTorch's meta device (shapes only, no memory),
+    so a stored architecture asking for hundreds of gigabytes is refused before anything is
+    allocated. Raises what the constructor raises (ValueError/TypeError) for invalid arguments.
+    """
+    features = list(kwargs.get("features", []))
+    n = len(features)
+    if n > MAX_LEVELS:
+        return f"has {n} resolution levels (at most {MAX_LEVELS})"
+    blocks = _per_stage(kwargs.get("blocks", 0), n, "blocks")
+    convs = _per_stage(kwargs.get("decoder_convs", 2), max(n - 1, 0), "decoder_convs")
+    total = sum(int(b) for b in blocks) + sum(int(c) for c in convs)
+    if total > MAX_BLOCKS:
+        return f"has {total} blocks and decoder convolutions (at most {MAX_BLOCKS})"
+    with torch.device("meta"):
+        count = sum(p.numel() for p in cls(**kwargs).parameters())
+    if count > MAX_PARAMETERS:
+        return (
+            f"has {count:,} parameters ({count * 4 / 1e9:,.0f} GB of fp32 weights; at most "
+            f"{MAX_PARAMETERS:,})"
+        )
+    return None
