@@ -62,7 +62,7 @@ class RunDir:
         return load_config(self / CONFIG), self._split()
 
     def _split(self) -> dict:
-        split = json.loads((self / SPLIT).read_text())
+        split = self._read_split()
         for key in ("train", "val"):
             paths = []
             for p in split[key]:
@@ -77,6 +77,37 @@ class RunDir:
                     )
                 paths.append(str(path.resolve()))
             split[key] = paths
+        return split
+
+    def _read_split(self) -> dict:
+        """``split.json`` as written by :meth:`create`; InputError naming it when it is missing
+        (a run killed between writing its config and its split) or not such a record."""
+        path = self / SPLIT
+        if not path.is_file():
+            if self.never_trained():
+                raise InputError(
+                    self.path,
+                    f"holds {CONFIG} but no {SPLIT}: the run was stopped while it was being created, "
+                    "before it trained.",
+                    "Run the command that started it again, with its --data (this folder is reused).",
+                )
+            raise InputError(
+                self.path,
+                f"holds {CONFIG} but no {SPLIT}, so its training and validation cases are unknown.",
+                f"Restore {SPLIT} from a backup, or start a new run with --data and another --output.",
+            )
+        fix = f"Restore {SPLIT} from a backup, or start a new run with --data and another --output."
+        try:
+            split = json.loads(path.read_text())
+        except (OSError, ValueError, RecursionError) as err:
+            problem = f"could not be read as JSON ({type(err).__name__}: {str(err)[:120]})."
+            raise InputError(path, problem, fix) from None
+        if not isinstance(split, dict):
+            raise InputError(path, "holds no record of the split (not a mapping of 'train' and 'val').", fix)
+        for key in ("train", "val"):
+            paths = split.get(key)
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                raise InputError(path, f"has no {key!r} list of case store paths.", fix)
         return split
 
     def log_metrics(self, row: dict) -> None:
