@@ -227,18 +227,47 @@ def _merge(base: dict, changes: dict, where: str = "") -> dict:
         if key not in base:
             known = ", ".join(sorted(base))
             raise InputError(None, f"unknown config key {where}{key!r}.", f"Known keys here: {known}.")
-        if isinstance(base[key], dict) and isinstance(value, dict) and key != "augment":
-            out[key] = _merge(base[key], value, f"{where}{key}.")
-        elif key == "augment" and isinstance(value, dict):
+        if isinstance(base[key], dict) and value is None:
+            continue  # an empty section (``data:`` with nothing under it)
+        _check_type(f"{where}{key}", base[key], value)
+        if key == "augment":
             merged = dict(base[key])
             for name, spec in value.items():
                 if name not in merged:
                     raise InputError(None, f"unknown augmentation {name!r}.", f"Known: {', '.join(merged)}.")
+                _check_type(f"augment.{name}", merged[name], spec or {})
+                for k, v in (spec or {}).items():
+                    _check_type(f"augment.{name}.{k}", merged[name].get(k), v)
                 merged[name] = {**merged[name], **(spec or {})}
             out[key] = merged
+        elif isinstance(base[key], dict):
+            out[key] = _merge(base[key], value, f"{where}{key}.")
         else:
             out[key] = value
     return out
+
+
+def _check_type(name: str, default: Any, value: Any) -> None:
+    """InputError unless ``value`` has the type of the key's ``default`` (None: any type)."""
+    if default is None:
+        return
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = number and isinstance(value, int), "a whole number"
+    elif isinstance(default, float):
+        ok, kind = number, "a number (write 1e-3 as 1.0e-3: YAML reads 1e-3 as text)"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "text"
+    elif isinstance(default, list):
+        ok, kind = isinstance(value, list), "a list"
+    elif isinstance(default, dict):
+        ok, kind = isinstance(value, dict), "a mapping"
+    else:
+        return
+    if not ok:
+        raise InputError(None, f"config key {name!r} must be {kind} (got {value!r}).")
 
 
 def _from_dict(d: dict) -> TrainConfig:
