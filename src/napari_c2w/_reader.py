@@ -35,8 +35,9 @@ def _is_ours(path: Path) -> bool:
     import json
 
     try:
-        return ATTRS_KEY in json.loads((path / "zarr.json").read_text()).get("attributes", {})
-    except (OSError, ValueError):
+        attrs = json.loads((path / "zarr.json").read_text()).get("attributes", {})
+        return isinstance(attrs, dict) and ATTRS_KEY in attrs
+    except (OSError, ValueError, RecursionError, AttributeError):
         return False
 
 

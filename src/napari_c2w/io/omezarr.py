@@ -35,12 +35,14 @@ def ome_attributes(path: str | Path) -> dict | None:
     path = Path(path)
     try:
         if (path / "zarr.json").is_file():
-            attrs = json.loads((path / "zarr.json").read_text()).get("attributes", {})
-            return attrs.get("ome") or None
+            doc = json.loads((path / "zarr.json").read_text())
+            attrs = doc.get("attributes", {}) if isinstance(doc, dict) else None
+            ome = attrs.get("ome") if isinstance(attrs, dict) else None
+            return ome if isinstance(ome, dict) and ome else None
         if (path / ".zattrs").is_file():
             attrs = json.loads((path / ".zattrs").read_text())
-            return attrs if "multiscales" in attrs else None
-    except (OSError, ValueError):
+            return attrs if isinstance(attrs, dict) and "multiscales" in attrs else None
+    except (OSError, ValueError, RecursionError):
         return None
     return None
 
@@ -48,10 +50,11 @@ def ome_attributes(path: str | Path) -> dict | None:
 def is_3d_ome_zarr(path: str | Path) -> bool:
     """True for an OME-Zarr multiscales image with exactly three spatial axes and no others."""
     ome = ome_attributes(path)
-    if not ome or not ome.get("multiscales"):
+    multiscales = ome.get("multiscales") if ome else None
+    if not isinstance(multiscales, list) or not multiscales or not isinstance(multiscales[0], dict):
         return False
-    axes = ome["multiscales"][0].get("axes")
-    if axes is None:  # 0.1-0.3: no axes, the dimensionality decides
+    axes = multiscales[0].get("axes")
+    if not isinstance(axes, list):  # 0.1-0.3: no axes, the dimensionality decides
         return False
     types = [a.get("type", "space") if isinstance(a, dict) else "space" for a in axes]
     return len(types) == 3 and all(t == "space" for t in types)
