@@ -223,6 +223,59 @@ def test_resume_with_an_unreadable_split_is_a_clear_error(tmp_path, capsys, spli
 
 # --------------------------------------------------------------------------- e. other parsers
 
+FIELDS = "iteration,phase,step,loss,lr,dice,seconds"
+
+
+def _row(i: int) -> dict:
+    return {
+        "iteration": i,
+        "phase": "train",
+        "step": "",
+        "loss": 0.5,
+        "lr": 0.001,
+        "dice": 0.8,
+        "seconds": 1.5,
+    }
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "6,train,,0.41",  # a kill while the row was appended: no line end
+        "x,y\n",  # an edited or damaged row
+        "6,train,,0.41,0.001,0.8,1.5,extra,fields\n",
+    ],
+)
+def test_resume_drops_a_metrics_row_cut_short_by_a_kill(tmp_path, tail):
+    import csv
+
+    from napari_c2w.train.rundir import RunDir
+
+    run = RunDir(tmp_path)
+    (tmp_path / "metrics.csv").write_text(
+        f"{FIELDS}\n2,train,,0.5,0.001,0.8,1.5\n4,train,,0.5,0.001,0.8,1.5\n{tail}"
+    )
+    run.truncate_metrics(6)
+    run.log_metrics(_row(6))
+    with open(tmp_path / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["iteration"] for r in rows] == ["2", "4", "6"]
+    assert all(None not in r and None not in r.values() for r in rows)
+
+
+@pytest.mark.parametrize("text", ["itera", ""])
+def test_a_metrics_file_killed_while_its_header_was_written_gets_a_new_one(tmp_path, text):
+    import csv
+
+    from napari_c2w.train.rundir import RunDir
+
+    run = RunDir(tmp_path)
+    (tmp_path / "metrics.csv").write_text(text)
+    run.truncate_metrics(4)
+    run.log_metrics(_row(2))
+    with open(tmp_path / "metrics.csv", newline="") as fh:
+        assert [r["iteration"] for r in csv.DictReader(fh)] == ["2"]
+
 
 @pytest.mark.parametrize(
     ("text", "message"),

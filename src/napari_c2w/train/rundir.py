@@ -7,8 +7,8 @@ already holds one (use ``--resume`` to continue it, or another ``--output``).
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 from pathlib import Path
 
 from .._fs import atomic_write_text
@@ -112,7 +112,7 @@ class RunDir:
 
     def log_metrics(self, row: dict) -> None:
         path = self / METRICS
-        new = not path.exists()
+        new = not path.exists() or path.stat().st_size == 0  # empty: killed before its header
         with open(path, "a", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(row))
             if new:
@@ -120,23 +120,37 @@ class RunDir:
             writer.writerow(row)
 
     def truncate_metrics(self, iteration: int) -> None:
-        """On resume, drop CSV rows written after the checkpoint being resumed."""
+        """On resume, drop CSV rows written after the checkpoint being resumed, and rows that are
+        incomplete: a row a kill cut short (no line end, missing fields) or one edited out of shape.
+        A file whose header was cut short is removed (the next row writes a new one)."""
         path = self / METRICS
         if not path.exists():
             return
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        keep = [r for r in rows if int(r["iteration"]) <= iteration]
-        if len(keep) != len(rows):
-            tmp = path.with_suffix(".csv.tmp")
-            with open(tmp, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(keep)
-            os.replace(tmp, path)
+        text = path.read_text(errors="replace")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+        fields = reader.fieldnames or []
+        header_cut = not rows and not text.endswith(("\n", "\r"))
+        if "iteration" not in fields or header_cut:
+            path.unlink()
+            return
+        if not text.endswith(("\n", "\r")):
+            rows = rows[:-1]  # the last row has no line end: a kill cut it
+        keep = [r for r in rows if _complete(r) and int(r["iteration"]) <= iteration]
+        if len(keep) != len(rows) or not text.endswith(("\n", "\r")):
+            out = io.StringIO(newline="")
+            writer = csv.DictWriter(out, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(keep)
+            atomic_write_text(path, out.getvalue())
 
     def write_status(self, status: dict) -> None:
         atomic_write_text(self / STATUS, json.dumps(status, indent=1, default=str))
+
+
+def _complete(row: dict) -> bool:
+    """A metrics row with every field and no more, its iteration a whole number."""
+    return None not in row and None not in row.values() and str(row.get("iteration", "")).isdigit()
 
 
 def find_checkpoint(source: str | Path, name: str = BEST) -> Path:
