@@ -150,6 +150,31 @@ def test_checkpoint_with_absurdly_many_blocks_is_refused_quickly(tmp_path):
         load_checkpoint(tmp_path / "deep.pt")
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("spacing", "abc", "'spacing' 'abc' is not 3 positive numbers"),
+        ("roi", None, "'roi' None is not 3 positive whole numbers"),
+        ("patch", [1, 2], "'patch' [1, 2] is not 3 positive whole numbers"),
+        ("threshold", "high", "'threshold' 'high' is not a number between 0 and 1"),
+        ("training_data", 5, "'training_data' 5 is not a mapping"),
+        ("intensity_normalisation", [1], "'intensity_normalisation' [1] is not a mapping"),
+    ],
+)
+def test_checkpoint_meta_of_the_wrong_type_is_refused_on_load(tmp_path, key, value, message):
+    import torch
+
+    from napari_c2w.models import build_model, load_checkpoint, save_checkpoint
+
+    path = save_checkpoint(tmp_path / "ok.pt", build_model("tiny"), {"stage": "cavity", "preset": "tiny"})
+    payload = torch.load(path, weights_only=True)
+    payload["meta"][key] = value
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(InputError, match=r"bad\.pt: its meta ") as info:
+        load_checkpoint(tmp_path / "bad.pt")
+    assert message in str(info.value)
+
+
 # --------------------------------------------------------------------------- d. run folders
 
 

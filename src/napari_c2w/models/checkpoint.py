@@ -19,6 +19,7 @@ intensity normalisation, training-data summary, validation metrics, versions and
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import shutil
@@ -329,6 +330,13 @@ def load_checkpoint(
                 f"holds a {stage!r}-stage model, expected stage {' or '.join(map(repr, wanted))}.",
                 "Choose the checkpoint trained for this step.",
             )
+    problem = _meta_problem(meta)
+    if problem:
+        raise InputError(
+            path,
+            f"its meta {problem}, so it cannot be used.",
+            "The file was edited or written by an incompatible version; re-copy it or train it again.",
+        )
     try:
         cls, kwargs = _architecture(meta)
         too_large = size_problem(cls, kwargs)
@@ -344,6 +352,32 @@ def load_checkpoint(
     _check_state(path, model, state)
     model.load_state_dict(state)
     return model.to(map_location).eval(), meta
+
+
+def _meta_problem(meta: dict[str, Any]) -> str | None:
+    """What in ``meta`` the pipeline and training could not use (types, sizes), or None."""
+
+    def triple(value: Any, kind: type) -> bool:
+        return (
+            isinstance(value, list)
+            and len(value) == 3
+            and all(isinstance(v, kind) and not isinstance(v, bool) and 0 < v < math.inf for v in value)
+        )
+
+    if not triple(meta.get("spacing"), int | float):
+        return f"'spacing' {meta.get('spacing')!r} is not 3 positive numbers (mm)"
+    for key in ("roi", "patch"):
+        if (key == "roi" or meta.get(key) is not None) and not triple(meta.get(key), int):
+            return f"{key!r} {meta.get(key)!r} is not 3 positive whole numbers (voxels)"
+    threshold = meta.get("threshold")
+    if threshold is not None and not (
+        isinstance(threshold, int | float) and not isinstance(threshold, bool) and 0 <= threshold <= 1
+    ):
+        return f"'threshold' {threshold!r} is not a number between 0 and 1"
+    for key in ("training_data", "intensity_normalisation", "labels"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            return f"{key!r} {meta[key]!r} is not a mapping"
+    return None
 
 
 def _architecture(meta: dict[str, Any]) -> tuple[type[ResNeXtUNet | DualDecoderUNet], dict[str, Any]]:
