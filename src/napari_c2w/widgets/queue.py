@@ -20,10 +20,10 @@ from qtpy.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
+from .._session import first_use
 from ..io.case import REVIEW_STATUSES
 from ..layers import case_from_layers, case_layers, record_store
 from ..review import queue as q
@@ -36,6 +36,7 @@ from ._common import (
     notify_info,
     reports_errors,
     run_task,
+    scroll_layout,
 )
 from ._review_parts import shortcuts
 
@@ -52,6 +53,7 @@ class QueueWidget(QWidget):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
+        first_use(napari_viewer)
         self.viewer = napari_viewer
         self.last_error: str | None = None
         self.busy = False
@@ -79,7 +81,7 @@ class QueueWidget(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.open_row(row))
         self.position = QLabel("No dataset loaded.")
-        lay = QVBoxLayout(self)
+        lay = scroll_layout(self)
         lay.addWidget(Container(widgets=[self.dataset, self.show_status, self.order, self.annotator]).native)
         lay.addWidget(self._button("Load dataset", self.scan))
         lay.addWidget(self.table)
