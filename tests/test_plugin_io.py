@@ -7,7 +7,7 @@ import pytest
 
 from napari_c2w._reader import napari_get_reader
 from napari_c2w._writer import write_case
-from napari_c2w.errors import InputError
+from napari_c2w.errors import SaveRefused
 from napari_c2w.io.store import read_case_store
 from napari_c2w.layers import case_layers
 from testutils import write_dicom_series
@@ -105,17 +105,17 @@ def test_writer_splits_a_multi_label_layer_by_the_value_map(tmp_path, small_case
 def test_writer_refuses_a_structure_layer_holding_several_values(tmp_path, small_case):
     lab = small_case.labels
     two = np.where(lab["cavity"], 1, np.where(lab["wall"], 2, 0)).astype(np.uint8)
-    with pytest.raises(InputError, match=r"'cavity'.*values 1, 2"):
+    with pytest.raises(SaveRefused, match=r"'cavity'.*values 1, 2"):
         write_case(str(tmp_path / "b.ome.zarr"), [_image(small_case), _labels(two, "cavity")])
     assert not (tmp_path / "b.ome.zarr").exists()
 
 
 def test_writer_refuses_layers_it_cannot_place(tmp_path, small_case):
     odd = small_case.labels["wall"].astype(np.uint8) * 7
-    with pytest.raises(InputError, match=r"'Labels'.*7"):
+    with pytest.raises(SaveRefused, match=r"'Labels'.*7"):
         write_case(str(tmp_path / "b.ome.zarr"), [_image(small_case), _labels(odd, "Labels")])
     both = [_labels(small_case.labels["wall"], "wall"), _labels(small_case.labels["wall"], "wall [1]")]
-    with pytest.raises(InputError, match=r"'wall', 'wall \[1\]'"):
+    with pytest.raises(SaveRefused, match=r"'wall', 'wall \[1\]'"):
         write_case(str(tmp_path / "b.ome.zarr"), [_image(small_case), *both])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from .errors import SaveRefused
 from .io.case import provenance_entry
 from .io.store import STORE_SUFFIX, StoreConflict, write_case_store
 from .layers import case_from_layers, record_store
@@ -34,13 +35,20 @@ def write_case(path: str, layer_data: list[tuple]) -> list[str]:
     (a napari-c2w command or another napari session saved it), nothing is written and
     :class:`~napari_c2w.io.store.StoreConflict` says how to keep the edit. It is an ``OSError``:
     napari shows it, while it would swallow a ``ValueError`` as "no writer found". After a save
-    the layers record the new revision, so saving them again works.
+    the layers record the new revision, so saving them again works. Layers it cannot save raise
+    :class:`~napari_c2w.errors.SaveRefused` for the same reason.
     """
     images = [d for d in layer_data if d[2] == "image"]
     if len(images) != 1:
-        raise ValueError(f"select exactly one image layer to save as a case store (got {len(images)})")
+        raise SaveRefused(
+            f"{path}: select exactly one image layer (with its label layers) to save as a case store; "
+            f"{len(images)} image layers were selected."
+        )
     labels = [d for d in layer_data if d[2] == "labels"]
-    case = case_from_layers(images[0], labels)
+    try:
+        case = case_from_layers(images[0], labels)
+    except ValueError as err:  # InputError included: napari would hide it as "not a valid writer"
+        raise SaveRefused(f"{path}: nothing was saved. {err}") from None
     path = store_name(path)
     entry = provenance_entry("napari save", structures=case.structures)
     try:

@@ -22,3 +22,11 @@ class InputError(C2WError, ValueError):
 
 class StoreError(C2WError, OSError):
     """A case store cannot be read or written safely."""
+
+
+class SaveRefused(C2WError, RuntimeError):
+    """napari's writer refused the layers it was given (the message says which and why).
+
+    Not a ``ValueError``: napari takes a writer's ``ValueError`` for "this writer does not apply"
+    and shows "not a valid writer" instead of the message.
+    """

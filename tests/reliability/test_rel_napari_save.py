@@ -99,3 +99,22 @@ def test_napari_shows_the_conflict_instead_of_no_writer(store):
     with pytest.raises(StoreConflict, match=r"t\.ome\.zarr"):
         save_layers(str(store), layers, plugin="napari-c2w")
     assert read_case_store(store).labels["cavity"][1, 1, 1:4].tolist() == [1, 1, 0]
+
+
+def test_napari_shows_why_the_writer_refused_the_layers(store):
+    """A layer the writer cannot place (value 7) or two images: the plugin's own message, not
+    napari's "not a valid writer" (which is what a ValueError turns into)."""
+    from napari.layers import Layer
+    from napari.plugins.io import save_layers
+    from npe2 import PluginManager
+
+    from napari_c2w.errors import SaveRefused
+
+    PluginManager.instance().discover()
+    layers = [Layer.create(*t) for t in read_layers(str(store))]
+    odd = Layer.create(np.full(layers[0].data.shape, 7, np.uint8), {"name": "mystery"}, "labels")
+    with pytest.raises(SaveRefused, match="mystery"):
+        save_layers(str(store), [*layers, odd], plugin="napari-c2w")
+    two_images = [*(layer.as_layer_data_tuple() for layer in layers), (layers[0].data, {}, "image")]
+    with pytest.raises(SaveRefused, match="exactly one image layer"):  # napari filters it; a script may not
+        write_case(str(store), two_images)
