@@ -58,3 +58,19 @@ def test_the_blocker_blocks():
         [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=300
     )
     assert result.returncode != 0 and "blocked: headless install" in result.stderr
+
+
+def test_semisynthetic_cases_count_as_synthetic_wall_labels():
+    from napari_c2w.infer.models import synthetic_label_caveat, synthetic_labels_only
+    from napari_c2w.io.case import has_synthetic_wall, semisynthetic_case_id
+
+    assert has_synthetic_wall(semisynthetic_case_id("06SR5RBREL16DQ6M8LWS", 5000))
+    assert has_synthetic_wall("phantom_0003") and not has_synthetic_wall("06SR5RBREL16DQ6M8LWS")
+    assert not has_synthetic_wall("-ss12") and not has_synthetic_wall("case-ssx")
+    meta = {"training_data": {"train_cases": ["phantom_0001", "AB-ss3"]}}
+    assert synthetic_labels_only(meta) is True
+    meta["training_data"]["train_cases"].append("REALWALL01")
+    assert synthetic_labels_only(meta) is False
+    assert synthetic_labels_only({}) is None
+    assert synthetic_label_caveat({"wall": {"synthetic_labels_only": False}}) == ""
+    assert "wall model never saw" in synthetic_label_caveat({"wall": {"synthetic_labels_only": True}})

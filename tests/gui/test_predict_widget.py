@@ -167,3 +167,24 @@ def test_layers_the_widgets_add_keep_the_image_units(make_napari_viewer, qtbot, 
     assert len(added) == 4
     for layer in added:
         assert layer.units == image.units and tuple(layer.axis_labels) == ("z", "y", "x"), layer.name
+
+
+def test_scar_burden_comes_with_its_caveat_for_the_bundled_models():
+    """The bundled wall and scar learnt from phantoms and semi-synthetic copies of real scans:
+    no real wall or scar label. The burden line says so where it is shown."""
+    import numpy as np
+
+    from napari_c2w.infer import load_model_set
+    from napari_c2w.widgets.predict import results_text
+
+    models = load_model_set()
+    pred = _fake_prediction({}, {})
+    wall = np.zeros((4, 4, 4), np.uint8)
+    wall[1:3] = 1
+    scar = np.zeros_like(wall)
+    scar[1, 1] = 1
+    pred.labels = {"wall": wall, "scar": scar}
+    pred.models = {name: models[name].describe() for name in ("cavity", "wall", "scar")}
+    assert pred.models["wall"]["phantom_only"] is False  # semi-synthetic copies joined: not "phantoms only"
+    text = results_text(pred)
+    assert "Scar burden" in text and "never saw a real wall or scar label" in text

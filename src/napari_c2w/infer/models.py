@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from ..io.case import has_synthetic_wall
 from ..stages import ALTERNATES, PIPELINE_STAGES
 from ..weights import bundled_checkpoint
 
@@ -41,15 +42,57 @@ class StageModel:
             "napari_c2w_version": self.meta.get("napari_c2w_version"),
             "created": self.meta.get("created"),
             "phantom_only": phantom_only(self.meta),
+            "synthetic_labels_only": synthetic_labels_only(self.meta),
         }
+
+
+def _train_cases(meta: dict) -> list | None:
+    return (meta.get("training_data") or {}).get("train_cases") if isinstance(meta, dict) else None
 
 
 def phantom_only(meta: dict) -> bool | None:
     """Whether a checkpoint was trained on phantoms only (None: its training cases are unknown)."""
-    cases = (meta.get("training_data") or {}).get("train_cases") if isinstance(meta, dict) else None
-    if not cases:
-        return None
-    return all(str(c).startswith("phantom") for c in cases)
+    cases = _train_cases(meta)
+    return all(str(c).startswith("phantom") for c in cases) if cases else None
+
+
+def synthetic_labels_only(meta: dict) -> bool | None:
+    """Whether every wall and scar label a checkpoint learnt from was synthetic: phantoms and
+    semi-synthetic copies of real scans (None: its training cases are unknown).
+
+    True for the bundled wall and scar: no real wall or scar label was available to train them.
+    """
+    cases = _train_cases(meta)
+    return all(has_synthetic_wall(c) for c in cases) if cases else None
+
+
+def synthetic_label_caveat(models: dict) -> str:
+    """What to say beside a wall thickness or scar burden measured on these predictions.
+
+    Args:
+        models: a prediction's model records (``Prediction.models`` or a provenance entry's
+            ``models``: stage name -> :meth:`StageModel.describe`).
+
+    Returns:
+        '' when the wall and scar models learnt from real labels (or are unknown), else the caveat.
+    """
+    synthetic = sorted(
+        {
+            name.split("_")[0]
+            for name, record in (models or {}).items()
+            if name.split("_")[0] in ("wall", "scar")
+            and isinstance(record, dict)
+            and (record.get("synthetic_labels_only") or record.get("phantom_only"))
+        }
+    )
+    if not synthetic:
+        return ""
+    what = " and ".join(synthetic)
+    return (
+        f"Caveat: the {what} model{'s' if len(synthetic) > 1 else ''} never saw a real wall or scar "
+        "label (trained on phantoms and semi-synthetic copies of real scans): read wall thickness "
+        "and scar burden as rough estimates, and check the wall before quoting them."
+    )
 
 
 def _is_bundled(path: Path) -> bool:

@@ -89,6 +89,22 @@ def plain_case_id(text: object, default: str = "case") -> str:
     return name if case_id_problem(name) is None else default
 
 
+#: A semi-synthetic copy of a real case (:mod:`napari_c2w.phantom.semisynth`) is named
+#: ``<case>-ss<seed>``: a real image and cavity, with a synthetic wall and scar.
+SEMISYNTHETIC_SUFFIX = "-ss"
+
+
+def semisynthetic_case_id(case_id: str, seed: int) -> str:
+    return f"{case_id}{SEMISYNTHETIC_SUFFIX}{int(seed)}"
+
+
+def has_synthetic_wall(case_id: object) -> bool:
+    """Whether a training case's wall and scar labels are synthetic (a phantom or a semi-synthetic copy)."""
+    text = str(case_id)
+    stem, sep, seed = text.rpartition(SEMISYNTHETIC_SUFFIX)
+    return text.startswith("phantom") or bool(sep and stem and seed.isdigit())
+
+
 def now_iso() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 

@@ -26,7 +26,7 @@ import dataclasses
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..io.case import Case, provenance_entry
+from ..io.case import Case, provenance_entry, semisynthetic_case_id
 from ..io.volume import Volume
 from .fields import F32, Field, smooth_field
 
@@ -232,7 +232,7 @@ def semi_synthetic_case(case: Case, seed: int, opts: SemiSynthOptions | None = N
     return Case(
         Volume(out.astype(np.float32), spacing, case.image.origin, case.image.direction),
         labels,
-        case_id=f"{case.case_id}-ss{seed}",
+        case_id=semisynthetic_case_id(case.case_id, seed),
         sources={"image": f"semi-synthetic from {case.case_id}"},
         provenance=[*case.provenance, entry],
     )

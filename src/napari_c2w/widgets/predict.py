@@ -23,6 +23,7 @@ from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from .._session import first_use
+from ..infer.models import synthetic_label_caveat
 from ..infer.quality import FLAG_AT
 from ..labels import LABELS, to_layer
 from ..layers import WRITTEN_KEY, checksum, label_colormap
@@ -39,10 +40,6 @@ from ._common import (
 )
 
 BUNDLED, FOLDER, FINE_TUNED = "bundled", "folder...", "fine-tuned run"
-CAVEAT = (
-    "Caveat: the {what} model(s) were trained on phantoms only (never on real wall or scar "
-    "labels); read wall thickness and scar burden as rough estimates."
-)
 
 
 class _Progress(QObject):
@@ -288,9 +285,9 @@ def results_text(prediction) -> str:
     if wall is not None and scar is not None and (wall | scar).any():
         burden = 100.0 * np.count_nonzero(scar) / np.count_nonzero(wall | scar)
         lines.append(f"Scar burden {burden:.1f} % of the wall.")
-    phantom = [s for s in ("wall", "scar") if prediction.models.get(s, {}).get("phantom_only")]
-    if phantom:
-        lines.append(CAVEAT.format(what=" and ".join(phantom)))
+        caveat = synthetic_label_caveat(prediction.models)
+        if caveat:
+            lines.append(caveat)
     sigma = prediction.roi.get("denoise_sigma_mm")
     if sigma:
         lines.append(

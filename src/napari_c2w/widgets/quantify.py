@@ -11,6 +11,7 @@ from napari.layers import Labels
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 from .._session import first_use
+from ..infer.models import synthetic_label_caveat
 from ..labels import STRUCTURES
 from ..layers import WRITTEN_KEY, structure_of_layer_name
 from ..review.measure import Measurement, measure
@@ -162,21 +163,10 @@ def thickness_colormap():
 
 
 def caveat(*layers) -> str:
-    """A warning when wall or scar come from models that never saw real wall or scar labels."""
-    phantom = []
+    """A warning when wall or scar come from models that never saw a real wall or scar label."""
+    models: dict = {}
     for layer in layers:
         record = None if layer is None else layer.metadata.get(WRITTEN_KEY)
-        if record is None:
-            continue
-        structure = record.get("structure")
-        for entry in record.get("provenance", []):
-            if structure in ("wall", "scar") and entry.get("models", {}).get(structure, {}).get(
-                "phantom_only"
-            ):
-                phantom.append(structure)
-    if not phantom:
-        return ""
-    return (
-        f"Caveat: the {' and '.join(sorted(set(phantom)))} model(s) were trained on phantoms only; "
-        "wall thickness and scar burden here are rough estimates."
-    )
+        for entry in (record or {}).get("provenance", []):
+            models.update({k: v for k, v in entry.get("models", {}).items() if k == record.get("structure")})
+    return synthetic_label_caveat(models)
