@@ -212,7 +212,10 @@ def test_small_gzip_nrrd_declaring_gigabytes_is_refused_before_reading(tmp_path)
     head = b"NRRD0004\ntype: uint8\ndimension: 3\nsizes: 1200 1200 1200\nencoding: gzip\n\n"
     path.write_bytes(head + gzip.compress(bytes(100_000)))
     started = time.monotonic()
-    with pytest.raises(InputError, match=r"bomb\.nrrd: declares 1728000000 bytes of voxel data"):
+    with pytest.raises(
+        InputError,
+        match=r"bomb\.nrrd: declares 1(728000000 bytes of voxel data|\.7 GB of voxels, more than fits)",
+    ):
         read_volume(path)
     assert time.monotonic() - started < 5
 
@@ -222,7 +225,9 @@ def test_declared_size_is_checked_against_available_memory(tmp_path, tiny_case, 
 
     path = write_volume(tiny_case.image, tmp_path / "img.nrrd")
     monkeypatch.setattr(filecheck, "available_memory", lambda: 4000)
-    with pytest.raises(InputError, match=r"img\.nrrd: declares .* more than the 0\.0 GB of memory available"):
+    with pytest.raises(
+        InputError, match=r"img\.nrrd: declares .* more than fits in the 0\.0 GB of memory available"
+    ):
         read_volume(path)
 
 

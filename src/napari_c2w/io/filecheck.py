@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 
 from ..errors import InputError
-from .headers import read_header
+from .headers import Header, read_header
 
 _COPY_AGAIN = "The file is truncated or corrupt; copy it again from its source."
 
@@ -124,7 +124,7 @@ def _check_header(path: Path) -> None:
         held = sum(sizes.values()) - len(sizes) * (header.skip or 0)
         names = ", ".join(str(f) for f in list(sizes)[:3]) + (", ..." if len(sizes) > 3 else "")
         where = f"its data file{'s' if len(sizes) > 1 else ''} ({names})"
-        files, offset = list(sizes), header.skip or 0
+        files, offset = list(sizes), 0
     else:
         held = path.stat().st_size - header.offset
         where, files, offset = "the file", [path], header.offset
@@ -134,27 +134,34 @@ def _check_header(path: Path) -> None:
         if held < header.expected or (exact and held != header.expected):
             raise InputError(
                 path,
-                f"{declared} but {where} hold {held}.",
+                f"{declared} but {where} hold{'s' if len(files) == 1 else ''} {held}.",
                 _COPY_AGAIN if held < header.expected else "Check that the header names the right data file.",
             )
     elif header.encoding in ("gzip", "zlib"):
-        if header.expected > _MAX_RATIO * held + (64 << 10):
-            raise InputError(
-                path,
-                f"{declared}, but the {held} compressed bytes of {where} cannot hold them "
-                f"(gzip packs at most {_MAX_RATIO}:1); nothing was read.",
-                "The header is damaged or the data truncated; copy the file again from its source.",
-            )
-        total = 0
-        for f in files:
-            total += _inflated_bytes(path, f, offset, header.expected - total)
-        if total < header.expected:
-            raise InputError(
-                path,
-                f"{declared} but {where} decompress to {total} "
-                f"({100 * total / header.expected:.0f}% present).",
-                _COPY_AGAIN,
-            )
+        _check_compressed(header, held, where, files, offset)
+
+
+def _check_compressed(header: Header, held: int, where: str, files: list[Path], offset: int) -> None:
+    """A gzip/zlib-encoded volume: its compressed bytes can hold what it declares, and inflate to it."""
+    path, declared = header.path, f"declares {header.expected} bytes of voxel data"
+    if header.expected > _MAX_RATIO * held + (64 << 10):
+        raise InputError(
+            path,
+            f"{declared}, but the {held} compressed bytes of {where} cannot hold them "
+            f"(gzip packs at most {_MAX_RATIO}:1); nothing was read.",
+            "The header is damaged or the data truncated; copy the file again from its source.",
+        )
+    if header.skip != 0:
+        return  # skipped lines or bytes: where the stream starts is SimpleITK's to find
+    total = 0
+    for f in files:
+        total += _inflated_bytes(path, f, offset, header.expected - total)
+    if total < header.expected:
+        raise InputError(
+            path,
+            f"{declared} but {where} decompress to {total} ({100 * total / header.expected:.0f}% present).",
+            _COPY_AGAIN,
+        )
 
 
 #: deflate's largest compression ratio (a long run of one byte)
@@ -164,21 +171,22 @@ _MAX_RATIO = 1032
 def _inflated_bytes(header: Path, path: Path, offset: int, limit: int) -> int:
     """The bytes the gzip/zlib stream(s) in ``path`` after ``offset`` inflate to (counting stops at
     ``limit``, so a bomb is never inflated further than the header declares)."""
-    total = 0
+    total, pending = 0, b""
     inflate = zlib.decompressobj(47)  # gzip or zlib header, detected
     try:
         with open(path, "rb") as fh:
             fh.seek(offset)
             while total < limit:
-                chunk = inflate.unconsumed_tail or fh.read(1 << 16)
+                chunk = inflate.unconsumed_tail or pending or fh.read(1 << 16)
+                pending = b""
                 if not chunk:
                     break
                 total += len(inflate.decompress(chunk, 1 << 20))
-                if inflate.eof:  # concatenated gzip members are allowed
-                    rest = inflate.unused_data
+                if inflate.eof:  # another gzip member may follow; anything else ends the data
+                    pending = inflate.unused_data or fh.read(1 << 16)
+                    if not pending.startswith(b"\x1f\x8b"):
+                        break
                     inflate = zlib.decompressobj(47)
-                    if rest:
-                        total += len(inflate.decompress(rest, 1 << 20))
     except zlib.error as err:
         where = "" if path == header else f" (data file {path})"
         raise InputError(
@@ -222,19 +230,19 @@ def check_memory(
         InputError: it declares more than fits.
     """
     subject = f"{what} declares" if what else "declares"
+    memory = available_memory()
+    if memory is not None and expected * copies > memory:
+        raise InputError(
+            path,
+            f"{subject} {expected / 1e9:.1f} GB of voxels, more than fits in the {memory / 1e9:.1f} GB "
+            f"of memory available now (reading holds {copies} cop{'y' if copies == 1 else 'ies'}); "
+            "the header is probably damaged.",
+            "Check the sizes in the file header, or free memory and try again.",
+        )
     if voxels is not None and voxels > MAX_VOXELS:
         raise InputError(
             path,
             f"{subject} {voxels:,} voxels, more than any MRI volume ({MAX_VOXELS:,}); the header is "
             "probably damaged.",
             "Check the sizes in the file header.",
-        )
-    memory = available_memory()
-    if memory is not None and expected * copies > memory:
-        raise InputError(
-            path,
-            f"{subject} {expected / 1e9:.1f} GB of voxels; reading {'them' if copies == 1 else 'needs'} "
-            f"{'' if copies == 1 else f'{copies * expected / 1e9:.1f} GB, '}more than the "
-            f"{memory / 1e9:.1f} GB of memory available now; the header is probably damaged.",
-            "Check the sizes in the file header, or free memory and try again.",
         )

@@ -106,7 +106,7 @@ def _nrrd(path: Path) -> Header | None:
     listed: list[str] | None = None
     offset = 0
     with open(path, "rb") as fh:
-        if not fh.read(4) == b"NRRD":
+        if fh.read(4) != b"NRRD":
             return None
         fh.seek(0)
         lines = _lines(path, fh)
