@@ -67,12 +67,32 @@ def test_edited_labels_are_not_replaced_without_asking(qtbot, widget):
     w.confirm_replace = lambda names: asked.append(names) or False
     _run(qtbot, w)
     assert asked == [["wall"]]
-    np.testing.assert_array_equal(viewer.layers["wall"].data, edited)
-    assert "wall (prediction)" in viewer.layers
-    viewer.layers.remove("wall (prediction)")  # back to the edited layer as the latest result
+    np.testing.assert_array_equal(viewer.layers["wall (corrected)"].data, edited)
+    (new,) = [ly.name for ly in viewer.layers if ly.name.startswith("wall (prediction ")]
+    viewer.layers.remove(new)  # back to the edited layer as the latest result
     w.confirm_replace = lambda names: True
     _run(qtbot, w)
-    assert viewer.layers["wall"].data[0, 0, 0] != 2 or not edited.any()
+    assert viewer.layers["wall (corrected)"].data[0, 0, 0] != 2 or not edited.any()
+
+
+def test_after_keeping_edits_the_defaults_are_the_corrections(qtbot, widget):
+    """Export and Quantify default to the annotator's corrected layer, not the newer unedited run,
+    and the names say which is which."""
+    from napari_c2w.widgets.export import ExportWidget
+    from napari_c2w.widgets.quantify import QuantifyWidget
+
+    viewer, w = widget
+    _run(qtbot, w)
+    viewer.layers["cavity"].data[0, 0, 0] = 1  # a correction
+    viewer.layers["cavity"].refresh()
+    w.confirm_replace = lambda names: False  # keep my edits
+    _run(qtbot, w)
+    assert "cavity (corrected)" in viewer.layers
+    assert [ly.name for ly in viewer.layers if ly.name.startswith("cavity (prediction ")]
+    for picker in (ExportWidget(viewer), QuantifyWidget(viewer)):
+        assert picker.cavity.value.name == "cavity (corrected)"
+        assert picker.wall.value.name.startswith("wall")  # the latest run's wall (not edited)
+        assert "cavity: your corrections" in picker.defaults.describe()
 
 
 def test_no_image_is_a_notification_not_a_crash(make_napari_viewer):

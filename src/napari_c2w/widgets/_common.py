@@ -183,19 +183,33 @@ def written_record(layer) -> dict | None:
     return None if layer is None else layer.metadata.get(WRITTEN_KEY)
 
 
-def default_structure_layers(layers) -> dict[str, Any]:
-    """One consistent default layer per structure, never mixing a prediction with other labels.
+def is_corrected(layer) -> bool:
+    """Whether an annotator changed a layer Segment wrote (its data no longer match the record)."""
+    from ..layers import checksum
 
-    With predicted layers present, the latest Segment run's layers are chosen for every
-    structure it made; otherwise layers named after the structure (exact name first).
+    record = written_record(layer)
+    return record is not None and record.get("checksum") != checksum(layer.data)
+
+
+def default_structure_layers(layers) -> dict[str, Any]:
+    """One default layer per structure: the annotator's corrections first, never reference labels
+    mixed with predictions.
+
+    With predicted layers present, each structure gets its newest corrected layer (a prediction
+    an annotator edited, kept when Segment ran again), else the latest Segment run's layer;
+    otherwise layers named after the structure (exact name first).
     """
     predicted = [ly for ly in layers if written_record(ly)]
     if predicted:
         run = max(predicted, key=lambda ly: written_record(ly).get("time", ""))
         latest = written_record(run).get("run")
-        return {
+        picks = {
             written_record(ly)["structure"]: ly for ly in predicted if written_record(ly).get("run") == latest
         }
+        for ly in sorted(predicted, key=lambda ly: written_record(ly).get("time", "")):
+            if is_corrected(ly):
+                picks[written_record(ly)["structure"]] = ly
+        return picks
     out = {}
     for structure in STRUCTURES:
         exact = [ly for ly in layers if ly.name == structure]
@@ -234,6 +248,18 @@ class StructureDefaults:
             return "No labels chosen."
         runs = {(written_record(ly) or {}).get("run") for ly in chosen.values()}
         names = ", ".join(chosen)
+        corrected = [s for s, ly in chosen.items() if is_corrected(ly)]
+        if corrected and None not in runs:
+            rest = [s for s in chosen if s not in corrected]
+            text = f"{', '.join(corrected)}: your corrections"
+            if rest:
+                when = (written_record(chosen[rest[0]]) or {}).get("time", "")[11:19]
+                text += (
+                    f"; {', '.join(rest)}: the prediction of {when}"
+                    if len(runs) == 1
+                    else (f"; {', '.join(rest)}: predictions")
+                )
+            return text + "."
         if runs == {None}:
             return f"{names}: labels layers not made by Segment (e.g. reference or loaded labels)."
         if len(runs) == 1:

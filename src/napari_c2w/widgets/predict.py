@@ -29,6 +29,7 @@ from ..labels import LABELS, to_layer
 from ..layers import WRITTEN_KEY, checksum, label_colormap
 from ..noise import TARGET as NOISE_TARGET
 from ._common import (
+    is_corrected,
     layer_combo,
     layer_id,
     notify_error,
@@ -59,6 +60,7 @@ class PredictWidget(QWidget):
         self.result = None
         self.fine_tuned: list[Path] = []
         self.geometry_warning = ""
+        self._kept: set[str] = set()  # structures whose corrected layer was kept in the last run
         first_use(napari_viewer)
         self._cancel = threading.Event()
         self.image = layer_combo(napari_viewer, Image, "image")
@@ -176,9 +178,14 @@ class PredictWidget(QWidget):
         now = datetime.datetime.now().isoformat(timespec="microseconds")  # orders runs
         run = {"run": uuid.uuid4().hex[:12], "time": now}
         targets = {s: self._target(s, image) for s in prediction.labels}
-        edited = [t.name for t in targets.values() if t is not None and self._edited(t)]
+        edited = [t.name for t in targets.values() if t is not None and is_corrected(t)]
+        self._kept = set()
         if edited and not self.confirm_replace(edited):
-            targets = {s: (None if t is not None and t.name in edited else t) for s, t in targets.items()}
+            self._kept = {s for s, t in targets.items() if t is not None and t.name in edited}
+            for t in targets.values():  # kept: say so in the name, the new run is "(prediction ...)"
+                if t is not None and t.name in edited and "(corrected)" not in t.name:
+                    t.name = f"{t.name.replace(' (prediction)', '')} (corrected)"
+            targets = {s: (None if t is not None and is_corrected(t) else t) for s, t in targets.items()}
         # replace in place first, then add: each added layer finds the others already in the new run
         order = sorted(prediction.labels, key=lambda n: targets[n] is None)
         for name in order:
@@ -196,10 +203,6 @@ class PredictWidget(QWidget):
             and r.get("image") == str(layer_id(image))
         ]
         return max(mine, key=lambda ly: written_record(ly).get("time", ""), default=None)
-
-    @staticmethod
-    def _edited(layer) -> bool:
-        return written_record(layer).get("checksum") != checksum(layer.data)
 
     def confirm_replace(self, names: list[str]) -> bool:
         """Ask before replacing layers an annotator changed (tests replace this method)."""
@@ -227,7 +230,11 @@ class PredictWidget(QWidget):
         taken = {ly.name for ly in self.viewer.layers}
         layer = self.viewer.add_labels(  # with its record: widgets pick defaults as it arrives
             data,
-            name=structure if structure not in taken else f"{structure} (prediction)",
+            name=(
+                f"{structure} (prediction {record['time'][11:19]})"
+                if structure in taken or structure in self._kept
+                else structure
+            ),
             **placed_like(image),
             opacity=0.6,
             colormap=label_colormap(structure),
