@@ -215,7 +215,7 @@ class AtomicFiles:
 
     :meth:`temp` hands out a temporary path next to its final one (:func:`temp_name`; with
     ``keep_name``: ``<that folder>/<final name>``, for writers that pick the format from the
-    extension: SimpleITK, slicerio, meshio). Leaving the ``with`` block without an error
+    extension: SimpleITK, slicerio). Leaving the ``with`` block without an error
     commits:
 
     1. every temporary is fsynced and checked: not empty, then its ``verify`` callback (e.g.

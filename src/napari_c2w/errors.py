@@ -30,3 +30,7 @@ class SaveRefused(C2WError, RuntimeError):
     Not a ``ValueError``: napari takes a writer's ``ValueError`` for "this writer does not apply"
     and shows "not a valid writer" instead of the message.
     """
+
+
+class MissingDependency(C2WError, ImportError):
+    """An optional dependency a function needs is not installed (the message says what to install)."""

@@ -72,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    if args.surface_dir is not None:
+        from ..surface.export import require_vtk
+
+        require_vtk(args.surface_format)  # before any case is read
     make_output_folder(args.output.parent)
     stores = find_stores(args.target)
     refs: dict[str, Path] = {}

@@ -46,7 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         nargs="+",
         choices=FORMATS,
         default=list(FORMATS),
-        help="files written per case with --surface-dir (default: all)",
+        help="files written per case with --surface-dir (default: all; vtk, vtp and ply need VTK: "
+        "the [surface] extra)",
     )
 
 
