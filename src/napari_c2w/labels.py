@@ -26,6 +26,22 @@ COLORS: dict[str, tuple[int, int, int, int]] = {
     "scar": (255, 220, 40, 255),
 }
 
+#: A DICOM coded concept: (coding scheme, code value, code meaning).
+Code = tuple[str, str, str]
+LEFT_ATRIUM: Code = ("SCT", "82471001", "Left atrium")
+ANATOMICAL_STRUCTURE: Code = ("SCT", "123037004", "Anatomical Structure")
+
+#: Each structure as DICOM/SNOMED CT codes: segmentation category, type and anatomic region (or
+#: None), as DICOM SEG and 3D Slicer's terminology ("Segmentation category and type - DICOM
+#: master list") code segments. Left atrium, Anatomical Structure, Tissue and Scar tissue are
+#: entries of Slicer's DICOM master list; Myocardium (74281007) is SNOMED CT's myocardium
+#: structure, the code DICOM's cardiac segmentation types use; wall and scar lie in the left atrium.
+TERMINOLOGY: dict[str, tuple[Code, Code, Code | None]] = {
+    "cavity": (ANATOMICAL_STRUCTURE, LEFT_ATRIUM, None),
+    "wall": (ANATOMICAL_STRUCTURE, ("SCT", "74281007", "Myocardium"), LEFT_ATRIUM),
+    "scar": (("SCT", "85756007", "Tissue"), ("SCT", "12402003", "Scar tissue"), LEFT_ATRIUM),
+}
+
 #: Label files of the public challenges and the structure each one holds.
 CHALLENGE_LABEL_FILES: dict[str, str] = {
     "laendo.nrrd": "cavity",  # 2018 LA segmentation challenge (Utah)

@@ -82,6 +82,38 @@ def test_slicer_segmentation_read_back_with_slicerio(tmp_path, overlapping):
     assert (tmp_path / "ball.nrrd").is_file()
 
 
+LEFT_ATRIUM = ["SCT", "82471001", "Left atrium"]
+
+
+def test_slicer_segments_carry_dicom_terminology(tmp_path, overlapping):
+    """Slicer showed three untyped segments; each now has its DICOM/SNOMED CT terminology entry."""
+    import nrrd
+    import slicerio
+
+    export_cases([overlapping], tmp_path, "seg.nrrd")
+    seg = slicerio.read_segmentation(str(tmp_path / "ball.seg.nrrd"))
+    terms = {s["id"]: s["terminology"] for s in seg["segments"]}
+    assert set(terms) == {"cavity", "wall", "scar"}
+    for term in terms.values():
+        assert term["contextName"] == "Segmentation category and type - DICOM master list"
+    anatomy = ["SCT", "123037004", "Anatomical Structure"]
+    assert terms["cavity"]["category"] == anatomy and terms["cavity"]["type"] == LEFT_ATRIUM
+    assert terms["wall"]["category"] == anatomy
+    assert terms["wall"]["type"] == ["SCT", "74281007", "Myocardium"]
+    assert terms["scar"]["category"] == ["SCT", "85756007", "Tissue"]
+    assert terms["scar"]["type"] == ["SCT", "12402003", "Scar tissue"]
+    for s in ("wall", "scar"):  # of the left atrium
+        assert terms[s]["anatomicContextName"] == "Anatomic codes - DICOM master list"
+        assert terms[s]["anatomicRegion"] == LEFT_ATRIUM
+    # the tag as Slicer parses it (category~type~modifier~anatomic context~region~region modifier)
+    header = nrrd.read_header(str(tmp_path / "ball.seg.nrrd"))
+    cavity = next(k for k, v in header.items() if k.endswith("_ID") and v == "cavity").removesuffix("_ID")
+    assert (
+        "TerminologyEntry:Segmentation category and type - DICOM master list~SCT^123037004^Anatomical "
+        "Structure~SCT^82471001^Left atrium~^^~Anatomic codes - DICOM master list~^^~^^"
+    ) in header[f"{cavity}_Tags"].split("|")
+
+
 def _cases(small_case, n):
     return [Case(small_case.image, dict(small_case.labels), case_id=f"la_{k:03d}") for k in range(n)]
 

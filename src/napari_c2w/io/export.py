@@ -39,7 +39,7 @@ import numpy as np
 
 from .._fs import AtomicFiles, confined, fsync_dir
 from ..errors import InputError
-from ..labels import COLORS, LABELS, STRUCTURES
+from ..labels import COLORS, LABELS, STRUCTURES, TERMINOLOGY
 from .case import Case
 from .volume import Volume, write_volume
 
@@ -137,7 +137,8 @@ def ijk_to_lps(volume: Volume) -> np.ndarray:
 
 
 class SlicerSegmentation(ExportFormat):
-    """``<case>.nrrd`` image and ``<case>.seg.nrrd``: named, coloured 3D Slicer segments (slicerio)."""
+    """``<case>.nrrd`` image and ``<case>.seg.nrrd``: named, coloured 3D Slicer segments (slicerio),
+    each with its DICOM/SNOMED CT terminology entry (:func:`slicer_terminology`)."""
 
     name = "seg.nrrd"
     help = "3D Slicer: <case>.nrrd + <case>.seg.nrrd with named, coloured segments (overlaps kept)"
@@ -153,7 +154,11 @@ class SlicerSegmentation(ExportFormat):
         for s in present:
             rgba = np.asarray(COLORS[s][:3], float) / 255.0
             mask = (np.asarray(case.labels[s]) != 0).transpose(2, 1, 0)
-            slicerio.add_segment(seg, mask, {"id": s, "name": s, "color": [float(c) for c in rgba]})
+            slicerio.add_segment(
+                seg,
+                mask,
+                {"id": s, "name": s, "color": [float(c) for c in rgba], "terminology": slicer_terminology(s)},
+            )
         if not present:  # slicerio writes no file without a segment array; keep an empty labelmap
             seg["voxels"] = np.zeros(shape_ijk, np.uint8)
         with AtomicFiles(overwrite=overwrite, crash="export") as files:
@@ -161,6 +166,27 @@ class SlicerSegmentation(ExportFormat):
             tmp = files.temp(seg_path, keep_name=True, verify=lambda p: _check_segmentation(p, seg))
             slicerio.write_segmentation(str(tmp), seg)
         return Exported(case.case_id, present, [image, seg_path])
+
+
+#: The terminology context of :data:`napari_c2w.labels.TERMINOLOGY` in 3D Slicer.
+SLICER_CONTEXT = "Segmentation category and type - DICOM master list"
+SLICER_ANATOMIC_CONTEXT = "Anatomic codes - DICOM master list"
+
+
+def slicer_terminology(structure: str) -> dict:
+    """The segment's ``terminology`` for slicerio (written as Slicer's ``TerminologyEntry`` tag):
+    the structure's DICOM/SNOMED CT category, type and anatomic region
+    (:data:`napari_c2w.labels.TERMINOLOGY`), so Slicer shows what the segment is."""
+    category, kind, region = TERMINOLOGY[structure]
+    term = {
+        "contextName": SLICER_CONTEXT,
+        "category": list(category),
+        "type": list(kind),
+        "anatomicContextName": SLICER_ANATOMIC_CONTEXT,
+    }
+    if region is not None:
+        term["anatomicRegion"] = list(region)
+    return term
 
 
 def _check_segmentation(path: Path, seg: dict) -> None:
