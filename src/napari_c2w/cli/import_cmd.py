@@ -17,16 +17,18 @@ def add_parser(sub) -> None:
         description="Convert challenge case folders (2018 LA: lgemri.nrrd + laendo.nrrd "
         "[+ lawall.nrrd]; LAScarQS: enhanced.nii.gz + atriumSegImgMO.nii.gz [+ scarSegImgM."
         "nii.gz]), folders of such case folders, nnU-Net raw datasets (dataset.json, imagesTr, "
-        "labelsTr; the _0000 channel suffix is not part of the case id), case stores, DICOM "
-        "series folders and volume files into one OME-Zarr case store per case: "
-        "DATASET_DIR/<case>.ome.zarr.",
+        "labelsTr; the _0000 channel suffix is not part of the case id), case stores, any tool's 3D "
+        "OME-Zarr images (NGFF 0.4 or 0.5: the image with its scale and translation, label images "
+        "named cavity, wall, scar as those structures), DICOM series folders and volume files into "
+        "one OME-Zarr case store per case: DATASET_DIR/<case>.ome.zarr.",
     )
     p.add_argument(
         "sources",
         nargs="+",
         type=Path,
         metavar="SRC",
-        help="case folders or folders of them, nnU-Net raw datasets, case stores, DICOM folders, volumes",
+        help="case folders or folders of them, nnU-Net raw datasets, case stores, OME-Zarr images, "
+        "DICOM folders, volumes",
     )
     p.add_argument(
         "-o",

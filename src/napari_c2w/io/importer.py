@@ -1,4 +1,5 @@
-"""Build a dataset of case stores from challenge case folders and image/label files.
+"""Build a dataset of case stores from challenge case folders, image/label files and any tool's
+OME-Zarr images (NGFF 0.4 or 0.5; label images named cavity, wall, scar are those structures).
 
 ``napari-c2w import`` is a thin face over :func:`find_sources` and :func:`import_case`.
 """
@@ -15,6 +16,7 @@ from ..labels import check_structure
 from .case import Case, check_case_id, provenance_entry
 from .labelmap import DEFAULT_MAP, label_values, read_label_map
 from .layouts import detect_layout, read_case_folder
+from .omezarr import is_foreign_ome_zarr
 from .store import STORE_SUFFIX, is_case_store, read_case_store, store_path, write_case_store
 from .volume import Volume, is_volume_file, read_label_volume, read_volume
 
@@ -41,7 +43,7 @@ class Source:
         if self.case_id:
             return self.case_id
         name = self.path.name
-        for suffix in (STORE_SUFFIX, ".nii.gz", ".nrrd", ".nhdr", ".nii", ".mha", ".mhd"):
+        for suffix in (STORE_SUFFIX, ".zarr", ".nii.gz", ".nrrd", ".nhdr", ".nii", ".mha", ".mhd"):
             if name.endswith(suffix):
                 return name[: -len(suffix)].removesuffix(NNUNET_CHANNEL)
         return name
@@ -138,10 +140,10 @@ def _sources_of(path: Path, labels, case_id, mapping, extra) -> Iterator[Source 
         yield InputError(path, "does not exist.", "Check the path.")
     elif path.is_dir() and (path / "dataset.json").is_file() and (path / "imagesTr").is_dir():
         yield from nnunet_sources(path, mapping)
-    elif is_case_store(path) or detect_layout(path) or is_volume_file(path):
+    elif is_foreign_ome_zarr(path) or is_case_store(path) or detect_layout(path) or is_volume_file(path):
         yield Source(path, labels, case_id, **extra)
     elif path.is_dir():
-        subs = sorted(p for p in path.iterdir() if p.is_dir() and (detect_layout(p) or is_case_store(p)))
+        subs = sorted(p for p in path.iterdir() if p.is_dir() and _one_case(p))
         if subs:
             yield from (Source(p, label_value=extra["label_value"]) for p in subs)
         else:  # perhaps a DICOM series folder
@@ -154,6 +156,66 @@ def _sources_of(path: Path, labels, case_id, mapping, extra) -> Iterator[Source 
         )
 
 
+def _one_case(folder: Path) -> bool:
+    return bool(detect_layout(folder) or is_case_store(folder) or is_foreign_ome_zarr(folder))
+
+
+def read_ome_zarr_case(path: Path, label_value: int | None = None) -> Case:
+    """Any tool's 3D OME-Zarr image as a case, as napari-c2w's reader opens it: the image with its
+    scale and translation, and the label images named cavity, wall or scar as those structures
+    (their non-zero voxels; others are left out with a warning).
+
+    Raises:
+        InputError: see :func:`.omezarr.read_ome_zarr`; a structure's label image with more than
+            one foreground value (unless ``label_value`` picks one) or negative values.
+    """
+    import numpy as np
+
+    from ..labels import STRUCTURES
+    from .omezarr import read_ome_zarr
+
+    ome = read_ome_zarr(path)
+    case = Case(image=ome.image, case_id=ome.name, sources={"image": str(path)})
+    others = sorted(n for n in ome.labels if n not in STRUCTURES)
+    if others:
+        log.warning(
+            "%s: label image(s) %s not imported: napari-c2w takes label images named %s.",
+            path,
+            ", ".join(others),
+            ", ".join(STRUCTURES),
+        )
+    for name in (n for n in STRUCTURES if n in ome.labels):
+        mask = _structure_mask(ome.labels[name], path, name, label_value)
+        where = f"{path}/labels/{name}"
+        case.set_label(name, mask.astype(np.uint8), provenance_entry("import", name, source=where))
+        case.sources[name] = where
+    return case
+
+
+def _structure_mask(array, path: Path, name: str, label_value: int | None):
+    import numpy as np
+
+    values = np.unique(array)
+    shown = ", ".join(f"{v:g}" for v in values[:8]) + (", ..." if len(values) > 8 else "")
+    if label_value is not None:
+        if label_value not in values:
+            raise InputError(
+                path,
+                f"its label image {name!r} holds no voxel of value {label_value} (values: {shown}).",
+                "Pass one of its values to --label-value.",
+            )
+        return array == label_value
+    foreground = values[values != 0]
+    if len(foreground) > 1 or (foreground < 0).any() or (foreground % 1 != 0).any():
+        raise InputError(
+            path,
+            f"its label image {name!r} holds values {shown}, not one foreground value, so it is not "
+            f"one {name} mask.",
+            f"Pass --label-value N to take the voxels of value N as the {name}.",
+        )
+    return array != 0
+
+
 def load_source(source: Source) -> Case:
     """Read one source into a case (labels checked against the image grid).
 
@@ -162,7 +224,9 @@ def load_source(source: Source) -> Case:
             does not fit the image, or the case id is not a plain name.
     """
     check_case_id(source.name, source.path)
-    if is_case_store(source.path):
+    if is_foreign_ome_zarr(source.path):
+        case = read_ome_zarr_case(source.path, source.label_value)
+    elif is_case_store(source.path):
         case = read_case_store(source.path)
     elif detect_layout(source.path):
         case = read_case_folder(source.path, label_value=source.label_value)

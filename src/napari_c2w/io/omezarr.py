@@ -47,6 +47,20 @@ def ome_attributes(path: str | Path) -> dict | None:
     return None
 
 
+def is_foreign_ome_zarr(path: str | Path) -> bool:
+    """True for an OME-Zarr image (NGFF 0.4 or 0.5) that is not a napari-c2w case store."""
+    if ome_attributes(path) is None:
+        return False
+    from .ngff import ATTRS_KEY
+
+    try:
+        doc = json.loads((Path(path) / "zarr.json").read_text())
+    except (OSError, ValueError, RecursionError):
+        return True  # 0.4 (.zattrs): napari-c2w writes 0.5 only
+    attrs = doc.get("attributes") if isinstance(doc, dict) else None
+    return not (isinstance(attrs, dict) and ATTRS_KEY in attrs)
+
+
 def is_3d_ome_zarr(path: str | Path) -> bool:
     """True for an OME-Zarr multiscales image with exactly three spatial axes and no others."""
     ome = ome_attributes(path)
