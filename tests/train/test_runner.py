@@ -39,3 +39,37 @@ def test_no_cases_is_a_clear_error(tmp_path):
         dataset_folder(FineTuneRequest(["cavity"], [], tmp_path))
     with pytest.raises(InputError, match="not a case store"):
         dataset_folder(FineTuneRequest(["cavity"], [tmp_path / "a.nrrd", tmp_path / "b"], tmp_path))
+
+
+def test_a_run_records_its_phases_and_the_bar_follows_them(dataset, tmp_path, monkeypatch):
+    """The Fine-tune bar moves before the first validation and is not full while calibrating."""
+    from napari_c2w.train.api import train
+    from napari_c2w.train.rundir import RunDir
+    from napari_c2w.train.runner import TrainingProcess
+    from testutils import small_train_config
+
+    seen: list[dict] = []
+    write = RunDir.write_progress
+    monkeypatch.setattr(RunDir, "write_progress", lambda self, r: (seen.append(r), write(self, r))[1])
+    out = tmp_path / "ft" / "cavity"
+    config = small_train_config("cavity", iterations=4, val_every=4)
+    assert train(config, dataset, out).status == "completed"
+    phases = [r["phase"] for r in seen]
+    assert phases[0] == "preparing" and phases[-1] == "completed"
+    assert "training" in phases and phases.index("calibrating") > max(
+        i for i, p in enumerate(phases) if p == "training"
+    )
+    assert any(r["phase"] == "training" and r["iteration"] == 4 for r in seen)
+
+    monkeypatch.undo()
+    request = FineTuneRequest(["cavity", "wall"], [dataset], tmp_path / "ft", iterations=4)
+    proc = TrainingProcess(request)
+    proc.state, proc.stage = "running", "cavity"
+    bars = []
+    for record in seen:  # replayed as the widget polls them
+        RunDir(out).write_progress(record)
+        bars.append(proc.fraction()[0])
+    assert bars == sorted(bars) and 0 < bars[0] and bars[-1] <= 0.5  # the first of two stages
+    assert 0.4 < bars[phases.index("calibrating")] < 0.5
+    RunDir(out).write_progress(seen[phases.index("calibrating")])
+    assert proc.fraction()[1] == "calibrating the threshold"

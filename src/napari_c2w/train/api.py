@@ -13,6 +13,7 @@ from .data import check_spacings, check_stage_labels, dataset_stores, prepare_al
 from .distributed import Dist
 from .init import InitSource, build_model_for, resolve_init
 from .loop import RunResult, Trainer
+from .progress import ProgressFile
 from .rundir import BEST, LAST, RunDir
 
 
@@ -77,11 +78,13 @@ def train(
         f"init {source.describe()}; preparing data...",
         dist,
     )
+    report = ProgressFile(run, progress, enabled=dist.is_main)
+    report.phase("preparing")
     cases = _prepare_cases(config, split, stores)
     result, trainer = _run_phases(
-        config, source, run, cases, dist, resume=resume, progress=progress, stop_after=stop_after
+        config, source, run, cases, dist, resume=resume, progress=report, stop_after=stop_after
     )
-    _finish(run, result, trainer, config, dist)
+    _finish(run, result, trainer, config, dist, report)
     return result
 
 
@@ -186,11 +189,15 @@ def _run_phases(config, source, run: RunDir, cases: _Cases, dist: Dist, *, resum
     return result, trainer
 
 
-def _finish(run: RunDir, result: RunResult, trainer: Trainer, config: TrainConfig, dist: Dist) -> None:
+def _finish(  # noqa: PLR0917
+    run: RunDir, result: RunResult, trainer: Trainer, config: TrainConfig, dist: Dist, report: ProgressFile
+) -> None:
     """Calibrate the best checkpoint of a completed run and record the run's status."""
     calibration = None
     if dist.is_main and result.status == "completed" and config.calibrate:
+        report.phase("calibrating")
         calibration = _calibrate_best(run, trainer, config, dist)
+    report.phase(result.status, iteration=result.iteration)
     if dist.is_main:
         run.write_status(
             {

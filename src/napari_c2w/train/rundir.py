@@ -21,6 +21,8 @@ METRICS = "metrics.csv"
 LAST = "last.pt"
 BEST = "best.pt"
 STATUS = "run.json"
+#: What the run is doing now (preparing, training, calibrating, done), for the Fine-tune widget.
+PROGRESS = "progress.json"
 
 
 class RunDir:
@@ -35,7 +37,7 @@ class RunDir:
         if not self.path.is_dir():
             return False
         names = {p.name for p in self.path.iterdir()}
-        return bool(names) and names <= {CONFIG, SPLIT} | {n for n in names if n.startswith(".")}
+        return bool(names) and names <= {CONFIG, SPLIT, PROGRESS} | {n for n in names if n.startswith(".")}
 
     def create(self, config: TrainConfig, split: dict) -> None:
         """Start a run here: a new or empty folder, or one that never trained (it is reused)."""
@@ -78,6 +80,29 @@ class RunDir:
                 paths.append(str(path.resolve()))
             split[key] = paths
         return split
+
+    def write_progress(self, record: dict) -> None:
+        """Replace ``progress.json``: a reader sees the old or the new record.
+
+        Renamed into place but not fsynced: it is rewritten every second and worthless after a
+        crash, and an fsync a second stalled training on a busy disk.
+        """
+        from .._fs import temp_name
+
+        tmp = temp_name(self / PROGRESS)
+        try:
+            tmp.write_text(json.dumps(record))
+            os.replace(tmp, self / PROGRESS)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def read_progress(self) -> dict:
+        """The last :meth:`write_progress` record ({} before the first, or if unreadable)."""
+        try:
+            record = json.loads((self / PROGRESS).read_text())
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
 
     def _read_split(self) -> dict:
         """``split.json`` as written by :meth:`create`; InputError naming it when it is missing

@@ -63,8 +63,18 @@ class _Plot:
         self.dice.yaxis.set_label_position("right")
         if rows:
             handles = self.loss.get_lines() + self.dice.get_lines()
-            self.loss.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)
-        self.loss.set_title(f"{stage} fine-tuning" if stage else "no run yet", fontsize=9)
+            # above the axes, beside the title: never over the curves
+            self.loss.legend(
+                handles,
+                [h.get_label() for h in handles],
+                loc="lower left",
+                bbox_to_anchor=(0.0, 1.0),
+                ncol=2,
+                fontsize=7,
+                frameon=False,
+                borderaxespad=0.1,
+            )
+        self.loss.set_title(f"{stage} fine-tuning" if stage else "no run yet", fontsize=9, loc="right")
         self.canvas.draw_idle()
 
 
@@ -195,18 +205,13 @@ class FineTuneWidget(QWidget):
         state = p.poll()
         rows = p.metrics()
         self.plot.show(rows, p.stage or "")
-        done = len(p.finished) * p.request.iterations + (
-            rows[-1]["iteration"] if rows and state == "running" else 0
-        )
-        self.bar.setValue(round(100 * min(1.0, done / (len(p.request.stages) * p.request.iterations))))
+        fraction, doing = p.fraction()
+        self.bar.setValue(round(100 * fraction))
+        text = f"{p.message}: {doing}" if doing else p.message
         if rows:
             last = rows[-1]
-            self.message.setText(
-                f"{p.message}: iteration {int(last['iteration'])}, loss {last['loss']:.3f}, "
-                f"validation Dice {last['dice']:.3f}"
-            )
-        else:
-            self.message.setText(p.message + " (preparing data; the first validation shows here)")
+            text += f"; last validation at {int(last['iteration'])}: Dice {last['dice']:.3f}"
+        self.message.setText(text)
         if state == "running":
             return
         self.timer.stop()
