@@ -272,7 +272,8 @@ def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):
     for part in (0, 1):
         argv = ["predict", *inputs, "-o", str(out), "--models", str(tiny_models), "--format", "nrrd"]
         assert main([*argv, "--num-parts", "2", "--part-id", str(part)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["c0", "c1", "c2"]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["c0", "c1", "c2", "predict_summary_part0of2.json", "predict_summary_part1of2.json"]
     wall = read_volume(out / "c1" / "wall.nrrd")
     assert wall.shape == volume.shape
     np.testing.assert_allclose(wall.spacing, volume.spacing)

@@ -1,4 +1,8 @@
-"""Shared batch loop of the CLI: a progress bar, going on past bad cases, a failure list."""
+"""Shared batch loop of the CLI: a progress bar, going on past bad cases, a failure list.
+
+Data (the paths written, ``--json`` documents) go to stdout, everything else to stderr, so that a
+command's output can be piped: :func:`emit` prints a line of data without breaking the bar.
+"""
 
 from __future__ import annotations
 
@@ -34,14 +38,35 @@ def make_output_folder(folder: Path) -> Path:
     return folder
 
 
+def emit(line: str | Path) -> None:
+    """Print one line of data on stdout (the progress bar on stderr is redrawn below it)."""
+    from tqdm import tqdm
+
+    tqdm.write(str(line), file=sys.stdout)
+
+
+def emit_json(doc: dict) -> None:
+    """Print a ``--json`` document on stdout."""
+    import json
+
+    print(json.dumps(doc, indent=1, default=str), file=sys.stdout)
+
+
 def run_batch(
-    items: Iterable, work: Callable, *, desc: str, name: Callable = str, total: int | None = None
+    items: Iterable,
+    work: Callable,
+    *,
+    desc: str,
+    name: Callable = str,
+    total: int | None = None,
+    failures: list[tuple[str, str]] | None = None,
 ) -> int:
     """Call ``work(item)`` for each item; report failures at the end; return an exit code.
 
-    Items that are exceptions (already known to be bad) count as failures directly.
+    Items that are exceptions (already known to be bad) count as failures directly. The
+    (name, message) of each failure is also appended to ``failures`` when given.
     """
-    failures: list[tuple[str, str]] = []
+    failures = [] if failures is None else failures
     done = 0
     items = list(items) if total is None else items
     bar = tqdm(

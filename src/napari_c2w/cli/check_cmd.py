@@ -22,6 +22,11 @@ def add_parser(sub) -> None:
         metavar="DATASET_OR_CASE",
         help="a dataset folder of <case>.ome.zarr, or one store",
     )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"stores": [{"path", "ok", "problems", "notes"}, ...]} on stdout instead of the list',
+    )
     p.set_defaults(func=run)
 
 
@@ -33,12 +38,18 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.target, "does not exist.", "Give a dataset folder or a <case>.ome.zarr store.")
     checks = verify_dataset(args.target)
     bad = [c for c in checks if not c.ok]
-    for c in checks:
-        print(f"{'OK  ' if c.ok else 'FAIL'} {c.path.name}")
-        for text in c.problems:
-            print(f"     problem: {text}")
-        for text in c.notes:
-            print(f"     note: {text}")
+    if args.json:
+        from .batch import emit_json
+
+        stores = [{"path": str(c.path), "ok": c.ok, "problems": c.problems, "notes": c.notes} for c in checks]
+        emit_json({"stores": stores})
+    else:
+        for c in checks:
+            print(f"{'OK  ' if c.ok else 'FAIL'} {c.path.name}")
+            for text in c.problems:
+                print(f"     problem: {text}")
+            for text in c.notes:
+                print(f"     note: {text}")
     print(f"check: {len(checks)} store(s), {len(bad)} with problems", file=sys.stderr)
     if not checks:
         print(f"check: {args.target} holds no case stores", file=sys.stderr)

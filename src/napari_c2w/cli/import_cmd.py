@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..io.importer import find_sources, import_case
 from ..io.labelmap import parse_label_map
-from .batch import make_output_folder, run_batch
+from .batch import emit, make_output_folder, run_batch
 
 
 def add_parser(sub) -> None:
@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
         "labelsTr; the _0000 channel suffix is not part of the case id), case stores, any tool's 3D "
         "OME-Zarr images (NGFF 0.4 or 0.5: the image with its scale and translation, label images "
         "named cavity, wall, scar as those structures), DICOM series folders and volume files into "
-        "one OME-Zarr case store per case: DATASET_DIR/<case>.ome.zarr.",
+        "one OME-Zarr case store per case: DATASET_DIR/<case>.ome.zarr. Prints each case's store on "
+        "stdout (one a line; also a store that already held the case), everything else on stderr.",
     )
     p.add_argument(
         "sources",
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     make_output_folder(args.output)
     return run_batch(
         sources,
-        lambda s: import_case(s, args.output, overwrite=args.overwrite),
+        lambda s: emit(import_case(s, args.output, overwrite=args.overwrite)),
         desc="import",
         name=lambda s: s.name,
     )

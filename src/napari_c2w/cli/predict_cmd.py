@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from .batch import make_output_folder, run_batch
+from .batch import emit, emit_json, make_output_folder, run_batch
 
 FORMATS = {"zarr": None, "nrrd": ".nrrd", "nifti": ".nii.gz"}
 
@@ -21,7 +22,10 @@ def add_parser(sub) -> None:
         help="segment cavity, wall and scar with the staged models",
         description="Run the staged pipeline (localise, crop the ROI, cavity -> wall -> scar, back to "
         "the input grid) on volume files, DICOM or challenge case folders and case stores. Writes one "
-        "case store per case (default) or label files; records the models used in each output.",
+        "case store per case (default) or label files; records the models used in each output. "
+        "Prints each case's output on stdout (one a line; progress and messages on stderr) and writes "
+        "the run's summary (cases, quality scores, flags and warnings, timings, models) to "
+        "DIR/predict_summary.json (DIR/predict_summary_part<K>of<N>.json with --num-parts).",
     )
     p.add_argument(
         "inputs",
@@ -95,6 +99,12 @@ def add_parser(sub) -> None:
         help="run the wall model alone (default: where the model set has a wall alternate, as the "
         "bundled weights do, both run and the wall covering more of the cavity's surface is kept)",
     )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run's summary (as written to predict_summary.json: per case its output, "
+        "status, quality score, flags, warnings and timings; the models) on stdout instead of the paths",
+    )
     p.set_defaults(func=run)
 
 
@@ -128,35 +138,115 @@ def run(args: argparse.Namespace) -> int:
         denoise=not args.no_denoise,
         wall_alternate=not args.no_wall_alternate,
     )
-    skipped: list[str] = []
-    flagged: list[str] = []
-    warned: list[str] = []
+    run = RunSummary(args, models, options)
 
     def work(source) -> None:
+        target = _target(args.output, source.name, args.format)
         if _done(args.output, source.name, args.format):
-            if args.resume:
-                skipped.append(source.name)
-                return
-            raise InputError(
-                _target(args.output, source.name, args.format),
-                "already exists; nothing was overwritten.",
-                "Pass --resume to skip finished cases, or choose another --output.",
-            )
-        quality = predict_case(source, args.output, models, options, args.format, quality=True)
-        if quality.get("flagged"):
-            flagged.append(f"{source.name} ({quality['reason']}, score {quality['score']:.2f})")
-        if quality.get("warnings"):
-            warned.append(f"{source.name} ({', '.join(quality['warnings'])})")
+            if not args.resume:
+                raise InputError(
+                    target,
+                    "already exists; nothing was overwritten.",
+                    "Pass --resume to skip finished cases, or choose another --output.",
+                )
+            run.skipped(source, target)
+            return
+        t0 = time.perf_counter()
+        record = predict_record(source, args.output, models, options, args.format)
+        run.done(source, record, time.perf_counter() - t0)
+        if not args.json:
+            emit(record["output"])
 
+    failures: list[tuple[str, str]] = []
     code = run_batch(
-        mine, work, desc=f"predict (part {args.part_id + 1}/{args.num_parts})", name=lambda s: s.name
+        mine,
+        work,
+        desc=f"predict (part {args.part_id + 1}/{args.num_parts})",
+        name=lambda s: s.name,
+        failures=failures,
     )
-    _summary(skipped, flagged, warned)
+    doc = run.finish(failures)
+    if args.json:
+        emit_json(doc)
     return code
 
 
-def _summary(skipped: list[str], flagged: list[str], warned: list[str]) -> None:
+class RunSummary:
+    """The run's record (``predict_summary.json``): cases with their output, status, quality and
+    timings, the models, the options; written atomically when the run ends (also after failures).
+    With ``--resume``, a skipped case keeps the record an earlier run's summary holds of it."""
+
+    def __init__(self, args: argparse.Namespace, models, options) -> None:
+        import dataclasses
+
+        from ..io.case import now_iso
+
+        self.t0 = time.perf_counter()
+        name = "predict_summary.json"
+        if args.num_parts > 1:
+            name = f"predict_summary_part{args.part_id}of{args.num_parts}.json"
+        self.path = args.output / name
+        self.earlier = _earlier_cases(self.path)
+        self.cases: list[dict] = []
+        self.doc = {
+            "command": "napari-c2w predict",
+            "started": now_iso(),
+            "output": str(args.output),
+            "format": args.format,
+            "part": {"id": args.part_id, "of": args.num_parts},
+            "options": dataclasses.asdict(options),
+            "models": {name: model.describe() for name, model in models.items()},
+        }
+
+    def done(self, source, record: dict, seconds: float) -> None:
+        record = {"case_id": source.name, "source": str(source.path), "status": "done", **record}
+        record["seconds"] = round(seconds, 3)
+        self.cases.append(record)
+
+    def skipped(self, source, target: Path) -> None:
+        earlier = self.earlier.get(source.name, {"source": str(source.path), "output": str(target)})
+        self.cases.append({**earlier, "case_id": source.name, "status": "skipped"})
+
+    def finish(self, failures: list[tuple[str, str]]) -> dict:
+        """Say on stderr what to look at, write the summary (atomically) and return it."""
+        from .. import __version__
+        from .._fs import atomic_write_text
+        from ..io.case import now_iso
+
+        _summary(self.cases)
+        cases = self.cases + [{"case_id": n, "status": "failed", "error": e} for n, e in failures]
+        counts = {k: sum(c["status"] == k for c in cases) for k in ("done", "skipped", "failed")}
+        counts["flagged"] = sum(bool(c.get("quality", {}).get("flagged")) for c in cases)
+        counts["warned"] = sum(bool(c.get("quality", {}).get("warnings")) for c in cases)
+        doc = {
+            **self.doc,
+            "finished": now_iso(),
+            "seconds": round(time.perf_counter() - self.t0, 3),
+            "napari_c2w_version": __version__,
+            "counts": counts,
+            "cases": cases,
+        }
+        doc = json.loads(json.dumps(doc, default=str))  # what a reader of the file gets
+        atomic_write_text(self.path, json.dumps(doc, indent=1) + "\n")
+        print(f"predict: summary in {self.path}", file=sys.stderr)
+        return doc
+
+
+def _earlier_cases(path: Path) -> dict[str, dict]:
+    """The case records of an earlier run's summary, by case id (none if unreadable)."""
+    try:
+        doc = json.loads(path.read_text())
+        return {c["case_id"]: c for c in doc["cases"] if c.get("status") in ("done", "skipped")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return {}
+
+
+def _summary(cases: list[dict]) -> None:
     """What the run leaves the user to look at, on stderr: skipped, flagged and warned cases."""
+    skipped = [c["case_id"] for c in cases if c["status"] == "skipped"]
+    done = [(c["case_id"], c["quality"]) for c in cases if c["status"] == "done"]
+    flagged = [f"{n} ({q['reason']}, score {q['score']:.2f})" for n, q in done if q.get("flagged")]
+    warned = [f"{n} ({', '.join(q['warnings'])})" for n, q in done if q.get("warnings")]
     if skipped:
         print(f"--resume: {len(skipped)} case(s) already done were skipped", file=sys.stderr)
     if flagged:
@@ -195,6 +285,13 @@ def _done(out: Path, case_id: str, fmt: str) -> bool:
 def predict_case(source, out: Path, models, options, fmt: str, *, quality: bool = False):
     """Segment one source and write its result; returns the output path (with ``quality``:
     the prediction's quality record, :mod:`napari_c2w.infer.quality`)."""
+    record = predict_record(source, out, models, options, fmt)
+    return record["quality"] if quality else Path(record["output"])
+
+
+def predict_record(source, out: Path, models, options, fmt: str) -> dict:
+    """Segment one source and write its result; returns what the run summary records of it:
+    ``output``, ``quality``, ``uncertainty``, ``timings_s`` (the pipeline's stages), ``device``."""
     from ..infer import segment
     from ..infer.result import case_from_prediction, prediction_summary
     from ..io.importer import load_source
@@ -212,7 +309,13 @@ def predict_case(source, out: Path, models, options, fmt: str, *, quality: bool 
     else:
         summary = {**prediction_summary(prediction, case.case_id), "provenance": result.provenance}
         _commit_folder(target, lambda tmp: _write_files(tmp, case, prediction, FORMATS[fmt], summary))
-    return prediction.quality if quality else target
+    return {
+        "output": str(target),
+        "quality": prediction.quality,
+        "uncertainty": prediction.uncertainty,
+        "timings_s": prediction.timings,
+        "device": prediction.device,
+    }
 
 
 def _commit_folder(target: Path, write) -> None:

@@ -1,4 +1,4 @@
-"""``napari-c2w report DATASET_OR_CASE [--reference REF_DATASET_OR_CASE] -o OUT.csv [--overwrite]``."""
+"""``napari-c2w report DATASET_OR_CASE [--reference REF_DATASET_OR_CASE] -o OUT.csv|- [--overwrite]``."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
         type=Path,
         required=True,
         metavar="OUT",
-        help="the CSV file to write",
+        help="the CSV file to write ('-': stdout)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument(
@@ -70,13 +70,15 @@ def run(args: argparse.Namespace) -> int:
     from ..io.store import is_case_store, read_case_store
     from ..review.report import case_row, columns, write_csv
 
-    if args.output.exists() and not args.overwrite:
+    to_stdout = str(args.output) == "-"
+    if not to_stdout and args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
     if args.surface_dir is not None:
         from ..surface.export import require_vtk
 
         require_vtk(args.surface_format)  # before any case is read
-    make_output_folder(args.output.parent)
+    if not to_stdout:
+        make_output_folder(args.output.parent)
     stores = find_stores(args.target)
     refs: dict[str, Path] = {}
     single_pair = False
@@ -106,6 +108,13 @@ def run(args: argparse.Namespace) -> int:
     code = run_batch(stores, work, desc="report", name=lambda p: p.name)
     cols = columns(args.reference is not None, tolerance_mm=args.tolerance_mm)
     cols = [*cols[:-1], *scar_options.columns(args), cols[-1]]  # notes stay last
+    if to_stdout:
+        from ..review.report import write_rows
+
+        write_rows(rows, sys.stdout, cols)
+        sys.stdout.flush()
+        print(f"report: wrote {len(rows)} row(s) to stdout", file=sys.stderr)
+        return code
     try:
         write_csv(rows, args.output, cols, overwrite=args.overwrite)
     except OSError as err:  # the folder became read-only or full meanwhile: keep the computed report

@@ -75,6 +75,12 @@ def add_parser(sub) -> None:
         help="flag wall voxels farther than this from the cavity (default 6.0 mm)",
     )
     p.add_argument("--annotator", default=None, metavar="NAME", help="name recorded in the provenance")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"cases": [...], "failures": [...]} on stdout instead of the text: each case\'s '
+        "path, case_id and findings (with --clean: what was or would be removed)",
+    )
     p.set_defaults(func=run)
 
 
@@ -90,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if args.min_size < 0:
         raise ValueError("--min-size must be >= 0")
     stores = find_stores(args.target)
+    results: list[dict] = []
+    failures: list[tuple[str, str]] = []
     if args.clean:
         from ..review.clean import clean_store
 
@@ -97,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
             report = clean_store(
                 path, args.inner_mm, args.outer_mm, args.min_size, args.annotator, dry_run=args.dry_run
             )
+            if args.json:
+                results.append({**report.as_dict(), "path": str(path), "dry_run": args.dry_run})
+                return
             _say(
                 report.text(dry_run=args.dry_run)
                 + (
@@ -106,20 +117,28 @@ def run(args: argparse.Namespace) -> int:
                 )
             )
 
-        return run_batch(
-            stores,
-            work,
-            desc="review --clean" + (" --dry-run" if args.dry_run else ""),
-            name=lambda p: p.name,
-        )
+        desc = "review --clean" + (" --dry-run" if args.dry_run else "")
+    else:
 
-    def show(path: Path) -> None:
-        _say(_findings_text(path, args))
+        def work(path: Path) -> None:
+            case_id, found = _findings(path, args)
+            if args.json:
+                findings = [f.as_dict() for f in found]
+                results.append({"path": str(path), "case_id": case_id, "findings": findings})
+            else:
+                _say(_findings_text(case_id, found))
 
-    return run_batch(stores, show, desc="review", name=lambda p: p.name)
+        desc = "review"
+    code = run_batch(stores, work, desc=desc, name=lambda p: p.name, failures=failures)
+    if args.json:
+        from .batch import emit_json
+
+        emit_json({"cases": results, "failures": [{"case": n, "error": e} for n, e in failures]})
+    return code
 
 
-def _findings_text(path: Path, args: argparse.Namespace) -> str:
+def _findings(path: Path, args: argparse.Namespace):
+    """(case id, the implausible components) of one store."""
     from ..io.store import read_case_store
     from ..review.plausibility import find_implausible
 
@@ -137,9 +156,13 @@ def _findings_text(path: Path, args: argparse.Namespace) -> str:
         wall_max_distance_mm=args.wall_max_mm,
         origin=case.image.origin,
     )
-    if not len(found):
-        return f"{case.case_id}: nothing implausible"
-    lines = [f"{case.case_id}: {len(found)} implausible component(s)"]
+    return case.case_id, list(found)
+
+
+def _findings_text(case_id: str, found: list) -> str:
+    if not found:
+        return f"{case_id}: nothing implausible"
+    lines = [f"{case_id}: {len(found)} implausible component(s)"]
     for f in found:
         z, y, x = f.centroid_mm
         lines.append(

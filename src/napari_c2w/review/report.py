@@ -151,10 +151,17 @@ def _write_rows(rows: Iterable[dict], path: Path, cols: Sequence[str], files: At
             raise OSError(errno.EIO, f"it reads back {back} of {lines} rows")
 
     with open(files.temp(path, verify=whole), "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(cols), extrasaction="ignore")
-        writer.writeheader()
-        lines = 1
-        for row in rows:
-            writer.writerow({k: _fmt(v) for k, v in row.items()})
-            lines += 1
+        lines = write_rows(rows, fh, cols)
     return path
+
+
+def write_rows(rows: Iterable[dict], stream, cols: Sequence[str]) -> int:
+    """Write the header and ``rows`` as CSV to an open text stream (e.g. stdout, for ``-o -``);
+    NaN is an empty cell. Returns the number of lines written."""
+    writer = csv.DictWriter(stream, fieldnames=list(cols), extrasaction="ignore")
+    writer.writeheader()
+    lines = 1
+    for row in rows:
+        writer.writerow({k: _fmt(v) for k, v in row.items()})
+        lines += 1
+    return lines
