@@ -1,6 +1,8 @@
 """What napari-c2w sets up in a napari session the first time it runs there.
 
 - napari's preferred reader for NRRD, NIfTI and MetaImage (:mod:`napari_c2w._preferences`);
+- the time of each annotator's painting on a Labels layer (an export dates its ``napari edit``
+  by it, not by the export);
 - structure layers that paint their own value: napari gives every new Labels layer brush
   label 1, while a ``wall`` layer shows any value in the wall's colour, so one stroke left
   values {1, 2} that no save accepts. Each Labels layer that carries a structure (the plugin's
@@ -17,10 +19,12 @@ import sys
 import weakref
 
 from ._preferences import claim_reader_patterns_quietly
+from .io.case import now_iso
 from .labels import LABELS
-from .layers import META_KEY
+from .layers import EDITED_KEY, META_KEY
 
 _WATCHED: weakref.WeakSet = weakref.WeakSet()  # viewers and layers already set up
+_DATED: weakref.WeakSet = weakref.WeakSet()  # Labels layers whose painting is dated
 
 
 def structure_value(layer) -> int | None:
@@ -44,13 +48,30 @@ def fit_structure_layer(layer) -> None:
     _WATCHED.add(layer)
 
 
+def date_edits(layer) -> None:
+    """Record when an annotator last painted a Labels layer (its ``napari edit`` time)."""
+    if not hasattr(layer, "selected_label") or layer in _DATED:
+        return
+
+    def painted(event=None) -> None:
+        layer.metadata[EDITED_KEY] = now_iso()
+
+    layer.events.paint.connect(painted)
+    _DATED.add(layer)
+
+
+def _setup_layer(layer) -> None:
+    fit_structure_layer(layer)
+    date_edits(layer)
+
+
 def watch_viewer(viewer) -> None:
-    """Fit the structure layers of ``viewer``, those there now and those added later."""
+    """Set up the Labels layers of ``viewer``, those there now and those added later."""
     if viewer is None or viewer in _WATCHED:
         return
     for layer in viewer.layers:
-        fit_structure_layer(layer)
-    viewer.layers.events.inserted.connect(lambda event: fit_structure_layer(event.value))
+        _setup_layer(layer)
+    viewer.layers.events.inserted.connect(lambda event: _setup_layer(event.value))
     _WATCHED.add(viewer)
 
 

@@ -48,6 +48,18 @@ AXIS_LABELS = ("z", "y", "x")
 #: prediction): its structure, the image layer it belongs to, the run, a checksum of what was
 #: written, and the provenance/sources/attrs an export must store with it.
 WRITTEN_KEY = "napari_c2w_written"
+#: ``layer.metadata`` key of a layer's token: provenance entries made on a layer in this napari
+#: session carry it (``entry["layer"]``) so an export credits them to that layer only.
+TOKEN_KEY = "napari_c2w_token"
+#: ``layer.metadata`` key of the time an annotator last painted a layer (its ``napari edit``).
+EDITED_KEY = "napari_c2w_edited"
+
+
+def layer_token(metadata: dict) -> str:
+    """The layer's token (made on first use): marks the provenance entries made on it."""
+    import uuid
+
+    return metadata.setdefault(TOKEN_KEY, uuid.uuid4().hex)
 
 
 def checksum(data) -> str:
@@ -189,7 +201,7 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
         image=volume,
         case_id=plain_case_id(ours.get("case_id") or meta.get("name")),  # a layer name may hold "/"
         sources=dict(ours.get("sources", {})),
-        provenance=list(ours.get("provenance", [])),
+        provenance=[],
         status=ours.get("status", "unreviewed"),
         attrs=dict(ours.get("attrs", {})),
     )
@@ -197,10 +209,13 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
     placed = place_labels(labels, volume.shape, scale)
     for structure, mask in placed.items():
         case.set_label(structure, mask)
-    for item in labels:  # credit what the plugin predicted to its prediction
-        record = (item[1].get("metadata") or {}).get(WRITTEN_KEY)
+    records = [((item[1].get("metadata") or {}).get(WRITTEN_KEY), item) for item in labels]
+    predicted = {r["structure"] for r, _ in records if r and r.get("structure") in placed}
+    tokens = {(item[1].get("metadata") or {}).get(TOKEN_KEY) for item in labels} - {None}
+    case.provenance = _history_of(ours.get("provenance", []), set(placed) - predicted, tokens)
+    for record, item in records:  # credit what the plugin predicted to its prediction
         if record and record.get("structure") in placed:
-            _credit(case, record["structure"], record, item[0])
+            _credit(case, record["structure"], record, item)
     case.sources = {k: v for k, v in case.sources.items() if k not in LABELS or k in case.labels}
     return case
 
@@ -217,16 +232,41 @@ def _read_from(image_record: dict, labels: list[tuple]) -> tuple[Path | None, st
     return Path(records[0]["store"]), records[0].get("revision")
 
 
-def _credit(case: Case, structure: str, record: dict, data) -> None:
+def _history_of(history: list, originals: set[str], tokens: set[str]) -> list[dict]:
+    """The entries of the image layer's history that describe the exported layers.
+
+    Entries made on a layer in this session carry its token: kept when that layer is exported
+    (the token stays in napari). Other entries about a structure describe the labels read with
+    the image (an import, a phantom, an earlier review): kept only when the structure's exported
+    layer is that original, not a prediction or another layer. Entries about no structure stay.
+    """
+    out = []
+    for entry in history:
+        if not isinstance(entry, dict):
+            continue
+        token, structure = entry.get("layer"), entry.get("structure")
+        if token is not None:
+            if token in tokens:
+                out.append({k: v for k, v in entry.items() if k != "layer"})
+        elif structure is None or structure in originals:
+            out.append(dict(entry))
+    return out
+
+
+def _credit(case: Case, structure: str, record: dict, item: tuple) -> None:
     from .infer.result import apply_record
 
     apply_record(case, structure, record)
-    if record.get("checksum") and record["checksum"] != checksum(data):
+    if record.get("checksum") and record["checksum"] != checksum(item[0]):
         from .io.case import provenance_entry
 
-        case.provenance.append(
-            provenance_entry("napari edit", structure, rule="edited after prediction", of=record.get("time"))
+        entry = provenance_entry(
+            "napari edit", structure, rule="edited after prediction", of=record.get("time")
         )
+        edited = (item[1].get("metadata") or {}).get(EDITED_KEY)
+        if edited:  # when the annotator painted, not when the layers were exported
+            entry["time"] = edited
+        case.provenance.append(entry)
 
 
 def _layer_name(meta: dict) -> str:

@@ -82,9 +82,9 @@ def test_1_reference_and_edited_layers_are_never_replaced_silently(qtbot, challe
     np.testing.assert_array_equal(reference.data, ref_before)
     _, wall, _ = predicted(viewer, reference)
     wall.data_setitem((np.array([3]), np.array([4]), np.array([5])), LABELS["wall"])  # an annotator paints
-    painted = wall.data.copy()
+    painted, name = wall.data.copy(), wall.name
     asked = segment(qtbot, w, answer=False)
-    assert asked == [[wall.name]]
+    assert asked == [[name]] and wall.name == f"{name} (corrected)"  # the kept layer says so
     np.testing.assert_array_equal(wall.data, painted)  # No keeps the painting
     np.testing.assert_array_equal(reference.data, ref_before)
     assert len(predicted(viewer, reference)) == 4  # one new wall layer beside the edited one
@@ -196,9 +196,13 @@ def test_5_quantify_and_export_never_mix_reference_and_prediction(qtbot, challen
     wall.data_setitem((np.array([3]), np.array([4]), np.array([5])), LABELS["wall"])
     segment(qtbot, w, answer=False)  # a new wall layer; cavity and scar replaced in place
     cavity, _, scar, new_wall = predicted(viewer, reference)
-    latest = [cavity.unique_id, new_wall.unique_id, scar.unique_id]
+    assert new_wall.name.startswith("wall (prediction ") and wall.name.endswith("(corrected)")
+    # the annotator's corrected wall, the latest cavity and scar (issue 34: corrections first)
+    wanted = [cavity.unique_id, wall.unique_id, scar.unique_id]
     for widget in [opened_before, *(plugin_widget(viewer, n) for n in names)]:
-        assert [c.value.unique_id for c in (widget.cavity, widget.wall, widget.scar)] == latest, widget
+        got = [None if c.value is None else c.value.name for c in (widget.cavity, widget.wall, widget.scar)]
+        ids = [None if c.value is None else c.value.unique_id for c in (widget.cavity, widget.wall, widget.scar)]
+        assert ids == wanted, (widget, got)
 
 
 # ----------------------------------------------------------------- 6. colours

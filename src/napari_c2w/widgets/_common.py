@@ -231,9 +231,13 @@ class StructureDefaults:
         return {s: layer_id(c.value) for s, c in self.combos.items()}
 
     def apply(self) -> None:
+        layers = {layer_id(ly): ly for c in self.combos.values() for ly in c.choices if ly is not None}
+        for structure, combo in self.combos.items():  # a renamed layer drops out of its combo: restore it
+            chosen = (self._auto or {}).get(structure)
+            if combo.value is None and chosen in layers:
+                combo.value = layers[chosen]
         if self._auto is not None and self._current() != self._auto:
             return  # the user chose layers by hand: leave them
-        layers = {layer_id(ly): ly for c in self.combos.values() for ly in c.choices if ly is not None}
         picks = default_structure_layers(list(layers.values()))
         for structure, combo in self.combos.items():
             pick = picks.get(structure)

@@ -38,6 +38,8 @@ class HistoryAndPainting:
             self._after_history("Redid", edit)
 
     def _after_history(self, verb: str, edit: Edit) -> None:
+        if self.session.provenance:  # the undo/redo record goes with the layer the edit was on
+            self.tag_entry(self.session.provenance[-1])
         self.message.setText(f"{verb}: {edit.entry.get('rule')} ({edit.voxels} voxels).")
         if self.session.findings is not None:
             self._analyse()

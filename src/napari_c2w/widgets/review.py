@@ -16,6 +16,7 @@ from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .._session import first_use
 from ..labels import STRUCTURES
+from ..layers import layer_token
 from ..masks.band import INNER_MM, OUTER_MM
 from ..review.corrections import FILL_MODES, SMOOTH_METHODS
 from ..review.plausibility import WALL_MAX_MM, Finding
@@ -174,6 +175,14 @@ class ReviewWidget(HistoryAndPainting, QWidget):
             raise ValueError(f"choose a {structure} layer first")
         return combo.value
 
+    def tag_entry(self, entry: dict) -> None:
+        """Mark a provenance entry as made on its structure's layer (an export credits it there)."""
+        try:
+            layer = self._layer(entry.get("structure"))
+        except ValueError:
+            return
+        entry["layer"] = layer_token(layer.metadata)
+
     def _masks(self) -> dict[str, np.ndarray | None]:
         if self.cavity.value is None:
             raise ValueError("choose a cavity layer: the wall band is measured from the cavity")
@@ -304,6 +313,7 @@ class ReviewWidget(HistoryAndPainting, QWidget):
                 layer.data_setitem(edit.index, values)
             finally:
                 self._applying = False
+        self.tag_entry(edit.entry)
         self._mark_in_progress()
         self.message.setText(f"Did: {edit.entry.get('rule')} ({edit.voxels} voxels).")
         if refresh and self.session.findings is not None:
