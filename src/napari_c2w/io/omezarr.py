@@ -8,8 +8,10 @@ image under ``labels/`` with its values kept as they are.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +105,7 @@ def read_ome_zarr(path: str | Path) -> OmeZarrImage:
             length, or a label image on another grid. The message names the store.
     """
     from ome_zarr.io import parse_url
-    from ome_zarr.reader import Label, Multiscales, Reader
+    from ome_zarr.reader import Reader
 
     path = Path(path)
     if not is_3d_ome_zarr(path):
@@ -112,12 +114,33 @@ def read_ome_zarr(path: str | Path) -> OmeZarrImage:
             "is not a 3D (z, y, x) OME-Zarr image.",
             "napari-c2w reads 3D volumes; open other OME-Zarr images with napari-ome-zarr.",
         )
-    location = parse_url(str(path))
-    if location is None:
-        raise InputError(path, "could not be opened as a zarr store.", "Check that the folder is complete.")
+    with _quiet_ome_zarr():  # its INFO and WARNING chatter (shapes, chunks, format detection)
+        location = parse_url(str(path))
+        if location is None:
+            raise InputError(
+                path, "could not be opened as a zarr store.", "Check that the folder is complete."
+            )
+        return _image_and_labels(path, list(Reader(location)()))
+
+
+@contextlib.contextmanager
+def _quiet_ome_zarr():
+    logger = logging.getLogger("ome_zarr")
+    level = logger.level
+    logger.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _image_and_labels(path: Path, nodes: list) -> OmeZarrImage:
+    """The first multiscales image of ``nodes`` (ome-zarr-py's) and its label images, full resolution."""
+    from ome_zarr.reader import Label, Multiscales
+
     image = None
     labels: dict[str, np.ndarray] = {}
-    for node in Reader(location)():
+    for node in nodes:
         if not node.load(Multiscales):
             continue
         array = np.asarray(node.data[0])
