@@ -339,3 +339,10 @@ def test_widgets_open_from_the_plugin_menu(make_napari_viewer, name):
             "Export case": "ExportWidget",
         }[name]
     )
+
+
+def test_the_review_table_names_each_kind_once():
+    from napari_c2w.widgets._review_parts import finding_text
+
+    assert finding_text({"structure": "wall", "kind": "wall far from cavity"}) == "wall far from cavity"
+    assert finding_text({"structure": "scar", "kind": "beyond wall"}) == "scar beyond wall"

@@ -36,6 +36,12 @@ def button(text: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
     return b
 
 
+def finding_text(row: dict) -> str:
+    """'scar beyond wall', 'wall far from cavity' (a kind that names its structure is not repeated)."""
+    structure, kind = row["structure"], row["kind"]
+    return kind if kind.split()[0] == structure else f"{structure} {kind}"
+
+
 class FindingsTable(QTableWidget):
     """One row per implausible component; each cell carries the component id."""
 
@@ -55,15 +61,16 @@ class FindingsTable(QTableWidget):
         self.blockSignals(True)
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
+            what = finding_text(row)
             cells = (
                 row["id"],
-                f"{row['structure']} {row['kind']}",
+                what,
                 f"{row['voxels']} vox, {row['volume_mm3']:.0f} mm³",
                 row["z"],
                 row["decision"],
             )
             tip = (
-                f"{row['structure']} {row['kind']}: {row['voxels']} voxels ({row['volume_mm3']:.1f} mm³), "
+                f"{what}: {row['voxels']} voxels ({row['volume_mm3']:.1f} mm³), "
                 f"{row['min_distance_mm']:.1f}-{row['max_distance_mm']:.1f} mm from the wall band, "
                 f"slice {row['z']}"
             )
