@@ -32,6 +32,18 @@ def _mount(folder, options: str) -> bool:
 
 
 @pytest.fixture
+def dataset(tmp_path, tiny_case):
+    """Three stores of the tiny case (a, b, c) in tmp_path/ds."""
+    from napari_c2w.io.store import write_case_store
+
+    ds = tmp_path / "ds"
+    for name in ("a", "b", "c"):
+        tiny_case.case_id = name
+        write_case_store(tiny_case, ds / f"{name}.ome.zarr")
+    return ds
+
+
+@pytest.fixture
 def mounted(tmp_path):
     """``mounted(name, options)``: a tmpfs (e.g. ``size=64k`` or ``ro``) at tmp_path/name; skips
     unless running as root where mount works (read-only folders do not stop root otherwise)."""

@@ -17,8 +17,6 @@ import time
 import pytest
 from relutils import child_env, run_child, run_cli
 
-from napari_c2w.io.store import write_case_store
-
 #: A writer of the store argv[1] that stops itself (SIGSTOP) at the commit step argv[2].
 FROZEN_WRITER = """
 import os, signal, sys
@@ -37,15 +35,6 @@ write_case_store(case, sys.argv[1])
 """
 
 TIMEOUT_S = 10  # the lock timeout the commands get; none of them may wait that long
-
-
-@pytest.fixture
-def dataset(tmp_path, tiny_case):
-    ds = tmp_path / "ds"
-    for name in ("a", "b", "c"):
-        tiny_case.case_id = name
-        write_case_store(tiny_case, ds / f"{name}.ome.zarr")
-    return ds
 
 
 @pytest.fixture

@@ -12,17 +12,8 @@ import pytest
 
 from napari_c2w.cli import main
 from napari_c2w.errors import C2WError
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
 from napari_c2w.labels import LABELS
-
-
-@pytest.fixture
-def dataset(tmp_path, tiny_case):
-    ds = tmp_path / "ds"
-    for name in ("a", "b", "c"):
-        tiny_case.case_id = name
-        write_case_store(tiny_case, ds / f"{name}.ome.zarr")
-    return ds
 
 
 def _set_label_transform(store, name, kind, value) -> None:

@@ -206,12 +206,16 @@ def read_volume(path: str | Path, *, like: Volume | None = None) -> Volume:
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as err:
-        raise InputError(
-            path,
-            f"could not be read as an image ({_first_line(err)}).",
-            "The file may be truncated or corrupt; copy it again from its source.",
-        ) from None
+        raise _unreadable(path, err) from None
     return from_sitk(image, path)
+
+
+def _unreadable(path: Path, err: Exception) -> InputError:
+    return InputError(
+        path,
+        f"could not be read as an image ({_first_line(err)}).",
+        "The file may be truncated or corrupt; copy it again from its source.",
+    )
 
 
 def _check_header_shape(path: Path, like: Volume) -> None:
@@ -223,11 +227,7 @@ def _check_header_shape(path: Path, like: Volume) -> None:
     try:
         reader.ReadImageInformation()
     except RuntimeError as err:
-        raise InputError(
-            path,
-            f"could not be read as an image ({_first_line(err)}).",
-            "The file may be truncated or corrupt; copy it again from its source.",
-        ) from None
+        raise _unreadable(path, err) from None
     size = reader.GetSize()
     shape = tuple(int(n) for n in reversed(size))
     if len(shape) == 3:
