@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from napari_c2w.errors import InputError
@@ -73,3 +75,19 @@ def test_a_run_records_its_phases_and_the_bar_follows_them(dataset, tmp_path, mo
     assert 0.4 < bars[phases.index("calibrating")] < 0.5
     RunDir(out).write_progress(seen[phases.index("calibrating")])
     assert proc.fraction()[1] == "calibrating the threshold"
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX priorities")
+def test_the_training_process_yields_the_cpu_to_the_viewer(dataset, tmp_path):
+    from napari_c2w.train.runner import CHILD_NICENESS, TrainingProcess
+
+    proc = TrainingProcess(
+        FineTuneRequest(["cavity"], [dataset], tmp_path / "ft", iterations=1, device="cpu")
+    )
+    proc.start()
+    try:
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, proc._proc.pid) == min(mine + CHILD_NICENESS, 19)
+    finally:
+        proc.cancel()
+        proc.wait(timeout=120)

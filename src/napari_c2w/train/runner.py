@@ -111,6 +111,8 @@ def shell_commands(request: FineTuneRequest, data: Path | None = None) -> list[s
 #: 5 %, the iterations 85 %, the threshold's calibration the rest.
 PHASE_AT = {"preparing": 0.02, "training": 0.05, "calibrating": 0.92}
 TRAINING_SHARE = 0.85
+#: How much lower than napari's the training process's CPU priority is (POSIX ``nice``).
+CHILD_NICENESS = 5
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
@@ -164,7 +166,14 @@ class TrainingProcess:
         self.stage = self._queue.pop(0)
         argv = [self.python, "-m", "napari_c2w.train.cli", *train_args(self.request, self.stage, self.data)]
         self._log = open(self.log_path, "w")
-        self._proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ))
+        self._proc = subprocess.Popen(
+            argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+            # below the viewer's priority (POSIX): the training yields the CPU when napari draws
+            preexec_fn=(lambda: os.nice(CHILD_NICENESS)) if hasattr(os, "nice") else None,  # noqa: PLW1509
+        )
         self.message = f"training the {self.stage} ({self.request.iterations} iterations)"
 
     def poll(self) -> str:

@@ -204,7 +204,10 @@ class FineTuneWidget(QWidget):
             return
         state = p.poll()
         rows = p.metrics()
-        self.plot.show(rows, p.stage or "")
+        shown = (len(rows), p.stage)
+        if shown != getattr(self, "_shown", None):  # a redraw costs ~0.1 s of the viewer's thread
+            self.plot.show(rows, p.stage or "")
+            self._shown = shown
         fraction, doing = p.fraction()
         self.bar.setValue(round(100 * fraction))
         text = f"{p.message}: {doing}" if doing else p.message
