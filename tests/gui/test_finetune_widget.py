@@ -139,4 +139,4 @@ def test_the_annotation_loop_end_to_end(make_napari_viewer, qtbot, setup, tmp_pa
     assert seg.result.models["wall"]["file"] == str(setup["models"] / "wall.pt")
     np.testing.assert_array_equal(cavity.data > 0, reference["cavity"] > 0)  # the correction survives
     names = [ly.name for ly in viewer.layers if isinstance(ly, Labels)]
-    assert "cavity (prediction)" in names
+    assert "cavity (corrected)" in names and any(n.startswith("cavity (prediction ") for n in names)

@@ -33,7 +33,7 @@ def test_window_count_matches_monai(shape, window):
 def test_progress_within_each_stage(predicted):
     _, _, seen = predicted
     windows = [m for _, m in seen if "window" in m]
-    assert any(m.startswith("segmenting the cavity: window 1 of") for m in windows)
+    assert any(m.startswith("segmenting the cavity") and ": window 1 of" in m for m in windows)
     assert any("s left" in m for m in windows)
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
