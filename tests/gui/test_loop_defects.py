@@ -185,7 +185,7 @@ def test_4_cancel_is_no_error_and_resets_progress(qtbot, challenge, monkeypatch)
 
 def test_5_quantify_and_export_never_mix_reference_and_prediction(qtbot, challenge):
     viewer, w, _, reference = challenge
-    names = ("Export case", "Quantify", "Review annotations")
+    names = ("Export case", "Quantify", "Review annotations", "Atrial surface")
     opened_before = plugin_widget(viewer, "Quantify")  # open before Segment: follows the new layers
     segment(qtbot, w)
     ids = {ly.unique_id for ly in predicted(viewer, reference)}

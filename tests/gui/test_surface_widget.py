@@ -64,8 +64,16 @@ def test_colour_by_switches_the_vertex_values(opened):
     w.colour_by.value = "region"
     assert set(np.unique(surface.data[2])) <= set(map(float, REGIONS))
     assert tuple(surface.contrast_limits) == (0.5, 9.5)
+    assert all(name in w.key.text() for name in REGIONS.values())  # a key names the region colours
     w.colour_by.value = "thickness_mm"
     assert surface.data[2].max() > 0.5
+    assert w.key.text() == ""
+
+
+def test_the_surface_says_which_labels_it_uses(opened):
+    """One consistent set, said in the widget: not a reference cavity with a prediction's wall."""
+    viewer, w, _ = opened
+    assert "cavity, wall, scar" in w.origin.text() and "not made by Segment" in w.origin.text()
 
 
 def test_missing_cavity_is_a_clear_error(make_napari_viewer, monkeypatch):

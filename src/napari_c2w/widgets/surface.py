@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
 from napari.layers import Image, Labels
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 from .._session import first_use
@@ -21,6 +22,7 @@ from ..layers import AXIS_LABELS, UNITS
 from ..surface import IIR_FIBROSIS, SD_K, IntensityScar, SurfaceMap, build_surface, intensity_scar
 from ._common import (
     ROLE_KEY,
+    StructureDefaults,
     geometry,
     layer_combo,
     mask_of,
@@ -68,6 +70,16 @@ def _colormap(name: str):
     colours = transform_color(list(REGION_COLOURS))
     return Colormap(
         colours, controls=np.linspace(0.0, 1.0, len(colours) + 1), interpolation="zero", name="c2w regions"
+    )
+
+
+def region_key() -> str:
+    """The regions' names in their colours (rich text for a QLabel)."""
+    from ..surface.regions import REGIONS
+
+    return "Regions: " + ", ".join(
+        f'<span style="color:{REGION_COLOURS[i - 1]}">&#9632;</span> {i} {name}'
+        for i, name in REGIONS.items()
     )
 
 
@@ -124,11 +136,21 @@ class SurfaceWidget(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.defaults = StructureDefaults({"cavity": self.cavity, "wall": self.wall, "scar": self.scar})
+        self.origin = QLabel("")  # which labels the surface is built from
+        self.origin.setWordWrap(True)
+        for combo in (self.cavity, self.wall, self.scar):
+            combo.changed.connect(lambda *_: self.origin.setText(self.defaults.describe()))
+        self.key = QLabel("")  # the region colours, when the surface is coloured by region
+        self.key.setWordWrap(True)
+        self.key.setTextFormat(Qt.TextFormat.RichText)
         button = QPushButton("Build surface")
         button.clicked.connect(lambda *_: self.run())
         lay = scroll_layout(self)
         lay.addWidget(self.form.native)
+        lay.addWidget(self.origin)
         lay.addWidget(button)
+        lay.addWidget(self.key)
         lay.addWidget(self.table)
         lay.addWidget(self.message)
         self.reset_choices()
@@ -136,8 +158,9 @@ class SurfaceWidget(QWidget):
     def reset_choices(self, *_args) -> None:
         self.form.reset_choices()
         pick_default(self.image)
-        for combo, structure in ((self.cavity, "cavity"), (self.wall, "wall"), (self.scar, "scar")):
-            pick_default(combo, structure)
+        self.defaults.apply()  # one set: corrections first, never a reference mixed with a prediction
+        pick_default(self.cavity, "cavity")
+        self.origin.setText(self.defaults.describe())
 
     @reports_errors("Surface")
     def run(self) -> None:
@@ -231,4 +254,5 @@ class SurfaceWidget(QWidget):
             layer.data = data
             layer.colormap = cmap
         layer.contrast_limits = limits
-        layer.colorbar.visible = True
+        layer.colorbar.visible = key != "region"  # regions are categories: the key below names them
+        self.key.setText(region_key() if key == "region" else "")
