@@ -346,3 +346,11 @@ def test_the_review_table_names_each_kind_once():
 
     assert finding_text({"structure": "wall", "kind": "wall far from cavity"}) == "wall far from cavity"
     assert finding_text({"structure": "scar", "kind": "beyond wall"}) == "scar beyond wall"
+
+
+def test_closing_the_review_dock_removes_its_helper_layers(review):
+    viewer, w, _ = review
+    assert {"review band", "flagged components"} <= {ly.name for ly in viewer.layers}
+    viewer.window.remove_dock_widget(w)  # the dock's close button
+    assert not {"review band", "flagged components"} & {ly.name for ly in viewer.layers}
+    assert {"cavity", "wall", "scar"} <= {ly.name for ly in viewer.layers}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox
 from napari.layers import Image, Labels
+from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .._session import first_use
@@ -153,6 +154,19 @@ class ReviewWidget(HistoryAndPainting, QWidget):
         lay.addStretch()
 
     # ------------------------------------------------------------------ layers
+
+    def event(self, e) -> bool:
+        """Closing the dock (napari takes the widget out of its window) removes the band and
+        flagged-component layers this widget added: they mean nothing without it."""
+        if e.type() == QEvent.Type.ParentChange and self.parent() is None:
+            self.remove_helper_layers()
+        return super().event(e)
+
+    def remove_helper_layers(self) -> None:
+        for layer in [
+            ly for ly in self.viewer.layers if ly.metadata.get(ROLE_KEY) in (BAND_ROLE, FLAGGED_ROLE)
+        ]:
+            self.viewer.layers.remove(layer)
 
     def reset_choices(self, *_args) -> None:
         """Follow the viewer's layers (napari calls this when layers come and go)."""
