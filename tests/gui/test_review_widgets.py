@@ -233,6 +233,8 @@ def test_queue_walks_filters_orders_and_saves(make_napari_viewer, qtbot, dataset
     scar = viewer.layers["scar"]
     scar.data[phantom.noise > 0] = 0  # clean it by hand
     w.status.value = "flagged"
+    row = names(w).index("b")
+    assert w.table.item(row, 1).text() == "flagged (unsaved)"  # the table follows the choice at once
     c_ino = (dataset / "c.ome.zarr").stat().st_ino
     w.next()  # saves b, opens c
     assert [ly.name for ly in viewer.layers] == ["c", "cavity", "wall", "scar"]

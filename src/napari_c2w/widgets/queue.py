@@ -233,6 +233,10 @@ class QueueWidget(QWidget):
         image = self._image_layer()
         if image is not None:
             case_meta(image)["status"] = self.status.value
+        if self.current is not None and self.current in self.view:  # the table shows it at once
+            chosen = self.status.value
+            text = chosen if chosen == self.current.status else f"{chosen} (unsaved)"
+            self.table.setItem(self.view.index(self.current), 1, QTableWidgetItem(text))
 
     @reports_errors("Save case")
     def save(self) -> bool:
