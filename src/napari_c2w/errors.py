@@ -19,6 +19,9 @@ class InputError(C2WError, ValueError):
         where = f"{self.path}: " if self.path is not None else ""
         super().__init__(f"{where}{problem}" + (f" {fix}" if fix else ""))
 
+    def __reduce__(self):  # picklable: it crosses process boundaries (workers, _subprocess)
+        return type(self), (self.path, self.problem, self.fix)
+
 
 class StoreError(C2WError, OSError):
     """A case store cannot be read or written safely."""

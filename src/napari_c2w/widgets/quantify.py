@@ -19,6 +19,7 @@ from ..review.quantify import SMOOTH_MM
 from ._common import (
     StructureDefaults,
     geometry,
+    in_process,
     layer_combo,
     mask_of,
     reports_errors,
@@ -120,7 +121,12 @@ class QuantifyWidget(QWidget):
             "smooth_mm": self.smooth_mm.value,
         }
         self.message.setText("Measuring...")
-        run_task(self, "Quantify", lambda: measure(spacing, **masks, **kwargs), lambda m: self._show(m, like))
+        run_task(
+            self,
+            "Quantify",
+            lambda: in_process(measure, spacing, **masks, **kwargs),
+            lambda m: self._show(m, like),
+        )
 
     def _show(self, m: Measurement, like) -> None:
         self.result = m
