@@ -100,7 +100,38 @@ def cases(w: Path):
     write_volume(Volume(image, (5.0, 1.0, 1.0), direction=(c, -s, 0, s, c, 0, 0, 0, 1)), w / "oblique.nrrd")
     yield "oblique image with 5 mm slices", ["import", "oblique.nrrd", "-o", "out"]
     yield from _label_cases(w, image, img)
+    yield from _hostile_cases(w, image, img)
     yield from _store_and_command_cases(w, image, img)
+
+
+def _hostile_cases(w: Path, image: np.ndarray, img: Path):
+    """Files made to reach outside their folder or to exhaust memory (issue 31)."""
+    header = "NRRD0004\ntype: short\ndimension: 3\nsizes: 48 40 12\nencoding: raw\nendian: little\n"
+    (w / "passwd.nhdr").write_text(header + "data file: /etc/passwd\n")
+    yield "detached NRRD whose data file is /etc/passwd", ["import", "passwd.nhdr", "-o", "out"]
+    (w / "up.mhd").write_text(
+        "ObjectType = Image\nNDims = 3\nDimSize = 48 40 12\nElementType = MET_SHORT\n"
+        "ElementDataFile = ../../etc/hostname\n"
+    )
+    yield "MetaImage whose ElementDataFile is ../../etc/hostname", ["import", "up.mhd", "-o", "out"]
+    (w / "urandom.nhdr").write_text(header + "data file: /dev/urandom\n")
+    yield "detached NRRD reading /dev/urandom", ["import", "urandom.nhdr", "-o", "out"]
+    bomb = b"NRRD0004\ntype: uchar\ndimension: 3\nsizes: 1600 1600 1600\nencoding: gzip\n\n"
+    (w / "bomb.nrrd").write_bytes(bomb + gzip.compress(bytes(4 << 20)))
+    yield "4 MB gzip NRRD declaring 4 GB", ["import", "bomb.nrrd", "-o", "out"]
+    ds = w / "evil"
+    cavity = np.zeros(image.shape, np.uint8)
+    cavity[2:10, 10:30, 10:30] = 1
+    store = write_case_store(
+        Case(Volume(image, (2.0, 1.0, 1.0)), {"cavity": cavity}, case_id="x"), ds / "x.ome.zarr"
+    )
+    meta = json.loads((store / "zarr.json").read_text())
+    meta["attributes"]["napari_c2w"]["case_id"] = "../../escaped"
+    (store / "zarr.json").write_text(json.dumps(meta))
+    yield (
+        "a store whose case_id attribute is ../../escaped",
+        ["export", "evil", "--format", "nifti", "-o", "exp"],
+    )
 
 
 def _label_cases(w: Path, image: np.ndarray, img: Path):

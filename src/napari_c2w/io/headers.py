@@ -24,7 +24,7 @@ MAX_HEADER_BYTES = 16 << 20
 MAX_DATA_FILES = 100_000
 _FIX_REF = (
     "Keep the data file in the header's folder (or below it) and name it relatively there, "
-    "e.g. 'data file: image.raw'."
+    "e.g. 'data file: image.raw' (NRRD) or 'ElementDataFile = image.raw' (MetaImage)."
 )
 
 _NRRD_TYPES = {
