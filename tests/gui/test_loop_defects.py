@@ -200,9 +200,9 @@ def test_5_quantify_and_export_never_mix_reference_and_prediction(qtbot, challen
     # the annotator's corrected wall, the latest cavity and scar (issue 34: corrections first)
     wanted = [cavity.unique_id, wall.unique_id, scar.unique_id]
     for widget in [opened_before, *(plugin_widget(viewer, n) for n in names)]:
-        got = [None if c.value is None else c.value.name for c in (widget.cavity, widget.wall, widget.scar)]
-        ids = [None if c.value is None else c.value.unique_id for c in (widget.cavity, widget.wall, widget.scar)]
-        assert ids == wanted, (widget, got)
+        chosen = [c.value for c in (widget.cavity, widget.wall, widget.scar)]
+        ids = [None if ly is None else ly.unique_id for ly in chosen]
+        assert ids == wanted, (widget, [None if ly is None else ly.name for ly in chosen])
 
 
 # ----------------------------------------------------------------- 6. colours

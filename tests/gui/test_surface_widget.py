@@ -72,7 +72,7 @@ def test_colour_by_switches_the_vertex_values(opened):
 
 def test_the_surface_says_which_labels_it_uses(opened):
     """One consistent set, said in the widget: not a reference cavity with a prediction's wall."""
-    viewer, w, _ = opened
+    _, w, _ = opened
     assert "cavity, wall, scar" in w.origin.text() and "not made by Segment" in w.origin.text()
 
 
