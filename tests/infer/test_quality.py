@@ -87,3 +87,16 @@ def test_a_scar_network_sure_of_little_of_its_scar_is_a_warning_not_the_cavity_s
     assert q["warnings"] == ["scar_confidence"] and q["score"] == 0.0
     assert q["features"]["scar_confidence"] == round(lo, 4)
     assert score(features(labels, SPACING))["features"]["scar_confidence"] is None
+
+
+def test_predict_says_what_to_do_about_each_warning(capsys):
+    from napari_c2w.cli.predict_cmd import _summary
+
+    cases = [
+        {"case_id": "a", "status": "done", "quality": {"warnings": ["wall_coverage"], "flagged": False}},
+        {"case_id": "b", "status": "done", "quality": {"warnings": ["scar_depth"], "flagged": False}},
+    ]
+    _summary(cases)
+    err = capsys.readouterr().err
+    assert "wall_coverage: the predicted wall leaves much of the endocardium bare: correct the wall" in err
+    assert "scar_depth: some predicted scar lies deep inside the cavity: remove it" in err

@@ -255,11 +255,15 @@ def _summary(cases: list[dict]) -> None:
             file=sys.stderr,
         )
     if warned:
+        from ..infer.quality import warning_text
+
         print(
             f"quality: {len(warned)} case(s) have wall, scar or noise warnings (docs/robustness.md): "
             + "; ".join(warned),
             file=sys.stderr,
         )
+        for name in sorted({w for _, q in done for w in q.get("warnings", [])}):
+            print(f"  {name}: {warning_text(name)}.", file=sys.stderr)
 
 
 def _target(out: Path, case_id: str, fmt: str) -> Path:

@@ -206,6 +206,27 @@ def score(feats: dict) -> dict:
     }
 
 
+#: What each warning means and what the annotator should do about it (widget and ``predict``).
+WARNINGS = {
+    "wall_coverage": "the predicted wall leaves much of the endocardium bare: correct the wall (or "
+    "fine-tune it on a few corrected cases of this site) before reading thickness or scar burden",
+    "scar_depth": "some predicted scar lies deep inside the cavity: remove it with Review "
+    "annotations (band cleaning) or `napari-c2w review --clean`",
+    "noise": "the scan is far noisier than the training data; check the wall and scar closely",
+    "scar_confidence": "the scar network is sure of little of the scar it found{detail}: another "
+    "contrast than its training data's? Review the scar closely before quoting its burden",
+}
+#: The value a warning quotes, where the quality record has it.
+_DETAILS = {"scar_confidence": " ({value:.0%} of it; 74-83% on phantoms like its training data)"}
+
+
+def warning_text(name: str, features: dict | None = None) -> str:
+    """:data:`WARNINGS`' text for ``name``, quoting the feature's value where there is one."""
+    value = (features or {}).get(name)
+    detail = _DETAILS[name].format(value=value) if name in _DETAILS and value is not None else ""
+    return WARNINGS.get(name, name).replace("{detail}", detail)
+
+
 def assess(prediction, spacing) -> dict:
     """The quality record of a :class:`~napari_c2w.infer.pipeline.Prediction`."""
     feats = features(

@@ -24,7 +24,7 @@ from qtpy.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QWidg
 
 from .._session import first_use
 from ..infer.models import synthetic_label_caveat
-from ..infer.quality import FLAG_AT
+from ..infer.quality import FLAG_AT, warning_text
 from ..labels import LABELS, to_layer
 from ..layers import WRITTEN_KEY, checksum, label_colormap
 from ..noise import TARGET as NOISE_TARGET
@@ -261,25 +261,6 @@ def geometry_warning(layer) -> str:
     )
 
 
-#: What the quality record's wall and scar warnings mean, for the widget.
-WARNINGS = {
-    "wall_coverage": "the predicted wall leaves much of the endocardium bare",
-    "scar_depth": "some predicted scar lies deep inside the cavity",
-    "noise": "the scan is far noisier than the training data; check the wall and scar closely",
-    "scar_confidence": "the scar network is sure of little of the scar it found{detail}: another "
-    "contrast than its training data's? Review the scar closely",
-}
-#: The value a warning quotes, where the quality record has it.
-_DETAILS = {"scar_confidence": " ({value:.0%} of it; 74-83% on phantoms like its training data)"}
-
-
-def _warning(name: str, features: dict) -> str:
-    """:data:`WARNINGS`' text for ``name``, quoting the feature's value where there is one."""
-    value = features.get(name)
-    detail = _DETAILS[name].format(value=value) if name in _DETAILS and value is not None else ""
-    return WARNINGS.get(name, name).replace("{detail}", detail)
-
-
 def results_text(prediction) -> str:
     """Timings, uncertainty, volumes and scar burden of a prediction, for the widget."""
     t = prediction.timings
@@ -318,5 +299,5 @@ def results_text(prediction) -> str:
     elif q:
         lines.append(f"Quality checks passed (score {q['score']:.2f}; 0 is best, {FLAG_AT} flags).")
     for w in q.get("warnings", []):
-        lines.append(f"Warning: {_warning(w, q.get('features') or {})}.")
+        lines.append(f"Warning: {warning_text(w, q.get('features') or {})}.")
     return "\n".join(lines)
