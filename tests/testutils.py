@@ -121,3 +121,14 @@ def small_train_config(stage: str, **changes):
     merged = {**SMALL_TRAIN, **changes}
     merged["data"] = {**SMALL_TRAIN["data"], **changes.get("data", {})}
     return load_config(stage=stage, overrides=merged)
+
+
+def tiny_segment_widget(viewer, models_dir):
+    """A Segment widget on ``viewer`` set to the tiny model set written to ``models_dir``, on the CPU."""
+    from napari_c2w.widgets.predict import PredictWidget
+
+    w = PredictWidget(viewer)
+    w.models.value = "folder..."
+    w.folder.value = write_model_set(models_dir)
+    w.device.value = "cpu"
+    return w

@@ -49,16 +49,12 @@ def test_a_reader_the_user_chose_is_kept(make_napari_viewer):
 
 def test_segment_warns_about_an_image_without_physical_scale(make_napari_viewer, qtbot, tmp_path):
     from napari_c2w.phantom import generate_phantom
-    from napari_c2w.widgets.predict import PredictWidget
-    from testutils import write_model_set
+    from testutils import tiny_segment_widget
 
     viewer = make_napari_viewer()
     ph = generate_phantom(5, shape=(20, 72, 64), spacing=(2.5, 1.25, 1.5))
     viewer.add_image(ph.image.array, name="opened by imageio")  # scale 1, pixel units
-    w = PredictWidget(viewer)
-    w.models.value = "folder..."
-    w.folder.value = write_model_set(tmp_path / "models")
-    w.device.value = "cpu"
+    w = tiny_segment_widget(viewer, tmp_path / "models")
     w.run()
     qtbot.waitUntil(lambda: not w.busy, timeout=60000)
     assert "no physical scale" in w.geometry_warning

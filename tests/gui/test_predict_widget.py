@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from testutils import write_model_set
+from testutils import tiny_segment_widget, write_model_set
 
 pytestmark = pytest.mark.gui
 
@@ -14,16 +14,11 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def widget(make_napari_viewer, tmp_path):
     from napari_c2w.phantom import generate_phantom
-    from napari_c2w.widgets.predict import PredictWidget
 
     viewer = make_napari_viewer()
     ph = generate_phantom(5, shape=(20, 72, 64), spacing=(2.5, 1.25, 1.5), origin=(-30.0, 12.5, 100.0))
     viewer.add_image(ph.image.array, name="lge", scale=ph.image.spacing, translate=ph.image.origin)
-    w = PredictWidget(viewer)
-    w.models.value = "folder..."
-    w.folder.value = write_model_set(tmp_path / "models")
-    w.device.value = "cpu"
-    return viewer, w
+    return viewer, tiny_segment_widget(viewer, tmp_path / "models")
 
 
 def _run(qtbot, w):

@@ -10,7 +10,7 @@ import pytest
 
 from napari_c2w.layers import case_from_layers, case_layers
 from napari_c2w.phantom import generate_phantom
-from testutils import write_model_set
+from testutils import tiny_segment_widget
 
 pytestmark = pytest.mark.gui
 
@@ -21,8 +21,6 @@ SPACING = (2.5, 1.25, 1.25)
 def session(make_napari_viewer, qtbot, tmp_path):
     from napari.layers import Layer
 
-    from napari_c2w.widgets.predict import PredictWidget
-
     viewer = make_napari_viewer()
     case = generate_phantom(0, shape=(24, 64, 64), spacing=SPACING).to_case(noisy=True)
     for t in case_layers(case):
@@ -32,10 +30,7 @@ def session(make_napari_viewer, qtbot, tmp_path):
     review.find()
     review.table.selectRow(0)
     review.remove_selected()  # a correction on the reference's scar layer
-    seg = PredictWidget(viewer)
-    seg.models.value = "folder..."
-    seg.folder.value = write_model_set(tmp_path / "models")
-    seg.device.value = "cpu"
+    seg = tiny_segment_widget(viewer, tmp_path / "models")
     seg.run()
     qtbot.waitUntil(lambda: not seg.busy, timeout=60000)
     assert seg.last_error is None
