@@ -135,7 +135,9 @@ def test_results_text_warns_about_a_flagged_case():
     assert "far noisier than the training data" in text
     assert "alternate" not in text
     pred.quality.update(warnings=["scar_confidence"], features={"scar_confidence": 0.312})
-    assert "sure of little of the scar it found (31% of it; 74-83% on phantoms like its" in results_text(pred)
+    assert "sure of little of the scar it found (31% of it; 46-68% on real held-out scans" in results_text(
+        pred
+    )
     pred.quality["features"] = {}
     assert "sure of little of the scar it found: another contrast" in results_text(pred)
 
