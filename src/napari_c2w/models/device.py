@@ -15,6 +15,7 @@ import ctypes
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -85,6 +86,27 @@ def cpu_supports_bf16() -> bool:
     except RuntimeError:  # pragma: no cover - builds without oneDNN
         return False
     return torch.backends.cpu.get_cpu_capability() in ("AVX512",)  # pragma: no cover
+
+
+#: The CPU features that decide which kernels run fast (``/proc/cpuinfo`` flag names).
+CPU_FEATURES = ("amx_bf16", "avx512_bf16", "avx512_vnni", "avx512f", "avx_vnni", "avx2")
+
+
+def cpu_features() -> str:
+    """This CPU's model and the features of :data:`CPU_FEATURES` it has, in a line (Linux;
+    elsewhere torch's CPU capability)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "?"
+    )
+    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
+    have = [f for f in CPU_FEATURES if f in flags] or ["none of " + ", ".join(CPU_FEATURES)]
+    if "amx_bf16" not in flags:
+        have.append("no AMX")
+    return f"{model} ({', '.join(have)})"
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:

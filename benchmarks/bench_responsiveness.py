@@ -1,0 +1,225 @@
+"""How long napari's main thread stalls while the plugin works: Quantify and a fine-tune run.
+
+    xvfb-run -a python benchmarks/bench_responsiveness.py [--case DIR] [--iterations 20] [--json OUT]
+
+A 20 ms Qt timer ticks on the viewer's thread; a gap between two ticks is time in which napari
+could not draw or answer a click. Printed per scenario: the longest gap, the 99th percentile,
+and how many gaps exceed 0.25 s (the project's bound), with the same figures for the idle viewer
+measured in the same run as the baseline, and for Quantify the way it ran before. Scenarios, on
+a real 2018-challenge scan (its crop placed back on the scanner's 88×576×576 grid) shown in a
+real window:
+
+- ``idle``: nothing running;
+- ``quantify``: the shipped widget (the measure in a child interpreter), ``--repeats`` runs; the
+  first adds the thickness map, the next update it;
+- ``quantify, ... (before)``: the same widget with the measure in a napari thread worker of the
+  viewer's process, as it ran before;
+- ``fine-tune``: the Fine-tune widget training the bundled cavity model on phantom cases in its
+  child process (``--iterations``, validated every ``--iterations // 2``) while the viewer shows the scan.
+
+Needs a screen (``xvfb-run -a``) and ``../shared/data/la2018``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+LA2018 = REPO.parent / "shared" / "data" / "la2018" / "train"
+BOUND_S = 0.25
+#: The scanner grid of the 2018-challenge scans (z, y, x) before they were cropped.
+FULL_GRID = (88, 576, 576)
+
+
+class Ticker:
+    """Gaps between the ticks of a 20 ms timer on the Qt thread."""
+
+    def __init__(self, app) -> None:
+        from qtpy.QtCore import QTimer
+
+        self.app = app
+        self.gaps: list[float] = []
+        self.last = time.perf_counter()
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._tick)
+        self.timer.start(20)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(now - self.last)
+        self.last = now
+
+    def reset(self) -> None:
+        self.gaps.clear()
+        self.last = time.perf_counter()
+
+    def spin(self, seconds: float = 0.0, until=None, limit: float = 600.0) -> float:
+        """Run the event loop for ``seconds``, or until ``until()`` is true; the time it took."""
+        t0 = time.perf_counter()
+        while True:
+            self.app.processEvents()
+            elapsed = time.perf_counter() - t0
+            if (until is None and elapsed >= seconds) or (until is not None and until()) or elapsed > limit:
+                return elapsed
+            time.sleep(0.002)
+
+    def summary(self, name: str, seconds: float) -> dict:
+        g = np.array(self.gaps or [0.0])
+        return {
+            "scenario": name,
+            "seconds": round(seconds, 2),
+            "longest_stall_s": round(float(g.max()), 3),
+            "p99_gap_s": round(float(np.quantile(g, 0.99)), 3),
+            "stalls_over_bound": int((g > BOUND_S).sum()),
+        }
+
+
+def open_case(viewer, folder: Path, shape=FULL_GRID) -> None:
+    """The case placed in the middle of the scanner's full grid (the la2018 copies here are
+    cropped around the atrium), with a 2-voxel wall around its cavity."""
+    from napari.layers import Layer
+    from scipy import ndimage
+
+    from napari_c2w.io.layouts import read_case_folder
+    from napari_c2w.layers import case_layers
+    from napari_c2w.widgets._common import placed_like
+
+    case = read_case_folder(folder)
+    for data, meta, kind in case_layers(case):
+        viewer.add_layer(Layer.create(padded(np.asarray(data), shape), meta, kind))
+    cavity = viewer.layers["cavity"]
+    mask = cavity.data > 0
+    wall = (ndimage.binary_dilation(mask, iterations=2) & ~mask).astype(np.uint8) * 2
+    viewer.add_labels(
+        wall, name="wall", metadata={"napari_c2w": {"structure": "wall"}}, **placed_like(cavity)
+    )
+
+
+def padded(data: np.ndarray, shape) -> np.ndarray:
+    """``data`` in the middle of zeros of ``shape`` (each axis at least as large as ``data``'s)."""
+    shape = tuple(max(a, b) for a, b in zip(shape, data.shape, strict=True))
+    out = np.zeros(shape, data.dtype)
+    at = tuple(slice((a - b) // 2, (a - b) // 2 + b) for a, b in zip(shape, data.shape, strict=True))
+    out[at] = data
+    return out
+
+
+@contextlib.contextmanager
+def patched(module, name: str, value):
+    old = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, old)
+
+
+def quantify_widget(widget, ticker) -> float:
+    t0 = time.perf_counter()
+    widget.run()
+    ticker.spin(until=lambda: not widget.busy and "Measuring" not in widget.message.text())
+    return time.perf_counter() - t0
+
+
+def fine_tune(viewer, ticker, iterations: int, root: Path) -> float:
+    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.phantom import generate_phantom
+    from napari_c2w.widgets.finetune import FineTuneWidget
+
+    data = root / "reviewed"
+    data.mkdir()
+    for seed in (1, 2, 3):
+        case = generate_phantom(seed).to_case()
+        case.status = "approved"
+        write_case_store(case, store_path(data, case.case_id))
+    w = FineTuneWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Fine-tune")
+    w.dataset.value = data
+    w.iterations.value = iterations
+    w.val_every.value = max(1, iterations // 2)
+    w.device.value = "cpu"
+    w.output.value = root / "runs"
+    ticker.spin(0.5)
+    ticker.reset()
+    t0 = time.perf_counter()
+    w.start()
+    ticker.spin(until=lambda: not w.busy, limit=1800)
+    if w.process.state != "completed":
+        raise RuntimeError(f"the fine-tune run ended {w.process.state}: {w.process.message}")
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--case", type=Path, help="a la2018 case folder (default: the first held-out one)")
+    ap.add_argument("--iterations", type=int, default=20, help="fine-tune iterations")
+    ap.add_argument("--repeats", type=int, default=3, help="Quantify runs of each kind")
+    ap.add_argument("--skip-fine-tune", action="store_true")
+    ap.add_argument("--json", type=Path, help="write the rows here")
+    args = ap.parse_args(argv)
+    folder = args.case or sorted(p for p in LA2018.iterdir() if p.is_dir())[-10]
+    import napari
+
+    from napari_c2w.models import cpu_features
+    from napari_c2w.widgets.quantify import QuantifyWidget
+
+    print(f"CPU: {cpu_features()}; {os.cpu_count()} cores; case {folder.name}")
+    viewer = napari.Viewer(show=True)
+    app = napari.qt.get_qapp()
+    open_case(viewer, folder)
+    ticker = Ticker(app)
+    ticker.spin(2.0)
+    rows = []
+
+    def measured(name: str, fn) -> None:
+        ticker.spin(1.0)
+        ticker.reset()
+        seconds = fn()
+        ticker.spin(0.5)
+        rows.append(ticker.summary(name, seconds))
+        print(rows[-1], flush=True)
+
+    measured("idle", lambda: ticker.spin(5.0))
+    widget = QuantifyWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Quantify")
+    for run in range(1, args.repeats + 1):
+        measured(f"quantify, run {run}", lambda: quantify_widget(widget, ticker))
+    import napari_c2w.widgets.quantify as shipped
+
+    with patched(shipped, "in_process", lambda fn, *a, **k: fn(*a, **k)):
+        for run in range(1, args.repeats + 1):
+            measured(
+                f"quantify, run {run}, measure in a thread (before)", lambda: quantify_widget(widget, ticker)
+            )
+    if not args.skip_fine_tune:
+        with tempfile.TemporaryDirectory() as tmp:
+            measured(
+                f"fine-tune ({args.iterations} it.)",
+                lambda: fine_tune(viewer, ticker, args.iterations, Path(tmp)),
+            )
+    idle = rows[0]["longest_stall_s"]
+    print(f"\n| scenario | seconds | longest stall (s) | × idle | p99 gap (s) | stalls > {BOUND_S} s |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['scenario']} | {r['seconds']:.1f} | {r['longest_stall_s']:.3f} | "
+            f"{r['longest_stall_s'] / max(idle, 1e-3):.1f} | {r['p99_gap_s']:.3f} | "
+            f"{r['stalls_over_bound']} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    viewer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
