@@ -61,7 +61,7 @@ def _model_set(args, folder: Path) -> list[Path]:
     return [folder]
 
 
-def child_pipeline(sources: list[str], amp: bool) -> dict:
+def child_pipeline(sources: list[str], amp: bool, options: dict | None = None) -> dict:
     """One pipeline run in this (fresh) process: time, peak memory, stage timings."""
     from napari_c2w.infer import InferenceOptions, load_model_set, segment
     from napari_c2w.models import set_threads
@@ -71,7 +71,7 @@ def child_pipeline(sources: list[str], amp: bool) -> dict:
     models = load_model_set(sources)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    pred = segment(volume, models, InferenceOptions(device="cpu", amp=amp))
+    pred = segment(volume, models, InferenceOptions(device="cpu", amp=amp, **(options or {})))
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
@@ -80,14 +80,15 @@ def child_pipeline(sources: list[str], amp: bool) -> dict:
         "before_gib": base / 2**20,
         "timings": pred.timings,
         "stage_boxes": pred.roi["stage_boxes_in_roi"],
+        "alternates": pred.roi.get("alternates"),
     }
 
 
-def run_child(sources: list[Path], amp: bool) -> dict:
+def run_child(sources: list[Path], amp: bool, options: dict | None = None) -> dict:
     here, files = str(Path(__file__).parent), [str(s) for s in sources]
     code = (
         f"import json,sys; sys.path.insert(0, {here!r}); import bench_inference as b; "
-        f"print('RESULT', json.dumps(b.child_pipeline({files!r}, {amp!r})))"
+        f"print('RESULT', json.dumps(b.child_pipeline({files!r}, {amp!r}, {options!r})))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", check=True
@@ -247,14 +248,28 @@ def main() -> int:
         f"{SHAPE} at {SPACING} mm; {threads} threads; presets "
         + ", ".join(f"{s}={m.meta['preset']}" for s, m in models.items())
     )
-    from napari_c2w.models import cpu_supports_bf16
+    from napari_c2w.models import cpu_features, cpu_supports_bf16
 
+    print(f"CPU: {cpu_features()}")
     precision = "bf16" if cpu_supports_bf16() else "fp32 (this CPU has no native bf16)"
     fast = run_child(sources, amp=True)
     print(
         f"pipeline ({precision}, channels-last): {fast['seconds']:.1f} s, peak {fast['peak_gib']:.2f} GiB "
-        f"(process before the run: {fast['before_gib']:.2f} GiB); steps {fast['timings']}"
+        f"(process before the run: {fast['before_gib']:.2f} GiB); steps {fast['timings']}; "
+        f"alternates {fast['alternates']}"
     )
+    variants = {}
+    if "wall_contrast" in models:
+        variants["the wall's alternate on every scan (before)"] = (True, {"wall_alternate_below": None})
+    if cpu_supports_bf16():
+        variants["fp32, as on a CPU without native bf16"] = (False, None)
+    for name, (amp, options) in variants.items():
+        other = run_child(sources, amp=amp, options=options)
+        print(
+            f"pipeline, {name}: {other['seconds']:.1f} s ({other['seconds'] / fast['seconds']:.2f}x the "
+            f"above); steps {other['timings']}"
+        )
+        fast[name] = other
     ref, ref_dtype = conv_reference()
     achieved = network_gflops(models, fast["timings"], fast["stage_boxes"])
     print(
@@ -267,6 +282,9 @@ def main() -> int:
     print(
         f"naive (fp32, default layout, whole volume, {nv['windows']} windows): {nv['seconds']:.0f} s{note}; "
         f"pipeline is {nv['seconds'] / fast['seconds']:.1f}x faster"
+        + "".join(
+            f"; {name}: {nv['seconds'] / r['seconds']:.1f}x" for name, r in fast.items() if name in variants
+        )
     )
     rows, simulate = [], not cpu_supports_bf16()
     if args.accuracy_cases:

@@ -175,3 +175,21 @@ def test_progress_never_goes_back_across_a_stages_passes(model_folder, small_vol
     assert fractions == sorted(fractions), [round(f, 3) for f in fractions]
     assert fractions[-1] == 1.0
     assert any("pass 2 of 2" in m for _, m in seen if "wall" in m)
+
+
+def test_the_alternate_runs_only_where_the_wall_alone_leaves_the_cavity_bare(model_folder, small_volume):
+    """Issue 33.3: the alternate cost a third of the pipeline's time on every scan; it now runs
+    where the wall alone covers less than ``wall_alternate_below`` of the cavity's surface."""
+    volume, _ = small_volume
+    _constant(model_folder, "wall_contrast", "wall", -8.0, like=model_folder / "wall.pt")
+    _constant(model_folder, "wall", "wall", 8.0, like=model_folder / "wall.pt")  # covers it all
+    models = _with_bright_cavity(load_model_set([model_folder]))
+    got = segment(volume, models, InferenceOptions())
+    record = got.roi["alternates"]["wall"]
+    assert record == {"name": "wall_contrast", "chosen": "wall", "coverage": {"wall": 1.0}, "ran": False}
+    assert "wall_contrast" not in got.models and "wall_contrast" not in got.timings
+    entry = prediction_entries(got, "tester")["wall"]
+    assert set(entry["models"]) == {"localizer", "wall"} and entry["coverage"] == {"wall": 1.0}
+    always = segment(volume, models, InferenceOptions(wall_alternate_below=None))
+    assert always.roi["alternates"]["wall"]["coverage"] == {"wall": 1.0, "wall_contrast": 0.0}
+    np.testing.assert_array_equal(always.labels["wall"], got.labels["wall"])

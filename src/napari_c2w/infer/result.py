@@ -31,13 +31,14 @@ def prediction_summary(prediction, case_id: str) -> dict:
 def prediction_entries(prediction, by: str) -> dict[str, dict]:
     """One ``predict`` provenance entry per predicted structure (its and the localizer's models,
     with the threshold each used, and the voxel count). A structure whose alternate network ran
-    (``roi["alternates"]``) lists both, names the one kept (``kept``) and its threshold."""
+    (``roi["alternates"]``) lists both, names the one kept (``kept``) and its threshold; one whose
+    own mask covered enough for the alternate not to run lists its own and that coverage."""
     out = {}
     alternates = prediction.roi.get("alternates") or {}
     for name, mask in prediction.labels.items():
         alt = alternates.get(name, {})
         kept = alt.get("chosen", name)
-        ran = ("localizer", name, *([alt["name"]] if alt else []))
+        ran = ("localizer", name, *([alt["name"]] if alt and alt.get("ran", True) else []))
         out[name] = provenance_entry(
             "predict",
             name,
