@@ -33,21 +33,6 @@ def threads_disabled() -> bool:
     return os.environ.get(NOTHREADS_ENV, "0").strip().lower() not in ("", "0", "false", "no")
 
 
-def in_process(fn: Callable, /, *args, **kwargs) -> Any:
-    """``fn(*args, **kwargs)`` in a fresh child interpreter (:mod:`napari_c2w._subprocess`).
-
-    For pure numpy/scipy work that holds the GIL for seconds (distance transforms): run in a
-    thread it froze napari's event loop (Quantify: up to 1.5 s on a 2018-challenge scan). ``fn``
-    is a module-level napari-c2w function and its arguments picklable. With
-    ``NAPARI_C2W_NOTHREADS=1`` it runs here, as every worker does then.
-    """
-    if threads_disabled():
-        return fn(*args, **kwargs)
-    from .._subprocess import call
-
-    return call(fn, *args, **kwargs)
-
-
 def notify_error(message: str) -> None:
     from napari.utils.notifications import show_error
 
