@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from napari_c2w import preprocess as pre
 from napari_c2w.infer.regions import atrium_region, cavity_region
@@ -79,3 +80,24 @@ def test_regions_are_pure_geometry():
     assert cavity_region(cavity, (1, 1, 1), (8, 8, 8)) is None
     cavity[6:9, 10:14, 12:15] = True
     assert cavity_region(cavity, (1, 1, 1), (4, 4, 4)) == ((5, 10), (9, 15), (11, 16))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_resampling_only_the_box_gives_what_resampling_the_whole_grid_gives(seed):
+    """Issue 33.3: the finish step resampled six whole model grids to the input grid; the box
+    alone gives the same values (up and down, boxes reaching past the grid's edges)."""
+    rng = np.random.default_rng(seed)
+    grid = tuple(int(n) for n in rng.integers(6, 40, 3))
+    shape = tuple(max(3, int(n * f)) for n, f in zip(grid, rng.uniform(0.5, 2.6, 3), strict=True))
+    box = []
+    for n in grid:
+        first = int(rng.integers(-4, n - 1))
+        box.append((first, int(rng.integers(max(first + 1, 1), n + 5))))
+    patch = rng.random([b - a for a, b in box]).astype(np.float32)
+    whole = np.zeros(grid, np.float32)
+    pre.paste(whole, patch, box)
+    expected = pre.resample(whole, shape, kind="prob")
+    where, values = pre.resample_box(patch, box, grid, shape)
+    got = np.zeros(shape, np.float32)
+    got[where] = values
+    np.testing.assert_allclose(got, expected, atol=1e-5)

@@ -31,11 +31,17 @@ class Geometry:
     input_shape: tuple[int, ...]
     input_spacing: tuple[float, ...]
 
+    def back_box(self, roi_array: np.ndarray) -> tuple[tuple[slice, ...], np.ndarray]:
+        """An ROI array resampled to the input's grid where it can be non-zero: the slices of
+        the input grid and the values there (zero elsewhere; :func:`.preprocess.resample_box`)."""
+        return pre.resample_box(roi_array, self.box, self.grid_shape, self.input_shape)
+
     def back(self, roi_array: np.ndarray) -> np.ndarray:
-        """Paste an ROI array into the model grid and resample it to the input's shape."""
-        full = np.zeros(self.grid_shape, np.float32)
-        pre.paste(full, roi_array.astype(np.float32, copy=False), self.box)
-        return pre.resample(full, self.input_shape, kind="prob")
+        """An ROI array pasted into the model grid and resampled to the input's shape."""
+        where, values = self.back_box(roi_array)
+        full = np.zeros(self.input_shape, np.float32)
+        full[where] = values
+        return full
 
 
 def finish(
@@ -78,11 +84,13 @@ def finish(
         # The boundary comes from the probabilities resampled to the input grid (sub-voxel where
         # the model grid is coarser, as nnU-Net resamples its softmax), the kept components and
         # the band from the post-processed mask on the model grid.
-        prob = g.back(probs[s])
-        kept = g.back(kept_roi.astype(np.float32))
-        labels[s] = ((prob >= thresholds[s]) & (kept > 1e-3)).astype(np.uint8)
+        where, prob = g.back_box(probs[s])
+        _, kept = g.back_box(kept_roi.astype(np.float32))
+        labels[s] = np.zeros(g.input_shape, np.uint8)
+        labels[s][where] = (prob >= thresholds[s]) & (kept > 1e-3)
         if prob_out is not None:
-            prob_out[s] = prob
+            prob_out[s] = np.zeros(g.input_shape, np.float32)
+            prob_out[s][where] = prob
         del prob, kept
     if "scar" in labels and o.scar_max_depth_mm is not None:
         labels["scar"] = drop_deep_scar(labels, g.input_spacing, o.scar_max_depth_mm)
