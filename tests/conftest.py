@@ -12,10 +12,11 @@ from testutils import LA2018, REPO  # noqa: F401 (re-exported for fixtures)
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_napari(tmp_path_factory):
-    """Point napari's settings and cache at a temporary folder."""
+    """Point napari's settings and cache, and napari-c2w's cache, at a temporary folder."""
     base = tmp_path_factory.mktemp("napari-config")
     os.environ["NAPARI_CONFIG"] = str(base / "settings.yaml")
     os.environ["NAPARI_CACHE_DIR"] = str(base / "cache")
+    os.environ["NAPARI_C2W_CACHE"] = str(base / "napari-c2w-cache")  # OpenVINO's converted networks
     os.environ.setdefault("NAPARI_C2W_NOTHREADS", "0")
     yield
 

@@ -97,7 +97,16 @@ def add_parser(sub) -> None:
         "--no-wall-alternate",
         action="store_true",
         help="run the wall model alone (default: where the model set has a wall alternate, as the "
-        "bundled weights do, both run and the wall covering more of the cavity's surface is kept)",
+        "bundled weights do, it runs where the wall alone leaves the cavity's surface bare, and the "
+        "wall covering more of it is kept)",
+    )
+    p.add_argument(
+        "--runtime",
+        choices=("auto", "torch", "openvino"),  # napari_c2w.infer.runtimes.RUNTIMES, without torch
+        default="auto",
+        help="who runs the networks on the CPU: auto (default) takes OpenVINO, where installed "
+        "(napari-c2w[openvino]), on a CPU without native bf16, where it is faster than PyTorch's "
+        "fp32; else PyTorch",
     )
     p.add_argument(
         "--json",
@@ -137,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         crop_to_cavity=not args.no_crop,
         denoise=not args.no_denoise,
         wall_alternate=not args.no_wall_alternate,
+        runtime=args.runtime,
     )
     run = RunSummary(args, models, options)
 

@@ -29,6 +29,7 @@ class WindowedForward:
         check: called before every window (raises to cancel).
         on_window: called with (windows done, windows in this call of :meth:`probability`)
             after every batch of windows (progress within a stage).
+        runtime: ``"torch"``, or ``"openvino"`` (the CPU only; :mod:`.runtimes`).
     """
 
     def __init__(
@@ -41,8 +42,10 @@ class WindowedForward:
         flip_tta: bool,
         check: Callable[[], None],
         on_window: Callable[[int, int], None] | None = None,
+        runtime: str = "torch",
     ) -> None:
         self.device, self.sw_batch, self.overlap = device, sw_batch_size, overlap
+        self.runtime = runtime
         self.amp, self.flip_tta, self.check = amp, flip_tta, check
         self.on_window = on_window
         self._done, self._total = 0, 1
@@ -88,18 +91,31 @@ class WindowedForward:
         from ..models import inference_mode, prepare_input, prepare_model
         from ..models.device import memory_format
 
-        model = prepare_model(stage.model, device)
-        x = prepare_input(tensor, device)
+        if self.runtime == "openvino":
+            from .runtimes import openvino_network
+
+            model = openvino_network(stage, window)
+            x = tensor
+
+            def run(patch: torch.Tensor) -> torch.Tensor:
+                return model(patch)
+
+        else:
+            model = prepare_model(stage.model, device)
+            x = prepare_input(tensor, device)
+
+            def run(patch: torch.Tensor) -> torch.Tensor:
+                return model(patch.contiguous(memory_format=memory_format(patch.device, patch.ndim - 2)))
 
         def predictor(patch: torch.Tensor) -> torch.Tensor:
             self.check()
-            out = model(patch.contiguous(memory_format=memory_format(patch.device, patch.ndim - 2)))
+            out = run(patch)
             self._done = min(self._done + int(patch.shape[0]), self._total)
             if self.on_window is not None:
                 self.on_window(self._done, self._total)
             return out
 
-        with inference_mode(device, amp=self.amp):
+        with inference_mode(device, amp=self.amp and self.runtime == "torch"):
             out = sliding_window_inference(
                 x,
                 window,

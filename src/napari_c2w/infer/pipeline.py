@@ -29,6 +29,7 @@ from .forward import WindowedForward
 from .models import StageModel, load_model_set
 from .progress import RunProgress
 from .regions import atrium_region, margin_voxels, stage_region
+from .runtimes import choose as choose_runtime
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ class InferenceOptions:
     # the other 5 by at most 0.052 of coverage; it ran on 22 instead of 104 (a third of the
     # pipeline's time each).
     wall_alternate_below: float | None = 0.45
+    # Who runs the networks' windows (napari_c2w.infer.runtimes): "auto" takes OpenVINO, where
+    # installed, on a CPU without native bf16 (1.8x PyTorch's fp32 there), else PyTorch.
+    runtime: str = "auto"
     band_inner_mm: float = INNER_MM
     band_outer_mm: float = OUTER_MM
     probabilities: bool = False
@@ -182,6 +186,7 @@ class _Run:
             flip_tta=options.flip_tta,
             check=cancel.check,
             on_window=self.bar.window,
+            runtime=choose_runtime(options.runtime, device, options.amp),
         )
 
     # -------------------------------------------------------------- bookkeeping
@@ -251,6 +256,7 @@ class _Run:
                 "noise": noise["noise"],
                 "denoise_sigma_mm": noise["sigma_mm"],
                 "alternates": self.alternates,
+                "runtime": self.forward.runtime,
             },
             timings=self.timings,
             models={
