@@ -90,6 +90,7 @@ class WindowedForward:
 
         from ..models import inference_mode, prepare_input, prepare_model
         from ..models.device import memory_format
+        from ..models.share import fair_threads
 
         if self.runtime == "openvino":
             from .runtimes import openvino_network
@@ -107,8 +108,12 @@ class WindowedForward:
             def run(patch: torch.Tensor) -> torch.Tensor:
                 return model(patch.contiguous(memory_format=memory_format(patch.device, patch.ndim - 2)))
 
+        share = device.type == "cpu" and self.runtime == "torch"
+
         def predictor(patch: torch.Tensor) -> torch.Tensor:
             self.check()
+            if share:
+                fair_threads()  # fewer threads while another napari-c2w job runs (models.share)
             out = run(patch)
             self._done = min(self._done + int(patch.shape[0]), self._total)
             if self.on_window is not None:

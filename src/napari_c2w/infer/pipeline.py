@@ -146,6 +146,7 @@ def segment(
         cancel: polled between steps and between windows; True cancels (raises :class:`Cancelled`).
     """
     from ..models import select_device, set_memory_limit
+    from ..models.share import cpu_job
 
     options = options or InferenceOptions()
     check_segmentable(volume)
@@ -161,7 +162,8 @@ def segment(
     orient = reorientation(volume.direction)
     report = progress or (lambda f, m: None)
     run = _Run(orient.volume(volume), models, options, device, report, _Cancel(cancel))
-    pred = to_stored_order(run.execute(), orient)
+    with cpu_job("predict"):
+        pred = to_stored_order(run.execute(), orient)
     if "cavity" in pred.labels:
         from .quality import assess
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from collections.abc import Callable
@@ -56,6 +57,7 @@ def train(
         stop_after: stop after this iteration (leaves a resumable run; for tests).
     """
     from ..models import set_threads
+    from ..models.share import cpu_job
 
     dist = Dist()
     run = RunDir(output)
@@ -81,9 +83,10 @@ def train(
     report = ProgressFile(run, progress, enabled=dist.is_main)
     report.phase("preparing")
     cases = _prepare_cases(config, split, stores)
-    result, trainer = _run_phases(
-        config, source, run, cases, dist, resume=resume, progress=report, stop_after=stop_after
-    )
+    with contextlib.nullcontext() if dist.active else cpu_job("train"):  # models.share
+        result, trainer = _run_phases(
+            config, source, run, cases, dist, resume=resume, progress=report, stop_after=stop_after
+        )
     _finish(run, result, trainer, config, dist, report)
     return result
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..labels import LABELS
+from ..models.share import fair_threads
 from ..preprocess import DEFAULT_NORMALIZATION
 from .config import TrainConfig
 from .data import Prepared
@@ -192,6 +193,8 @@ class Trainer:
                     self.dist.rewrap()
                     freeze = state
                 lr = self._set_lr()
+                if self.device.type == "cpu" and not self.dist.active:
+                    fair_threads()  # fewer threads while another napari-c2w job runs
                 losses.append(self._step(self.sampler.batch(self.iteration)))
                 self.iteration += 1
                 bar.update(1)
