@@ -71,7 +71,16 @@ def child_pipeline(sources: list[str], amp: bool, options: dict | None = None) -
     models = load_model_set(sources)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    pred = segment(volume, models, InferenceOptions(device="cpu", amp=amp, **(options or {})))
+    options = dict(options or {})
+    profile = options.pop("profile", False)
+    if profile:
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as profiler
+
+        with profiler(activities=[ProfilerActivity.CPU]) as prof:
+            pred = segment(volume, models, InferenceOptions(device="cpu", amp=amp, **options))
+    else:
+        pred = segment(volume, models, InferenceOptions(device="cpu", amp=amp, **options))
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
@@ -81,6 +90,10 @@ def child_pipeline(sources: list[str], amp: bool, options: dict | None = None) -
         "timings": pred.timings,
         "stage_boxes": pred.roi["stage_boxes_in_roi"],
         "alternates": pred.roi.get("alternates"),
+        "threads": torch.get_num_threads(),
+        "profile": prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18)
+        if profile
+        else None,
     }
 
 
@@ -228,6 +241,23 @@ def accuracy(models, cases: int, simulate: bool) -> list[dict]:
     return rows
 
 
+def print_profile(sources, models) -> None:
+    """One more pipeline run under torch's profiler, in a fresh process: threads, each stage's
+    windows (count, size, overlap) and the operators taking the most CPU time."""
+    from napari_c2w.infer.forward import window_count
+
+    prof = run_child(sources, amp=True, options={"profile": True})
+    print(f"profile: {prof['threads']} threads; {prof['seconds']:.1f} s under the profiler")
+    for stage, box in (prof["stage_boxes"] or {}).items():
+        shape = [b - a for a, b in box]
+        window = tuple(models[stage].meta.get("patch") or models[stage].meta["roi"])
+        print(
+            f"  {stage}: region {shape}, windows {window_count(shape, window, 0.25)} of {window} "
+            "(overlap 0.25)"
+        )
+    print(prof["profile"])
+
+
 def run_variants(models, sources, fast: dict) -> dict:
     """The pipeline in the same run with the wall's alternate on every scan (as before), in fp32
     through PyTorch and through OpenVINO (where installed); each result lands in ``fast``
@@ -267,6 +297,12 @@ def main() -> int:
     ap.add_argument("--naive-limit", type=int, default=2, help="naive windows to time (0: all)")
     ap.add_argument("--accuracy-cases", type=int, default=2, help="phantoms for the bf16-vs-fp32 Dice")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one pipeline run (torch.profiler: the operators taking the most CPU time, "
+        "layout conversions among them) and print the windows of each stage",
+    )
     args = ap.parse_args()
     from napari_c2w.infer import load_model_set
     from napari_c2w.models import set_threads
@@ -288,6 +324,8 @@ def main() -> int:
         f"(process before the run: {fast['before_gib']:.2f} GiB); steps {fast['timings']}; "
         f"alternates {fast['alternates']}"
     )
+    if args.profile:
+        print_profile(sources, models)
     variants = run_variants(models, sources, fast)
     ref, ref_dtype = conv_reference()
     achieved = network_gflops(models, fast["timings"], fast["stage_boxes"])

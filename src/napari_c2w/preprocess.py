@@ -202,7 +202,8 @@ def resample_box(patch: np.ndarray, box, grid_shape, shape) -> tuple[tuple[slice
     for (first, last), n_in, n_out in zip(box, grid_shape, shape, strict=True):
         start, stop = max(int(first), 0), min(int(last), n_in)
         i0, i1, w = _linear_taps(n_in, int(n_out))
-        hit = np.nonzero(((i0 >= start) & (i0 < stop)) | ((i1 >= start) & (i1 < stop)))[0]
+        # the outputs with a tap of non-zero weight inside the box
+        hit = np.nonzero(((i0 >= start) & (i0 < stop) & (w < 1)) | ((i1 >= start) & (i1 < stop) & (w > 0)))[0]
         if start >= stop or not len(hit):
             return tuple(slice(0, 0) for _ in shape), np.zeros((0,) * len(shape), np.float32)
         lo, hi = int(hit[0]), int(hit[-1]) + 1
@@ -214,6 +215,8 @@ def resample_box(patch: np.ndarray, box, grid_shape, shape) -> tuple[tuple[slice
 
     out = torch.from_numpy(np.ascontiguousarray(crop(patch.astype(np.float32, copy=False), inside)))
     for axis, (i0, i1, w, n) in enumerate(taps):
+        if len(i0) == n and not w.any() and (i0 == np.arange(n)).all():
+            continue  # an axis the resampling keeps as it is (the same size)
         # a source index outside the box reads zero: pad the box by one zero on each side
         pad = [0, 0] * (out.ndim - 1 - axis) + [1, 1]
         out = torch.nn.functional.pad(out[None], pad)[0]
