@@ -117,6 +117,7 @@ def _converted(core, stage, window: tuple[int, ...]):
     net = stage.model.float().eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the networks' input check
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.trace_method, inside OpenVINO
         model = ov.convert_model(net, example_input=torch.zeros((1, 1, *window)))
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
