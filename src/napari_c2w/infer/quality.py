@@ -35,7 +35,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from ..masks.geometry import boundary
+from ..masks.geometry import bbox, boundary
 from ..noise import TARGET as NOISE_TARGET
 
 #: feature: (value where badness starts, value where it reaches 1). Low-is-bad when start > end.
@@ -102,18 +102,20 @@ def _surface_area_mm2(mask: np.ndarray, spacing) -> float:
 
 def _crop(labels: dict[str, np.ndarray], spacing, margin_mm: float = 4.0) -> dict[str, np.ndarray]:
     """The masks cut to their union's box plus a margin (the distance maps cost that much)."""
-    masks = {k: np.asarray(v, bool) for k, v in labels.items()}
-    union = np.zeros(next(iter(masks.values())).shape, bool)
-    for m in masks.values():
-        union |= m
-    if not union.any():
-        return masks
-    idx = np.nonzero(union)
+    masks = {k: np.asarray(v) for k, v in labels.items()}
+    # each mask's box by two projections (a few ms; np.nonzero of the union took 66 ms and the
+    # union itself a full-volume copy per mask), then only the crops become bool
+    boxes = [b for b in map(bbox, masks.values()) if b is not None]
+    if not boxes:
+        return {k: m.astype(bool) for k, m in masks.items()}
     box = tuple(
-        slice(max(0, int(i.min()) - math.ceil(margin_mm / s)), int(i.max()) + 1 + math.ceil(margin_mm / s))
-        for i, s in zip(idx, spacing, strict=True)
+        slice(
+            max(0, min(b[a].start for b in boxes) - math.ceil(margin_mm / s)),
+            max(b[a].stop for b in boxes) + math.ceil(margin_mm / s),
+        )
+        for a, s in enumerate(spacing)
     )
-    return {k: np.pad(m[box], 1) for k, m in masks.items()}
+    return {k: np.pad(m[box].astype(bool), 1) for k, m in masks.items()}
 
 
 def features(
