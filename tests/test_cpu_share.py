@@ -17,7 +17,7 @@ def registry(tmp_path, monkeypatch):
     monkeypatch.setenv("NAPARI_C2W_CACHE", str(tmp_path))
     monkeypatch.setenv(share.SHARE_ENV, "1")
     monkeypatch.setattr(share, "cores", lambda: 4)
-    monkeypatch.setattr(share, "_STATE", {"wanted": None, "registered": 0, "checked": 0.0, "threads": None})
+    monkeypatch.setattr(share, "_STATE", {"wanted": 4, "registered": 0, "checked": 0.0, "threads": None})
     before = torch.get_num_threads()
     yield share.jobs_dir()
     torch.set_num_threads(before)
@@ -58,3 +58,9 @@ def test_sharing_can_be_turned_off(registry, monkeypatch):
     with share.cpu_job("predict"):
         assert not (registry / f"{os.getpid()}.job").exists()
         assert share.fair_threads() == 4
+
+
+def test_a_script_that_set_torchs_threads_keeps_them(registry):
+    share._STATE["wanted"] = None
+    torch.set_num_threads(1)
+    assert share.fair_threads() == 1 and torch.get_num_threads() == 1

@@ -94,11 +94,13 @@ def cpu_job(kind: str) -> Iterator[None]:
 
 
 def fair_threads(wanted: int | None = None) -> int:
-    """Set torch's intra-op threads to this job's share of the cores (``wanted`` at most, all
-    of them by default) and return it; cheap to call before every window or iteration."""
+    """Set torch's intra-op threads to this job's share of the cores (``wanted`` at most) and
+    return it; cheap to call before every window or iteration."""
     import torch
 
-    wanted = int(wanted or _STATE["wanted"] or cores())
+    # the most it takes: what it asks, else what set_threads() set, else the process's setting
+    # when it first asked (a script that set torch's threads keeps them)
+    wanted = int(wanted or _STATE["wanted"] or torch.get_num_threads())
     now = time.monotonic()
     if (
         _STATE["threads"] is not None
