@@ -21,10 +21,10 @@ hook); each call is cheap and idempotent. Imports napari lazily: the reader work
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import weakref
 
+from ._env import flag
 from ._preferences import claim_reader_patterns_quietly
 from .io.case import now_iso
 from .labels import LABELS
@@ -93,7 +93,7 @@ def settle_heap() -> None:
     (:func:`gc.freeze`), so that its full passes, which run on whatever thread allocates,
     no longer walk napari's whole object graph. Reference counting still frees those objects;
     only a reference cycle among them waits for :func:`collect_soon`."""
-    if not _HEAP["frozen"] and os.environ.get(FREEZE_ENV, "1").strip().lower() not in ("0", "false", "no"):
+    if not _HEAP["frozen"] and flag(FREEZE_ENV, default=True):
         gc.freeze()
         _HEAP["frozen"] = True
 

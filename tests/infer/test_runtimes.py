@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from napari_c2w._env import CACHE_ENV
 from napari_c2w.infer import InferenceOptions, load_model_set, runtimes, segment
 
 CPU = torch.device("cpu")
@@ -14,7 +15,7 @@ needs_openvino = pytest.mark.skipif(not runtimes.openvino_available(), reason="o
 
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(runtimes.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(runtimes, "_COMPILED", {})
 
 

@@ -95,12 +95,7 @@ class WindowedForward:
         if self.runtime == "openvino":
             from .runtimes import openvino_network
 
-            model = openvino_network(stage, window)
-            x = tensor
-
-            def run(patch: torch.Tensor) -> torch.Tensor:
-                return model(patch)
-
+            run, x = openvino_network(stage, window), tensor
         else:
             model = prepare_model(stage.model, device)
             x = prepare_input(tensor, device)

@@ -12,7 +12,6 @@ PyTorch runs fp32; with native bf16 (AVX-512 BF16, AMX) PyTorch's bf16 is kept.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import threading
@@ -21,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._env import cache_root
+
 RUNTIMES = ("auto", "torch", "openvino")
-#: Where converted networks are kept (``NAPARI_C2W_CACHE`` overrides the folder).
-CACHE_ENV = "NAPARI_C2W_CACHE"
 _COMPILED: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 
@@ -59,18 +58,14 @@ def choose(requested: str, device, amp: bool) -> str:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get(CACHE_ENV) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "napari-c2w"
-    )
-    return Path(root) / "openvino"
+    return cache_root() / "openvino"
 
 
 class OpenVinoNetwork:
-    """A stage network compiled by OpenVINO for one window shape: ``net(patch)`` gives the
+    """A stage network compiled by OpenVINO for one window shape (``compiled``): ``net(patch)`` gives the
     logits of a (batch, 1, *window) torch tensor as a float32 torch tensor."""
 
-    def __init__(self, compiled, window: tuple[int, ...]) -> None:
-        self.compiled, self.window = compiled, tuple(window)
+    def __init__(self, compiled) -> None:
         self._request = compiled.create_infer_request()
 
     def __call__(self, patch):
@@ -97,7 +92,7 @@ def openvino_network(stage, window, *, precision: str = "f32", threads: int | No
             model = _converted(core, stage, key[1])
             config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads}
             _COMPILED[key] = core.compile_model(model, "CPU", {**config, "PERFORMANCE_HINT": "LATENCY"})
-        return OpenVinoNetwork(_COMPILED[key], key[1])
+        return OpenVinoNetwork(_COMPILED[key])
 
 
 def _converted(core, stage, window: tuple[int, ...]):

@@ -203,9 +203,9 @@ def set_threads(num_threads: int | None = None) -> int:
             num_threads = os.cpu_count() or 1
     num_threads = max(1, int(num_threads))
     torch.set_num_threads(num_threads)
-    from .share import _STATE
+    from .share import want
 
-    _STATE.update(wanted=num_threads, threads=None)  # the most a shared job takes (models.share)
+    want(num_threads)  # the most a shared job takes (models.share)
     return num_threads
 
 

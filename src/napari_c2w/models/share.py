@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .._env import cache_root, flag
+
 #: Set to 0 to turn the sharing off (each job then uses the threads it was given).
 SHARE_ENV = "NAPARI_C2W_SHARE_CORES"
 _STATE = {"wanted": None, "registered": 0, "checked": 0.0, "threads": None}
@@ -25,14 +27,11 @@ CHECK_EVERY_S = 0.5
 
 
 def jobs_dir() -> Path:
-    root = os.environ.get("NAPARI_C2W_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "napari-c2w"
-    )
-    return Path(root) / "jobs"
+    return cache_root() / "jobs"
 
 
 def sharing() -> bool:
-    return os.environ.get(SHARE_ENV, "1").strip().lower() not in ("0", "false", "no")
+    return flag(SHARE_ENV, default=True)
 
 
 def cores() -> int:
@@ -91,6 +90,11 @@ def cpu_job(kind: str) -> Iterator[None]:
         _STATE["registered"] -= 1
         if registered:
             entry.unlink(missing_ok=True)
+
+
+def want(threads: int) -> None:
+    """The most threads this process's jobs take from now on (:func:`.device.set_threads`)."""
+    _STATE.update(wanted=int(threads), threads=None)
 
 
 def fair_threads(wanted: int | None = None) -> int:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 import getpass
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from magicgui.widgets import ComboBox
 
+from .._env import flag
 from ..labels import LABELS, STRUCTURES, to_mask
 from ..layers import META_KEY, ROLE_KEY, WRITTEN_KEY, structure_of_layer_name
 
@@ -30,7 +30,7 @@ def default_annotator() -> str:
 
 
 def threads_disabled() -> bool:
-    return os.environ.get(NOTHREADS_ENV, "0").strip().lower() not in ("", "0", "false", "no")
+    return flag(NOTHREADS_ENV, default=False)
 
 
 def notify_error(message: str) -> None:
