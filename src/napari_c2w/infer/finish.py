@@ -52,7 +52,7 @@ def finish(
     atrium: np.ndarray | None = None,
 ) -> tuple[dict, dict]:
     """Labels on the input grid from the ROI probabilities ``probs``, with ``options``'
-    (:class:`~.pipeline.InferenceOptions`) post-processing switches (``atrium``: the localizer's
+    (:class:`~.options.InferenceOptions`) post-processing switches (``atrium``: the localizer's
     atrium on the ROI, which picks the cavity's component): the
     :class:`~.pipeline.Prediction` fields ``labels``, ``probabilities``, ``uncertainty`` and
     ``uncertainty_map``, and the checks the quality score reads: the share of cavity probability
