@@ -66,11 +66,6 @@ def timed(fn, x: np.ndarray, repeats: int) -> tuple[float, np.ndarray]:
     return best, out
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    inter, total = np.logical_and(a, b).sum(), a.sum() + b.sum()
-    return 1.0 if total == 0 else float(2 * inter / total)
-
-
 def torch_variants(model, allow_compile: bool) -> dict:
     from napari_c2w.models import cpu_supports_bf16
 
@@ -196,6 +191,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     from napari_c2w.infer import load_model_set
+    from napari_c2w.metrics import dice
     from napari_c2w.models import cpu_features, set_threads
 
     threads = set_threads()
