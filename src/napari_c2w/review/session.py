@@ -14,7 +14,6 @@ Components the annotator *keeps* are remembered as a voxel mask and spared by
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -23,56 +22,14 @@ from ..io.case import provenance_entry
 from ..masks.band import INNER_MM, OUTER_MM, Band, wall_band
 from ..masks.components import Change, keep_largest_component
 from . import corrections as _c
+from .edits import Edit, EditStack, Index, diff_edit
 from .plausibility import WALL_MAX_MM, Finding, Findings, find_implausible
 
 ACTION = "review correction"
-Index = tuple[np.ndarray, np.ndarray, np.ndarray]
+__all__ = ["ACTION", "Edit", "Index", "ReviewSession", "diff_edit"]
 
 
-@dataclasses.dataclass
-class Edit:
-    """One undoable change of a structure's mask (or of the kept components).
-
-    Attributes:
-        structure: the structure changed, or None for a decision that changes no label.
-        index: the changed voxels (a numpy multi-index into the full grid).
-        before: their 0/1 values before the edit (uint8).
-        after: their 0/1 values after it.
-        entry: the provenance record of the edit.
-        kept: voxels this edit added to the kept components (multi-index), if any.
-    """
-
-    structure: str | None
-    index: Index
-    before: np.ndarray
-    after: np.ndarray
-    entry: dict
-    kept: Index | None = None
-
-    @property
-    def voxels(self) -> int:
-        return len(self.index[0])
-
-    def values(self, undo: bool = False) -> np.ndarray:
-        """The 0/1 values to write at :attr:`index` (``undo``: the values before)."""
-        return self.before if undo else self.after
-
-    def apply(self, mask: np.ndarray, undo: bool = False) -> np.ndarray:
-        """Write the edit (or its undo) into ``mask`` in place and return it."""
-        mask[self.index] = self.values(undo).astype(mask.dtype)
-        return mask
-
-
-def diff_edit(structure: str, old: np.ndarray, new: np.ndarray, entry: dict) -> Edit | None:
-    """The :class:`Edit` turning mask ``old`` into ``new`` (None when they hold the same voxels)."""
-    old_b, new_b = np.asarray(old) != 0, np.asarray(new) != 0
-    index = np.nonzero(old_b != new_b)
-    if index[0].size == 0:
-        return None
-    return Edit(structure, index, old_b[index].astype(np.uint8), new_b[index].astype(np.uint8), entry)
-
-
-class ReviewSession:
+class ReviewSession(EditStack):
     """The band, the implausible components and the corrections of one case, with undo.
 
     Args:
@@ -101,14 +58,10 @@ class ReviewSession:
         self.spacing = tuple(float(s) for s in spacing)
         self.origin = tuple(float(o) for o in origin)
         self.inner_mm, self.outer_mm, self.wall_max_mm = float(inner_mm), float(outer_mm), float(wall_max_mm)
-        self.annotator = annotator
-        self.provenance = provenance if provenance is not None else []
-        self.max_undo = int(max_undo)
+        super().__init__(annotator, provenance, max_undo)
         self.band: Band | None = None
         self.findings: Findings | None = None
         self.kept: np.ndarray | None = None
-        self._undo: list[Edit] = []
-        self._redo: list[Edit] = []
 
     # ------------------------------------------------------------------ analysis
 
@@ -180,15 +133,6 @@ class ReviewSession:
         if value is None:
             raise RuntimeError("find the implausible annotation first: the band is not computed yet")
         return value
-
-    def _push(self, edit: Edit | None) -> Edit | None:
-        if edit is None:
-            return None
-        self.provenance.append(edit.entry)
-        self._undo.append(edit)
-        del self._undo[: -self.max_undo]
-        self._redo.clear()
-        return edit
 
     def _record(self, mask: np.ndarray, result: tuple[np.ndarray, Change], **extra) -> Edit | None:
         new, change = result
@@ -281,68 +225,9 @@ class ReviewSession:
         )
         return self._push(Edit(structure, idx, np.ones(n, np.uint8), before[out], entry))
 
-    # ------------------------------------------------------------------ undo
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    def peek_undo(self) -> Edit | None:
-        """The edit :meth:`undo` would take back (None: nothing to undo)."""
-        return self._undo[-1] if self._undo else None
-
-    def peek_redo(self) -> Edit | None:
-        return self._redo[-1] if self._redo else None
-
-    def undo(self, edit: Edit | None = None) -> Edit | None:
-        """Take back the last edit (or ``edit``, when another history undid it, e.g. napari's);
-        the caller writes ``edit.values(undo=True)`` at ``edit.index`` unless it is already undone."""
-        edit = _take(self._undo, edit)
-        if edit is None:
-            return None
-        self._redo.append(edit)
+    def _stepped(self, edit: Edit, undo: bool) -> None:
         if edit.kept is not None and self.kept is not None:
-            self.kept[edit.kept] = False
-        self.provenance.append(self._history_entry("review undo", edit))
-        return edit
-
-    def redo(self, edit: Edit | None = None) -> Edit | None:
-        """Apply the last undone edit (or ``edit``) again; the caller writes ``edit.values()``."""
-        edit = _take(self._redo, edit)
-        if edit is None:
-            return None
-        self._undo.append(edit)
-        if edit.kept is not None and self.kept is not None:
-            self.kept[edit.kept] = True
-        self.provenance.append(self._history_entry("review redo", edit))
-        return edit
-
-    def _history_entry(self, action: str, edit: Edit) -> dict:
-        e = edit.entry
-        return provenance_entry(
-            action,
-            edit.structure,
-            by=self.annotator,
-            rule=e.get("rule"),
-            of=e.get("time"),
-            voxels=edit.voxels,
-        )
-
-
-def _take(stack: list[Edit], edit: Edit | None) -> Edit | None:
-    """Pop ``edit`` (by identity; None: the top) from ``stack``; None when it is not there."""
-    if not stack:
-        return None
-    if edit is None:
-        return stack.pop()
-    for i in range(len(stack) - 1, -1, -1):
-        if stack[i] is edit:
-            return stack.pop(i)
-    return None
+            self.kept[edit.kept] = not undo
 
 
 def _brief(f: Finding) -> dict:

@@ -1,0 +1,95 @@
+"""Build the datasets ``bench_interactive.py`` corrects: case stores whose labels are the reference.
+
+    python benchmarks/interactive_cases.py --out DIR [--cases 10] [--phantoms 4] [--semisynth 4]
+
+Writes three datasets under DIR (never into the repository; the la2018 images must not be
+committed):
+
+- ``cavity/``: the held-out la2018 cases (the 10 last ids, which ``training/bundled.sh`` holds
+  out) under the contrast and protocol shifts of the shifted-site benchmark
+  (:data:`napari_c2w.shifts.BENCHMARK_SETS` entries that change the contrast), with their expert
+  cavity as the reference;
+- ``wall-phantoms/``: phantoms of a configuration no model trained on (2 mm slices, 0.75 mm
+  in-plane) in the ``other-protocol`` contrast, with cavity, wall and scar;
+- ``wall-semisynth/``: semi-synthetic copies of held-out la2018 cases (real image and cavity,
+  synthetic wall and scar rendered SynthSeg-style, a rendering no model trained on).
+
+``bench_interactive.py`` then predicts every case with the bundled (or given) models and
+starts correcting from that prediction; its ``--below`` keeps the cases the model gets wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+LA2018 = REPO.parent / "shared" / "data" / "la2018" / "train"
+
+#: Shift sets of the shifted-site benchmark that change contrast (the geometry-only shifts leave
+#: the cavity right on nearly every case, see docs/model_card.md).
+CONTRAST_SHIFTS = ("remap", "tissues", "intensity")
+
+
+def shifted_sets():
+    from napari_c2w import shifts as sh
+
+    chosen = [s for s in sh.BENCHMARK if s.name.split("(")[0] in CONTRAST_SHIFTS]
+    return [*chosen, sh.COMBINED_CONTRAST]
+
+
+def build(out: Path, cases: int, phantoms: int, semisynth: int, la2018: Path = LA2018) -> dict[str, int]:
+    from napari_c2w import shifts as sh
+    from napari_c2w.io.case import Case
+    from napari_c2w.io.layouts import read_case_folder
+    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.phantom import generate_phantom
+    from napari_c2w.phantom.semisynth import SemiSynthOptions, semi_synthetic_case
+
+    counts = {"cavity": 0, "wall-phantoms": 0, "wall-semisynth": 0}
+    folders = sorted(p for p in la2018.iterdir() if p.is_dir())[-10:][:cases]
+    real = [read_case_folder(f) for f in folders]
+    for case in real:
+        labels = {"cavity": np.asarray(case.labels["cavity"], np.uint8)}
+        for shifts in shifted_sets():
+            volume, ref = sh.apply(shifts, case.image, labels, seed=sh.seed_for(case.case_id, shifts))
+            tag = sh.name(shifts).replace("+", "-")
+            cid = f"{case.case_id}-{tag}"
+            shifted = Case(image=volume, labels={"cavity": ref["cavity"]}, case_id=cid)
+            shifted.attrs["shift"] = sh.name(shifts)
+            write_case_store(shifted, store_path(out / "cavity", cid))
+            counts["cavity"] += 1
+    for seed in range(2000, 2000 + phantoms):
+        ph = generate_phantom(seed, spacing=(2.0, 0.75, 0.75), contrast="other-protocol").to_case()
+        write_case_store(ph, store_path(out / "wall-phantoms", ph.case_id))
+        counts["wall-phantoms"] += 1
+    synth = SemiSynthOptions(synthseg=True)
+    for case in real[:semisynth]:
+        ss = semi_synthetic_case(case, 7, synth)
+        write_case_store(ss, store_path(out / "wall-semisynth", ss.case_id))
+        counts["wall-semisynth"] += 1
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, required=True, help="folder for the three datasets (must not exist)")
+    p.add_argument("--cases", type=int, default=10, help="held-out la2018 cases (at most 10)")
+    p.add_argument("--phantoms", type=int, default=4, help="other-protocol phantoms")
+    p.add_argument("--semisynth", type=int, default=4, help="semi-synthetic copies of held-out cases")
+    p.add_argument("--la2018", type=Path, default=LA2018)
+    args = p.parse_args(argv)
+    if args.out.exists():
+        p.error(f"{args.out} exists: choose a new folder (nothing is overwritten)")
+    if not args.la2018.is_dir():
+        p.error(f"no la2018 data at {args.la2018}: pass --la2018 (a folder of case folders)")
+    counts = build(args.out, args.cases, args.phantoms, args.semisynth, args.la2018)
+    print(", ".join(f"{k}: {v} stores" for k, v in counts.items()), f"under {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
