@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from qtpy.QtGui import QKeySequence, QShortcut
 
+from napari_c2w.correct import Prompt
 from napari_c2w.layers import META_KEY, case_layers, layer_token
 from napari_c2w.metrics import dice
 from napari_c2w.phantom import generate_phantom
@@ -109,3 +110,30 @@ def test_correct_without_a_label_layer_says_what_to_choose(correct):
     w.cavity.value = None
     w.start("positive")
     assert w.last_error is not None and "choose a cavity layer" in w.last_error
+
+
+def test_a_prompt_corrected_case_exports_with_its_prompts(correct, tmp_path):
+    from napari_c2w.io.store import read_case_store, store_path
+
+    viewer, w, layers, case, qtbot = correct
+    cav = layers["cavity"]
+    ref = case.labels["cavity"].astype(bool)
+    wrong = cav.data.copy()
+    wrong[:, :, 34:] = 0
+    cav.data = wrong.copy()
+    missed = np.argwhere(ref & (wrong == 0))
+    target = missed[np.argmin(np.abs(missed - missed.mean(0)).sum(1))]
+    w.add_prompt(Prompt.click(target))
+    qtbot.waitUntil(lambda: not w.busy and not w._queue, timeout=30_000)
+    corrected = cav.data.copy()
+    export = viewer.window.add_plugin_dock_widget("napari-c2w", "Export case")[1]
+    export.cavity.value = cav
+    export.dataset.value = tmp_path
+    export.export()
+    qtbot.waitUntil(lambda: not export.busy, timeout=30_000)
+    assert export.last_error is None, export.last_error
+    stored = read_case_store(store_path(tmp_path, export.case_id.value))
+    np.testing.assert_array_equal(stored.labels["cavity"], corrected > 0)
+    prompts = [e for e in stored.provenance if e.get("action") == "prompt correction"]
+    assert len(prompts) == 1 and prompts[0]["structure"] == "cavity"
+    assert prompts[0]["prompt"]["kind"] == "positive"

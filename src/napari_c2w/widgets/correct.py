@@ -262,10 +262,15 @@ class CorrectWidget(QWidget):
         if meta["status"] == "unreviewed":
             meta["status"] = "in progress"
         e = edit.entry
-        self.message.setText(
-            f"{e['rule']}: +{e.get('voxels_added', 0)} / -{e.get('voxels_removed', 0)} voxels "
-            f"in {e.get('seconds', 0):.2f} s ({e.get('method', '')})."
-        )
+        if "prompt" in e:
+            self.message.setText(
+                f"{e['rule']}: +{e['voxels_added']} / -{e['voxels_removed']} voxels "
+                f"in {e['seconds']:.2f} s ({e['method']})."
+            )
+        else:
+            self.message.setText(
+                f"{e['rule']}: {e.get('voxels', edit.voxels)} voxels. Correct it with prompts."
+            )
 
     # ------------------------------------------------------------------ wall, accept, undo
 
@@ -282,23 +287,28 @@ class CorrectWidget(QWidget):
                 colormap=label_colormap("wall"),
                 **placed_like(like),
             )
+            layer.selected_label = label_value("wall")
             self.reset_choices()
             self.wall.value = layer
             s = self._ready()
         wall = self.wall.value
         edit = s.propose_wall(mask_of(self.cavity.value), mask_of(wall))
+        self._clear_prompts()  # the cavity's prompts are done with
         self._write(edit, wall)
         self.structure.value = "wall"
 
     @reports_errors("Accept")
     def accept(self) -> None:
         """Clear the prompts; the corrected layer keeps its edits and their provenance."""
+        self._clear_prompts()
+        self.message.setText(f"Accepted: the {self.structure.value} layer holds your corrections.")
+
+    def _clear_prompts(self) -> None:
         for layer in list(self.viewer.layers):
             if layer.metadata.get(ROLE_KEY) in (PROMPTS_ROLE, BOX_ROLE):
                 self.viewer.layers.remove(layer)
         if self.session is not None:
             self.session.prompts.clear()
-        self.message.setText(f"Accepted: the {self.structure.value} layer holds your corrections.")
 
     @reports_errors("Undo")
     def undo(self) -> None:
