@@ -106,7 +106,8 @@ def run(args) -> dict:
         others = {s: m for s, m in pred.labels.items() if s not in {args.structure, "scar"}}
         prob = (pred.probabilities or {}).get(args.structure)
         for method in args.method:
-            session = CorrectionSession(image.array, image.spacing, options=RefineOptions(method=method))
+            options = RefineOptions(method=method, network_weights=args.prompt_weights)
+            session = CorrectionSession(image.array, image.spacing, options=options)
             dices, secs = simulate(session, args.structure, start, ref, others, prob, args.clicks)
             row = {
                 "case": case.case_id,
@@ -135,14 +136,14 @@ def table(results: dict) -> list[str]:
     for method, rows in results.items():
         if not rows:
             continue
-        d = {k: np.mean([r["dice"][str(k)] for r in rows if str(k) in r["dice"]]) for k in STEPS}
+        d = {k: [r["dice"][str(k)] for r in rows if str(k) in r["dice"]] for k in STEPS}
         within5 = sum(any(r["dice"].get(str(k), 0) >= 0.9 for k in (0, 1, 3, 5)) for r in rows)
         secs = [r["seconds_per_update"] for r in rows if r["seconds_per_update"] is not None]
         smax = max((r["seconds_max"] for r in rows if r["seconds_max"] is not None), default=float("nan"))
         brush = np.median([r["brush_voxels_for_dice_at_5"] or 0 for r in rows])
         lines.append(
             f"| {method} | {len(rows)} | "
-            + " | ".join(f"{d[k]:.3f}" for k in STEPS)
+            + " | ".join(f"{np.mean(d[k]):.3f}" if d[k] else "-" for k in STEPS)
             + f" | {within5} of {len(rows)} | {np.median(secs):.2f} ({smax:.2f}) | {brush:.0f} |"
         )
     return lines
@@ -156,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--method",
         nargs="+",
-        default=["network", "random-walker"],
+        default=["random-walker"],
         choices=("network", "random-walker", "probability"),
     )
+    p.add_argument("--prompt-weights", default=None, help="a prompt network (training/prompt_cavity.py)")
     p.add_argument("--below", type=float, default=0.8, help="correct only cases that start below this Dice")
     p.add_argument("--clicks", type=int, default=10)
     p.add_argument("--pad", type=int, default=0, help="place each case in an N x N in-plane volume")

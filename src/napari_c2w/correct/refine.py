@@ -41,25 +41,32 @@ class RefineOptions:
     """How far a prompt reaches and how the decision is made.
 
     Attributes:
-        method: ``network`` (the prompt-conditioned cavity network, :mod:`.network`; a wall or a
-            box prompt falls back to the walker), ``random-walker`` or ``probability``.
+        method: ``random-walker`` (the default: the best measured, docs/correct.md),
+            ``probability``, or ``network`` (a prompt-conditioned cavity network, :mod:`.network`,
+            from ``network_weights`` or the bundled one when a release ships it; a wall or a box
+            prompt goes to the walker).
         radius_mm: the ball around the prompt where the label may change (``reach`` 0, and boxes).
         seed_mm: radius of the seed around each prompt point.
         grid_mm: the walker's grid is no finer than this (mm).
         beta: the walker's edge sensitivity (scikit-image's ``beta``).
         probability_weight: weight of the network probability beside the image (0: image only).
+        network_weights: a prompt network checkpoint (``training/prompt_cavity.py``) for ``network``.
+        network_direction: keep the network's answer only in the prompt's direction (a positive
+            prompt adds, a negative one removes) and where it touches the prompt.
         reach: the ball's radius is this times the prompt's distance to the label's border (an
             error's centre lies as deep inside it as the error is thick), within
             ``min_radius_mm``-``max_radius_mm``; 0: always ``radius_mm``.
     """
 
-    method: str = "network"
+    method: str = "random-walker"
     radius_mm: float = 20.0
     seed_mm: float = 1.5
     grid_mm: float = 1.25
     beta: float = 30.0
     probability_weight: float = 1.0
     reach: float = 3.0
+    network_direction: bool = True
+    network_weights: str | None = None
     min_radius_mm: float = 10.0
     max_radius_mm: float = 40.0
 

@@ -18,7 +18,7 @@ from ..io.case import provenance_entry
 from ..review.edits import Edit, EditStack, diff_edit
 from .prompts import Prompt
 from .refine import Refined, RefineOptions, refine
-from .wall import WallOptions, propose_wall
+from .wall import WallOptions, propose_wall, refine_wall
 
 ACTION = "prompt correction"
 
@@ -60,11 +60,12 @@ class CorrectionSession(EditStack):
 
     @property
     def uses_network(self) -> bool:
-        """Whether cavity clicks go to the prompt-conditioned network (else the random walker)."""
+        """Whether cavity clicks go to a prompt-conditioned network (else the random walker)."""
         from .network import bundled_prompt_weights
 
-        return self.options.method == "network" and (
-            self._network is not None or bundled_prompt_weights() is not None
+        o = self.options
+        return o.method == "network" and (
+            self._network is not None or o.network_weights is not None or bundled_prompt_weights() is not None
         )
 
     def network(self):
@@ -72,7 +73,7 @@ class CorrectionSession(EditStack):
         if self._network is None:
             from .network import PromptNetwork
 
-            self._network = PromptNetwork()
+            self._network = PromptNetwork(self.options.network_weights)
         return self._network
 
     def prompt(
@@ -93,7 +94,10 @@ class CorrectionSession(EditStack):
             probability: the network's probability of ``structure``, when the layer has it.
         """
         blocked = _union(others, mask.shape)
-        if structure == "cavity" and prompt.kind != "box" and self.uses_network:
+        cavity = None if others is None or isinstance(others, np.ndarray) else others.get("cavity")
+        if structure == "wall" and prompt.kind != "box" and cavity is not None:
+            r = refine_wall(mask, prompt, cavity, self.spacing, blocked)
+        elif structure == "cavity" and prompt.kind != "box" and self.uses_network:
             r = self._by_network(mask, prompt, blocked)
         else:
             r = refine(
@@ -131,6 +135,8 @@ class CorrectionSession(EditStack):
         old = np.asarray(mask[box]) != 0
         if blocked is not None:
             label &= ~(blocked[box] & ~old)  # never take another structure's voxels
+        if self.options.network_direction and prompt.kind in ("positive", "negative"):
+            label = _in_direction(prompt, label, old, box)
         out = (np.asarray(mask) != 0).astype(np.uint8)
         out[box] = label
         added, removed = int(np.count_nonzero(label & ~old)), int(np.count_nonzero(old & ~label))
@@ -190,3 +196,18 @@ def _union(masks: Mapping[str, np.ndarray | None] | np.ndarray | None, shape) ->
             raise ValueError(f"a label of shape {np.shape(m)} does not share the grid {tuple(shape)}")
         out = (np.asarray(m) != 0) if out is None else out | (np.asarray(m) != 0)
     return out
+
+
+def _in_direction(prompt: Prompt, label: np.ndarray, old: np.ndarray, box: tuple[slice, ...]) -> np.ndarray:
+    """The network's answer kept only in the prompt's direction and where it touches the prompt:
+    a positive prompt adds the new voxels connected to it, a negative one removes the dropped
+    voxels connected to it; the rest of the window stays as it was."""
+    from .refine import _touching
+
+    seeds = np.zeros(old.shape, bool)
+    idx = np.rint(prompt.points).astype(int) - [s.start for s in box]
+    idx = idx[np.all((idx >= 0) & (idx < old.shape), axis=1)]
+    seeds[tuple(idx.T)] = True
+    if prompt.kind == "positive":
+        return old | _touching(label & ~old, seeds | (old & ~seeds))
+    return old & ~_touching(old & ~label, seeds)

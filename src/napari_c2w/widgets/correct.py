@@ -43,6 +43,13 @@ PROMPTS_ROLE, BOX_ROLE = "correction prompts", "correction box"
 COLOURS = {"positive": (0.1, 0.9, 0.2, 1.0), "negative": (1.0, 0.15, 0.15, 1.0)}
 
 
+def available_methods() -> list[str]:
+    """The correction methods this installation can run (``network`` only where one is bundled)."""
+    from ..correct.network import bundled_prompt_weights
+
+    return [m for m in METHODS if m != "network" or bundled_prompt_weights() is not None]
+
+
 class CorrectWidget(QWidget):
     """Correct a structure's label with positive/negative clicks and boxes, with undo."""
 
@@ -62,7 +69,7 @@ class CorrectWidget(QWidget):
         self.wall = layer_combo(v, Labels, "wall", nullable=True)
         self.scar = layer_combo(v, Labels, "scar", nullable=True)
         self.structure = ComboBox(label="correct", choices=("cavity", "wall"), value="cavity")
-        self.method = ComboBox(label="method", choices=METHODS, value=RefineOptions().method)
+        self.method = ComboBox(label="method", choices=available_methods(), value=RefineOptions().method)
         self.annotator = LineEdit(label="annotator", value=default_annotator())
         self.form = Container(
             widgets=[
