@@ -93,7 +93,9 @@ def test_the_wall_stays_open_where_blood_flows_on_but_keeps_bright_scar():
     image = np.full(shape, 60.0, np.float32)
     image[cavity | vein] = 200.0
     image[scar] = 260.0  # enhanced wall: brighter than blood, but a thin rim
-    wall = propose_wall(image, cavity, SPACING).astype(bool)
+    # a uniform blood pool: voxels at the vein's smoothed edge fall below the default (blood-level)
+    # threshold, so the mechanism is tested at 0.8 of it
+    wall = propose_wall(image, cavity, SPACING, options=WallOptions(opening_level=0.8)).astype(bool)
     mouth = ndi.binary_erosion(vein) & ~cavity & ball(shape, (20, 48, 40), 14.0)  # partial-volume edges aside
     assert not np.any(wall & mouth)
     assert np.mean(wall[scar]) > 0.9
@@ -109,3 +111,31 @@ def test_session_proposes_the_wall_as_one_undoable_edit():
     edit.apply(current)
     assert dice(current, case.labels["wall"]) > 0.3
     assert s.provenance[-1]["rule"] == "wall proposed from the cavity"
+
+
+def test_wall_clicks_add_or_trim_the_shell_as_deep_as_they_lie():
+    shape = (40, 96, 96)
+    cavity = ball(shape, (20, 48, 48), 12.0)
+    truth = ball(shape, (20, 48, 48), 15.0) & ~cavity  # a 3 mm wall
+    thin = ball(shape, (20, 48, 48), 13.0) & ~cavity  # the model's 1 mm wall
+    image = np.where(cavity, 200.0, 60.0).astype(np.float32)
+    s = CorrectionSession(image, SPACING)
+    at = (20, 48, 48 + int(14.5 / SPACING[2]))  # 2.5 mm outside the cavity, in the missed part
+    edit = s.prompt("wall", thin.astype(np.uint8), Prompt.click(at), others={"cavity": cavity})
+    assert s.provenance[-1]["method"] == "wall band" and edit.entry["voxels_removed"] == 0
+    wall = thin.astype(np.uint8)
+    edit.apply(wall)
+    assert dice(wall, truth) > dice(thin, truth)
+    assert not np.any(wall.astype(bool) & cavity)
+    thick = ball(shape, (20, 48, 48), 18.0) & ~cavity
+    trim = s.prompt(
+        "wall",
+        thick.astype(np.uint8),
+        Prompt.click((20, 48, 48 + int(16.5 / SPACING[2])), False),
+        others={"cavity": cavity},
+    )
+    trimmed = thick.astype(np.uint8)
+    trim.apply(trimmed)
+    assert trim.entry["voxels_added"] == 0 and dice(trimmed, truth) > dice(thick, truth)
+    with pytest.raises(ValueError, match="correct the cavity first"):
+        s.prompt("wall", thin.astype(np.uint8), Prompt.click(at), others={"cavity": np.zeros(shape, bool)})
