@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..masks.geometry import bbox, grow, margin_voxels
+from ..masks.geometry import ball_opening, bbox, grow, margin_voxels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,11 +90,11 @@ def propose_wall(
     blood = float(np.median(img[core] if core.sum() > 50 else img[c]))
     smooth = ndi.gaussian_filter(img, 0.6 / np.asarray(spacing))
     bright = (smooth >= o.opening_level * blood) & ~c
-    pool = _opening(bright, o.opening_radius_mm, spacing)
+    pool = ball_opening(bright, o.opening_radius_mm, spacing)
     if pool.any():  # the pool and the bright voxels joining it to the cavity (its mouth)
         near_pool = ndi.distance_transform_edt(~pool, sampling=spacing) <= o.opening_radius_mm + h
         wall &= ~(pool | (near_pool & bright))
-    body = _opening(c, o.body_radius_mm, spacing)
+    body = ball_opening(c, o.body_radius_mm, spacing)
     if body.any():
         wall &= ndi.distance_transform_edt(~body, sampling=spacing) <= o.vein_mm + o.thickness_mm
     if others is not None:
@@ -102,16 +102,6 @@ def propose_wall(
     out = np.zeros(cav.shape, np.uint8)
     out[box] = wall
     return out
-
-
-def _opening(mask: np.ndarray, radius_mm: float, spacing: Sequence[float]) -> np.ndarray:
-    """Morphological opening by a ball of ``radius_mm`` (two distance transforms)."""
-    if not mask.any():
-        return mask
-    eroded = ndi.distance_transform_edt(mask, sampling=spacing) > radius_mm
-    if not eroded.any():
-        return eroded
-    return ndi.distance_transform_edt(~eroded, sampling=spacing) <= radius_mm
 
 
 def refine_wall(  # noqa: PLR0917

@@ -129,3 +129,17 @@ def boundary(mask: np.ndarray) -> np.ndarray:
 def points_mm(index: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
     """(N, 3) voxel indices as (N, 3) float64 positions in mm relative to voxel 0."""
     return np.asarray(index, dtype=np.float64).reshape(-1, 3) * np.asarray(spacing, dtype=np.float64)
+
+
+def ball_opening(mask: np.ndarray, radius_mm: float, spacing: Sequence[float]) -> np.ndarray:
+    """Morphological opening of ``mask`` by a ball of ``radius_mm`` through two distance transforms
+    (an order of magnitude faster than a structuring element of that size): the parts of the mask
+    such a ball fits in."""
+    from scipy import ndimage as ndi
+
+    if not mask.any():
+        return mask
+    eroded = ndi.distance_transform_edt(mask, sampling=spacing) > radius_mm
+    if not eroded.any():
+        return eroded
+    return ndi.distance_transform_edt(~eroded, sampling=spacing) <= radius_mm

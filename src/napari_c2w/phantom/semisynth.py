@@ -28,6 +28,7 @@ from scipy import ndimage as ndi
 
 from ..io.case import Case, provenance_entry, semisynthetic_case_id
 from ..io.volume import Volume
+from ..masks.geometry import ball_opening
 from .fields import F32, Field, smooth_field
 
 #: Semi-synthetic generator version, stored in each case's provenance.
@@ -58,17 +59,6 @@ def _points(shape, spacing, idx) -> np.ndarray:
     return np.stack([i * s for i, s in zip(idx, spacing, strict=True)], axis=1).astype(F32)
 
 
-def _opening(mask: np.ndarray, radius_mm: float, spacing) -> np.ndarray:
-    """Morphological opening by a ball of ``radius_mm`` through two distance transforms (an
-    order of magnitude faster than a structuring element of that size)."""
-    if not mask.any():
-        return mask
-    eroded = ndi.distance_transform_edt(mask, sampling=spacing) > radius_mm
-    if not eroded.any():
-        return eroded
-    return ndi.distance_transform_edt(~eroded, sampling=spacing) <= radius_mm
-
-
 def wall_shell(
     image: np.ndarray, cavity: np.ndarray, spacing, rng: np.random.Generator, opts: SemiSynthOptions
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -93,13 +83,13 @@ def wall_shell(
     blood = float(np.median(image[core] if core.sum() > 50 else image[cavity]))
     smooth = ndi.gaussian_filter(image.astype(F32), 0.6 / np.asarray(spacing))
     bright_out = (smooth >= opts.opening_level * blood) & ~cavity
-    pool = _opening(bright_out, 3.0, spacing)
+    pool = ball_opening(bright_out, 3.0, spacing)
     if pool.any():  # the pool and the bright voxels joining it to the cavity (its mouth)
         near_pool = ndi.distance_transform_edt(~pool, sampling=spacing) <= 3.0 + h
         wall &= ~(pool | (near_pool & bright_out))
     # Veins: the parts of the cavity a ball of body_radius_mm cannot reach are tubes; the wall
     # follows them only so far from the body.
-    body = _opening(cavity, opts.body_radius_mm, spacing)
+    body = ball_opening(cavity, opts.body_radius_mm, spacing)
     if body.any():
         from_body = ndi.distance_transform_edt(~body, sampling=spacing).astype(F32)
         keep = float(rng.uniform(*opts.vein_keep_mm))
