@@ -102,7 +102,7 @@ def test_negative_click_propose_wall_keys_and_accept(correct):
     assert not np.any((wall > 0) & ref)
     assert w.structure.value == "wall"
     w.accept()
-    assert not any(ly.name in ("correction prompts", "correction box") for ly in viewer.layers)
+    assert not any(ly.name in ("correction prompts", "correction shapes") for ly in viewer.layers)
 
 
 def test_correct_without_a_label_layer_says_what_to_choose(correct):
@@ -137,3 +137,25 @@ def test_a_prompt_corrected_case_exports_with_its_prompts(correct, tmp_path):
     prompts = [e for e in stored.provenance if e.get("action") == "prompt correction"]
     assert len(prompts) == 1 and prompts[0]["structure"] == "cavity"
     assert prompts[0]["prompt"]["kind"] == "positive"
+
+
+def test_a_scribble_along_the_missed_part_is_one_prompt(correct):
+    viewer, w, layers, case, qtbot = correct
+    cav = layers["cavity"]
+    ref = case.labels["cavity"].astype(bool)
+    wrong = cav.data.copy()
+    wrong[:, :, 34:] = 0
+    cav.data = wrong.copy()
+    z = int(np.argmax(ref[:, :, 34:].sum((1, 2))))
+    ys, xs = np.nonzero(ref[z, :, 34:])
+    start, end = (z, ys.min() + 2, 34 + xs.mean()), (z, ys.max() - 2, 34 + xs.mean())
+    w.start("positive")
+    w.start_scribble()
+    shapes = next(ly for ly in viewer.layers if ly.name == "correction shapes")
+    path = [shapes.world_to_data(cav.data_to_world(p)) for p in (start, end)]
+    shapes.add_paths([np.array(path)])
+    qtbot.waitUntil(lambda: not w.busy and not w._queue, timeout=30_000)
+    assert w.last_error is None, w.last_error
+    entry = layers[case.case_id].metadata[META_KEY]["provenance"][-1]
+    assert entry["rule"] == "positive prompt" and len(entry["prompt"]["voxels"]) > 2
+    assert dice(cav.data > 0, ref) > dice(wrong > 0, ref)

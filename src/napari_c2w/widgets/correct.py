@@ -3,13 +3,15 @@ wall in 3D; propose the wall from a corrected cavity.
 
 A thin view of :class:`napari_c2w.correct.session.CorrectionSession`. Prompts are points of a
 Points layer (``correction prompts``: green positive, red negative) and rectangles of a Shapes
-layer (``correction box``); each new one is corrected in a thread worker and written with
+layer (``correction shapes``: a path is a scribble, a rectangle a box); each new one is corrected in a thread worker and written with
 ``Labels.data_setitem``, so every update is one step of the layer's own undo (Ctrl+Z, or the
 Undo button) and the layer counts as corrected for Export, the queue and Fine-tune. Every
 prompt goes to the case's provenance with its kind, position, time and method.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, LineEdit
@@ -39,7 +41,7 @@ from ._common import (
 from ._history import LayerHistory
 from ._review_parts import button, shortcuts
 
-PROMPTS_ROLE, BOX_ROLE = "correction prompts", "correction box"
+PROMPTS_ROLE, BOX_ROLE = "correction prompts", "correction shapes"
 COLOURS = {"positive": (0.1, 0.9, 0.2, 1.0), "negative": (1.0, 0.15, 0.15, 1.0)}
 
 
@@ -90,6 +92,7 @@ class CorrectWidget(QWidget):
         for text, slot, tip in (
             ("Positive clicks", lambda: self.start("positive"), "Clicks add to the structure"),
             ("Negative clicks", lambda: self.start("negative"), "Clicks remove from the structure"),
+            ("Scribble", self.start_scribble, "Draw a line along the structure (positive) or across a spill"),
             ("Box", self.start_box, "Draw a rectangle around a structure the model missed"),
             (
                 "Propose wall from cavity",
@@ -107,6 +110,7 @@ class CorrectWidget(QWidget):
                 {
                     "Ctrl+Alt+P": ("positive", lambda: self.start("positive")),
                     "Ctrl+Alt+E": ("negative", lambda: self.start("negative")),
+                    "Ctrl+Alt+S": ("scribble", self.start_scribble),
                     "Ctrl+Alt+D": ("box", self.start_box),
                     "Ctrl+Alt+Y": ("accept", self.accept),
                     "Ctrl+Alt+U": ("undo", self.undo),
@@ -182,7 +186,7 @@ class CorrectWidget(QWidget):
                 metadata={ROLE_KEY: role},
                 **placed_like(like),
             )
-            layer.events.data.connect(self._on_box)
+            layer.events.data.connect(self._on_shape)
         return layer
 
     # ------------------------------------------------------------------ prompts
@@ -215,13 +219,32 @@ class CorrectWidget(QWidget):
         for i in sorted(getattr(event, "data_indices", ()) or (len(layer.data) - 1,)):
             self.add_prompt(Prompt.click(self._to_voxels(layer, layer.data[i]), self.polarity == "positive"))
 
-    def _on_box(self, event) -> None:
+    @reports_errors("Correct")
+    def start_scribble(self) -> None:
+        """Scribble mode: a line drawn on a slice is one prompt of the current polarity."""
+        self._ready()
+        layer = self._helper(BOX_ROLE)
+        layer.current_edge_color = COLOURS[self.polarity]
+        self.viewer.layers.selection.active = layer
+        layer.mode = "add_path"
+        self.message.setText(
+            f"{self.polarity.capitalize()} scribble: draw a line on the {self.structure.value} "
+            "(double-click ends it); press Positive or Negative clicks first to change the kind."
+        )
+
+    def _on_shape(self, event) -> None:
         if str(getattr(event, "action", "added")).split(".")[-1].lower() != "added":
             return
         layer = event.source
-        corners = np.asarray(layer.data[-1])
-        pts = np.array([self._to_voxels(layer, c) for c in corners])
-        self.add_prompt(Prompt("box", np.array([pts.min(0), pts.max(0)])))
+        pts = np.array([self._to_voxels(layer, c) for c in np.asarray(layer.data[-1])])
+        if layer.shape_type[-1] == "rectangle":
+            self.add_prompt(Prompt("box", np.array([pts.min(0), pts.max(0)])))
+        else:  # a path: every vertex and points along its segments
+            steps = [
+                np.linspace(a, b, max(2, int(np.abs(b - a).max()) + 1)) for a, b in itertools.pairwise(pts)
+            ]
+            line = np.concatenate(steps) if steps else pts
+            self.add_prompt(Prompt(self.polarity, np.unique(np.rint(line), axis=0)))
 
     def _to_voxels(self, helper, point) -> np.ndarray:
         target = self._target()
