@@ -3,10 +3,12 @@
     xvfb-run -a python scripts/drive_widgets.py --out /tmp/napari-c2w-shots [--quick]
 
 Segment (bundled models) -> Review (find, go to a finding, remove it, undo with Ctrl+Z on the
-layer) -> Quantify (thickness map) -> Export (approved) -> Review queue -> Fine-tune (a tiny
-run of 3 iterations from the bundled cavity; the real recipe takes minutes) -> Segment
-again with the new run. Widgets run synchronously (``NAPARI_C2W_NOTHREADS=1``) so that each
-screenshot shows a finished step. Prints what each step reported.
+layer) -> Correct with prompts (a positive click where part of the cavity was cut away, a
+scribble, the wall proposed from the cavity, accept) -> Quantify (thickness map) -> Export
+(approved) -> Review queue -> Fine-tune (a tiny run of 3 iterations from the bundled cavity; the
+real recipe takes minutes) -> Segment again with the new run. Widgets run synchronously
+(``NAPARI_C2W_NOTHREADS=1``) so that each screenshot shows a finished step. Prints what each
+step reported.
 """
 
 from __future__ import annotations
@@ -54,8 +56,11 @@ def main() -> int:  # noqa: PLR0915 (a linear click-through, step by step)
     case.labels = {}
     (image,) = [viewer.add_layer(Layer.create(*t)) for t in case_layers(case)]
 
+    docks = {}
+
     def dock(name):
-        return viewer.window.add_plugin_dock_widget("napari-c2w", name)[1]
+        docks[name], widget = viewer.window.add_plugin_dock_widget("napari-c2w", name)
+        return widget
 
     print("Segment (bundled models)")
     seg = dock("Segment LA (cavity, wall, scar)")
@@ -79,11 +84,45 @@ def main() -> int:  # noqa: PLR0915 (a linear click-through, step by step)
     print("  " + rev.message.text() + f" | last provenance: {rev.session.provenance[-1]['action']}")
     shot("3-review-after-ctrl-z", rev)
 
+    print("Correct with prompts: a click where the cavity misses, a scribble, the wall proposed")
+    import numpy as np
+
+    cav = labels["cavity"]
+    truth = cav.data > 0
+    cut = cav.data.copy()
+    xs = np.nonzero(truth)[2]
+    cut[:, :, int(np.median(xs)) :] = 0  # half the predicted cavity gone
+    cav.data = cut
+    viewer.window.remove_dock_widget(docks["Review annotations"])  # as an annotator closes a dock
+    viewer.reset_view()
+    cor = dock("Correct with prompts")
+    cor.cavity.value, cor.wall.value = cav, labels["wall"]
+    missed = np.argwhere(truth & (cut == 0))
+    at = missed[np.argmin(np.abs(missed - missed.mean(0)).sum(1))]
+    cor.start("positive")
+    prompts = next(ly for ly in viewer.layers if ly.name == "correction prompts")
+    viewer.dims.set_point(0, cav.data_to_world(at)[0])
+    prompts.add(prompts.world_to_data(cav.data_to_world(at)))
+    print("  " + cor.message.text())
+    shot("4-correct-click", cor)
+    cor.start_scribble()
+    z = int(at[0])
+    rows = np.nonzero(truth[z].any(1))[0]
+    line = np.array([(z, rows.min() + 2, at[2]), (z, rows.max() - 2, at[2])], float)
+    shapes = next(ly for ly in viewer.layers if ly.name == "correction shapes")
+    shapes.add_paths([np.array([shapes.world_to_data(cav.data_to_world(p)) for p in line])])
+    print("  " + cor.message.text())
+    cor.propose_wall()
+    print("  " + cor.message.text())
+    shot("5-correct-wall-proposed", cor)
+    cor.accept()
+    print(f"  prompt records: {sum(e.get('action') == 'prompt correction' for e in cor.session.provenance)}")
+
     print("Quantify")
     q = dock("Quantify")
     q.run()
     print("  " + q.message.text())
-    shot("4-quantify", q)
+    shot("6-quantify", q)
 
     print("Export (approved)")
     data = args.out / "reviewed"
@@ -96,13 +135,13 @@ def main() -> int:  # noqa: PLR0915 (a linear click-through, step by step)
     ex.dataset.value, ex.status.value, ex.replace.value = data, "approved", True
     ex.export()
     print("  " + ex.message.text() + " | " + ex.origin.text())
-    shot("5-export", ex)
+    shot("7-export", ex)
 
     print("Review queue")
     qu = dock("Review queue")
     qu.dataset.value = data
     qu.scan()
-    shot("6-queue", qu)
+    shot("8-queue", qu)
 
     print("Fine-tune (3 iterations from the bundled cavity)")
     ft = dock("Fine-tune")
@@ -114,12 +153,12 @@ def main() -> int:  # noqa: PLR0915 (a linear click-through, step by step)
         settle(0.5)
     ft.poll()
     print("  " + ft.message.text())
-    shot("7-fine-tune", ft)
+    shot("9-fine-tune", ft)
     if ft.process.state == "completed":
         seg.confirm_replace = lambda names: False
         ft.use_in_segment()
         print("  Segment again: " + seg.message.text())
-        shot("8-segment-fine-tuned", seg)
+        shot("10-segment-fine-tuned", seg)
     viewer.close()
     return 0
 
