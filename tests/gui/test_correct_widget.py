@@ -35,13 +35,19 @@ def correct(make_napari_viewer, qtbot):
     return viewer, w, layers, case, qtbot
 
 
+def cut_cavity(layers, case):
+    """The cavity layer with one side of the atrium missed, the reference, and the wrong labels
+    (a copy: napari keeps the array it is given)."""
+    cav = layers["cavity"]
+    wrong = cav.data.copy()
+    wrong[:, :, 34:] = 0
+    cav.data = wrong.copy()
+    return cav, case.labels["cavity"].astype(bool), wrong
+
+
 def test_a_positive_click_corrects_the_cavity_in_3d_and_undo_takes_it_back(correct):
     viewer, w, layers, case, qtbot = correct
-    cav = layers["cavity"]
-    ref = case.labels["cavity"].astype(bool)
-    wrong = cav.data.copy()
-    wrong[:, :, 34:] = 0  # the model missed one side of the atrium
-    cav.data = wrong.copy()  # napari keeps the array it is given: compare with our copy
+    cav, ref, wrong = cut_cavity(layers, case)  # the model missed one side of the atrium
     start = dice(cav.data > 0, ref)
     missed = np.argwhere(ref & (wrong == 0))
     target = missed[np.argmin(np.abs(missed - missed.mean(0)).sum(1))]  # a missed voxel near its centre
@@ -116,11 +122,7 @@ def test_a_prompt_corrected_case_exports_with_its_prompts(correct, tmp_path):
     from napari_c2w.io.store import read_case_store, store_path
 
     viewer, w, layers, case, qtbot = correct
-    cav = layers["cavity"]
-    ref = case.labels["cavity"].astype(bool)
-    wrong = cav.data.copy()
-    wrong[:, :, 34:] = 0
-    cav.data = wrong.copy()
+    cav, ref, wrong = cut_cavity(layers, case)
     missed = np.argwhere(ref & (wrong == 0))
     target = missed[np.argmin(np.abs(missed - missed.mean(0)).sum(1))]
     w.add_prompt(Prompt.click(target))
@@ -141,11 +143,7 @@ def test_a_prompt_corrected_case_exports_with_its_prompts(correct, tmp_path):
 
 def test_a_scribble_along_the_missed_part_is_one_prompt(correct):
     viewer, w, layers, case, qtbot = correct
-    cav = layers["cavity"]
-    ref = case.labels["cavity"].astype(bool)
-    wrong = cav.data.copy()
-    wrong[:, :, 34:] = 0
-    cav.data = wrong.copy()
+    cav, ref, wrong = cut_cavity(layers, case)
     z = int(np.argmax(ref[:, :, 34:].sum((1, 2))))
     ys, xs = np.nonzero(ref[z, :, 34:])
     start, end = (z, ys.min() + 2, 34 + xs.mean()), (z, ys.max() - 2, 34 + xs.mean())
