@@ -31,7 +31,7 @@ def correct(make_napari_viewer, qtbot):
     w.annotator.value = "dr who"
     layers["lge"] = layers[case.case_id]
     assert w.image.value.name == case.case_id
-    w.cavity.value, w.wall.value = layers["cavity"], layers["wall"]
+    w.cavity.value, w.wall.value, w.scar.value = layers["cavity"], layers["wall"], layers["scar"]
     return viewer, w, layers, case, qtbot
 
 
@@ -63,6 +63,7 @@ def test_a_positive_click_corrects_the_cavity_in_3d_and_undo_takes_it_back(corre
     changed_slices = np.nonzero((cav.data != wrong).any((1, 2)))[0]
     assert len(changed_slices) > 1  # one click, several slices: a 3D update
     added = (cav.data > 0) & (wrong == 0)
+    assert not np.any(added & ((layers["wall"].data > 0) | (layers["scar"].data > 0)))  # others kept
     assert (added & ref).sum() >= 0.8 * added.sum()  # what it added is mostly the missed atrium
     provenance = layers["lge"].metadata[META_KEY]["provenance"]
     entry = provenance[-1]

@@ -2,11 +2,12 @@
 wall in 3D; propose the wall from a corrected cavity.
 
 A thin view of :class:`napari_c2w.correct.session.CorrectionSession`. Prompts are points of a
-Points layer (``correction prompts``: green positive, red negative) and rectangles of a Shapes
-layer (``correction shapes``: a path is a scribble, a rectangle a box); each new one is corrected in a thread worker and written with
-``Labels.data_setitem``, so every update is one step of the layer's own undo (Ctrl+Z, or the
-Undo button) and the layer counts as corrected for Export, the queue and Fine-tune. Every
-prompt goes to the case's provenance with its kind, position, time and method.
+Points layer (``correction prompts``: green positive, red negative) and shapes of a Shapes layer
+(``correction shapes``: a path is a scribble, a rectangle a box); each new one is corrected in a
+thread worker and written with ``Labels.data_setitem``, so every update is one step of the
+layer's own undo (Ctrl+Z, or the Undo button) and the layer counts as corrected for Export, the
+queue and Fine-tune. Every prompt goes to the case's provenance with its kind, position, time
+and method.
 """
 
 from __future__ import annotations
@@ -137,8 +138,11 @@ class CorrectWidget(QWidget):
         return combo.value
 
     def _others(self, structure: str) -> dict[str, np.ndarray]:
-        combos = {"cavity": self.cavity, "wall": self.wall}
-        return {s: mask_of(c.value) for s, c in combos.items() if s != structure and c.value is not None}
+        """The labels a correction of ``structure`` never takes: the other structures (scar lies
+        in the wall, so it bounds the cavity but not the wall)."""
+        combos = {"cavity": self.cavity, "wall": self.wall, "scar": self.scar}
+        skip = {structure, "scar"} if structure == "wall" else {structure}
+        return {s: mask_of(c.value) for s, c in combos.items() if s not in skip and c.value is not None}
 
     def _ready(self) -> CorrectionSession:
         if self.image.value is None:
