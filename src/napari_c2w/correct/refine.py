@@ -123,10 +123,10 @@ def refine(
             )
     spacing = np.asarray(spacing, float)
     pts = prompt.voxels(image.shape)
-    held = np.asarray(mask)[tuple(pts.T)] != 0
+    held = mask[tuple(pts.T)] != 0
     if prompt.kind != "box" and np.all(held == (prompt.kind == "positive")):
         # every point already where the prompt wants it: nothing to correct
-        same = (np.asarray(mask) != 0).astype(np.uint8)
+        same = (mask != 0).astype(np.uint8)
         return Refined(same, 0, 0, time.perf_counter() - t0, "none", (slice(0, 0),) * 3)
     radius = _reach(mask, pts, prompt.kind, spacing, o) if o.reach > 0 else o.radius_mm
     box = _box(prompt, spacing, image.shape, radius)
@@ -134,15 +134,15 @@ def refine(
     oth = np.zeros_like(m) if others is None else np.asarray(others)[box] != 0
     origin = np.array([s.start for s in box])
     local = pts - origin
-    if prompt.kind == "box":
+    if prompt.kind == "box":  # the whole box may change; the seed is its centre
         region = np.ones_like(m)
-    else:
-        region = _distance_to(local, m.shape, spacing) <= radius
-    seeds = _distance_to(local, m.shape, spacing) <= max(o.seed_mm, float(spacing.max()) * 0.75)
-    if prompt.kind == "box":
         seeds = _distance_to(np.round(local.mean(0))[None], m.shape, spacing) <= max(
             o.seed_mm, float(spacing.max())
         )
+    else:
+        d = _distance_to(local, m.shape, spacing)
+        region = d <= radius
+        seeds = d <= max(o.seed_mm, float(spacing.max()) * 0.75)
     prob = None if probability is None else np.asarray(probability, np.float32)[box]
     fg, used = None, "random-walker"  # "network" is the session's (it needs the model)
     if o.method == "probability" and prob is not None and prompt.kind != "box":
@@ -151,17 +151,11 @@ def refine(
     if fg is None:
         used = "random-walker"
         fg = _by_walker(prompt.kind, image[box], m, prob, seeds, region, oth, spacing, o)
-    new = m.copy()
-    if prompt.kind == "negative":
-        gone = m & ~fg & region
-        gone = _touching(gone, seeds | (gone & seeds))
-        new &= ~gone
-    else:
-        add = fg & ~m & ~oth & region
-        add = _touching(add | (m & ~oth), seeds | m) & ~m if m.any() else _touching(add, seeds)
-        new |= add
-    new &= ~oth | m  # never take another structure's voxels
-    out = (np.asarray(mask) != 0).astype(np.uint8)
+    if prompt.kind == "negative":  # remove what the walker gave up, where it touches the prompt
+        new = m & ~_touching(m & ~fg & region, seeds)
+    else:  # add what it found, where it joins the prompt or the label; never another structure's
+        new = m | (_touching((fg & ~m & ~oth & region) | (m & ~oth), seeds | m) & ~m)
+    out = (mask != 0).astype(np.uint8)
     out[box] = new
     added = int(np.count_nonzero(new & ~m))
     removed = int(np.count_nonzero(m & ~new))
@@ -200,12 +194,12 @@ def _box(prompt: Prompt, spacing: np.ndarray, shape: Sequence[int], radius_mm: f
 
 def _distance_to(points: np.ndarray, shape: Sequence[int], spacing: np.ndarray) -> np.ndarray:
     """Distance (mm) from every voxel of a box of ``shape`` to the nearest of ``points``."""
-    seed = np.zeros(shape, bool)
     idx = np.clip(np.rint(points).astype(int), 0, np.asarray(shape) - 1)
-    seed[tuple(idx.T)] = True
     if len(idx) == 1:
         grids = np.ogrid[tuple(slice(0, n) for n in shape)]
         return np.sqrt(sum(((g - c) * s) ** 2 for g, c, s in zip(grids, idx[0], spacing, strict=True)))
+    seed = np.zeros(shape, bool)
+    seed[tuple(idx.T)] = True
     return ndi.distance_transform_edt(~seed, sampling=spacing)
 
 
@@ -290,8 +284,8 @@ def _block(a: np.ndarray, f: np.ndarray, reduce) -> np.ndarray:
 
 
 def _block_labels(labels: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Seeds on the coarse grid: a block holding a prompt seed of either kind keeps it, else the
-    majority of its fixed voxels where all of it is fixed, else unknown."""
+    """Seeds on the coarse grid: where every voxel of a block is fixed, the majority of them, else
+    unknown (the caller then marks the blocks that hold a prompt's seed)."""
     if np.all(f == 1):
         return labels
     one = _block((labels == 1).astype(np.float32), f, np.mean)

@@ -56,7 +56,6 @@ class CorrectionSession(EditStack):
         self.prompts: dict[str, list[Prompt]] = {}  # per structure, in order (undone ones left out)
         self._network = None
         self._stats = None
-        self._of_edit: dict[int, tuple[str, Prompt]] = {}
 
     @property
     def uses_network(self) -> bool:
@@ -122,8 +121,8 @@ class CorrectionSession(EditStack):
         )
         edit = self._push(diff_edit(structure, mask, r.mask, entry, r.box))
         if edit is not None:
+            edit.prompt = prompt
             self.prompts.setdefault(structure, []).append(prompt)
-            self._of_edit[id(edit)] = (structure, prompt)
         return edit
 
     def _by_network(self, mask: np.ndarray, prompt: Prompt, blocked: np.ndarray | None) -> Refined:
@@ -143,15 +142,13 @@ class CorrectionSession(EditStack):
         return Refined(out, added, removed, seconds, "network", box)
 
     def _stepped(self, edit: Edit, undo: bool) -> None:
-        found = self._of_edit.get(id(edit))
-        if found is None:
+        if edit.prompt is None:
             return
-        structure, prompt = found
-        kept = self.prompts.setdefault(structure, [])
+        kept = self.prompts.setdefault(edit.structure, [])
         if undo:
-            self.prompts[structure] = [p for p in kept if p is not prompt]
+            self.prompts[edit.structure] = [p for p in kept if p is not edit.prompt]
         else:
-            kept.append(prompt)
+            kept.append(edit.prompt)
 
     def propose_wall(
         self,
@@ -209,5 +206,5 @@ def _in_direction(prompt: Prompt, label: np.ndarray, old: np.ndarray, box: tuple
     idx = idx[np.all((idx >= 0) & (idx < old.shape), axis=1)]
     seeds[tuple(idx.T)] = True
     if prompt.kind == "positive":
-        return old | _touching(label & ~old, seeds | (old & ~seeds))
+        return old | _touching(label & ~old, seeds | old)
     return old & ~_touching(old & ~label, seeds)

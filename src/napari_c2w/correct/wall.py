@@ -22,12 +22,15 @@ semi-synthetic real-image cases.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from ..masks.geometry import ball_opening, bbox, grow, margin_voxels
+from .prompts import Prompt
+from .refine import Refined, _distance_to
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,23 +109,19 @@ def propose_wall(
 
 def refine_wall(  # noqa: PLR0917
     mask: np.ndarray,
-    prompt,
+    prompt: Prompt,
     cavity: np.ndarray,
     spacing: Sequence[float],
     others: np.ndarray | None = None,
     radius_mm: float = 8.0,
-):
+) -> Refined:
     """Correct the wall near a click, measured from the cavity (the wall is a shell around it).
 
     A positive click adds, within ``radius_mm`` of it, every voxel outside the cavity as close to
     the cavity as the click is (at least 1 mm, at most 5 mm: the wall there reaches the click); a
     negative click removes, within the same ball, the wall voxels as far from the cavity as the
-    click or farther (the wall there ends before the click). Returns a :class:`.refine.Refined`.
+    click or farther (the wall there ends before the click).
     """
-    import time
-
-    from .refine import Refined
-
     t0 = time.perf_counter()
     spacing = np.asarray(spacing, float)
     pts = prompt.voxels(mask.shape)
@@ -137,8 +136,7 @@ def refine_wall(  # noqa: PLR0917
             "no cavity near the click: the wall is corrected from the cavity; correct the cavity first"
         )
     dist = ndi.distance_transform_edt(~cav, sampling=spacing)
-    g = np.ogrid[tuple(slice(0, n) for n in m.shape)]
-    ball = sum(((gi - ci) * s) ** 2 for gi, ci, s in zip(g, c - lo, spacing, strict=True)) <= radius_mm**2
+    ball = _distance_to((c - lo)[None], m.shape, spacing) <= radius_mm
     at = float(dist[tuple(c - lo)])
     blocked = cav if others is None else cav | (np.asarray(others)[box] != 0)
     new = m.copy()

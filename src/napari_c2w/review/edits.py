@@ -10,6 +10,7 @@ that napari's undo sees it as one step (``widgets._history``).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,7 @@ class Edit:
         after: their 0/1 values after it.
         entry: the provenance record of the edit.
         kept: voxels this edit added to the kept components (multi-index), if any.
+        prompt: the prompt that made it (prompt correction), if any.
     """
 
     structure: str | None
@@ -37,6 +39,7 @@ class Edit:
     after: np.ndarray
     entry: dict
     kept: Index | None = None
+    prompt: Any = None
 
     @property
     def voxels(self) -> int:
