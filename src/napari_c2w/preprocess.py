@@ -48,13 +48,20 @@ def normalize_intensity(image: np.ndarray, spec: dict | None = None) -> np.ndarr
     """Clip to percentiles, then z-score (MONAI's NormalizeIntensity)."""
     from monai.transforms import NormalizeIntensity
 
+    image = np.asarray(image, dtype=np.float32)
+    lo, hi = clip_range(image, spec)
+    clipped = np.clip(image, lo, hi)
+    return np.asarray(NormalizeIntensity()(clipped), dtype=np.float32)
+
+
+def clip_range(image: np.ndarray, spec: dict | None = None) -> tuple[np.float64, np.float64]:
+    """The intensities :func:`normalize_intensity` clips to: the ``clip_percentiles`` of every
+    ``n // 16``-th slice."""
     spec = spec or DEFAULT_NORMALIZATION
     if spec.get("type") != "zscore":
         raise ValueError(f"unknown intensity normalisation {spec.get('type')!r}")
-    image = np.asarray(image, dtype=np.float32)
     lo, hi = np.percentile(image[:: max(1, image.shape[0] // 16)], spec.get("clip_percentiles", [0.5, 99.5]))
-    clipped = np.clip(image, lo, hi)
-    return np.asarray(NormalizeIntensity()(clipped), dtype=np.float32)
+    return lo, hi
 
 
 def to_model_grid(array: np.ndarray, spacing, model_spacing, *, kind: str = "image") -> np.ndarray:

@@ -83,7 +83,6 @@ class PromptNetwork:
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
-        import torch
 
         from ..models.checkpoint import load_checkpoint
         from ..models.device import cpu_supports_bf16
@@ -101,21 +100,19 @@ class PromptNetwork:
         self.spacing = np.asarray(self.meta["spacing"], float)
         self.amp = cpu_supports_bf16()
         self.path = Path(path)
-        self._torch = torch
 
     def statistics(self, image: np.ndarray, mask: np.ndarray, spacing: Sequence[float]) -> Statistics:
-        """Clip and z-score statistics over the network's ROI (mm) centred on ``mask``."""
+        """Clip and z-score statistics over the network's ROI (mm) centred on ``mask``, as
+        :func:`~napari_c2w.preprocess.normalize_intensity` prepares the cavity network's input."""
+        from ..preprocess import clip_range
+
         spacing = np.asarray(spacing, float)
-        idx = np.argwhere(mask) if np.any(mask) else np.argwhere(np.ones((1, 1, 1)))
-        centre = idx.mean(0) if np.any(mask) else np.asarray(image.shape) / 2
+        centre = np.argwhere(mask).mean(0) if np.any(mask) else np.asarray(image.shape) / 2
         half = np.asarray(self.meta["roi"]) * self.spacing / spacing / 2
         lo = np.maximum(np.floor(centre - half), 0).astype(int)
         hi = np.minimum(np.ceil(centre + half), image.shape).astype(int)
         roi = np.asarray(image[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))], np.float32)
-        sample = roi[:: max(1, roi.shape[0] // 16)]
-        low, high = np.percentile(
-            sample, self.meta.get("intensity_normalisation", {}).get("clip_percentiles", [0.5, 99.5])
-        )
+        low, high = clip_range(roi, self.meta.get("intensity_normalisation"))
         clipped = np.clip(roi, low, high)
         return Statistics(float(low), float(high), float(clipped.mean()), float(clipped.std() or 1.0))
 
@@ -132,8 +129,9 @@ class PromptNetwork:
         Returns:
             (the label inside ``box`` (bool), ``box`` on the image grid, seconds).
         """
+        import torch
+
         t0 = time.perf_counter()
-        torch = self._torch
         spacing = np.asarray(spacing, float)
         ms, win = self.spacing, np.asarray(WINDOW)
         centre_mm = prompts[-1].centre * spacing
