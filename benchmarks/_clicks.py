@@ -11,41 +11,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from napari_c2w.correct import Prompt
-from napari_c2w.masks.geometry import bbox, grow
+from napari_c2w.correct.guidance import error_centres, error_regions
 
 
 def largest_error(label: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, bool, int] | None:
     """(mask of the largest error region, positive?, voxels), or None when the label is exact."""
-    label, reference = np.asarray(label) != 0, np.asarray(reference) != 0
-    best = None
-    for positive, err in ((True, reference & ~label), (False, label & ~reference)):
-        box = bbox(err)
-        if box is None:
-            continue
-        lab, _n = ndi.label(err[box])
-        sizes = np.bincount(lab.ravel())[1:]
-        i = int(np.argmax(sizes))
-        if best is None or sizes[i] > best[2]:
-            region = np.zeros(err.shape, bool)
-            region[box] = lab == i + 1
-            best = (region, positive, int(sizes[i]))
-    return best
+    found = error_regions(label, reference, 1)
+    if not found:
+        return None
+    size, positive, box, region = found[0]
+    full = np.zeros(np.shape(label), bool)
+    full[box] = region
+    return full, positive, size
 
 
 def next_click(label: np.ndarray, reference: np.ndarray, spacing: Sequence[float]) -> Prompt | None:
     """The click the simulated annotator gives next (None: nothing left to correct)."""
-    found = largest_error(label, reference)
-    if found is None:
-        return None
-    region, positive, _ = found
-    box = grow(bbox(region), (1, 1, 1), region.shape)
-    depth = ndi.distance_transform_edt(np.pad(region[box], 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
-    at = np.unravel_index(int(np.argmax(depth)), depth.shape)
-    position = np.array(at) + np.array([s.start for s in box])
-    return Prompt.click(position, positive)
+    found = error_centres(label, reference, spacing, 1)
+    return Prompt.click(*found[0]) if found else None
 
 
 def brush_voxels(label: np.ndarray, reference: np.ndarray, target_dice: float) -> int | None:

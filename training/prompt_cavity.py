@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
 
     from monai.losses import DiceCELoss
 
+    from napari_c2w.correct.guidance import CHANNELS
     from napari_c2w.correct.network import widen_input
     from napari_c2w.infer import load_model_set
     from napari_c2w.models.checkpoint import load_checkpoint, save_checkpoint
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
     t0, losses = time.perf_counter(), []
     derived = ("architecture", "in_channels", "out_channels", "dual", "spatial_dims")
     meta = {k: v for k, v in bundled.meta.items() if k not in derived}
-    meta.update(stage="cavity", prompt={"channels": ["image", "positive", "negative", "label"]})
+    meta.update(stage="cavity", prompt={"channels": list(CHANNELS)})
     for it in range(start, args.iterations):
         batch = sampler.batch(it)
         x = build_inputs(batch["image"], batch["cavity"], prior_net, spacing, rng, amp)

@@ -1,10 +1,10 @@
 """The inputs of the prompt-conditioned cavity network, shared by its training and its use (pure numpy).
 
-The network sees four channels on the model grid: the image, a map of the positive prompts, a
-map of the negative prompts and the current label (DeepEdit / nnInteractive style). A prompt
-is drawn as a ball of :data:`BALL_MM` around each of its points; a box prompt as its box in the
-positive map. :func:`simulated_clicks` places clicks the way ``bench_interactive.py``'s simulated
-annotator does: at the centre of the largest remaining error region.
+The network sees four channels on the model grid (:data:`CHANNELS`): the image, a map of the
+positive prompts, a map of the negative prompts and the current label (DeepEdit / nnInteractive
+style). A prompt is drawn as a ball of :data:`BALL_MM` around each of its points.
+:func:`error_centres` places clicks as ``bench_interactive.py``'s simulated annotator does: at
+the centre (the deepest voxel) of the largest error regions.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
+
+from ..masks.geometry import bbox
 
 #: Radius of a click's ball in the guidance maps (mm).
 BALL_MM = 2.5
@@ -40,26 +42,39 @@ def draw_points(
     return out
 
 
-def error_centres(
-    label: np.ndarray, reference: np.ndarray, spacing: Sequence[float], n: int
-) -> list[tuple[np.ndarray, bool]]:
-    """Up to ``n`` clicks at the centres (deepest voxel) of the largest error regions, largest
-    first: (position, positive?) where positive means the label misses the reference there."""
+def error_regions(
+    label: np.ndarray, reference: np.ndarray, n: int
+) -> list[tuple[int, bool, tuple[slice, ...], np.ndarray]]:
+    """Up to ``n`` largest connected error regions, largest first (the first found on a tie):
+    (voxels, positive?, box, the region's mask inside ``box``), where positive means the label
+    misses the reference there and negative that it spills."""
     label, reference = np.asarray(label) != 0, np.asarray(reference) != 0
     regions = []
     for positive, err in ((True, reference & ~label), (False, label & ~reference)):
-        if not err.any():
+        box = bbox(err)
+        if box is None:
             continue
-        lab, _k = ndi.label(err)
+        lab, _k = ndi.label(err[box])
         sizes = np.bincount(lab.ravel())[1:]
-        for i in np.argsort(sizes)[::-1][:n]:
-            regions.append((int(sizes[i]), positive, lab == i + 1))
+        for i in np.argsort(-sizes, kind="stable")[:n]:
+            regions.append((int(sizes[i]), positive, box, lab == i + 1))
     regions.sort(key=lambda r: -r[0])
-    out = []
-    for _, positive, region in regions[:n]:
-        depth = ndi.distance_transform_edt(np.pad(region, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
-        out.append((np.array(np.unravel_index(int(np.argmax(depth)), depth.shape)), positive))
-    return out
+    return regions[:n]
+
+
+def region_centre(box: tuple[slice, ...], region: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
+    """The voxel index (on the full grid) deepest inside ``region`` (its mask inside ``box``)."""
+    depth = ndi.distance_transform_edt(np.pad(region, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
+    at = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return np.array(at) + [s.start for s in box]
+
+
+def error_centres(
+    label: np.ndarray, reference: np.ndarray, spacing: Sequence[float], n: int
+) -> list[tuple[np.ndarray, bool]]:
+    """Up to ``n`` clicks at the centres of the largest error regions, largest first:
+    (position, positive?) (see :func:`error_regions`)."""
+    return [(region_centre(box, r, spacing), pos) for _, pos, box, r in error_regions(label, reference, n)]
 
 
 def guidance(
