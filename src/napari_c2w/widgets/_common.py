@@ -281,6 +281,14 @@ def case_meta(image_layer) -> dict:
     return meta
 
 
+def mark_in_progress(image_layer) -> None:
+    """A case edited while unreviewed is now in progress (its image layer's case metadata)."""
+    if image_layer is not None:
+        meta = case_meta(image_layer)
+        if meta["status"] == "unreviewed":
+            meta["status"] = "in progress"
+
+
 def mask_of(layer) -> np.ndarray:
     """The layer's labels as a uint8 0/1 mask."""
     return to_mask(np.asarray(layer.data))

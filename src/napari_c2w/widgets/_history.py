@@ -88,3 +88,16 @@ class LayerHistory:
             self.undo.append(step)
             if step.edit is not None:
                 self.redone(step.edit)
+
+
+def write_edit(layer, edit, histories: dict) -> None:
+    """Write ``edit`` into its Labels layer with the structure's value, as one step of the layer's
+    own napari history; the layer's mirror in ``histories`` (by layer id) learns which edit the
+    step carries, so that Ctrl+Z on the layer undoes it in the widget's session too."""
+    from ._common import label_value, layer_id
+
+    values = edit.values().astype(layer.data.dtype) * label_value(edit.structure)
+    history = histories.get(layer_id(layer))
+    if history is not None:
+        history.pending = edit
+    layer.data_setitem(edit.index, values)

@@ -33,13 +33,14 @@ from ._common import (
     label_value,
     layer_combo,
     layer_id,
+    mark_in_progress,
     mask_of,
     placed_like,
     reports_errors,
     run_task,
     scroll_layout,
 )
-from ._history import LayerHistory
+from ._history import LayerHistory, write_edit
 from ._review_parts import button, shortcuts
 
 PROMPTS_ROLE, BOX_ROLE = "correction prompts", "correction shapes"
@@ -286,15 +287,9 @@ class CorrectWidget(QWidget):
         if edit is None:
             self.message.setText("That prompt changed nothing.")
             return
-        values = edit.values().astype(layer.data.dtype) * label_value(edit.structure)
-        history = self._histories.get(layer_id(layer))
-        if history is not None:
-            history.pending = edit
-        layer.data_setitem(edit.index, values)
+        write_edit(layer, edit, self._histories)
         edit.entry["layer"] = layer_token(layer.metadata)
-        meta = case_meta(self.image.value)
-        if meta["status"] == "unreviewed":
-            meta["status"] = "in progress"
+        mark_in_progress(self.image.value)
         e = edit.entry
         if "prompt" in e:
             self.message.setText(

@@ -28,15 +28,16 @@ from ._common import (
     case_meta,
     default_annotator,
     geometry,
-    label_value,
     layer_combo,
     layer_id,
+    mark_in_progress,
     mask_of,
     pick_default,
     reports_errors,
     scroll_layout,
     show_layer,
 )
+from ._history import write_edit
 from ._review_history import HistoryAndPainting
 from ._review_parts import FindingsTable, button, shortcuts
 
@@ -317,27 +318,16 @@ class ReviewWidget(HistoryAndPainting, QWidget):
             self.message.setText("Nothing to change.")
             return
         if edit.structure is not None and edit.voxels:
-            layer = self._layer(edit.structure)
-            values = edit.values().astype(layer.data.dtype) * label_value(edit.structure)
-            history = self._histories.get(layer_id(layer))
-            if history is not None:
-                history.pending = edit
             self._applying = True
             try:
-                layer.data_setitem(edit.index, values)
+                write_edit(self._layer(edit.structure), edit, self._histories)
             finally:
                 self._applying = False
         self.tag_entry(edit.entry)
-        self._mark_in_progress()
+        mark_in_progress(self.image.value)
         self.message.setText(f"Did: {edit.entry.get('rule')} ({edit.voxels} voxels).")
         if refresh and self.session.findings is not None:
             self._analyse()
-
-    def _mark_in_progress(self) -> None:
-        if self.image.value is not None:
-            meta = case_meta(self.image.value)
-            if meta["status"] == "unreviewed":
-                meta["status"] = "in progress"
 
     @reports_errors("Remove components")
     def remove_selected(self) -> None:
