@@ -44,11 +44,19 @@ def resample(array: np.ndarray, shape: tuple[int, int, int], *, kind: str = "ima
     return out.astype(np.float32, copy=False)
 
 
-def normalize_intensity(image: np.ndarray, spec: dict | None = None) -> np.ndarray:
-    """Clip to percentiles, then z-score (MONAI's NormalizeIntensity)."""
+def normalize_intensity(
+    image: np.ndarray, spec: dict | None = None, region: np.ndarray | None = None
+) -> np.ndarray:
+    """Clip to percentiles, then z-score (MONAI's NormalizeIntensity); first, where ``spec``
+    holds a ``standard``, map the intensities onto it (:func:`napari_c2w.standardize.standardize`,
+    its landmarks taken from ``region``, default the whole image)."""
     from monai.transforms import NormalizeIntensity
 
     image = np.asarray(image, dtype=np.float32)
+    if spec and spec.get("standard"):
+        from .standardize import standardize
+
+        image = standardize(image, spec["standard"], region)
     lo, hi = clip_range(image, spec)
     clipped = np.clip(image, lo, hi)
     return np.asarray(NormalizeIntensity()(clipped), dtype=np.float32)
@@ -77,12 +85,17 @@ def roi_fill(grid: np.ndarray) -> float:
 
 def prepare_roi(grid: np.ndarray, box, normalisation: dict | None = None) -> np.ndarray:
     """The network input of an ROI: ``box`` cut out of the model grid (filled with
-    :func:`roi_fill` outside it), then clipped and z-scored.
+    :func:`roi_fill` outside it), then (with a ``standard`` in ``normalisation``) standardised
+    with landmarks from the part of the box inside the grid, clipped and z-scored.
 
     Training (``train.data.prepare_case``) and inference (``infer.pipeline``) both call this,
     so a model sees its inputs prepared exactly as it was trained.
     """
-    return normalize_intensity(crop(grid, box, fill=roi_fill(grid)), normalisation)
+    region = None
+    if normalisation and normalisation.get("standard"):  # landmarks from the scan, not the fill
+        inside = tuple((max(0, a), min(n, b)) for (a, b), n in zip(box, grid.shape, strict=True))
+        region = crop(grid, inside)
+    return normalize_intensity(crop(grid, box, fill=roi_fill(grid)), normalisation, region)
 
 
 def grid_to_mm(index, grid_shape, input_shape, input_spacing) -> tuple[float, float, float]:

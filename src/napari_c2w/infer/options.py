@@ -33,6 +33,11 @@ class InferenceOptions:
     # smoothed in its acquisition plane down to that level before every stage.
     denoise: bool = True
     noise_target: float = NOISE_TARGET
+    # Map the ROI's intensity landmarks onto the training scans' before the networks (Nyul's
+    # histogram standardisation, napari_c2w.standardize) for models trained without it; a model
+    # trained with it applies its own standard whatever this says (measured against none with
+    # bench_robustness --baseline-option intensity_standard=true: docs/robustness.md).
+    intensity_standard: bool = False
     # A model set whose wall has an alternate (the bundled wall_contrast.pt, trained on
     # randomised contrasts: napari_c2w.stages.ALTERNATES) runs both and keeps the wall that
     # covers more of the cavity's surface; False runs the wall alone.

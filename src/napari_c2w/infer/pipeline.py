@@ -161,7 +161,7 @@ class _Run:
         centre, atrium_mm = self._localise(image)
         box = pre.roi_box(self._to_grid(centre, grid_shape), roi_meta["roi"], grid_shape)
         atrium = self._atrium_box(atrium_mm, box, grid_shape, spacing)
-        x = pre.prepare_roi(grid, box, roi_meta.get("intensity_normalisation"))
+        x = pre.prepare_roi(grid, box, self._normalisation(roi_meta))
         del grid
 
         probs: dict[str, np.ndarray] = {}
@@ -217,6 +217,17 @@ class _Run:
             },
             device=str(self.device),
         )
+
+    def _normalisation(self, meta: dict) -> dict | None:
+        """The ROI networks' intensity normalisation: the model's own, with the package's
+        intensity standard added when ``options.intensity_standard`` asks for it."""
+        spec = meta.get("intensity_normalisation")
+        if not self.options.intensity_standard or (spec or {}).get("standard"):
+            return spec
+        from ..preprocess import DEFAULT_NORMALIZATION
+        from ..standardize import package_standard
+
+        return {**(spec or DEFAULT_NORMALIZATION), "standard": package_standard()}
 
     def _localise(self, image: np.ndarray):
         """Centre of the atrium in mm from the first voxel (the localizer's largest component),
