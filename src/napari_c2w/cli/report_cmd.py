@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..quantify import BandSpec
-from . import scar_options
+from . import band_options, scar_options
 from .batch import make_output_folder, run_batch
 from .review_cmd import find_stores
 
@@ -43,19 +42,7 @@ def add_parser(sub) -> None:
         help="the CSV file to write ('-': stdout)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    band = BandSpec()
-    p.add_argument(
-        "--inner-mm",
-        type=float,
-        default=band.inner_mm,
-        help=f"band depth inside the cavity (scar beyond is implausible; default {band.inner_mm} mm)",
-    )
-    p.add_argument(
-        "--outer-mm",
-        type=float,
-        default=band.outer_mm,
-        help=f"band reach outside the cavity (the scar region without a wall; default {band.outer_mm} mm)",
-    )
+    band_options.add_arguments(p)
     p.add_argument("--tolerance-mm", type=float, default=1.0, help="surface Dice tolerance (default 1.0 mm)")
     scar_options.add_arguments(p)
     p.set_defaults(func=run)
@@ -97,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             case,
             reference,
             with_reference=args.reference is not None,
-            band=scar_options.band_spec(args),
+            band_spec=band_options.band_spec(args),
             tolerance_mm=args.tolerance_mm,
         )
         extra, notes = scar_options.extra_row(case, args)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..quantify import METHODS, BandSpec
+from ..quantify import METHODS
 from ..quantify.blood import ERODE_MM
 from ..surface.export import FORMATS
+from . import band_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,11 +56,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def band_spec(args: argparse.Namespace) -> BandSpec:
-    """The wall band of ``--inner-mm`` / ``--outer-mm``."""
-    return BandSpec(args.inner_mm, args.outer_mm)
-
-
 def scar_params(args: argparse.Namespace) -> dict[str, float]:
     """The scar methods' parameters given on the command line (or their defaults)."""
     return {par.name: getattr(args, par.name) for m in METHODS.values() for par in m.params}
@@ -83,7 +79,11 @@ def extra_row(case, args: argparse.Namespace) -> tuple[dict, list[str]]:
         from ..surface.report import method_row
 
         cells, _ = method_row(
-            case, args.scar_method, params=scar_params(args), erode_mm=args.erode_mm, band=band_spec(args)
+            case,
+            args.scar_method,
+            params=scar_params(args),
+            erode_mm=args.erode_mm,
+            band_spec=band_options.band_spec(args),
         )
         note = cells.pop("notes", "")
         row.update(cells)

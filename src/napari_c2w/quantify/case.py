@@ -53,7 +53,7 @@ def quantify(
     wall: np.ndarray | None = None,
     scar: np.ndarray | None = None,
     *,
-    band: BandSpec | None = None,
+    band_spec: BandSpec | None = None,
     smooth_mm: float = SMOOTH_MM,
     thickness: np.ndarray | None = None,
 ) -> Quantities:
@@ -64,7 +64,7 @@ def quantify(
         spacing: voxel size in mm (z, y, x).
         wall: wall mask, if any.
         scar: scar mask, if any.
-        band: the wall band (scar outside it is implausible; its outer reach is the scar
+        band_spec: the wall band (scar outside it is implausible; its outer reach is the scar
             region without a wall label); default :class:`.band.BandSpec`.
         smooth_mm: thickness averaging (see :func:`.thickness.wall_thickness`).
         thickness: a thickness map already computed, to reuse.
@@ -79,9 +79,11 @@ def quantify(
         cavity = np.zeros(ref.shape, dtype=np.uint8)
     elif not _count(cavity):
         notes.append("cavity empty")
-    band = band or BandSpec()
+    band_spec = band_spec or BandSpec()
     stats = _wall_thickness_stats(cavity, wall, spacing, smooth_mm, thickness=thickness, notes=notes)
-    burden, bad = _scar_burden(scar, cavity=cavity, wall=wall, spacing=spacing, band=band, notes=notes)
+    burden, bad = _scar_burden(
+        scar, cavity=cavity, wall=wall, spacing=spacing, band_spec=band_spec, notes=notes
+    )
     return Quantities(
         cavity_ml=_count(cavity) * ml,
         wall_ml=_count(wall) * ml if wall is not None else math.nan,
@@ -128,7 +130,7 @@ def _scar_burden(
     cavity: np.ndarray,
     wall: np.ndarray | None,
     spacing: Sequence[float],
-    band: BandSpec,
+    band_spec: BandSpec,
     notes: list[str],
 ) -> tuple[float, int]:
     """Scar burden in percent (over the scar region) and the scar voxels outside the wall band."""
@@ -139,8 +141,8 @@ def _scar_burden(
     sbox = bbox(scar)
     if sbox is not None:
         s = np.asarray(scar[sbox]) != 0
-        bad = int(np.count_nonzero(s & ~band.band(cavity, spacing, wall=wall).on(sbox)))
-    region, basis = band.scar_region(cavity, spacing, wall)
+        bad = int(np.count_nonzero(s & ~band_spec.band(cavity, spacing, wall=wall).on(sbox)))
+    region, basis = band_spec.scar_region(cavity, spacing, wall)
     burden = burden_pct(scar, region)
     if math.isnan(burden):
         notes.append(f"scar burden undefined: the {basis} is empty")

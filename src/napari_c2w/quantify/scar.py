@@ -45,7 +45,7 @@ def method_scar(
     wall: np.ndarray | None = None,
     *,
     scar: np.ndarray | None = None,
-    band: BandSpec | None = None,
+    band_spec: BandSpec | None = None,
     params: Mapping[str, float] | None = None,
     erode_mm: float = ERODE_MM,
     blood: BloodPool | None = None,
@@ -59,7 +59,7 @@ def method_scar(
         spacing: voxel size in mm (z, y, x).
         wall: wall mask; None measures over the outer band instead.
         scar: the network's scar (mask or probability); needed by network methods.
-        band: the band's reach (default :class:`.band.BandSpec`).
+        band_spec: the band's reach (default :class:`.band.BandSpec`).
         params: method parameters (missing ones take their defaults).
         erode_mm: erosion of the cavity giving the blood pool.
         blood: blood-pool statistics already computed, to reuse.
@@ -68,7 +68,7 @@ def method_scar(
         ValueError: an unknown method, bad shapes, spacing or parameters, or a missing input.
     """
     m = scar_method(method)
-    band = band or BandSpec()
+    band_spec = band_spec or BandSpec()
     if m.source == "image":
         if image is None:
             raise ValueError(f"the {m.label} scar method needs the image")
@@ -82,7 +82,7 @@ def method_scar(
         if scar is None:
             raise ValueError(f"the {m.label} scar method needs a scar label")
         values = scar
-    region, basis = band.scar_region(cavity, spacing, wall)
+    region, basis = band_spec.scar_region(cavity, spacing, wall)
     if np.shape(values) != region.shape:
         raise ValueError(f"the {m.source} has shape {np.shape(values)} but the labels have {region.shape}")
     mask = np.zeros(region.shape, dtype=bool)

@@ -85,7 +85,7 @@ def measure(
     compared: str | None = None,
     tolerance_mm: float = 1.0,
     smooth_mm: float = SMOOTH_MM,
-    band: BandSpec | None = None,
+    band_spec: BandSpec | None = None,
 ) -> Measurement:
     """Quantify a case, keep its thickness map and compare one structure with a reference.
 
@@ -99,7 +99,7 @@ def measure(
         compared: which of ``"cavity"``, ``"wall"``, ``"scar"`` to compare with ``reference``.
         tolerance_mm: surface Dice tolerance.
         smooth_mm: thickness averaging (see :func:`napari_c2w.quantify.wall_thickness`).
-        band: the wall band (scar outside it, burden without wall); default :class:`BandSpec`.
+        band_spec: the wall band (scar outside it, burden without wall); default :class:`BandSpec`.
 
     Raises:
         ValueError: no mask at all, a reference without the mask it is compared with, or an
@@ -110,13 +110,13 @@ def measure(
         thickness = wall_thickness(cavity, wall, spacing, smooth_mm)
     by_method = None
     if scar_method(method).source != "network":
-        by_method = method_scar(method, image, cavity, spacing, wall, band=band, params=params).mask
+        by_method = method_scar(method, image, cavity, spacing, wall, band_spec=band_spec, params=params).mask
     q = quantify(
         cavity,
         spacing,
         wall,
         scar if by_method is None else by_method,
-        band=band,
+        band_spec=band_spec,
         smooth_mm=smooth_mm,
         thickness=thickness,
     )

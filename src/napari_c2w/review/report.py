@@ -56,7 +56,7 @@ def case_row(
     reference: Case | None = None,
     *,
     with_reference: bool = False,
-    band: BandSpec | None = None,
+    band_spec: BandSpec | None = None,
     smooth_mm: float = SMOOTH_MM,
     tolerance_mm: float = 1.0,
 ) -> dict:
@@ -66,7 +66,7 @@ def case_row(
         case: the case measured.
         reference: the reference case (same grid), or None.
         with_reference: add the metric columns (NaN with a note when ``reference`` is None).
-        band: the wall band (implausible scar, burden without wall); default :class:`BandSpec`.
+        band_spec: the wall band (implausible scar, burden without wall); default :class:`BandSpec`.
         smooth_mm: thickness averaging.
         tolerance_mm: surface Dice tolerance.
 
@@ -79,7 +79,7 @@ def case_row(
         case.image.spacing,
         wall=labels.get("wall"),
         scar=labels.get("scar"),
-        band=band,
+        band_spec=band_spec,
         smooth_mm=smooth_mm,
     )
     row = {"case_id": case.case_id, **q.as_row()}

@@ -37,7 +37,7 @@ def method_row(
     *,
     params: Mapping[str, float] | None = None,
     erode_mm: float = ERODE_MM,
-    band: BandSpec | None = None,
+    band_spec: BandSpec | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Burden per method, blood pool and pairwise agreement of one case.
 
@@ -46,7 +46,7 @@ def method_row(
         methods: names in :data:`napari_c2w.quantify.METHODS`.
         params: the methods' parameters (defaults for those missing).
         erode_mm: cavity erosion giving the blood pool.
-        band: the band's reach (default :class:`napari_c2w.quantify.BandSpec`).
+        band_spec: the band's reach (default :class:`napari_c2w.quantify.BandSpec`).
 
     Returns:
         (row, masks): the columns of :func:`method_columns` and each method's scar mask
@@ -79,7 +79,7 @@ def method_row(
             image.spacing,
             labels.get("wall"),
             scar=labels.get("scar"),
-            band=band,
+            band_spec=band_spec,
             params=params,
             blood=blood,
         )
