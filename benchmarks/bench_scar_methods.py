@@ -31,15 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_c2w.surface import (
-    blood_pool,
-    build_surface,
-    endocardial_mesh,
-    intensity_scar,
-    project_max,
-    scar_agreement,
-)
-from napari_c2w.surface.scar_intensity import burden_pct, scar_region
+from napari_c2w.quantify import BandSpec, blood_pool, burden_pct, method_scar, scar_agreement
+from napari_c2w.surface import build_surface, endocardial_mesh, project_max
 
 #: (label, method, option) of the intensity methods compared.
 INTENSITY = (
@@ -56,8 +49,8 @@ LITERATURE = "Utah/DECAAF stages: I <10 %, II 10-20 %, III 20-30 %, IV >=30 % of
 def _methods(image, cavity, spacing, wall, blood):
     out = {}
     for label, method, value in INTENSITY:
-        kw = {"iir": value} if method == "iir" else {"sd_k": value}
-        out[label] = intensity_scar(image, cavity, spacing, wall, method=method, blood=blood, **kw).mask
+        params = {"iir": value} if method == "iir" else {"sd_k": value}
+        out[label] = method_scar(method, image, cavity, spacing, wall, params=params, blood=blood).mask
     return out
 
 
@@ -175,7 +168,7 @@ def la2018(args) -> None:
         for label, mask in masks.items():
             burdens[label].append(burden_pct(mask, wall))
             dice[label].append(scar_agreement(mask, scar, wall)["dice"])
-        band, _ = scar_region(cav, sp, None)
+        band, _ = BandSpec().scar_region(cav, sp, None)
         for label, mask in _methods(image, cav, sp, None, blood).items():
             band_burdens[label].append(burden_pct(mask, band))
         row = [f"{burdens[n][-1]:.1f}" for n in names]

@@ -17,7 +17,8 @@ import time
 import numpy as np
 
 from napari_c2w.phantom import SPACINGS, generate_phantom
-from napari_c2w.review import clean_case, wall_thickness
+from napari_c2w.quantify import wall_thickness
+from napari_c2w.review import clean_case
 
 
 def scores(ph, case) -> tuple[float, float]:

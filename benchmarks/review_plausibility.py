@@ -19,7 +19,8 @@ import numpy as np
 
 from napari_c2w.masks import exact_band, wall_band
 from napari_c2w.phantom import generate_phantom
-from napari_c2w.review import clean_case, find_implausible, quantify
+from napari_c2w.quantify import quantify
+from napari_c2w.review import clean_case, find_implausible
 
 
 def timed(fn, repeats: int) -> tuple[float, list[float], object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +133,20 @@ def tiny_segment_widget(viewer, models_dir):
     w.folder.value = write_model_set(models_dir)
     w.device.value = "cpu"
     return w
+
+
+@contextlib.contextmanager
+def toy_scar_method():
+    """A scar method registered for the duration (image values above ``--toy-level``), to show
+    that registering one entry is all the consumers need."""
+    from napari_c2w.quantify import METHODS, Param, ScarMethod, register
+
+    def rule(values, blood, toy_level):
+        return values > toy_level * blood.mean
+
+    level = Param("toy_level", "toy level", 1.1, 0.0, 5.0, 0.1, "toy threshold (times the blood pool)")
+    method = register(ScarMethod("toy", "toy rule", "image", rule, (level,), help="a test's toy rule"))
+    try:
+        yield method
+    finally:
+        METHODS.pop("toy")

@@ -54,7 +54,7 @@ def test_surface_layer_lines_up_with_the_labels_in_world_space(opened):
     assert np.allclose(scar.scale, layers["wall"].scale)
     assert not ((scar.data > 0) & (layers["wall"].data == 0)).any()
     assert w.table.rowCount() == len(REGIONS)
-    assert "surface IIR" in w.message.text()
+    assert "surface network" in w.message.text() and "IIR" in w.message.text()
 
 
 def test_colour_by_switches_the_vertex_values(opened):
@@ -83,3 +83,31 @@ def test_missing_cavity_is_a_clear_error(make_napari_viewer, monkeypatch):
     w = viewer.window.add_plugin_dock_widget("napari-c2w", "Atrial surface")[1]
     w.run()
     assert "cavity" in w.last_error
+
+
+def test_the_widgets_offer_a_registered_scar_method(make_napari_viewer, phantom, monkeypatch):
+    """One registered entry (a test's toy rule) is offered by Atrial surface and Quantify."""
+    from napari.layers import Layer
+
+    from napari_c2w.widgets.quantify import QuantifyWidget
+    from napari_c2w.widgets.surface import SurfaceWidget
+    from testutils import toy_scar_method
+
+    monkeypatch.setenv("NAPARI_C2W_NOTHREADS", "1")
+    with toy_scar_method():
+        viewer = make_napari_viewer()
+        for t in case_layers(phantom.to_case()):
+            viewer.add_layer(Layer.create(*t))
+        s, q = SurfaceWidget(viewer), QuantifyWidget(viewer)
+        assert "toy" in s.method.choices and "toy" in q.method.choices
+        s.method.value, q.method.value = "toy", "toy"
+        s.params["toy_level"].value = q.params["toy_level"].value = 0.5
+        s.run()
+        assert s.last_error is None, s.last_error
+        assert "scar_toy" in s.result.surface.arrays and "toy rule" in s.message.text()
+        assert "toy rule %" in [s.table.horizontalHeaderItem(j).text() for j in range(s.table.columnCount())]
+        s.colour_by.value = "scar_toy"
+        q.run()
+        assert q.last_error is None, q.last_error
+        rows = dict(q.result.rows())
+        assert float(rows["toy rule scar burden (% of wall)"].split()[0]) > 0

@@ -9,6 +9,7 @@ import pytest
 
 from napari_c2w.errors import InputError
 from napari_c2w.io.store import read_case_store, read_label_version, read_store_attrs, write_case_store
+from napari_c2w.quantify import BandSpec
 from napari_c2w.review import clean_case, clean_store, clean_stores
 
 
@@ -39,6 +40,8 @@ def test_clean_case_meets_targets(noisy_phantoms):
         assert entry["voxels_removed"] == report.voxels_removed and entry["inner_mm"] == 3.0
         assert len(new.provenance) == len(case.provenance) + 1
         assert "removed" in report.text() and "would remove" in report.text(dry_run=True)
+    wider, report = clean_case(case, BandSpec(inner_mm=3.0, outer_mm=6.0))  # one BandSpec sets the band
+    assert report.params["outer_mm"] == 6.0 and wider.labels["scar"].sum() >= new.labels["scar"].sum()
 
 
 def test_clean_without_wall_label(noisy_phantoms):

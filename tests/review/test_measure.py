@@ -29,3 +29,18 @@ def test_measure_without_wall_or_reference(ball):
     )
     with pytest.raises(ValueError, match="no wall mask"):
         measure(ball.spacing, ball.cavity, reference=ball.wall, compared="wall")
+
+
+def test_measure_by_an_intensity_method(ball):
+    """The chosen scar method's scar is measured: here IIR on an image where the scar is bright."""
+    image = np.where(ball.cavity, 100.0, 30.0).astype(np.float32)
+    image[ball.scar] = 150.0
+    m = measure(ball.spacing, ball.cavity, ball.wall, image=image, method="iir", params={"iir": 1.2})
+    rows = dict(m.rows())
+    assert np.array_equal(m.scar, ball.scar & ball.wall & ~ball.cavity)
+    assert m.quantities.scar_burden_pct == pytest.approx(
+        100 * m.scar.sum() / (ball.wall & ~ball.cavity).sum()
+    )
+    assert "IIR scar burden (% of wall)" in rows
+    with pytest.raises(ValueError, match="needs the image"):
+        measure(ball.spacing, ball.cavity, ball.wall, method="sd")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from napari_c2w.metrics import compare_labels, compare_masks
-from napari_c2w.review import quantify, thickness_summary, wall_thickness
+from napari_c2w.quantify import quantify, thickness_summary, wall_thickness
 
 
 def thickness_mae(ph) -> float:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_c2w.surface import REGIONS, build_surface, intensity_scar
+from napari_c2w.quantify import method_scar
+from napari_c2w.surface import REGIONS, build_surface
 from testutils import LA2018
 
 pytestmark = [
@@ -20,8 +21,8 @@ def test_real_case_surface_and_band_scar():
     folder = sorted(p for p in LA2018.iterdir() if (p / "lgemri.nrrd").exists())[0]
     case = read_case_folder(folder)
     image, cavity, sp = case.image.array, case.labels["cavity"], case.image.spacing
-    scar = intensity_scar(image, cavity, sp, None, method="iir", iir=1.2)
-    assert scar.region_basis == "band"
+    scar = method_scar("iir", image, cavity, sp, None, params={"iir": 1.2})
+    assert scar.basis == "band"
     assert 0.0 <= scar.burden_pct < 60.0
     assert not (scar.mask & (cavity > 0)).any()
     s = build_surface(image, cavity, sp, case.image.origin, case.image.direction, blood=scar.blood)

@@ -24,7 +24,7 @@ def case(atrium):
 
 
 def test_method_row_gives_burden_per_method_and_agreement(case, atrium):
-    row, masks = method_row(case, ["network", "iir", "sd"], iir=1.2, sd_k=3)
+    row, masks = method_row(case, ["network", "iir", "sd"], params={"iir": 1.2, "sd_k": 3})
     wall = atrium.wall & ~atrium.cavity
     truth = 100 * atrium.scar.sum() / wall.sum()
     assert row["scar_region"] == "wall"

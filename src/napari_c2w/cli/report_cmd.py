@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..masks.band import INNER_MM, OUTER_MM
-from . import scar_options
+from . import band_options, scar_options
 from .batch import make_output_folder, run_batch
 from .review_cmd import find_stores
 
@@ -17,11 +16,11 @@ def add_parser(sub) -> None:
         "report",
         help="per-case volumes, wall thickness, scar burden (and agreement) as CSV",
         description="Write one CSV row per case: cavity and wall volume (mL), wall thickness "
-        "mean/median/p5/p95 (mm), scar volume (mL), scar burden (percent of the wall, or of the wall "
-        "band without a wall label) and implausible scar voxels (outside the band). With "
-        "--reference, also Dice, surface Dice (at --tolerance-mm, named in its column), HD95 and "
-        "ASSD (mm) per structure against "
-        "the reference case with the same case id. Empty cells are undefined values (see notes).",
+        "mean/median/p5/p95 (mm), scar volume (mL), scar burden (percent of the wall outside the "
+        "cavity, or, without a wall label, of the non-cavity voxels within --outer-mm of the cavity) "
+        "and implausible scar voxels (outside the band). With --reference, also Dice, surface Dice "
+        "(at --tolerance-mm, named in its column), HD95 and ASSD (mm) per structure against the "
+        "reference case with the same case id. Empty cells are undefined values (see notes).",
     )
     p.add_argument(
         "target", type=Path, metavar="DATASET_OR_CASE", help="a case store or a dataset folder of them"
@@ -43,18 +42,7 @@ def add_parser(sub) -> None:
         help="the CSV file to write ('-': stdout)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    p.add_argument(
-        "--inner-mm",
-        type=float,
-        default=INNER_MM,
-        help=f"band depth inside the cavity (default {INNER_MM} mm)",
-    )
-    p.add_argument(
-        "--outer-mm",
-        type=float,
-        default=OUTER_MM,
-        help=f"band reach outside the cavity (default {OUTER_MM} mm)",
-    )
+    band_options.add_arguments(p)
     p.add_argument("--tolerance-mm", type=float, default=1.0, help="surface Dice tolerance (default 1.0 mm)")
     scar_options.add_arguments(p)
     p.set_defaults(func=run)
@@ -96,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
             case,
             reference,
             with_reference=args.reference is not None,
-            inner_mm=args.inner_mm,
-            outer_mm=args.outer_mm,
+            band_spec=band_options.band_spec(args),
             tolerance_mm=args.tolerance_mm,
         )
         extra, notes = scar_options.extra_row(case, args)

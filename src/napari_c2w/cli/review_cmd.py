@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ..masks.band import INNER_MM, OUTER_MM
+from . import band_options
 from .batch import run_batch
 
 
@@ -49,18 +49,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="with --clean: report what would be removed, write nothing"
     )
-    p.add_argument(
-        "--inner-mm",
-        type=float,
-        default=INNER_MM,
-        help=f"band depth inside the cavity (default {INNER_MM} mm)",
-    )
-    p.add_argument(
-        "--outer-mm",
-        type=float,
-        default=OUTER_MM,
-        help=f"band reach outside the cavity (default {OUTER_MM} mm)",
-    )
+    band_options.add_arguments(p)
     p.add_argument(
         "--min-size",
         type=int,
@@ -103,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
         def work(path: Path) -> None:
             report = clean_store(
-                path, args.inner_mm, args.outer_mm, args.min_size, args.annotator, dry_run=args.dry_run
+                path, band_options.band_spec(args), args.min_size, args.annotator, dry_run=args.dry_run
             )
             if args.json:
                 results.append({**report.as_dict(), "path": str(path), "dry_run": args.dry_run})
@@ -151,8 +140,7 @@ def _findings(path: Path, args: argparse.Namespace):
         case.image.spacing,
         scar=labels.get("scar"),
         wall=labels.get("wall"),
-        inner_mm=args.inner_mm,
-        outer_mm=args.outer_mm,
+        band_spec=band_options.band_spec(args),
         wall_max_distance_mm=args.wall_max_mm,
         origin=case.image.origin,
     )

@@ -1,6 +1,8 @@
 """The scar-method and surface options of ``napari-c2w report`` (kept apart from report_cmd).
 
-``--scar-method network iir sd`` adds each method's burden and their agreement to the rows,
+``--scar-method network iir sd`` adds each method's burden and their agreement to the rows (the
+choices and each method's options, ``--iir`` and ``--sd-k``, come from
+:data:`napari_c2w.quantify.METHODS`),
 ``--regions`` the surface burdens and per-region columns, ``--surface-dir DIR`` writes each
 case's surface (``DIR/<case>.vtk/.vtp/.ply`` and ``DIR/<case>_regions.csv``).
 """
@@ -10,25 +12,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..quantify import METHODS
+from ..quantify.blood import ERODE_MM
 from ..surface.export import FORMATS
-from ..surface.scar_intensity import ERODE_MM, IIR_FIBROSIS, METHODS, SD_K
+from . import band_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scar methods and the atrial surface")
+    offered = ", ".join(f"{m.name} ({m.help})" if m.help else m.name for m in METHODS.values())
     g.add_argument(
         "--scar-method",
         nargs="+",
-        choices=METHODS,
+        choices=tuple(METHODS),
         default=None,
         metavar="METHOD",
-        help="scar burden by each of network (the scar label), iir (image intensity ratio to the "
-        "blood pool) and sd (blood-pool mean + k SD), with Dice and burden difference per pair",
+        help=f"scar burden by each of {offered}, with Dice and burden difference per pair",
     )
-    g.add_argument(
-        "--iir", type=float, default=IIR_FIBROSIS, help="IIR threshold (1.20 fibrosis, 1.32 dense)"
-    )
-    g.add_argument("--sd-k", type=float, default=SD_K, help="k of mean + k SD (default 3)")
+    for m in METHODS.values():
+        for par in m.params:
+            g.add_argument(
+                "--" + par.name.replace("_", "-"), type=float, default=par.default, help=par.help or par.label
+            )
     g.add_argument(
         "--erode-mm", type=float, default=ERODE_MM, help="cavity erosion giving the blood pool (default 3 mm)"
     )
@@ -51,6 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def scar_params(args: argparse.Namespace) -> dict[str, float]:
+    """The scar methods' parameters given on the command line (or their defaults)."""
+    return {par.name: getattr(args, par.name) for m in METHODS.values() for par in m.params}
+
+
 def columns(args: argparse.Namespace) -> list[str]:
     """Extra CSV columns for these options."""
     from ..surface.report import method_columns, region_columns
@@ -68,7 +78,13 @@ def extra_row(case, args: argparse.Namespace) -> tuple[dict, list[str]]:
     if args.scar_method:
         from ..surface.report import method_row
 
-        cells, _ = method_row(case, args.scar_method, iir=args.iir, sd_k=args.sd_k, erode_mm=args.erode_mm)
+        cells, _ = method_row(
+            case,
+            args.scar_method,
+            params=scar_params(args),
+            erode_mm=args.erode_mm,
+            band_spec=band_options.band_spec(args),
+        )
         note = cells.pop("notes", "")
         row.update(cells)
         notes += [note] if note else []
@@ -78,7 +94,7 @@ def extra_row(case, args: argparse.Namespace) -> tuple[dict, list[str]]:
         from ..surface.build import case_surface
         from ..surface.report import region_row
 
-        surface = case_surface(case, iir=args.iir, sd_k=args.sd_k, erode_mm=args.erode_mm)
+        surface = case_surface(case, params=scar_params(args), erode_mm=args.erode_mm)
         if args.regions:
             row.update(region_row(surface))
         if args.surface_dir:

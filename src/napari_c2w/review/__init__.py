@@ -1,8 +1,9 @@
-"""Annotation review (no napari, no Qt): implausible annotation, corrections, quantification
-and batch cleaning of LA cavity/wall/scar labels.
+"""Annotation review (no napari, no Qt): implausible annotation, corrections and batch cleaning
+of LA cavity/wall/scar labels.
 
 The wall band and component filters live in :mod:`napari_c2w.masks`, agreement metrics in
-:mod:`napari_c2w.metrics` (a lower floor that inference and training use too).
+:mod:`napari_c2w.metrics` (a lower floor that inference and training use too), volumes, wall
+thickness and scar burden in :mod:`napari_c2w.quantify`.
 
 Heavy or optional parts (MONAI metrics, case stores) are imported inside the functions
 that need them.
@@ -11,7 +12,6 @@ that need them.
 from .clean import CleanReport, clean_case, clean_store, clean_stores
 from .corrections import confine_to_band, fill_holes, remove_components, remove_outside_band, smooth
 from .plausibility import KINDS, WALL_MAX_MM, Finding, Findings, find_implausible
-from .quantify import Quantities, quantify, thickness_summary, wall_thickness
 
 __all__ = [
     "KINDS",
@@ -19,17 +19,13 @@ __all__ = [
     "CleanReport",
     "Finding",
     "Findings",
-    "Quantities",
     "clean_case",
     "clean_store",
     "clean_stores",
     "confine_to_band",
     "fill_holes",
     "find_implausible",
-    "quantify",
     "remove_components",
     "remove_outside_band",
     "smooth",
-    "thickness_summary",
-    "wall_thickness",
 ]

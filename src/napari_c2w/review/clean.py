@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.case import Case
-from ..masks.band import INNER_MM, OUTER_MM, wall_band
+from ..quantify.band import BandSpec
 from .corrections import remove_outside_band
 from .plausibility import find_implausible
 
@@ -86,8 +86,7 @@ class CleanReport:
 
 def clean_case(
     case: Case,
-    inner_mm: float = INNER_MM,
-    outer_mm: float = OUTER_MM,
+    band_spec: BandSpec | None = None,
     min_size_voxels: int = 0,
     annotator: str | None = None,
 ) -> tuple[Case, CleanReport]:
@@ -98,8 +97,7 @@ def clean_case(
 
     Args:
         case: the case; needs a cavity label.
-        inner_mm: band depth inside the cavity.
-        outer_mm: band reach outside the cavity.
+        band_spec: the band's reach (default :class:`napari_c2w.quantify.BandSpec`).
         min_size_voxels: scar components smaller than this left in the band are removed too.
         annotator: who is cleaning, for the provenance record.
 
@@ -110,11 +108,12 @@ def clean_case(
     Raises:
         InputError: the case has no cavity label.
     """
+    band_spec = band_spec or BandSpec()
     report = CleanReport(
         case_id=case.case_id,
         params={
-            "inner_mm": float(inner_mm),
-            "outer_mm": float(outer_mm),
+            "inner_mm": float(band_spec.inner_mm),
+            "outer_mm": float(band_spec.outer_mm),
             "min_size_voxels": int(min_size_voxels),
         },
     )
@@ -135,7 +134,7 @@ def clean_case(
     report.params["with_wall"] = wall is not None
     if not cavity.any():
         report.notes.append("empty cavity: the band is only the wall" if wall is not None else "empty cavity")
-    band = wall_band(cavity, spacing, inner_mm, outer_mm, wall=wall)
+    band = band_spec.band(cavity, spacing, wall=wall)
     findings = find_implausible(cavity, spacing, scar=scar, band=band, origin=case.image.origin)
     new_scar, change = remove_outside_band(scar, band, min_size_voxels, "scar")
     report.voxels_before = int(np.count_nonzero(scar))
@@ -151,8 +150,7 @@ def clean_case(
 
 def clean_store(
     path: str | Path,
-    inner_mm: float = INNER_MM,
-    outer_mm: float = OUTER_MM,
+    band_spec: BandSpec | None = None,
     min_size_voxels: int = 0,
     annotator: str | None = None,
     *,
@@ -162,8 +160,7 @@ def clean_store(
 
     Args:
         path: the ``<case>.ome.zarr`` store.
-        inner_mm: band depth inside the cavity.
-        outer_mm: band reach outside the cavity.
+        band_spec: the band's reach (default :class:`napari_c2w.quantify.BandSpec`).
         min_size_voxels: see :func:`clean_case`.
         annotator: who is cleaning, for the provenance record.
         dry_run: only report; write nothing.
@@ -171,7 +168,7 @@ def clean_store(
     from ..io.store import read_case_store, update_case_store
 
     case = read_case_store(path)
-    new_case, report = clean_case(case, inner_mm, outer_mm, min_size_voxels, annotator)
+    new_case, report = clean_case(case, band_spec, min_size_voxels, annotator)
     report.path = str(path)
     if report.changed and not dry_run:
         update_case_store(
@@ -184,8 +181,7 @@ def clean_store(
 def clean_stores(
     paths: Iterable[str | Path],
     *,
-    inner_mm: float = INNER_MM,
-    outer_mm: float = OUTER_MM,
+    band_spec: BandSpec | None = None,
     min_size_voxels: int = 0,
     annotator: str | None = None,
     dry_run: bool = False,
@@ -196,7 +192,7 @@ def clean_stores(
 
     Args:
         paths: the stores.
-        inner_mm, outer_mm, min_size_voxels, annotator, dry_run: see :func:`clean_store`.
+        band_spec, min_size_voxels, annotator, dry_run: see :func:`clean_store`.
         progress: called with (done, total, store name) after each store.
         cancel: polled before each store; returning True stops the batch.
 
@@ -209,7 +205,7 @@ def clean_stores(
         if cancel is not None and cancel():
             break
         try:
-            out.append(clean_store(path, inner_mm, outer_mm, min_size_voxels, annotator, dry_run=dry_run))
+            out.append(clean_store(path, band_spec, min_size_voxels, annotator, dry_run=dry_run))
         except (InputError, OSError, ValueError, RuntimeError) as err:
             out.append(err)
         if progress:

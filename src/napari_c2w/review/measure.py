@@ -1,21 +1,21 @@
 """Measurements of one case for display (no napari, no Qt): quantities, thickness map, agreement.
 
-:func:`measure` runs :func:`.quantify.quantify` with a wall-thickness map it keeps (to show
-as an image) and, given a reference mask, :func:`napari_c2w.metrics.compare_masks`; a
-:class:`Measurement` formats them as (name, value) rows for a table.
+:func:`measure` runs :func:`napari_c2w.quantify.quantify` with a wall-thickness map it keeps (to
+show as an image), on the scar of the chosen scar method (:data:`napari_c2w.quantify.METHODS`),
+and, given a reference mask, :func:`napari_c2w.metrics.compare_masks`; a :class:`Measurement`
+formats them as (name, value) rows for a table.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..masks.band import INNER_MM, OUTER_MM
 from ..metrics import compare_masks
-from .quantify import SMOOTH_MM, Quantities, quantify, wall_thickness
+from ..quantify import SMOOTH_MM, BandSpec, Quantities, method_scar, quantify, scar_method, wall_thickness
 
 
 @dataclasses.dataclass
@@ -28,6 +28,8 @@ class Measurement:
         agreement: Dice, surface Dice, HD95 and ASSD against the reference, or None.
         compared: the structure compared with the reference.
         tolerance_mm: the surface Dice tolerance.
+        method: the scar method measured (a name in :data:`napari_c2w.quantify.METHODS`).
+        scar: that method's scar mask, or None for the network's (the scar label itself).
     """
 
     quantities: Quantities
@@ -35,6 +37,8 @@ class Measurement:
     agreement: dict | None = None
     compared: str | None = None
     tolerance_mm: float = 1.0
+    method: str = "network"
+    scar: np.ndarray | None = None
 
     def rows(self) -> list[tuple[str, str]]:
         """(quantity, formatted value) rows, e.g. ``("cavity volume", "95.31 mL")``."""
@@ -47,9 +51,11 @@ class Measurement:
 
         rows = [("cavity volume", num(q.cavity_ml, "mL")), ("wall volume", num(q.wall_ml, "mL"))]
         rows += [(f"wall thickness {k}", num(q.thickness[k], "mm")) for k in ("mean", "median", "p5", "p95")]
+        m = scar_method(self.method)
+        scar = "scar" if m.source == "network" else f"{m.label} scar"
         rows += [
-            ("scar volume", num(q.scar_ml, "mL")),
-            (f"scar burden (% of {q.burden_basis})", num(q.scar_burden_pct, "%", ".1f")),
+            (f"{scar} volume", num(q.scar_ml, "mL")),
+            (f"{scar} burden (% of {q.burden_basis})", num(q.scar_burden_pct, "%", ".1f")),
             ("implausible scar voxels", str(q.implausible_scar_voxels)),
         ]
         if self.agreement is not None:
@@ -72,37 +78,45 @@ def measure(
     wall: np.ndarray | None = None,
     scar: np.ndarray | None = None,
     *,
+    image: np.ndarray | None = None,
+    method: str = "network",
+    params: Mapping[str, float] | None = None,
     reference: np.ndarray | None = None,
     compared: str | None = None,
     tolerance_mm: float = 1.0,
     smooth_mm: float = SMOOTH_MM,
-    inner_mm: float = INNER_MM,
-    outer_mm: float = OUTER_MM,
+    band_spec: BandSpec | None = None,
 ) -> Measurement:
     """Quantify a case, keep its thickness map and compare one structure with a reference.
 
     Args:
         spacing: voxel size in mm (z, y, x).
         cavity, wall, scar: the masks (None when absent).
+        image: the LGE volume, for the image scar methods.
+        method: the scar method whose scar is measured (``"network"``: the ``scar`` mask).
+        params: the scar method's parameters (defaults for those missing).
         reference: a reference mask for ``compared``.
         compared: which of ``"cavity"``, ``"wall"``, ``"scar"`` to compare with ``reference``.
         tolerance_mm: surface Dice tolerance.
-        smooth_mm: thickness averaging (see :func:`.quantify.wall_thickness`).
-        inner_mm, outer_mm: the wall band (for scar outside it and burden without wall).
+        smooth_mm: thickness averaging (see :func:`napari_c2w.quantify.wall_thickness`).
+        band_spec: the wall band (scar outside it, burden without wall); default :class:`BandSpec`.
 
     Raises:
-        ValueError: no mask at all, or a reference without the mask it is compared with.
+        ValueError: no mask at all, a reference without the mask it is compared with, or an
+            image scar method without the image or the cavity.
     """
     thickness = None
     if cavity is not None and wall is not None and np.any(cavity) and np.any(wall):
         thickness = wall_thickness(cavity, wall, spacing, smooth_mm)
+    by_method = None
+    if scar_method(method).source != "network":
+        by_method = method_scar(method, image, cavity, spacing, wall, band_spec=band_spec, params=params).mask
     q = quantify(
         cavity,
         spacing,
         wall,
-        scar,
-        inner_mm=inner_mm,
-        outer_mm=outer_mm,
+        scar if by_method is None else by_method,
+        band_spec=band_spec,
         smooth_mm=smooth_mm,
         thickness=thickness,
     )
@@ -112,4 +126,5 @@ def measure(
         if masks.get(compared) is None:
             raise ValueError(f"there is no {compared} mask to compare with the reference")
         agreement = compare_masks(masks[compared], reference, spacing, tolerance_mm)
-    return Measurement(q, thickness, agreement, compared if reference is not None else None, tolerance_mm)
+    compared = compared if reference is not None else None
+    return Measurement(q, thickness, agreement, compared, tolerance_mm, method, by_method)

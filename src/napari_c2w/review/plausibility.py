@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..masks.band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.band import Band
 from ..masks.geometry import Box, bbox, offset, relative, union
+from ..quantify.band import BandSpec
 
 #: Wall voxels farther than this from the cavity (mm) are flagged by default.
 WALL_MAX_MM = 6.0
@@ -208,8 +209,7 @@ def find_implausible(  # noqa: PLR0917 (the documented positional order)
     spacing: Sequence[float],
     scar: np.ndarray | None = None,
     wall: np.ndarray | None = None,
-    inner_mm: float = INNER_MM,
-    outer_mm: float = OUTER_MM,
+    band_spec: BandSpec | None = None,
     wall_max_distance_mm: float = WALL_MAX_MM,
     *,
     origin: Sequence[float] = (0.0, 0.0, 0.0),
@@ -225,8 +225,7 @@ def find_implausible(  # noqa: PLR0917 (the documented positional order)
         scar: scar mask; its voxels outside the band are flagged.
         wall: wall mask; united with the band, and its voxels farther than
             ``wall_max_distance_mm`` from the cavity are flagged.
-        inner_mm: band depth inside the cavity.
-        outer_mm: band reach outside the cavity.
+        band_spec: the band's reach (default :class:`napari_c2w.quantify.BandSpec`).
         wall_max_distance_mm: largest plausible distance (mm) of a wall voxel from the cavity.
         origin: world position (mm) of voxel (0, 0, 0), for the centroids in mm.
         band: a band already computed for this cavity (and wall), to reuse.
@@ -242,7 +241,7 @@ def find_implausible(  # noqa: PLR0917 (the documented positional order)
             raise ValueError(f"the {name} mask has shape {mask.shape} but the cavity has {cavity.shape}")
     origin = np.asarray(origin, dtype=float)
     if band is None:
-        band = wall_band(cavity, spacing, inner_mm, outer_mm, wall=wall)
+        band = (band_spec or BandSpec()).band(cavity, spacing, wall=wall)
     _report(progress, 0.4, "band")
     sbox, wbox = bbox(scar), bbox(wall)
     box = union(sbox, wbox) or (slice(0, 0),) * 3

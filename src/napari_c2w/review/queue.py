@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.case import REVIEW_STATUSES, Case, provenance_entry
-from ..masks.band import INNER_MM, OUTER_MM
+from ..quantify.band import BandSpec
 
 #: Orders of the queue.
 ORDERS = ("name", "quality", "flagged voxels", "uncertainty")
@@ -87,7 +87,7 @@ def scan_dataset(dataset_dir: str | Path) -> list[QueueItem]:
     return items
 
 
-def flagged_voxels(case: Case, inner_mm: float = INNER_MM, outer_mm: float = OUTER_MM) -> int:
+def flagged_voxels(case: Case, band_spec: BandSpec | None = None) -> int:
     """Implausible scar and wall voxels of a case (0 without a cavity)."""
     from .plausibility import find_implausible
 
@@ -99,16 +99,14 @@ def flagged_voxels(case: Case, inner_mm: float = INNER_MM, outer_mm: float = OUT
         case.image.spacing,
         scar=case.labels.get("scar"),
         wall=case.labels.get("wall"),
-        inner_mm=inner_mm,
-        outer_mm=outer_mm,
+        band_spec=band_spec,
     )
     return found.voxels()
 
 
 def count_flagged(
     items: Sequence[QueueItem],
-    inner_mm: float = INNER_MM,
-    outer_mm: float = OUTER_MM,
+    band_spec: BandSpec | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> list[QueueItem]:
@@ -119,7 +117,7 @@ def count_flagged(
         if cancel is not None and cancel():
             break
         if item.flagged_voxels is None:
-            item.flagged_voxels = flagged_voxels(read_case_store(item.path), inner_mm, outer_mm)
+            item.flagged_voxels = flagged_voxels(read_case_store(item.path), band_spec)
         if progress:
             progress(i + 1, len(items))
     return list(items)

@@ -12,9 +12,8 @@ from pathlib import Path
 from .._fs import AtomicFiles
 from ..io.case import Case
 from ..labels import STRUCTURES
-from ..masks.band import INNER_MM, OUTER_MM
 from ..metrics import compare_labels
-from .quantify import SMOOTH_MM, quantify
+from ..quantify import SMOOTH_MM, BandSpec, quantify
 
 BASE_COLUMNS = [
     "case_id",
@@ -57,8 +56,7 @@ def case_row(
     reference: Case | None = None,
     *,
     with_reference: bool = False,
-    inner_mm: float = INNER_MM,
-    outer_mm: float = OUTER_MM,
+    band_spec: BandSpec | None = None,
     smooth_mm: float = SMOOTH_MM,
     tolerance_mm: float = 1.0,
 ) -> dict:
@@ -68,7 +66,7 @@ def case_row(
         case: the case measured.
         reference: the reference case (same grid), or None.
         with_reference: add the metric columns (NaN with a note when ``reference`` is None).
-        inner_mm, outer_mm: the wall band (implausible scar, burden without wall).
+        band_spec: the wall band (implausible scar, burden without wall); default :class:`BandSpec`.
         smooth_mm: thickness averaging.
         tolerance_mm: surface Dice tolerance.
 
@@ -81,8 +79,7 @@ def case_row(
         case.image.spacing,
         wall=labels.get("wall"),
         scar=labels.get("scar"),
-        inner_mm=inner_mm,
-        outer_mm=outer_mm,
+        band_spec=band_spec,
         smooth_mm=smooth_mm,
     )
     row = {"case_id": case.case_id, **q.as_row()}

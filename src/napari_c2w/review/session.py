@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..io.case import provenance_entry
-from ..masks.band import INNER_MM, OUTER_MM, Band, wall_band
+from ..masks.band import Band
 from ..masks.components import Change, keep_largest_component
+from ..quantify.band import BandSpec
 from . import corrections as _c
 from .edits import Edit, EditStack, Index, diff_edit
 from .plausibility import WALL_MAX_MM, Finding, Findings, find_implausible
@@ -35,8 +36,7 @@ class ReviewSession(EditStack):
     Args:
         spacing: voxel size in mm (z, y, x).
         origin: world position (mm) of voxel (0, 0, 0).
-        inner_mm: band depth inside the cavity.
-        outer_mm: band reach outside the cavity.
+        band_spec: the band's reach (default :class:`napari_c2w.quantify.BandSpec`).
         wall_max_mm: wall voxels farther than this from the cavity are flagged.
         annotator: who reviews, for the provenance records (None: the login name).
         provenance: the case's provenance list; records are appended to it in place.
@@ -48,8 +48,7 @@ class ReviewSession(EditStack):
         spacing: Sequence[float],
         origin: Sequence[float] = (0.0, 0.0, 0.0),
         *,
-        inner_mm: float = INNER_MM,
-        outer_mm: float = OUTER_MM,
+        band_spec: BandSpec | None = None,
         wall_max_mm: float = WALL_MAX_MM,
         annotator: str | None = None,
         provenance: list[dict] | None = None,
@@ -57,7 +56,7 @@ class ReviewSession(EditStack):
     ) -> None:
         self.spacing = tuple(float(s) for s in spacing)
         self.origin = tuple(float(o) for o in origin)
-        self.inner_mm, self.outer_mm, self.wall_max_mm = float(inner_mm), float(outer_mm), float(wall_max_mm)
+        self.band_spec, self.wall_max_mm = band_spec or BandSpec(), float(wall_max_mm)
         super().__init__(annotator, provenance, max_undo)
         self.band: Band | None = None
         self.findings: Findings | None = None
@@ -73,7 +72,7 @@ class ReviewSession(EditStack):
         progress: Callable[[float, str], None] | None = None,
     ) -> Findings:
         """Compute the wall band and the implausible components of the current labels."""
-        self.band = wall_band(cavity, self.spacing, self.inner_mm, self.outer_mm, wall=wall)
+        self.band = self.band_spec.band(cavity, self.spacing, wall=wall)
         self.findings = find_implausible(
             cavity,
             self.spacing,

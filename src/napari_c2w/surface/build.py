@@ -4,18 +4,18 @@
 --surface-dir`` and the Python API; :func:`case_surface` calls it on a
 :class:`~napari_c2w.io.case.Case`.
 
-Per-vertex arrays (:data:`POINT_ARRAYS`):
+Per-vertex arrays (:func:`point_arrays`):
 
 * ``max_iir``: maximum IIR along the normal, -1..+3 mm (CemrgApp's projection);
-* ``scar_iir`` / ``scar_sd``: 1 where ``max_iir`` exceeds the IIR threshold / where the
-  maximum intensity exceeds the blood pool's mean + k·SD;
+* ``scar_<method>`` for each image method of :data:`napari_c2w.quantify.METHODS` (``scar_iir``,
+  ``scar_sd``): 1 where the method flags the maximum intensity along the normal;
 * ``network_scar``: the network's scar (probability, or the binary mask interpolated)
   projected the same way (absent without a scar label);
 * ``thickness_mm``: wall thickness at the vertex (NaN where the segment meets no wall;
   absent without a wall label);
 * ``region``: the region id (:data:`.regions.REGIONS`).
 
-Surface burdens are area-weighted shares of flagged vertices.
+Surface burdens are :func:`napari_c2w.quantify.burden_pct` weighted by the vertices' areas.
 """
 
 from __future__ import annotations
@@ -26,24 +26,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..quantify.blood import ERODE_MM, BloodPool, blood_pool
+from ..quantify.burden import burden_pct
+from ..quantify.methods import METHODS, default_params
 from .mesh import EDGE_MM, SMOOTH_MM, Mesh, endocardial_mesh, to_patient
-from .project import area_burden_pct, project_max
+from .project import project_max
 from .regions import REGIONS, parcellate
-from .scar_intensity import ERODE_MM, IIR_FIBROSIS, SD_K, BloodPool, blood_pool
 
-POINT_ARRAYS = ("max_iir", "scar_iir", "scar_sd", "network_scar", "thickness_mm", "region")
-NETWORK_THRESHOLD = 0.5
-REGION_COLUMNS = (
-    "region_id",
-    "region",
-    "vertices",
-    "area_mm2",
-    "iir_burden_pct",
-    "sd_burden_pct",
-    "network_burden_pct",
-    "thickness_mean_mm",
-    "max_iir_mean",
-)
+
+def point_arrays() -> tuple[str, ...]:
+    """Names of the per-vertex arrays a surface can carry, in order."""
+    image = tuple(f"scar_{m.name}" for m in METHODS.values() if m.source == "image")
+    return ("max_iir", *image, "network_scar", "thickness_mm", "region")
+
+
+def region_columns() -> tuple[str, ...]:
+    """Columns of :meth:`SurfaceMap.region_table` (and of the exported region CSV)."""
+    burdens = tuple(f"{m}_burden_pct" for m in METHODS)
+    return ("region_id", "region", "vertices", "area_mm2", *burdens, "thickness_mean_mm", "max_iir_mean")
 
 
 @dataclasses.dataclass
@@ -54,36 +54,30 @@ class SurfaceMap:
         mesh: vertices in world mm (z, y, x), faces, outward normals.
         arrays: per-vertex arrays by name (see the module docstring).
         blood: blood-pool statistics the IIR is relative to.
-        iir: IIR threshold of ``scar_iir``.
-        sd_k: k of ``scar_sd``.
+        params: the scar methods' parameters.
         origin: world position of voxel (0, 0, 0) (z, y, x, mm).
         direction: the volume's ITK direction (9 numbers).
+        flags: each method's scar flags per vertex (methods that could run).
     """
 
     mesh: Mesh
     arrays: dict[str, np.ndarray]
     blood: BloodPool
-    iir: float
-    sd_k: float
+    params: dict[str, float]
     origin: tuple[float, float, float]
     direction: tuple[float, ...] | None = None
+    flags: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def patient_points(self) -> np.ndarray:
         """Vertices in patient (x, y, z) mm, for export."""
         return to_patient(self.mesh.vertices, self.origin, direction=self.direction)
 
     def burdens(self, areas: np.ndarray | None = None, where: np.ndarray | None = None) -> dict[str, float]:
-        """Area-weighted scar burden (%) of each method on the surface (or on ``where``)."""
+        """Area-weighted scar burden (%) of each method on the surface (or on ``where``); NaN for a
+        method that could not run."""
         a = self.mesh.vertex_areas() if areas is None else areas
         sel = np.ones(len(a), bool) if where is None else where
-        out = {
-            "iir": area_burden_pct(self.arrays["scar_iir"][sel] > 0, a[sel]),
-            "sd": area_burden_pct(self.arrays["scar_sd"][sel] > 0, a[sel]),
-            "network": math.nan,
-        }
-        if "network_scar" in self.arrays:
-            out["network"] = area_burden_pct(self.arrays["network_scar"][sel] >= NETWORK_THRESHOLD, a[sel])
-        return out
+        return {m: burden_pct(self.flags[m], sel, a) if m in self.flags else math.nan for m in METHODS}
 
     def region_table(self) -> list[dict]:
         """One row per region: vertices, area, burden per method, mean thickness and IIR."""
@@ -101,9 +95,7 @@ class SurfaceMap:
                     "region": name,
                     "vertices": int(sel.sum()),
                     "area_mm2": float(areas[sel].sum()),
-                    "iir_burden_pct": b["iir"],
-                    "sd_burden_pct": b["sd"],
-                    "network_burden_pct": b["network"],
+                    **{f"{m}_burden_pct": v for m, v in b.items()},
                     "thickness_mean_mm": float(th_sel.mean()) if th_sel.size else math.nan,
                     "max_iir_mean": float(self.arrays["max_iir"][sel].mean()) if sel.any() else math.nan,
                 }
@@ -121,8 +113,7 @@ def build_surface(
     wall: np.ndarray | None = None,
     scar: np.ndarray | None = None,
     thickness: np.ndarray | None = None,
-    iir: float = IIR_FIBROSIS,
-    sd_k: float = SD_K,
+    params: dict[str, float] | None = None,
     erode_mm: float = ERODE_MM,
     smooth_mm: float = SMOOTH_MM,
     edge_mm: float = EDGE_MM,
@@ -139,8 +130,8 @@ def build_surface(
         wall: wall mask; with it and no ``thickness``, the thickness map is computed.
         scar: the network's scar probability or mask (projected as ``network_scar``).
         thickness: a wall-thickness map already computed (mm at wall voxels).
-        iir: IIR threshold of ``scar_iir``.
-        sd_k: k of ``scar_sd`` (mean + k·SD of the blood pool).
+        params: the scar methods' parameters (:func:`napari_c2w.quantify.default_params` for
+            those missing).
         erode_mm: cavity erosion giving the blood pool.
         smooth_mm, edge_mm: mesh smoothing and edge length (see :func:`.mesh.endocardial_mesh`).
         with_regions: parcellate (else every vertex gets region 0).
@@ -153,23 +144,21 @@ def build_surface(
     for name, arr in (("cavity", cavity), ("wall", wall), ("scar", scar), ("thickness", thickness)):
         if arr is not None and np.shape(arr) != shape:
             raise ValueError(f"the {name} has shape {np.shape(arr)} but the image has {shape}")
-    if iir <= 0:
-        raise ValueError(f"the IIR threshold must be > 0, not {iir}")
+    params = {**default_params(), **(params or {})}
     if blood is None:
         blood = blood_pool(image, cavity, spacing, erode_mm)
     if blood.mean <= 0:
         raise ValueError(f"the blood pool's mean intensity is {blood.mean:g}; the IIR needs a positive one")
     mesh = endocardial_mesh(cavity, spacing, origin, smooth_mm=smooth_mm, edge_mm=edge_mm)
     peak = project_max(image, mesh, spacing, origin)
-    arrays: dict[str, np.ndarray] = {
-        "max_iir": (peak / blood.mean).astype(np.float32),
-        "scar_iir": (peak > iir * blood.mean).astype(np.uint8),
-        "scar_sd": (peak > blood.mean + sd_k * blood.sd).astype(np.uint8),
-    }
-    if scar is not None:
-        arrays["network_scar"] = project_max(scar, mesh, spacing, origin)
+    arrays: dict[str, np.ndarray] = {"max_iir": (peak / blood.mean).astype(np.float32)}
+    network = None if scar is None else project_max(scar, mesh, spacing, origin)
+    flags = _method_flags(peak, network, blood, params)
+    arrays.update({f"scar_{m}": flags[m].astype(np.uint8) for m in flags if METHODS[m].source == "image"})
+    if network is not None:
+        arrays["network_scar"] = network
     if thickness is None and wall is not None and np.any(wall):
-        from ..review.quantify import wall_thickness
+        from ..quantify.thickness import wall_thickness
 
         thickness = wall_thickness(cavity, wall, spacing)
     if thickness is not None:
@@ -184,11 +173,25 @@ def build_surface(
         mesh,
         arrays,
         blood,
-        float(iir),
-        float(sd_k),
+        params,
         tuple(float(o) for o in origin),
         None if direction is None else tuple(float(d) for d in direction),
+        flags,
     )
+
+
+def _method_flags(
+    peak: np.ndarray, network: np.ndarray | None, blood: BloodPool, params: dict[str, float]
+) -> dict[str, np.ndarray]:
+    """Each method's flags on the vertices: image methods on the projected maximum intensity,
+    network methods on the projected network scar (when there is one)."""
+    flags = {}
+    for m in METHODS.values():
+        if m.source == "image":
+            flags[m.name] = m.flag(peak, blood, params)
+        elif network is not None:
+            flags[m.name] = m.flag(network, None, params)
+    return flags
 
 
 def case_surface(case, **kwargs) -> SurfaceMap:

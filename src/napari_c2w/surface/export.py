@@ -33,7 +33,7 @@ from .._fs import AtomicFiles, confined
 from ..errors import MissingDependency
 from ..io.export import Exported, ExportFormat, register
 from ..labels import COLORS
-from .build import NETWORK_THRESHOLD, REGION_COLUMNS, SurfaceMap
+from .build import SurfaceMap, region_columns
 
 FORMATS = ("vtk", "vtp", "ply", "csv")
 #: The formats written with VTK (the ``[surface]`` extra).
@@ -93,10 +93,7 @@ def _point_data(surface: SurfaceMap) -> dict[str, np.ndarray]:
 
 def _scar_rgb(surface: SurfaceMap) -> np.ndarray:
     """The ``.ply`` vertex colours: :data:`PLY_SCAR_RGB` where the surface is scar."""
-    if "network_scar" in surface.arrays:
-        scar = np.asarray(surface.arrays["network_scar"]) >= NETWORK_THRESHOLD
-    else:
-        scar = np.asarray(surface.arrays["scar_iir"]) > 0
+    scar = surface.flags["network"] if "network" in surface.flags else surface.flags["iir"]
     rgb = np.empty((len(scar), 3), np.uint8)
     rgb[:] = PLY_OTHER_RGB
     rgb[scar] = PLY_SCAR_RGB
@@ -170,13 +167,13 @@ def _write_mesh(path: Path, kind: str, poly) -> None:
 
 
 def write_region_csv(surface: SurfaceMap, path: str | Path, files: AtomicFiles | None = None) -> Path:
-    """The per-region table (:data:`.build.REGION_COLUMNS`) as CSV; NaN is an empty cell.
+    """The per-region table (:func:`.build.region_columns`) as CSV; NaN is an empty cell.
 
     With ``files`` the CSV joins that set of files (:func:`napari_c2w.review.report.write_csv`).
     """
     from ..review.report import write_csv
 
-    return write_csv(surface.region_table(), path, REGION_COLUMNS, overwrite=True, files=files)
+    return write_csv(surface.region_table(), path, region_columns(), overwrite=True, files=files)
 
 
 def write_surface(

@@ -78,9 +78,3 @@ def project_max(
     crop = np.asarray(volume[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]], dtype=np.float32)
     vals = map_coordinates(crop, (idx - lo).T, order=order, mode="constant", cval=0.0, prefilter=False)
     return vals.reshape(mesh.n_vertices, len(t)).max(axis=1).astype(np.float32)
-
-
-def area_burden_pct(flag: np.ndarray, areas: np.ndarray) -> float:
-    """Area-weighted share (%) of the surface whose vertices are flagged (NaN for no area)."""
-    total = float(np.sum(areas))
-    return 100.0 * float(np.sum(areas[np.asarray(flag, dtype=bool)])) / total if total > 0 else float("nan")

@@ -1,10 +1,10 @@
 """Report columns of the scar methods and of the surface regions (no napari, no Qt).
 
-:func:`method_row` gives, for one case, the scar burden of each chosen method
-(``network``: the case's scar label; ``iir`` / ``sd``: :func:`.scar_intensity.intensity_scar`)
-over the same region (the wall label, or the outer wall band without one), the blood-pool
-statistics, and for each pair of methods their Dice and burden difference. :func:`region_row`
-flattens a :class:`.build.SurfaceMap`'s surface burdens and per-region table into columns.
+:func:`method_row` gives, for one case, the scar burden of each chosen method of
+:data:`napari_c2w.quantify.METHODS` (:func:`napari_c2w.quantify.method_scar`) over the same scar
+region (the wall label, or the outer wall band without one), the blood-pool statistics, and for
+each pair of methods their Dice and burden difference. :func:`region_row` flattens a
+:class:`.build.SurfaceMap`'s surface burdens and per-region table into columns.
 """
 
 from __future__ import annotations
@@ -12,22 +12,14 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..quantify import METHODS, BandSpec, blood_pool, check_methods, method_scar, scar_agreement
+from ..quantify.blood import ERODE_MM
 from .build import SurfaceMap
 from .regions import REGIONS
-from .scar_intensity import ERODE_MM, IIR_FIBROSIS, METHODS, SD_K, blood_pool, intensity_scar, scar_agreement
-from .scar_intensity import burden_pct as _burden
-
-
-def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
-    """``methods`` without repeats, each checked against :data:`.scar_intensity.METHODS`."""
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise ValueError(f"unknown scar method(s) {', '.join(bad)}; choose from {', '.join(METHODS)}")
-    return tuple(dict.fromkeys(methods))
 
 
 def method_columns(methods: Sequence[str]) -> list[str]:
@@ -43,26 +35,56 @@ def method_row(
     case,
     methods: Sequence[str],
     *,
-    iir: float = IIR_FIBROSIS,
-    sd_k: float = SD_K,
+    params: Mapping[str, float] | None = None,
     erode_mm: float = ERODE_MM,
+    band_spec: BandSpec | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Burden per method, blood pool and pairwise agreement of one case.
+
+    Args:
+        case: the case (its image and labels).
+        methods: names in :data:`napari_c2w.quantify.METHODS`.
+        params: the methods' parameters (defaults for those missing).
+        erode_mm: cavity erosion giving the blood pool.
+        band_spec: the band's reach (default :class:`napari_c2w.quantify.BandSpec`).
 
     Returns:
         (row, masks): the columns of :func:`method_columns` and each method's scar mask
         (for a labels layer); NaN cells with a note in ``row["notes"]`` when a method
-        cannot run (no cavity for the intensity methods, no scar label for the network).
+        cannot run (no cavity for the image methods, no scar label for the network's).
     """
     methods = check_methods(methods)
     row: dict = {c: math.nan for c in method_columns(methods)}
     notes: list[str] = []
-    intensity = [m for m in methods if m != "network"]
-    masks, region = _intensity_masks(case, intensity, row, notes, iir=iir, sd_k=sd_k, erode_mm=erode_mm)
-    if "network" in methods:
-        region = _network_mask(case, masks, region, row, notes)
-    for m, mask in masks.items():
-        row[f"scar_burden_{m}_pct"] = _burden(mask, region)
+    labels, image = case.labels, case.image
+    cavity = labels.get("cavity")
+    has_cavity = cavity is not None and np.any(cavity)
+    blood = None
+    if has_cavity and any(METHODS[m].source == "image" for m in methods):
+        blood = blood_pool(image.array, cavity, image.spacing, erode_mm)
+        row["blood_pool_mean"], row["blood_pool_sd"] = blood.mean, blood.sd
+    masks: dict[str, np.ndarray] = {}
+    region = None
+    for m in methods:
+        if METHODS[m].source == "image" and not has_cavity:
+            _note(notes, "intensity scar needs a cavity label")
+            continue
+        if METHODS[m].source == "network" and "scar" not in labels:
+            _note(notes, f"no scar label for the {m} method")
+            continue
+        s = method_scar(
+            m,
+            image.array,
+            cavity,
+            image.spacing,
+            labels.get("wall"),
+            scar=labels.get("scar"),
+            band_spec=band_spec,
+            params=params,
+            blood=blood,
+        )
+        masks[m], region, row["scar_region"] = s.mask, s.region, s.basis
+        row[f"scar_burden_{m}_pct"] = s.burden_pct
     for a, b in itertools.combinations(methods, 2):
         if a in masks and b in masks:
             agree = scar_agreement(masks[a], masks[b], region)
@@ -71,55 +93,9 @@ def method_row(
     return row, masks
 
 
-def _intensity_masks(
-    case, methods: Sequence[str], row: dict, notes: list[str], *, iir: float, sd_k: float, erode_mm: float
-) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """The intensity methods' scar masks and their scar region; fills the blood-pool cells."""
-    cavity, image = case.labels.get("cavity"), case.image
-    masks: dict[str, np.ndarray] = {}
-    region = None
-    if not methods:
-        return masks, region
-    if cavity is None or not np.any(cavity):
-        notes.append("intensity scar needs a cavity label")
-        return masks, region
-    blood = blood_pool(image.array, cavity, image.spacing, erode_mm)
-    row["blood_pool_mean"], row["blood_pool_sd"] = blood.mean, blood.sd
-    for m in methods:
-        s = intensity_scar(
-            image.array,
-            cavity,
-            image.spacing,
-            case.labels.get("wall"),
-            method=m,
-            iir=iir,
-            sd_k=sd_k,
-            blood=blood,
-        )
-        masks[m], region = s.mask, s.region
-        row["scar_region"] = s.region_basis
-    return masks, region
-
-
-def _network_mask(case, masks: dict, region, row: dict, notes: list[str]):
-    """Add the scar label as the network method's mask; returns the scar region (the wall, or the
-    band without a wall) when the intensity methods gave none."""
-    labels, image = case.labels, case.image
-    if "scar" not in labels:
-        notes.append("no scar label for the network method")
-        return region
-    masks["network"] = labels["scar"] != 0
-    if region is not None:
-        return region
-    cavity, wall = labels.get("cavity"), labels.get("wall")
-    cav = np.zeros(image.shape, bool) if cavity is None else cavity != 0
-    if wall is not None:
-        region, row["scar_region"] = (wall != 0) & ~cav, "wall"
-        return region
-    from .scar_intensity import scar_region
-
-    region, row["scar_region"] = scar_region(cav, image.spacing, None)
-    return region
+def _note(notes: list[str], note: str) -> None:
+    if note not in notes:
+        notes.append(note)
 
 
 def _slug(name: str) -> str:

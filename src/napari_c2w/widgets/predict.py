@@ -270,8 +270,12 @@ def results_text(prediction) -> str:
     if u is not None:
         lines.append(f"Uncertainty score {u:.3f} (higher: review first).")
     wall, scar = prediction.labels.get("wall"), prediction.labels.get("scar")
-    if wall is not None and scar is not None and (wall | scar).any():
-        burden = 100.0 * np.count_nonzero(scar) / np.count_nonzero(wall | scar)
+    burden = float("nan")
+    if wall is not None and scar is not None:
+        from ..quantify import BandSpec, burden_pct
+
+        burden = burden_pct(scar, BandSpec().scar_region(prediction.labels.get("cavity"), None, wall)[0])
+    if np.isfinite(burden):
         lines.append(f"Scar burden {burden:.1f} % of the wall.")
         caveat = synthetic_label_caveat(prediction.models)
         if caveat:

@@ -1,32 +1,36 @@
 """The "Quantify" widget: volumes, wall thickness (and its map), scar burden, agreement with a reference.
 
-A thin view of :func:`napari_c2w.review.measure.measure`, run in a thread worker.
+A thin view of :func:`napari_c2w.review.measure.measure`, run in a thread worker. The scar is the
+chosen method's (:data:`napari_c2w.quantify.METHODS`: the scar layer, or an intensity rule on the
+image).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
-from napari.layers import Labels
+from napari.layers import Image, Labels
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 from .._session import first_use
 from ..infer.models import synthetic_label_caveat
 from ..labels import STRUCTURES
 from ..layers import WRITTEN_KEY, structure_of_layer_name
+from ..quantify import SMOOTH_MM, scar_method
 from ..review.measure import Measurement, measure
-from ..review.quantify import SMOOTH_MM
 from ._common import (
     StructureDefaults,
     geometry,
     layer_combo,
     mask_of,
+    pick_default,
     reports_errors,
     run_task,
     scroll_layout,
     show_layer,
     threads_disabled,
 )
+from ._scar import method_combo, param_boxes, param_values
 
 THICKNESS_ROLE = "wall thickness (mm)"
 
@@ -45,6 +49,9 @@ class QuantifyWidget(QWidget):
         self.wall = layer_combo(v, Labels, "wall", nullable=True)
         self.scar = layer_combo(v, Labels, "scar", nullable=True)
         self.reference = layer_combo(v, Labels, "reference", nullable=True)
+        self.image = layer_combo(v, Image, "image", nullable=True)
+        self.method = method_combo("scar by", value="network")
+        self.params = param_boxes()
         self.compared = ComboBox(label="compare with", choices=STRUCTURES, value="scar")
         self.tolerance_mm = FloatSpinBox(
             label="surface Dice tolerance (mm)", value=1.0, min=0.0, max=20.0, step=0.5
@@ -60,6 +67,9 @@ class QuantifyWidget(QWidget):
                 self.cavity,
                 self.wall,
                 self.scar,
+                self.method,
+                self.image,
+                *self.params.values(),
                 self.reference,
                 self.compared,
                 self.tolerance_mm,
@@ -89,6 +99,7 @@ class QuantifyWidget(QWidget):
 
     def reset_choices(self, *_args) -> None:
         self.form.reset_choices()
+        pick_default(self.image)
         self.defaults.apply()
         self.origin.setText(self.defaults.describe())
 
@@ -102,7 +113,11 @@ class QuantifyWidget(QWidget):
     def run(self) -> None:
         """Measure in a worker thread; the table and the thickness map follow when it is done."""
         layers = {s: c.value for s, c in (("cavity", self.cavity), ("wall", self.wall), ("scar", self.scar))}
-        present = [ly for ly in [*layers.values(), self.reference.value] if ly is not None]
+        needs_image = scar_method(self.method.value).source == "image"
+        image = self.image.value if needs_image else None
+        if needs_image and image is None:
+            raise ValueError(f"choose an image layer for the {self.method.value} scar method")
+        present = [ly for ly in [*layers.values(), self.reference.value, image] if ly is not None]
         if not any(layers.values()):
             raise ValueError("choose at least one of the cavity, wall and scar layers")
         shapes = {ly.data.shape for ly in present}
@@ -115,6 +130,9 @@ class QuantifyWidget(QWidget):
         masks = {s: None if ly is None else mask_of(ly) for s, ly in layers.items()}
         ref = mask_of(self.reference.value) if self.reference.value is not None else None
         kwargs = {
+            "image": None if image is None else np.asarray(image.data),
+            "method": self.method.value,
+            "params": param_values(self.params),
             "reference": ref,
             "compared": self.compared.value,
             "tolerance_mm": self.tolerance_mm.value,

@@ -18,7 +18,7 @@ from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from .._session import first_use
 from ..labels import STRUCTURES
 from ..layers import layer_token
-from ..masks.band import INNER_MM, OUTER_MM
+from ..quantify import BandSpec
 from ..review.corrections import FILL_MODES, SMOOTH_METHODS
 from ..review.plausibility import WALL_MAX_MM, Finding
 from ..review.session import Edit, ReviewSession
@@ -64,8 +64,13 @@ class ReviewWidget(HistoryAndPainting, QWidget):
         self.cavity = layer_combo(v, Labels, "cavity")
         self.wall = layer_combo(v, Labels, "wall", nullable=True)
         self.scar = layer_combo(v, Labels, "scar", nullable=True)
-        self.inner_mm = FloatSpinBox(label="band inside (mm)", value=INNER_MM, min=0.0, max=30.0, step=0.25)
-        self.outer_mm = FloatSpinBox(label="band outside (mm)", value=OUTER_MM, min=0.0, max=30.0, step=0.25)
+        band = BandSpec()
+        self.inner_mm = FloatSpinBox(
+            label="band inside (mm)", value=band.inner_mm, min=0.0, max=30.0, step=0.25
+        )
+        self.outer_mm = FloatSpinBox(
+            label="band outside (mm)", value=band.outer_mm, min=0.0, max=30.0, step=0.25
+        )
         self.wall_max_mm = FloatSpinBox(
             label="wall far from cavity (mm)", value=WALL_MAX_MM, min=0.0, max=50.0, step=0.5
         )
@@ -225,7 +230,7 @@ class ReviewWidget(HistoryAndPainting, QWidget):
             self.session = ReviewSession(spacing, origin, provenance=provenance)
             self._key = self._layers_key()
         s = self.session
-        s.inner_mm, s.outer_mm = self.inner_mm.value, self.outer_mm.value
+        s.band_spec = BandSpec(self.inner_mm.value, self.outer_mm.value)
         s.wall_max_mm = self.wall_max_mm.value
         self._analyse(masks)
         if self.image.value is None:

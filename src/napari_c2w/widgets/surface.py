@@ -1,9 +1,10 @@
 """The "Atrial surface" widget: intensity scar, the endocardial surface and its regions.
 
 A thin view of :func:`napari_c2w.surface.build_surface` and
-:func:`napari_c2w.surface.intensity_scar`, run in a thread worker: adds a Surface layer (in
+:func:`napari_c2w.quantify.method_scar`, run in a thread worker: adds a Surface layer (in
 the image's world coordinates, coloured by a per-vertex array with a colour bar), a Labels
-layer of the intensity scar, and the per-region table.
+layer of the intensity scar, and the per-region table. The intensity methods, their parameters,
+colours and table columns come from :data:`napari_c2w.quantify.METHODS`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container
 from napari.layers import Image, Labels
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
@@ -19,7 +20,8 @@ from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, 
 from .._session import first_use
 from ..labels import napari_colormap, to_layer
 from ..layers import AXIS_LABELS, UNITS
-from ..surface import IIR_FIBROSIS, SD_K, IntensityScar, SurfaceMap, build_surface, intensity_scar
+from ..quantify import METHODS, MethodScar, method_scar
+from ..surface import SurfaceMap, build_surface
 from ._common import (
     ROLE_KEY,
     StructureDefaults,
@@ -32,26 +34,35 @@ from ._common import (
     run_task,
     scroll_layout,
 )
+from ._scar import method_combo, param_boxes, param_values
 
 SURFACE_ROLE = "endocardial surface"
 SCAR_ROLE = "intensity scar"
-#: Per-vertex array -> (label, colormap, fixed contrast limits or None).
-COLOUR_BY = {
-    "max_iir": ("maximum IIR", "turbo", (0.5, 1.6)),
-    "network_scar": ("network scar", "magma", (0.0, 1.0)),
-    "thickness_mm": ("wall thickness (mm)", "viridis", None),
-    "region": ("region", "regions", (0.5, 9.5)),
-    "scar_iir": ("IIR scar", "magma", (0.0, 1.0)),
-    "scar_sd": ("mean + k SD scar", "magma", (0.0, 1.0)),
-}
-TABLE = (
-    ("region", "region", "{}"),
-    ("area mm²", "area_mm2", "{:.0f}"),
-    ("IIR %", "iir_burden_pct", "{:.1f}"),
-    ("SD %", "sd_burden_pct", "{:.1f}"),
-    ("network %", "network_burden_pct", "{:.1f}"),
-    ("thickness mm", "thickness_mean_mm", "{:.2f}"),
-)
+
+
+def colour_by() -> dict[str, tuple]:
+    """Per-vertex array -> (label, colormap, fixed contrast limits or None)."""
+    out = {
+        "max_iir": ("maximum IIR", "turbo", (0.5, 1.6)),
+        "network_scar": ("network scar", "magma", (0.0, 1.0)),
+        "thickness_mm": ("wall thickness (mm)", "viridis", None),
+        "region": ("region", "regions", (0.5, 9.5)),
+    }
+    for m in METHODS.values():
+        if m.source == "image":
+            out[f"scar_{m.name}"] = (f"{m.label} scar", "magma", (0.0, 1.0))
+    return out
+
+
+def table_columns() -> tuple[tuple[str, str, str], ...]:
+    """The region table's (header, key, format) columns: one burden column per method."""
+    burdens = tuple((f"{m.label} %", f"{m.name}_burden_pct", "{:.1f}") for m in METHODS.values())
+    return (
+        ("region", "region", "{}"),
+        ("area mm²", "area_mm2", "{:.0f}"),
+        *burdens,
+        ("thickness mm", "thickness_mean_mm", "{:.2f}"),
+    )
 
 
 #: Distinct colours of regions 1-9 (tab10 without grey).
@@ -86,14 +97,14 @@ def region_key() -> str:
 @dataclasses.dataclass
 class SurfaceResult:
     surface: SurfaceMap
-    scar: IntensityScar
+    scar: MethodScar
 
 
-def compute(image, cavity, spacing, origin, direction, wall, scar, method, iir, sd_k) -> SurfaceResult:  # noqa: PLR0917
+def compute(image, cavity, spacing, origin, direction, wall, scar, method, params) -> SurfaceResult:  # noqa: PLR0917
     """The surface map and the voxel intensity scar (one blood pool for both)."""
-    s = intensity_scar(image, cavity, spacing, wall, method=method, iir=iir, sd_k=sd_k)
+    s = method_scar(method, image, cavity, spacing, wall, params=params)
     surf = build_surface(
-        image, cavity, spacing, origin, direction, wall=wall, scar=scar, iir=iir, sd_k=sd_k, blood=s.blood
+        image, cavity, spacing, origin, direction, wall=wall, scar=scar, params=params, blood=s.blood
     )
     return SurfaceResult(surf, s)
 
@@ -112,10 +123,9 @@ class SurfaceWidget(QWidget):
         self.cavity = layer_combo(v, Labels, "cavity")
         self.wall = layer_combo(v, Labels, "wall", nullable=True)
         self.scar = layer_combo(v, Labels, "network scar", nullable=True)
-        self.method = ComboBox(label="intensity scar", choices=[("IIR", "iir"), ("mean + k SD", "sd")])
-        self.iir = FloatSpinBox(label="IIR threshold", value=IIR_FIBROSIS, min=0.5, max=3.0, step=0.02)
-        self.sd_k = FloatSpinBox(label="k (SD)", value=SD_K, min=0.0, max=10.0, step=0.5)
-        self.colour_by = ComboBox(label="colour by", choices=[(c[0], k) for k, c in COLOUR_BY.items()])
+        self.method = method_combo("intensity scar", source="image")
+        self.params = param_boxes(source="image")
+        self.colour_by = ComboBox(label="colour by", choices=[(c[0], k) for k, c in colour_by().items()])
         self.show_scar = CheckBox(text="show the intensity scar labels", value=True)
         self.colour_by.changed.connect(lambda *_: self._colour())
         self.form = Container(
@@ -125,14 +135,14 @@ class SurfaceWidget(QWidget):
                 self.wall,
                 self.scar,
                 self.method,
-                self.iir,
-                self.sd_k,
+                *self.params.values(),
                 self.colour_by,
                 self.show_scar,
             ]
         )
-        self.table = QTableWidget(0, len(TABLE))
-        self.table.setHorizontalHeaderLabels([t[0] for t in TABLE])
+        self.columns = table_columns()
+        self.table = QTableWidget(0, len(self.columns))
+        self.table.setHorizontalHeaderLabels([t[0] for t in self.columns])
         self.table.verticalHeader().setVisible(False)
         self.message = QLabel("")
         self.message.setWordWrap(True)
@@ -184,8 +194,7 @@ class SurfaceWidget(QWidget):
             None if self.wall.value is None else mask_of(self.wall.value),
             None if self.scar.value is None else mask_of(self.scar.value),
             self.method.value,
-            self.iir.value,
-            self.sd_k.value,
+            param_values(self.params),
         )
         self.message.setText("Building the surface...")
         run_task(self, "Surface", lambda: compute(*args), lambda r: self._show(r, img))
@@ -198,20 +207,24 @@ class SurfaceWidget(QWidget):
         rows = r.surface.region_table()
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
-            for j, (_, key, fmt) in enumerate(TABLE):
+            for j, (_, key, fmt) in enumerate(self.columns):
                 value = row[key]
                 text = "n/a" if isinstance(value, float) and not np.isfinite(value) else fmt.format(value)
                 self.table.setItem(i, j, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
         b = r.surface.burdens()
+        surface = ", ".join(
+            f"{m.label} {b[n]:.1f} %"
+            if np.isfinite(b[n])
+            else f"{m.label} n/a" + (" (no scar layer)" if m.source == "network" else "")
+            for n, m in METHODS.items()
+        )
         self.message.setText(
             f"blood pool {r.scar.blood.mean:.1f} ± {r.scar.blood.sd:.1f}; voxel {r.scar.method} burden "
-            f"{r.scar.burden_pct:.1f} % of the {r.scar.region_basis}; surface IIR {b['iir']:.1f} %, "
-            f"SD {b['sd']:.1f} %, network "
-            + (f"{b['network']:.1f} %" if np.isfinite(b["network"]) else "n/a (no scar layer)")
+            f"{r.scar.burden_pct:.1f} % of the {r.scar.basis}; surface {surface}"
         )
 
-    def _scar_layer(self, s: IntensityScar, like) -> None:
+    def _scar_layer(self, s: MethodScar, like) -> None:
         data = to_layer(s.mask, "scar")
         for layer in self.viewer.layers:
             if layer.metadata.get(ROLE_KEY) == SCAR_ROLE:
@@ -233,7 +246,7 @@ class SurfaceWidget(QWidget):
         surf = self.result.surface
         key = self.colour_by.value if self.colour_by.value in surf.arrays else "max_iir"
         values = np.nan_to_num(np.asarray(surf.arrays[key], dtype=np.float32), nan=0.0)
-        _, name, limits = COLOUR_BY[key]
+        _, name, limits = colour_by()[key]
         cmap = _colormap(name)
         if limits is None:
             top = float(np.nanpercentile(values[values > 0], 95)) if (values > 0).any() else 1.0

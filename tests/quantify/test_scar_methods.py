@@ -1,4 +1,4 @@
-"""Intensity scar: IIR and mean + k·SD thresholds on volumes with known intensities."""
+"""The registry's scar methods on volumes with known intensities: IIR, mean + k·SD, the network's."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from napari_c2w.surface import blood_pool, intensity_scar, scar_agreement
-from napari_c2w.surface.scar_intensity import scar_region
+from napari_c2w.quantify import BandSpec, blood_pool, method_scar, scar_agreement
 
 SPACING = (1.25, 0.625, 0.625)
 
@@ -51,11 +50,10 @@ def test_blood_pool_is_the_eroded_cavity():
 def test_iir_threshold_finds_the_voxels_above_it(iir, expected):
     cavity, wall, xx, r = _shells()
     img = _volume(cavity, wall, xx, r)
-    s = intensity_scar(img, cavity, SPACING, wall, method="iir", iir=iir, erode_mm=2.5)
-    assert s.threshold == pytest.approx(100.0 * iir)
+    s = method_scar("iir", img, cavity, SPACING, wall, params={"iir": iir}, erode_mm=2.5)
     truth = wall & (xx > expected) if expected is not None else np.zeros_like(wall)
     assert np.array_equal(s.mask, truth)
-    assert s.region_basis == "wall"
+    assert s.basis == "wall" and s.blood.mean == pytest.approx(100.0)
     assert s.burden_pct == pytest.approx(100.0 * truth.sum() / wall.sum())
 
 
@@ -65,8 +63,8 @@ def test_sd_threshold_uses_mean_plus_k_sd():
     pool = blood_pool(img, cavity, SPACING, erode_mm=2.5)
     assert pool.sd == pytest.approx(2.0, rel=0.1)
     for k, expected in ((3.0, 4.0), (15.0, 6.0)):  # thresholds about 106 and 130
-        s = intensity_scar(img, cavity, SPACING, wall, method="sd", sd_k=k, erode_mm=2.5)
-        assert s.threshold == pytest.approx(pool.mean + k * pool.sd)
+        s = method_scar("sd", img, cavity, SPACING, wall, params={"sd_k": k}, erode_mm=2.5)
+        assert np.array_equal(s.mask, wall & (img > pool.mean + k * pool.sd))
         truth = wall & (xx > expected)
         assert scar_agreement(s.mask, truth, wall)["dice"] > 0.99
 
@@ -75,11 +73,21 @@ def test_without_wall_the_outer_band_is_searched_not_the_blood():
     cavity, wall, xx, r = _shells()
     img = _volume(cavity, wall, xx, r)
     img[cavity & (r < 3)] = 200.0  # a bright spot deep in the blood is not scar
-    s = intensity_scar(img, cavity, SPACING, None, method="iir", iir=1.2, erode_mm=2.5)
-    region, basis = scar_region(cavity, SPACING, None)
+    s = method_scar("iir", img, cavity, SPACING, None, params={"iir": 1.2}, erode_mm=2.5)
+    region, basis = BandSpec().scar_region(cavity, SPACING, None)
     assert basis == "band" and not (region & cavity).any()
     assert not (s.mask & cavity).any()
     assert s.mask[wall & (xx > 6.5) & (r < 10.0)].all()
+    assert np.array_equal(s.region, region)
+
+
+def test_the_network_method_is_the_scar_label_in_the_region():
+    cavity, wall, xx, _ = _shells()
+    scar = (wall | cavity) & (xx > 4.0)  # a label that slips into the cavity
+    s = method_scar("network", None, cavity, SPACING, wall, scar=scar)
+    assert s.blood is None and np.array_equal(s.mask, wall & (xx > 4.0))
+    prob = np.where(scar, 0.7, 0.2).astype(np.float32)  # a probability: >= 0.5 is scar
+    assert np.array_equal(method_scar("network", None, cavity, SPACING, wall, scar=prob).mask, s.mask)
 
 
 def test_agreement_dice_and_burden_difference():
@@ -99,10 +107,16 @@ def test_bad_inputs_say_what_to_fix():
     cavity, wall, xx, r = _shells()
     img = _volume(cavity, wall, xx, r)
     with pytest.raises(ValueError, match="shape"):
-        intensity_scar(img[:-1], cavity, SPACING, wall)
+        method_scar("iir", img[:-1], cavity, SPACING, wall)
     with pytest.raises(ValueError, match="cavity is empty"):
         blood_pool(img, np.zeros_like(cavity), SPACING)
     with pytest.raises(ValueError, match="lower the erosion"):
         blood_pool(img, cavity, SPACING, erode_mm=9.0)
-    with pytest.raises(ValueError, match="unknown intensity scar method"):
-        intensity_scar(img, cavity, SPACING, wall, method="otsu")
+    with pytest.raises(ValueError, match="unknown scar method"):
+        method_scar("otsu", img, cavity, SPACING, wall)
+    with pytest.raises(ValueError, match="IIR threshold must be > 0"):
+        method_scar("iir", img, cavity, SPACING, wall, params={"iir": 0.0})
+    with pytest.raises(ValueError, match="needs the image"):
+        method_scar("sd", None, cavity, SPACING, wall)
+    with pytest.raises(ValueError, match="needs a scar label"):
+        method_scar("network", img, cavity, SPACING, wall)
