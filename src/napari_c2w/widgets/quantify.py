@@ -13,14 +13,12 @@ from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, 
 from .._session import first_use
 from ..infer.models import synthetic_label_caveat
 from ..labels import STRUCTURES
-from ..layers import WRITTEN_KEY, structure_of_layer_name
+from ..layers import WRITTEN_KEY, layer_mask, layer_volume, structure_of_layer_name
 from ..review.measure import Measurement, measure
 from ..review.quantify import SMOOTH_MM
 from ._common import (
     StructureDefaults,
-    geometry,
     layer_combo,
-    mask_of,
     reports_errors,
     run_task,
     scroll_layout,
@@ -111,9 +109,9 @@ class QuantifyWidget(QWidget):
                 f"the layers differ in shape ({', '.join(map(str, shapes))}); they must share a grid"
             )
         like = present[0]
-        spacing, _ = geometry(like)
-        masks = {s: None if ly is None else mask_of(ly) for s, ly in layers.items()}
-        ref = mask_of(self.reference.value) if self.reference.value is not None else None
+        spacing = layer_volume(like).spacing
+        masks = {s: None if ly is None else layer_mask(ly) for s, ly in layers.items()}
+        ref = layer_mask(self.reference.value) if self.reference.value is not None else None
         kwargs = {
             "reference": ref,
             "compared": self.compared.value,
