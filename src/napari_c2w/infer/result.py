@@ -2,9 +2,10 @@
 
 :func:`segment_case` is the one way a face predicts a case: ``napari-c2w predict`` writes the case
 it returns as a store, and the Segment widget, which builds its case from the image layer
-(:func:`napari_c2w.layers.case_from_layers`, direction included), keeps the same records on the
-layers it writes (:func:`prediction_records`) so that exporting them later stores the same
-provenance. The records themselves are the case model's (:func:`napari_c2w.io.case.prediction_record`).
+(:func:`napari_c2w.layers.case_from_layers`, direction included), keeps each structure's record
+of it (:meth:`napari_c2w.io.case.Case.record_of`) on the layer it writes, so that exporting the
+layers later stores the same provenance. The records are the case model's
+(:func:`napari_c2w.io.case.prediction_record`, :meth:`~napari_c2w.io.case.Case.credit`).
 """
 
 from __future__ import annotations
