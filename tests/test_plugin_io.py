@@ -156,3 +156,34 @@ def test_widgets_are_in_napari_layer_menus():
     assert menus["napari/layers/segment"] == ["napari-c2w.segment"]
     assert "napari-c2w.quantify" in menus["napari/layers/measure"]
     assert "napari-c2w.review_annotations" in menus["napari/layers/annotate"]
+
+
+def test_layer_objects_and_tuples_make_the_same_case_with_its_direction(small_case):
+    """The layer adapter reads a layer object (duck-typed) as its data tuple: the volume keeps the
+    direction the reader put in the metadata, and the masks and case are the same either way."""
+    import dataclasses
+    import types
+
+    from napari_c2w.layers import case_from_layers, layer_mask, layer_volume
+
+    flipped = dataclasses.replace(small_case.image, direction=(-1.0, 0, 0, 0, -1.0, 0, 0, 0, 1.0))
+    case = dataclasses.replace(small_case, image=flipped)
+    tuples = case_layers(case)
+
+    def as_object(item):
+        data, kwargs, _ = item
+        return types.SimpleNamespace(
+            data=data, name=kwargs["name"], scale=kwargs["scale"], translate=kwargs["translate"],
+            metadata=kwargs["metadata"],
+        )  # fmt: skip
+
+    objects = [as_object(t) for t in tuples]
+    assert layer_volume(objects[0]).direction == flipped.direction
+    assert layer_volume(tuples[0]).geometry() == flipped.geometry()
+    np.testing.assert_array_equal(layer_mask(objects[2]), small_case.labels["wall"])
+    from_objects = case_from_layers(objects[0], objects[1:])
+    from_tuples = case_from_layers(tuples[0], tuples[1:])
+    assert from_objects.image.geometry() == from_tuples.image.geometry() == flipped.geometry()
+    assert from_objects.case_id == from_tuples.case_id == "ball"
+    for s in small_case.labels:
+        np.testing.assert_array_equal(from_objects.labels[s], from_tuples.labels[s])

@@ -1,4 +1,10 @@
-"""Conversions between cases and napari layer data tuples (no napari import here).
+"""The one adapter between cases and napari layers (no napari import here).
+
+Every face that turns layers into a case, a volume or a mask goes through this module: layer
+data tuples or layer objects (anything with ``data``, ``scale``, ``translate``, ``metadata`` and
+``name``) become a :class:`~napari_c2w.io.case.Case` (:func:`case_from_layers`), the volume an
+image layer shows with its direction (:func:`layer_volume`) or a structure mask
+(:func:`layer_mask`); a case becomes layer data tuples (:func:`case_layers`).
 
 The image becomes an Image layer and each structure a Labels layer named after it,
 all with ``scale`` = spacing and ``translate`` = origin in (z, y, x) order, ``units`` mm and
@@ -34,9 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .io.case import Case, plain_case_id
+from .io.case import Case, plain_case_id, provenance_entry
 from .io.omezarr import OmeZarrImage
-from .io.volume import Volume
+from .io.volume import IDENTITY, Volume
 from .labels import COLORS, LABELS, to_layer, to_mask
 
 META_KEY = "napari_c2w"
@@ -120,16 +126,54 @@ def store_record(store: str | Path | None, revision: str | None) -> dict:
     return {"store": str(Path(store).resolve()), "revision": revision}
 
 
-def record_store(layer_data: Iterable[tuple], store: str | Path, revision: str | None) -> None:
+def record_store(layers: Iterable, store: str | Path, revision: str | None) -> None:
     """Note in each layer's ``metadata['napari_c2w']`` that it was saved to ``store`` at ``revision``.
 
     napari hands writers each layer's own ``metadata`` dict, so this updates the layers in the
     viewer: the next save of the same layers is checked against this save, not the first read.
     """
-    for item in layer_data:
+    for item in map(layer_tuple, layers):
         metadata = item[1].get("metadata") if len(item) > 1 else None
         if isinstance(metadata, dict) and ROLE_KEY not in metadata:
             metadata.setdefault(META_KEY, {}).update(store_record(store, revision))
+
+
+def layer_tuple(layer) -> tuple:
+    """``layer`` as a layer data tuple ``(data, meta[, type])``: a tuple as it is, a layer object
+    (duck-typed: ``data``, ``scale``, ``translate``, ``metadata``, ``name``) with its own
+    ``metadata`` dict (so :func:`record_store` updates the layer)."""
+    if isinstance(layer, tuple):
+        return layer
+    meta = {
+        "name": getattr(layer, "name", None),
+        "scale": tuple(layer.scale),
+        "translate": tuple(layer.translate),
+        "metadata": layer.metadata,
+    }
+    return (layer.data, meta)
+
+
+def layer_volume(layer) -> Volume:
+    """The volume a 3D layer shows: its data at its scale (spacing) and translate (origin), with
+    the ``direction`` the reader kept in its metadata (identity when it has none).
+
+    Raises:
+        InputError: the layer is not 3D.
+    """
+    data, meta = layer_tuple(layer)[:2]
+    if np.ndim(data) != 3:
+        raise InputError(
+            None, f"the layer {meta.get('name')!r} is {np.ndim(data)}D; a 3D (z, y, x) volume is needed."
+        )
+    scale = tuple(meta.get("scale", (1.0, 1.0, 1.0)))[-3:]
+    translate = tuple(meta.get("translate", (0.0, 0.0, 0.0)))[-3:]
+    direction = (meta.get("metadata") or {}).get("direction", IDENTITY)
+    return Volume(np.asarray(data), scale, translate, tuple(direction))
+
+
+def layer_mask(layer) -> np.ndarray:
+    """A labels layer's (or tuple's) voxels as a uint8 0/1 mask (any non-zero value is in)."""
+    return to_mask(np.asarray(layer_tuple(layer)[0]))
 
 
 def case_layers(case: Case) -> list[tuple]:
@@ -176,8 +220,8 @@ def structure_of_layer_name(name: str) -> str | None:
     return None
 
 
-def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
-    """Build a case from an image layer tuple and label layer tuples (data, meta[, type]).
+def case_from_layers(image, labels: Iterable = ()) -> Case:
+    """Build a case from an image layer and labels layers (objects or data tuples, :func:`layer_tuple`).
 
     A labels layer the plugin predicted (its metadata holds a :data:`WRITTEN_KEY` record) is
     credited to that prediction: sources, provenance (models, thresholds) and the uncertainty,
@@ -187,16 +231,10 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
     ``Case.store`` / ``Case.revision``, so writing the case back checks that the store did not
     change since.
     """
-    data, meta = image[0], image[1]
-    layer_meta = meta.get("metadata", {}) or {}
-    ours = layer_meta.get(META_KEY, {})
-    scale = tuple(meta.get("scale", (1.0, 1.0, 1.0)))[-3:]
-    translate = tuple(meta.get("translate", (0.0, 0.0, 0.0)))[-3:]
-    if np.ndim(data) != 3:
-        raise InputError(
-            None, f"the image layer {meta.get('name')!r} is {np.ndim(data)}D; a 3D volume is needed."
-        )
-    volume = Volume(np.asarray(data), scale, translate, tuple(layer_meta.get("direction", np.eye(3).ravel())))
+    image, labels = layer_tuple(image), [layer_tuple(item) for item in labels]
+    meta = image[1]
+    ours = (meta.get("metadata") or {}).get(META_KEY, {})
+    volume = layer_volume(image)
     case = Case(
         image=volume,
         case_id=plain_case_id(ours.get("case_id") or meta.get("name")),  # a layer name may hold "/"
@@ -206,7 +244,7 @@ def case_from_layers(image: tuple, labels: list[tuple]) -> Case:
         attrs=dict(ours.get("attrs", {})),
     )
     case.store, case.revision = _read_from(ours, labels)
-    placed = place_labels(labels, volume.shape, scale)
+    placed = place_labels(labels, volume.shape, volume.spacing)
     for structure, mask in placed.items():
         case.set_label(structure, mask)
     records = [((item[1].get("metadata") or {}).get(WRITTEN_KEY), item) for item in labels]
@@ -254,12 +292,8 @@ def _history_of(history: list, originals: set[str], tokens: set[str]) -> list[di
 
 
 def _credit(case: Case, structure: str, record: dict, item: tuple) -> None:
-    from .infer.result import apply_record
-
-    apply_record(case, structure, record)
+    case.credit(structure, record)
     if record.get("checksum") and record["checksum"] != checksum(item[0]):
-        from .io.case import provenance_entry
-
         entry = provenance_entry(
             "napari edit", structure, rule="edited after prediction", of=record.get("time")
         )

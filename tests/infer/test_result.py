@@ -8,7 +8,8 @@ import pytest
 
 from napari_c2w.infer import load_model_set, segment
 from napari_c2w.infer.forward import window_count
-from napari_c2w.infer.result import PREDICTED_SOURCE, case_from_prediction, prediction_records
+from napari_c2w.infer.result import case_from_prediction, prediction_records
+from napari_c2w.io.case import PREDICTED_SOURCE
 from napari_c2w.layers import WRITTEN_KEY, case_from_layers, checksum, volume_layer
 
 
@@ -72,3 +73,18 @@ def test_exported_layers_are_credited_to_their_record_and_edits_are_recorded(pre
     actions = [(e["action"], e.get("structure")) for e in case.provenance]
     assert actions == [("predict", "cavity"), ("napari edit", "cavity")]
     assert np.array_equal(case.labels["cavity"], cavity)
+
+
+def test_a_predicted_case_gives_back_the_records_a_layer_keeps(predicted):
+    """``Case.record_of`` is the inverse of ``Case.credit``: the Segment widget keeps on each layer
+    the record of the case ``segment_case`` made, the one ``prediction_records`` describes."""
+    volume, prediction, _ = predicted
+    case = case_from_prediction(volume, prediction, "c1", by="test")
+    records = prediction_records(prediction, "c1", by="test")
+    for s in prediction.labels:
+        got, want = case.record_of(s), records[s]
+        assert got["source"] == want["source"] == PREDICTED_SOURCE and got["attrs"] == want["attrs"]
+        assert [e["action"] for e in got["provenance"]] == ["predict"]
+        assert {k: v for k, v in got["provenance"][0].items() if k != "time"} == {
+            k: v for k, v in want["provenance"][0].items() if k != "time"
+        }

@@ -306,15 +306,12 @@ def predict_case(source, out: Path, models, options, fmt: str, *, quality: bool 
 def predict_record(source, out: Path, models, options, fmt: str) -> dict:
     """Segment one source and write its result; returns what the run summary records of it:
     ``output``, ``quality``, ``uncertainty``, ``timings_s`` (the pipeline's stages), ``device``."""
-    from ..infer import segment
-    from ..infer.result import case_from_prediction, prediction_summary
+    from ..infer.result import prediction_summary, segment_case
     from ..io.importer import load_source
 
     case = load_source(source)
-    prediction = segment(case.image, models, options)
-    result = case_from_prediction(
-        case.image, prediction, case.case_id, sources={"image": str(source.path)}, by="napari-c2w predict"
-    )
+    sources = {"image": str(source.path)}
+    result, prediction = segment_case(case, models, options, by="napari-c2w predict", sources=sources)
     target = _target(out, case.case_id, fmt)
     if fmt == "zarr":
         from ..io.store import write_case_store

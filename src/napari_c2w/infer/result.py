@@ -1,18 +1,19 @@
 """A case from a prediction: labels, provenance, models, thresholds and uncertainty (Qt-free).
 
-One function, :func:`case_from_prediction`, turns a :class:`~napari_c2w.infer.pipeline.Prediction`
-into a :class:`~napari_c2w.io.case.Case` for both faces: ``napari-c2w predict`` writes it as a
-store, and the Segment widget keeps the same records on the layers it writes (see
-:func:`prediction_records`) so that exporting them later stores the same provenance.
+:func:`segment_case` is the one way a face predicts a case: ``napari-c2w predict`` writes the case
+it returns as a store, and the Segment widget, which builds its case from the image layer
+(:func:`napari_c2w.layers.case_from_layers`, direction included), keeps each structure's record
+of it (:meth:`napari_c2w.io.case.Case.record_of`) on the layer it writes, so that exporting the
+layers later stores the same provenance. The records are the case model's
+(:func:`napari_c2w.io.case.prediction_record`, :meth:`~napari_c2w.io.case.Case.credit`).
 """
 
 from __future__ import annotations
 
-from ..io.case import Case, provenance_entry
-from ..io.volume import Volume
+from collections.abc import Callable
 
-#: What the case's ``sources`` say for a structure that a prediction made.
-PREDICTED_SOURCE = "napari-c2w prediction"
+from ..io.case import Case, prediction_record, provenance_entry
+from ..io.volume import Volume
 
 
 def prediction_summary(prediction, case_id: str) -> dict:
@@ -53,27 +54,15 @@ def prediction_entries(prediction, by: str) -> dict[str, dict]:
 
 
 def prediction_records(prediction, case_id: str, by: str) -> dict[str, dict]:
-    """Per structure, what a face that shows the labels must keep to store them honestly later:
-    ``{"source", "provenance": [entry], "attrs": {"uncertainty", "quality", "prediction"}}``."""
+    """Per structure, its :func:`~napari_c2w.io.case.prediction_record`: the ``predict`` entry and
+    the attributes ``uncertainty``, ``quality`` and ``prediction`` (:func:`prediction_summary`)."""
     attrs = {
         "uncertainty": prediction.uncertainty,
         "quality": prediction.quality,
         "prediction": prediction_summary(prediction, case_id),
     }
-    return {
-        name: {"source": PREDICTED_SOURCE, "provenance": [entry], "attrs": attrs}
-        for name, entry in prediction_entries(prediction, by).items()
-    }
-
-
-def apply_record(case: Case, structure: str, record: dict) -> None:
-    """Credit ``case``'s ``structure`` to a prediction record (source, provenance, attrs)."""
-    case.sources[structure] = record.get("source", PREDICTED_SOURCE)
-    times = {(e.get("action"), e.get("structure"), e.get("time")) for e in case.provenance}
-    for entry in record.get("provenance", []):
-        if (entry.get("action"), entry.get("structure"), entry.get("time")) not in times:
-            case.provenance.append(dict(entry))
-    case.attrs.update(record.get("attrs", {}))
+    entries = prediction_entries(prediction, by)
+    return {name: prediction_record(entry, attrs) for name, entry in entries.items()}
 
 
 def case_from_prediction(
@@ -107,5 +96,41 @@ def case_from_prediction(
         status=status,
     )
     for name, record in prediction_records(prediction, case_id, by).items():
-        apply_record(case, name, record)
+        case.credit(name, record)
     return case
+
+
+def segment_case(
+    case: Case,
+    models,
+    options,
+    *,
+    by: str,
+    sources: dict | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+):
+    """Segment ``case``'s image and return the case the prediction makes, with the prediction.
+
+    The pipeline runs the models in their canonical orientation and maps the labels back to the
+    image's stored order (its ``direction``), so every face gets the same labels for one scan.
+
+    Args:
+        case: the case to segment (its image, with spacing, origin and direction, and its id).
+        models: a model set, or the folders/runs :func:`napari_c2w.infer.load_model_set` reads.
+        options: the :class:`~napari_c2w.infer.InferenceOptions`.
+        by: who predicts, for the provenance (``napari-c2w predict``, the Segment widget).
+        sources: the new case's sources (default: ``case``'s).
+        progress: called with (fraction done, message).
+        cancel: polled between windows; true cancels (:class:`~napari_c2w.infer.Cancelled`).
+
+    Returns:
+        ``(result, prediction)``: the predicted case (labels on ``case``'s grid, credited to the
+        prediction) and the :class:`~napari_c2w.infer.Prediction` (timings, quality, ROI).
+    """
+    from . import segment  # the package's: a test or a benchmark may stand in for it
+
+    prediction = segment(case.image, models, options, progress=progress, cancel=cancel)
+    sources = case.sources if sources is None else sources
+    result = case_from_prediction(case.image, prediction, case.case_id, by=by, sources=sources)
+    return result, prediction

@@ -15,6 +15,9 @@ from .volume import Volume
 
 REVIEW_STATUSES = ("unreviewed", "in progress", "approved", "flagged")
 
+#: What a case's ``sources`` say for a structure that a prediction made.
+PREDICTED_SOURCE = "napari-c2w prediction"
+
 
 #: the longest case id (UTF-8 bytes): room for suffixes such as ``_labels.nii.gz`` within the
 #: usual 255-byte file-name limit
@@ -118,6 +121,19 @@ def provenance_entry(action: str, structure: str | None = None, *, by: str | Non
     return entry
 
 
+def prediction_record(entry: dict, attrs: dict) -> dict:
+    """The record of one predicted structure that a face showing it keeps, to store it honestly later.
+
+    Args:
+        entry: the structure's ``predict`` provenance entry (models, thresholds, voxels).
+        attrs: the case attributes the prediction sets (``uncertainty``, ``quality``, ``prediction``).
+
+    Returns:
+        ``{"source", "provenance": [entry], "attrs"}``, what :meth:`Case.credit` reads.
+    """
+    return {"source": PREDICTED_SOURCE, "provenance": [entry], "attrs": attrs}
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -162,6 +178,25 @@ class Case:
         self.labels[name] = self._checked(name, mask)
         if entry is not None:
             self.provenance.append(entry)
+
+    def credit(self, structure: str, record: dict) -> None:
+        """Credit the ``structure`` to a prediction record (:func:`prediction_record`): its source,
+        its provenance entries (each once) and its attributes."""
+        self.sources[structure] = record.get("source", PREDICTED_SOURCE)
+        seen = {(e.get("action"), e.get("structure"), e.get("time")) for e in self.provenance}
+        for entry in record.get("provenance", []):
+            if (entry.get("action"), entry.get("structure"), entry.get("time")) not in seen:
+                self.provenance.append(dict(entry))
+        self.attrs.update(record.get("attrs", {}))
+
+    def record_of(self, structure: str) -> dict:
+        """The record of ``structure`` that a layer showing it keeps (what :meth:`credit` reads):
+        its source, the provenance entries about it and the case's attributes."""
+        return {
+            "source": self.sources.get(structure, PREDICTED_SOURCE),
+            "provenance": [dict(e) for e in self.provenance if e.get("structure") == structure],
+            "attrs": dict(self.attrs),
+        }
 
     @property
     def structures(self) -> list[str]:

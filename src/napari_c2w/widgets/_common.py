@@ -16,7 +16,7 @@ import numpy as np
 from magicgui.widgets import ComboBox
 
 from .._env import flag
-from ..labels import LABELS, STRUCTURES, to_mask
+from ..labels import LABELS, STRUCTURES
 from ..layers import META_KEY, ROLE_KEY, WRITTEN_KEY, structure_of_layer_name
 
 NOTHREADS_ENV = "NAPARI_C2W_NOTHREADS"
@@ -287,18 +287,6 @@ def mark_in_progress(image_layer) -> None:
         meta = case_meta(image_layer)
         if meta["status"] == "unreviewed":
             meta["status"] = "in progress"
-
-
-def mask_of(layer) -> np.ndarray:
-    """The layer's labels as a uint8 0/1 mask."""
-    return to_mask(np.asarray(layer.data))
-
-
-def geometry(layer) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(spacing, origin) in mm of a 3D layer, from its scale and translate."""
-    if layer.ndim != 3:
-        raise ValueError(f"the layer {layer.name!r} is {layer.ndim}D; a 3D (z, y, x) volume is needed")
-    return tuple(float(s) for s in layer.scale[-3:]), tuple(float(t) for t in layer.translate[-3:])
 
 
 def layer_id(layer) -> Any:

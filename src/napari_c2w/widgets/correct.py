@@ -23,18 +23,16 @@ from .._session import first_use
 from ..correct import Prompt
 from ..correct.refine import METHODS, RefineOptions
 from ..correct.session import CorrectionSession
-from ..layers import label_colormap, layer_token
+from ..layers import label_colormap, layer_mask, layer_token, layer_volume
 from ._common import (
     ROLE_KEY,
     StructureDefaults,
     case_meta,
     default_annotator,
-    geometry,
     label_value,
     layer_combo,
     layer_id,
     mark_in_progress,
-    mask_of,
     placed_like,
     reports_errors,
     run_task,
@@ -143,7 +141,7 @@ class CorrectWidget(QWidget):
         in the wall, so it bounds the cavity but not the wall)."""
         combos = {"cavity": self.cavity, "wall": self.wall, "scar": self.scar}
         skip = {structure, "scar"} if structure == "wall" else {structure}
-        return {s: mask_of(c.value) for s, c in combos.items() if s not in skip and c.value is not None}
+        return {s: layer_mask(c.value) for s, c in combos.items() if s not in skip and c.value is not None}
 
     def _ready(self) -> CorrectionSession:
         if self.image.value is None:
@@ -157,11 +155,11 @@ class CorrectWidget(QWidget):
             )
         key = (layer_id(self.image.value), self.method.value)
         if self.session is None or key != self._key:
-            spacing, origin = geometry(self.image.value)
+            image = layer_volume(self.image.value)
             self.session = CorrectionSession(
-                np.asarray(self.image.value.data),
-                spacing,
-                origin,
+                image.array,
+                image.spacing,
+                image.origin,
                 options=RefineOptions(method=self.method.value),
                 provenance=case_meta(self.image.value)["provenance"],
             )
@@ -268,7 +266,7 @@ class CorrectWidget(QWidget):
             return
         prompt = self._queue.pop(0)
         s, structure, target = self.session, self.structure.value, self._target()
-        mask, others = mask_of(target), self._others(structure)
+        mask, others = layer_mask(target), self._others(structure)
         self.message.setText(f"Correcting the {structure} ({prompt.kind})...")
 
         def done(edit) -> None:
@@ -321,7 +319,7 @@ class CorrectWidget(QWidget):
             self.wall.value = layer
             s = self._ready()
         wall = self.wall.value
-        edit = s.propose_wall(mask_of(self.cavity.value), mask_of(wall))
+        edit = s.propose_wall(layer_mask(self.cavity.value), layer_mask(wall))
         self._clear_prompts()  # the cavity's prompts are done with
         self._write(edit, wall)
         self.structure.value = "wall"

@@ -20,7 +20,7 @@ from ..errors import StoreError
 from ..io.case import REVIEW_STATUSES, provenance_entry
 from ..io.export import FORMATS, export_cases
 from ..io.store import store_path, write_case_store
-from ..layers import META_KEY, case_from_layers, record_store
+from ..layers import META_KEY, case_from_layers, layer_tuple, record_store
 from ..surface import export as _surface  # noqa: F401 (registers the 'surface' format)
 from ._common import (
     StructureDefaults,
@@ -131,9 +131,9 @@ class ExportWidget(QWidget):
         labels = []
         for combo in (self.cavity, self.wall, self.scar):  # named by the combo, whatever the layer's name
             if combo.value is not None:
-                data, meta, _ = combo.value.as_layer_data_tuple()
+                data, meta = layer_tuple(combo.value)
                 labels.append((data, {**meta, "name": combo.label}))
-        case = case_from_layers(image.as_layer_data_tuple(), labels)
+        case = case_from_layers(image, labels)
         case.case_id, case.status = case_id, self.status.value
         return image, case
 
@@ -166,7 +166,7 @@ class ExportWidget(QWidget):
             case_meta(image)["status"] = case.status
             # the layers now hold this store's revision: exporting them again is checked against it
             chosen = [c.value for c in (self.cavity, self.wall, self.scar) if c.value is not None]
-            record_store([ly.as_layer_data_tuple() for ly in [image, *chosen]], written, case.revision)
+            record_store([image, *chosen], written, case.revision)
             self.message.setText(f"Saved {written}.")
             notify_info(f"Exported {case.case_id} ({case.status}) to {written}")
 

@@ -1,10 +1,12 @@
 """The "Segment LA (cavity, wall, scar)" widget: the staged pipeline on an image layer.
 
-Thin: the work is :func:`napari_c2w.infer.segment`, run in a napari thread worker with a
-progress bar (within each stage: windows done, time left) and a Cancel button. The result
-goes through :func:`napari_c2w.infer.result.prediction_records`, the same records
-``napari-c2w predict`` stores, kept on each Labels layer the widget writes
-(``layer.metadata[WRITTEN_KEY]``). Layers are tracked by that record, never by name: a
+Thin: the image layer becomes a case through the layer adapter
+(:func:`napari_c2w.layers.case_from_layers`: its spacing, origin and direction), and the work is
+:func:`napari_c2w.infer.result.segment_case`, the function ``napari-c2w predict`` calls, run in a
+napari thread worker with a progress bar (within each stage: windows done, time left) and a
+Cancel button. Each Labels layer the widget writes keeps its structure's record of the predicted
+case (:meth:`napari_c2w.io.case.Case.record_of`, ``layer.metadata[WRITTEN_KEY]``), the provenance
+the CLI stores. Layers are tracked by that record, never by name: a
 reference layer called ``cavity`` is never touched, and a predicted layer an annotator edited
 is replaced only after asking.
 """
@@ -26,7 +28,7 @@ from .._session import first_use
 from ..infer.models import synthetic_label_caveat
 from ..infer.quality import FLAG_AT, warning_text
 from ..labels import LABELS, to_layer
-from ..layers import WRITTEN_KEY, checksum, label_colormap
+from ..layers import WRITTEN_KEY, case_from_layers, checksum, label_colormap
 from ..noise import TARGET as NOISE_TARGET
 from ._common import (
     is_corrected,
@@ -35,12 +37,15 @@ from ._common import (
     notify_error,
     notify_warning,
     placed_like,
+    reports_errors,
     run_task,
     scroll_layout,
     written_record,
 )
 
 BUNDLED, FOLDER, FINE_TUNED = "bundled", "folder...", "fine-tuned run"
+#: Who predicts, in the provenance of the widget's labels.
+BY = "napari-c2w Segment widget"
 
 
 class _Progress(QObject):
@@ -111,10 +116,11 @@ class PredictWidget(QWidget):
         self.models.value = FINE_TUNED
         self.message.setText("Models: " + ", ".join(str(p) for p in self.fine_tuned))
 
+    @reports_errors("Segment")
     def run(self):
         """Start the pipeline on the chosen image layer (returns the worker, or None)."""
-        from ..infer import InferenceOptions, segment
-        from ..io.volume import Volume
+        from ..infer import InferenceOptions
+        from ..infer.result import segment_case
 
         layer = self.image.value
         if layer is None:
@@ -126,15 +132,15 @@ class PredictWidget(QWidget):
         self.geometry_warning = geometry_warning(layer)
         if self.geometry_warning:
             notify_warning(self.geometry_warning)
-        sources = self.model_sources()
-        volume = Volume(np.asarray(layer.data), tuple(layer.scale[-3:]), tuple(layer.translate[-3:]))
+        models = self.model_sources()
+        case = case_from_layers(layer)  # the image with its direction: reoriented as the CLI does
         options = InferenceOptions(device=self.device.value)
         self._cancel.clear()
         self._set_running(True, "starting...")
 
         def work():
-            return segment(
-                volume, sources, options, progress=self.progress.changed.emit, cancel=self._cancel.is_set
+            return segment_case(
+                case, models, options, by=BY, progress=self.progress.changed.emit, cancel=self._cancel.is_set
             )
 
         return run_task(
@@ -167,17 +173,14 @@ class PredictWidget(QWidget):
         self._set_running(False, "Cancelled: nothing was changed.")
         self.bar.setValue(0)
 
-    def _done(self, prediction) -> None:
-        from ..infer.result import prediction_records
-
+    def _done(self, outcome) -> None:
+        predicted, prediction = outcome
         self._set_running(False, "Done.")
         self.result = prediction
         image = self.image.value
-        case_id = image.metadata.get("napari_c2w", {}).get("case_id") or image.name
-        records = prediction_records(prediction, case_id, by="napari-c2w Segment widget")
         now = datetime.datetime.now().isoformat(timespec="microseconds")  # orders runs
         run = {"run": uuid.uuid4().hex[:12], "time": now}
-        targets = {s: self._target(s, image) for s in prediction.labels}
+        targets = {s: self._target(s, image) for s in predicted.labels}
         edited = [t.name for t in targets.values() if t is not None and is_corrected(t)]
         self._kept = set()
         if edited and not self.confirm_replace(edited):
@@ -187,9 +190,10 @@ class PredictWidget(QWidget):
                     t.name = f"{t.name.replace(' (prediction)', '')} (corrected)"
             targets = {s: (None if t is not None and is_corrected(t) else t) for s, t in targets.items()}
         # replace in place first, then add: each added layer finds the others already in the new run
-        order = sorted(prediction.labels, key=lambda n: targets[n] is None)
+        order = sorted(predicted.labels, key=lambda n: targets[n] is None)
         for name in order:
-            self._put(targets[name], name, prediction.labels[name], image, {**records[name], **run})
+            record = {**predicted.record_of(name), **run}
+            self._put(targets[name], name, predicted.labels[name], image, record)
         text = results_text(prediction)
         self.results.setText(f"Warning: {self.geometry_warning}\n{text}" if self.geometry_warning else text)
 

@@ -15,14 +15,12 @@ from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, 
 from .._session import first_use
 from ..infer.models import synthetic_label_caveat
 from ..labels import STRUCTURES
-from ..layers import WRITTEN_KEY, structure_of_layer_name
+from ..layers import WRITTEN_KEY, layer_mask, layer_volume, structure_of_layer_name
 from ..quantify import SMOOTH_MM, scar_method
 from ..review.measure import Measurement, measure
 from ._common import (
     StructureDefaults,
-    geometry,
     layer_combo,
-    mask_of,
     pick_default,
     reports_errors,
     run_task,
@@ -126,9 +124,9 @@ class QuantifyWidget(QWidget):
                 f"the layers differ in shape ({', '.join(map(str, shapes))}); they must share a grid"
             )
         like = present[0]
-        spacing, _ = geometry(like)
-        masks = {s: None if ly is None else mask_of(ly) for s, ly in layers.items()}
-        ref = mask_of(self.reference.value) if self.reference.value is not None else None
+        spacing = layer_volume(like).spacing
+        masks = {s: None if ly is None else layer_mask(ly) for s, ly in layers.items()}
+        ref = layer_mask(self.reference.value) if self.reference.value is not None else None
         kwargs = {
             "image": None if image is None else np.asarray(image.data),
             "method": self.method.value,

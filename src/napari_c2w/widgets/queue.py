@@ -244,12 +244,12 @@ class QueueWidget(QWidget):
         image = self._image_layer()
         if self.current is None or image is None:
             return True
-        labels = [ly.as_layer_data_tuple() for ly in self._case_layers(Labels)]
-        case = case_from_layers(image.as_layer_data_tuple(), labels)
+        labels = self._case_layers(Labels)
+        case = case_from_layers(image, labels)
         case.status = self.status.value
         if q.save_reviewed(case, self.current.path, self.annotator.value or None, before=self._before):
             self._before = _snapshot(case)
-            record_store([image.as_layer_data_tuple(), *labels], case.store, case.revision)  # for File > Save
+            record_store([image, *labels], case.store, case.revision)  # for File > Save
             notify_info(f"Saved {self.current.case_id} ({case.status}) to {self.current.path}")
         self.current.status = case.status
         if self.current in self.view:

@@ -17,7 +17,7 @@ from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .._session import first_use
 from ..labels import STRUCTURES
-from ..layers import layer_token
+from ..layers import layer_mask, layer_token, layer_volume
 from ..quantify import BandSpec
 from ..review.corrections import FILL_MODES, SMOOTH_METHODS
 from ..review.plausibility import WALL_MAX_MM, Finding
@@ -27,11 +27,9 @@ from ._common import (
     StructureDefaults,
     case_meta,
     default_annotator,
-    geometry,
     layer_combo,
     layer_id,
     mark_in_progress,
-    mask_of,
     pick_default,
     reports_errors,
     scroll_layout,
@@ -215,7 +213,7 @@ class ReviewWidget(HistoryAndPainting, QWidget):
                     f"the {name} layer {layer.name!r} has shape {layer.data.shape}, "
                     f"the cavity {shape}: they must share one grid"
                 )
-            out[name] = None if layer is None else mask_of(layer)
+            out[name] = None if layer is None else layer_mask(layer)
         return out
 
     # ------------------------------------------------------------------ analysis
@@ -224,7 +222,8 @@ class ReviewWidget(HistoryAndPainting, QWidget):
     def find(self) -> None:
         """Compute the band and the implausible components and show them."""
         masks = self._masks()
-        spacing, origin = geometry(self.cavity.value)
+        grid = layer_volume(self.cavity.value)
+        spacing, origin = grid.spacing, grid.origin
         if self.session is None or self._layers_key() != self._key or self.session.spacing != spacing:
             provenance = case_meta(self.image.value)["provenance"] if self.image.value is not None else None
             self.session = ReviewSession(spacing, origin, provenance=provenance)
@@ -341,7 +340,7 @@ class ReviewWidget(HistoryAndPainting, QWidget):
         for i in self.selected_ids():
             by_structure.setdefault(s.findings.get(i).structure, []).append(i)
         for structure, ids in by_structure.items():
-            self._write(s.remove(mask_of(self._layer(structure)), ids, structure), refresh=False)
+            self._write(s.remove(layer_mask(self._layer(structure)), ids, structure), refresh=False)
         self._analyse()
 
     @reports_errors("Keep components")
@@ -351,13 +350,13 @@ class ReviewWidget(HistoryAndPainting, QWidget):
     @reports_errors("Remove outside band")
     def remove_outside_band(self) -> None:
         s = self._ready()
-        self._write(s.remove_outside_band(mask_of(self._layer("scar")), self.min_size.value, "scar"))
+        self._write(s.remove_outside_band(layer_mask(self._layer("scar")), self.min_size.value, "scar"))
 
     @reports_errors("Correction")
     def correct(self, rule: str) -> None:
         """Run 'fill holes', 'keep largest' or 'smooth' on the chosen structure."""
         s, structure = self._ready(), self.structure.value
-        mask = mask_of(self._layer(structure))
+        mask = layer_mask(self._layer(structure))
         if rule == "fill holes":
             edit = s.fill_holes(mask, structure, self.fill_mode.value)
         elif rule == "keep largest":

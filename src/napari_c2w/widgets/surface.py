@@ -19,15 +19,13 @@ from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, 
 
 from .._session import first_use
 from ..labels import napari_colormap, to_layer
-from ..layers import AXIS_LABELS, UNITS
+from ..layers import AXIS_LABELS, UNITS, layer_mask, layer_volume
 from ..quantify import METHODS, MethodScar, method_scar
 from ..surface import SurfaceMap, build_surface
 from ._common import (
     ROLE_KEY,
     StructureDefaults,
-    geometry,
     layer_combo,
-    mask_of,
     pick_default,
     placed_like,
     reports_errors,
@@ -178,21 +176,20 @@ class SurfaceWidget(QWidget):
         img, cav = self.image.value, self.cavity.value
         if img is None or cav is None:
             raise ValueError("choose an image layer and a cavity labels layer")
-        spacing, origin = geometry(img)
+        volume = layer_volume(img)
         for ly in (cav, self.wall.value, self.scar.value):
             if ly is not None and ly.data.shape != img.data.shape:
                 raise ValueError(
                     f"the layer {ly.name!r} has shape {ly.data.shape}, the image {img.data.shape}"
                 )
-        direction = img.metadata.get("direction")
         args = (
-            np.asarray(img.data),
-            mask_of(cav),
-            spacing,
-            origin,
-            direction,
-            None if self.wall.value is None else mask_of(self.wall.value),
-            None if self.scar.value is None else mask_of(self.scar.value),
+            volume.array,
+            layer_mask(cav),
+            volume.spacing,
+            volume.origin,
+            volume.direction,
+            None if self.wall.value is None else layer_mask(self.wall.value),
+            None if self.scar.value is None else layer_mask(self.scar.value),
             self.method.value,
             param_values(self.params),
         )
