@@ -181,9 +181,6 @@ def default_augment() -> dict[str, dict[str, Any]]:
         # cavity fine-tuning (training/cpu/robust-cavity-remap.yaml) turns it on.
         "contrast_remap": {"prob": 0.0, "kernel": [5, 20], "slope": [0.3, 1.0]},
         "gibbs": {"prob": 0.10, "alpha": [0.0, 0.4]},
-        # The wall's level between no signal and the blood pool (myocardial nulling). Off by
-        # default; training/cpu/robust-wall-level.yaml turns it on for the wall.
-        "wall_level": {"prob": 0.0, "ratio": [0.3, 0.9]},
         "field_of_view": {"prob": 0.20, "margin_mm": [-3.0, 10.0]},
     }
 
@@ -231,20 +228,41 @@ def _merge(base: dict, changes: dict, where: str = "") -> dict:
             continue  # an empty section (``data:`` with nothing under it)
         _check_type(f"{where}{key}", base[key], value)
         if key == "augment":
-            merged = dict(base[key])
-            for name, spec in value.items():
-                if name not in merged:
-                    raise InputError(None, f"unknown augmentation {name!r}.", f"Known: {', '.join(merged)}.")
-                _check_type(f"augment.{name}", merged[name], spec or {})
-                for k, v in (spec or {}).items():
-                    _check_type(f"augment.{name}.{k}", merged[name].get(k), v)
-                merged[name] = {**merged[name], **(spec or {})}
-            out[key] = merged
+            out[key] = _merge_augment(base[key], value)
         elif isinstance(base[key], dict):
             out[key] = _merge(base[key], value, f"{where}{key}.")
         else:
             out[key] = value
     return out
+
+
+#: Augmentations that were removed, and why. A run folder's ``config.yaml`` lists every
+#: augmentation, so one written before the removal names them: it still loads while they are off.
+RETIRED_AUGMENTATIONS: dict[str, str] = {
+    "wall_level": "the wall's level drawn per patch, an experiment that was not shipped",
+}
+
+
+def _merge_augment(base: dict, changes: dict) -> dict:
+    """``changes`` to the augmentation table ``base``; every name and type checked."""
+    merged = dict(base)
+    for name, spec in changes.items():
+        if name in RETIRED_AUGMENTATIONS and name not in merged:
+            prob = (spec or {}).get("prob", 0)
+            if not (isinstance(prob, int | float) and prob <= 0):
+                raise InputError(
+                    None,
+                    f"augmentation {name!r} was removed ({RETIRED_AUGMENTATIONS[name]}).",
+                    f"Delete augment.{name} from the config.",
+                )
+            continue  # off, as every config written before the removal has it
+        if name not in merged:
+            raise InputError(None, f"unknown augmentation {name!r}.", f"Known: {', '.join(merged)}.")
+        _check_type(f"augment.{name}", merged[name], spec or {})
+        for k, v in (spec or {}).items():
+            _check_type(f"augment.{name}.{k}", merged[name].get(k), v)
+        merged[name] = {**merged[name], **(spec or {})}
+    return merged
 
 
 def _check_type(name: str, default: Any, value: Any) -> None:
