@@ -37,7 +37,7 @@ from .. import __version__
 from .._fs import make_shareable
 from ..errors import InputError
 from ..labels import LABELS
-from ..stages import CHECKPOINT_STAGES
+from ..stages import STAGES
 from .dual import DualDecoderUNet
 from .network import ResNeXtUNet, size_problem
 from .presets import PRESETS, ModelPreset
@@ -73,12 +73,12 @@ def build_meta(model: nn.Module, meta: dict[str, Any]) -> dict[str, Any]:
         raise TypeError(f"expected a ResNeXtUNet or DualDecoderUNet, got {type(model).__name__}")
     meta = dict(meta)
     stage, preset = meta.get("stage"), meta.get("preset")
-    if stage not in CHECKPOINT_STAGES:
-        raise ValueError(f"meta['stage'] must be one of {', '.join(CHECKPOINT_STAGES)}; got {stage!r}")
+    if stage not in STAGES:
+        raise ValueError(f"meta['stage'] must be one of {', '.join(STAGES)}; got {stage!r}")
     dual = isinstance(model, DualDecoderUNet)
-    if (stage == "dual") != dual:
+    if STAGES[stage].dual != dual:
         raise ValueError(f"stage {stage!r} does not match a {'dual' if dual else 'single'}-decoder model")
-    if (stage == "cavity2d") != (model.spatial_dims == 2):
+    if STAGES[stage].spatial_dims != model.spatial_dims:
         raise ValueError(f"stage {stage!r} does not match a {model.spatial_dims}D model")
     if "preset_definition" not in meta:
         if preset not in PRESETS:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..preprocess import crop, roi_box
+from ..stages import STAGES
 from .config import TrainConfig
 from .data import Prepared
 from .transforms import RandContrastRemapd, RandThickSlicesd
@@ -177,9 +178,10 @@ class PatchSampler:
         self.config = config
         self.target = target
         self.rank = rank
+        self.stage = STAGES[config.stage]
         self.label_keys = sorted({k for c in cases for k in c.labels})
         self.patch = list(config.data.patch)
-        if config.stage == "cavity2d":
+        if self.stage.spatial_dims == 2:  # axial slices
             self.patch = [1, *self.patch[-2:]]
         ratio = config.data.pos_ratio
         self.cropper = RandCropByPosNegLabeld(
@@ -193,14 +195,14 @@ class PatchSampler:
         )
         self.augment = (
             build_augment(config.augment, self.label_keys, config.data.model_spacing)
-            if config.stage != "cavity2d"
+            if self.stage.spatial_dims == 3
             else None
         )
         self.margin = [int(np.ceil(config.data.roi_jitter_mm / s)) for s in config.data.model_spacing]
 
     def _roi(self, case: Prepared, rng: np.random.Generator) -> dict:
         roi = [max(r, p) for r, p in zip(self.config.data.roi, self.patch, strict=True)]
-        if self.config.stage == "localizer":
+        if self.stage.whole_volume:
             roi = [max(n, p) for n, p in zip(case.image.shape, self.patch, strict=True)]
         jitter = [rng.integers(-m, m + 1) if m else 0 for m in self.margin]
         center = [c + j for c, j in zip(case.roi_center, jitter, strict=True)]
@@ -237,7 +239,7 @@ class PatchSampler:
         out = {}
         for key in ["image", *self.label_keys]:
             arr = np.stack([np.asarray(it[key]) for it in items]).astype(np.float32)
-            if self.config.stage == "cavity2d":
+            if self.stage.spatial_dims == 2:
                 arr = arr[:, :, 0]  # (B, 1, y, x) slices
             out[key] = torch.from_numpy(arr)
         return out

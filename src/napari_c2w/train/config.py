@@ -6,6 +6,7 @@ those defaults written out, ``training/paper/*.yaml`` the papers' set-up for GPU
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ import yaml
 
 from ..errors import InputError
 from ..masks.band import INNER_MM, OUTER_MM
-from ..preprocess import DEFAULT_MODEL_SPACING, DEFAULT_ROI, LOCALIZER_SPACING
-from ..stages import TRAINING_STAGES
+from ..preprocess import DEFAULT_MODEL_SPACING, DEFAULT_ROI
+from ..stages import STAGES, TRAINING_STAGES
 
 
 @dataclasses.dataclass
@@ -185,39 +186,6 @@ def default_augment() -> dict[str, dict[str, Any]]:
     }
 
 
-#: Stage-specific changes to the defaults (the CPU-sized configurations).
-STAGE_DEFAULTS: dict[str, dict] = {
-    "localizer": {
-        "preset": "localizer",
-        "iterations": 1500,
-        "val_every": 300,
-        "data": {
-            "model_spacing": list(LOCALIZER_SPACING),
-            "roi": [48, 96, 96],
-            "patch": [48, 96, 96],
-            "batch_size": 2,
-            "roi_jitter_mm": 20.0,
-        },
-    },
-    "cavity": {"iterations": 1500, "val_every": 250},
-    "cavity2d": {"iterations": 1500, "val_every": 150, "data": {"patch": [1, 128, 128], "batch_size": 8}},
-    "wall": {
-        "init": "cavity",
-        "schedule": "progressive",
-        "iterations": 1000,
-        "val_every": 200,
-        "patience": 4,
-    },
-    "scar": {
-        "init": "cavity",
-        "loss": "dicece",
-        "iterations": 1000,
-        "val_every": 200,
-        "calibrate_under_shift": True,
-    },
-}
-
-
 def _merge(base: dict, changes: dict, where: str = "") -> dict:
     out = dict(base)
     for key, value in changes.items():
@@ -304,7 +272,7 @@ def default_config(stage: str) -> TrainConfig:
     if stage not in TRAINING_STAGES:
         raise InputError(None, f"unknown stage {stage!r}.", f"Choose one of {', '.join(TRAINING_STAGES)}.")
     base = TrainConfig(stage=stage).to_dict()
-    return _from_dict(_merge(base, STAGE_DEFAULTS.get(stage, {}))).validate()
+    return _from_dict(_merge(base, copy.deepcopy(STAGES[stage].defaults))).validate()
 
 
 def load_config(
