@@ -40,7 +40,7 @@ predict_case(Source(Path(sys.argv[1])), Path(sys.argv[2]), None, None, sys.argv[
 
 CHECKPOINT = """
 import sys
-from napari_c2w.models.checkpoint import save_checkpoint
+from napari_c2w.models.checkpoint_write import save_checkpoint
 from napari_c2w.models.presets import build_model
 model = build_model("lite")
 print("ready", flush=True)

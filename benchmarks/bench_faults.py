@@ -276,7 +276,7 @@ class Campaign(OutputTargets):
         # the next save (here: of a tiny model to another name in the same folder, then the same
         # file again, as a resumed run does) removes the dead saver's temporary
         code = (
-            "import sys\nfrom napari_c2w.models.checkpoint import save_checkpoint, read_checkpoint\n"
+            "import sys\nfrom napari_c2w.models import save_checkpoint, read_checkpoint\n"
             "from napari_c2w.models.presets import build_model\nm = build_model('tiny')\n"
             "note = read_checkpoint(sys.argv[1])['meta']['note']\n"
             "meta = {'stage': 'cavity', 'preset': 'tiny', 'note': note}\n"

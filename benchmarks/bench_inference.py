@@ -51,9 +51,10 @@ def _model_set(args, folder: Path) -> list[Path]:
     if args.untrained_preset is None:
         return list(args.models)
     from napari_c2w.models import build_model, save_checkpoint
+    from napari_c2w.stages import PIPELINE_STAGES
 
     folder.mkdir(parents=True, exist_ok=True)
-    for stage in ("localizer", "cavity", "wall", "scar"):
+    for stage in PIPELINE_STAGES:
         preset = "localizer" if stage == "localizer" else args.untrained_preset
         path = folder / f"{stage}.pt"
         if not path.exists():
@@ -167,9 +168,10 @@ def n_windows(size, window, overlap: float = 0.25) -> int:
 def network_gflops(models, timings: dict, stage_boxes: dict) -> float:
     from napari_c2w.models import count_flops
     from napari_c2w.preprocess import resampled_shape
+    from napari_c2w.stages import PIPELINE_STAGES
 
     flops, seconds = 0, 0.0
-    for stage in ("cavity", "wall", "scar"):
+    for stage in PIPELINE_STAGES[1:]:  # on the ROI; the localizer is counted below
         meta = models[stage].meta
         window = meta.get("patch") or meta["roi"]  # the pipeline's default windows
         box = stage_boxes.get(stage)  # wall and scar may run on a crop of the ROI

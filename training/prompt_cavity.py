@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
     from napari_c2w.correct.guidance import CHANNELS
     from napari_c2w.correct.network import widen_input
     from napari_c2w.infer import load_model_set
-    from napari_c2w.models.checkpoint import load_checkpoint, save_checkpoint
+    from napari_c2w.models import load_checkpoint, save_checkpoint
     from napari_c2w.models.device import cpu_supports_bf16
     from napari_c2w.train.augment import PatchSampler
     from napari_c2w.train.config import load_config

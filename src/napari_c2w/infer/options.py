@@ -6,6 +6,7 @@ import dataclasses
 
 from ..masks.band import INNER_MM, OUTER_MM
 from ..noise import TARGET as NOISE_TARGET
+from ..stages import PIPELINE_STAGES
 
 
 @dataclasses.dataclass
@@ -65,4 +66,4 @@ class InferenceOptions:
     crop_to_atrium: bool = True
     atrium_margin_mm: float = 5.0
     memory_limit_gb: float | None = None  # CUDA only
-    stages: tuple[str, ...] = ("cavity", "wall", "scar")
+    stages: tuple[str, ...] = PIPELINE_STAGES[1:]  # those after the localizer (which places the ROI)

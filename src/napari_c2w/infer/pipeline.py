@@ -20,7 +20,7 @@ from ..errors import C2WError, InputError
 from ..io.orient import reorientation
 from ..io.volume import Volume, check_segmentable
 from ..noise import denoise
-from ..stages import ALTERNATES
+from ..stages import ALTERNATES, STAGES
 from . import alternates, contrast_check
 from .finish import Geometry, finish, to_stored_order
 from .forward import WindowedForward
@@ -170,7 +170,7 @@ class _Run:
             passes = 1 + bool(self._alternate(stage)) + (stage == "cavity" and self.options.contrast_check)
             self._step(stage, f"segmenting the {stage}", passes)
             t0 = time.perf_counter()
-            region = atrium if stage == "cavity" else self._stage_box(stage, probs, spacing)
+            region = atrium if STAGES[stage].region == "atrium" else self._stage_box(stage, probs, spacing)
             probs[stage], region = self._predict_region(stage, x, region)
             if name := self._alternate(stage):
                 probs[stage] = self._choose(stage, name, x, probs, region, spacing)
@@ -321,7 +321,7 @@ class _Run:
         model = self.models[stage]
         if region is not None:
             part = self._predict(model, pre.crop(x, region))
-            cut = part >= self._threshold(stage) if stage == "cavity" else None
+            cut = part >= self._threshold(stage) if self._retries(stage) else None
             if cut is None or not pre.touches_inner_face(cut, region, x.shape):
                 return pre.paste(np.zeros(x.shape, np.float32), part, region), region
             log.info("the cavity reaches the edge of the atrium box; predicting the whole ROI")
@@ -335,8 +335,14 @@ class _Run:
         margin = margin_voxels(self.options.atrium_margin_mm, spacing)
         return atrium_region(lo, hi, box, margin, self._window(self.models["cavity"]))
 
+    @staticmethod
+    def _retries(name: str) -> bool:
+        """Whether ``name``'s network (a stage or an alternate) sees the localizer's atrium, so that
+        a target reaching a face of that box is predicted again on the whole ROI."""
+        return name in STAGES and STAGES[name].region == "atrium"
+
     def _stage_box(self, stage: str, probs: dict, spacing) -> tuple[tuple[int, int], ...] | None:
-        if stage not in ("wall", "scar"):
+        if STAGES[stage].region != "cavity":
             return None
         window = self._window(self.models[stage])
         return stage_region(

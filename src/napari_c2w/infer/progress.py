@@ -11,9 +11,12 @@ import math
 import time
 from collections.abc import Callable
 
+from ..stages import PIPELINE_STAGES, STAGES
+
 #: Share of the run each step takes (for the progress bar), measured on the 2-core CPU
-#: (bench_inference, all three stages cropped).
-WEIGHTS = {"prepare": 0.02, "localizer": 0.10, "cavity": 0.45, "wall": 0.15, "scar": 0.15, "finish": 0.13}
+#: (bench_inference, all three stages cropped); the stages' shares are their
+#: :attr:`napari_c2w.stages.Stage.progress`.
+WEIGHTS = {"prepare": 0.02, **{s: STAGES[s].progress for s in PIPELINE_STAGES}, "finish": 0.13}
 
 
 class RunProgress:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import preprocess as pre
+from ..stages import STAGES
 
 Box = tuple[tuple[int, int], ...]
 
@@ -54,11 +55,14 @@ def cavity_region(cavity: np.ndarray, margin: Sequence[int], window) -> Box | No
 
 
 def stage_region(stage: str, probs: dict, options, *, threshold: float, window, spacing) -> Box | None:
-    """The part of the ROI a wall or scar model needs under ``options`` (an ``InferenceOptions``):
-    the cavity's box plus ``options.crop_margin_mm`` when cropping is on and that stage's
-    post-processing discards what lies far from the cavity; None for the whole ROI."""
-    discards = {"wall": options.wall_near_cavity, "scar": options.scar_in_band}
-    if not (options.crop_to_cavity and discards.get(stage) and "cavity" in probs):
+    """The part of the ROI the model of a stage with ``region="cavity"`` (:class:`~napari_c2w.stages.Stage`)
+    needs under ``options`` (an ``InferenceOptions``): the cavity's box plus
+    ``options.crop_margin_mm`` when cropping is on and the stage's post-processing discards what
+    lies far from the cavity (its ``region_if`` option is on); None for the whole ROI."""
+    rule = STAGES[stage]
+    if rule.region != "cavity" or "cavity" not in probs:
+        return None
+    if not (options.crop_to_cavity and getattr(options, rule.region_if)):
         return None
     margin = margin_voxels(options.crop_margin_mm, spacing)
     return cavity_region(probs["cavity"] >= threshold, margin, window)

@@ -5,7 +5,8 @@ No Qt or napari imports here: everything runs headless (training scripts, tests,
 """
 
 from .blocks import ConvNormAct, DecoderStage, EncoderStage, ResNeXtBlock
-from .checkpoint import build_meta, load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, read_checkpoint
+from .checkpoint_write import build_meta, save_checkpoint
 from .device import (
     amp_dtype,
     autocast,

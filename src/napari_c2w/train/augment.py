@@ -11,139 +11,10 @@ import numpy as np
 import torch
 
 from ..preprocess import crop, roi_box
+from ..stages import STAGES
 from .config import TrainConfig
 from .data import Prepared
-
-
-def _thick_slices_class():
-    from monai.transforms import MapTransform, RandomizableTransform
-
-    class RandThickSlicesd(RandomizableTransform, MapTransform):
-        """Simulate a thick-slice acquisition: average slabs of ``factor`` slices along z (a
-        factor drawn from ``factor_range``) and interpolate back to the grid, as a 2.5-5 mm
-        slice resampled to the model's spacing looks. Image keys only."""
-
-        def __init__(self, keys, factor_range: tuple[float, float], prob: float = 0.1) -> None:
-            MapTransform.__init__(self, keys)
-            RandomizableTransform.__init__(self, prob)
-            self.factor_range = factor_range
-            self.factor = 1.0
-
-        def randomize(self, data=None) -> None:
-            super().randomize(None)
-            self.factor = float(self.R.uniform(*self.factor_range))
-
-        def __call__(self, data):
-            self.randomize()
-            d = dict(data)
-            if not self._do_transform or self.factor <= 1.0:
-                return d
-            for key in self.key_iterator(d):
-                x = torch.as_tensor(np.asarray(d[key]), dtype=torch.float32)
-                z = x.shape[1]
-                slabs = max(1, round(z / self.factor))
-                down = torch.nn.functional.interpolate(x[None], size=(slabs, *x.shape[2:]), mode="area")
-                d[key] = torch.nn.functional.interpolate(down, size=x.shape[1:], mode="trilinear")[0].numpy()
-            return d
-
-    return RandThickSlicesd
-
-
-def _contrast_remap_class():
-    from monai.transforms import IntensityRemap, MapTransform, RandomizableTransform
-
-    class RandContrastRemapd(RandomizableTransform, MapTransform):
-        """Another contrast, tissue order included: intensities between the 0.5th and 99.5th
-        percentiles pass through MONAI's :class:`~monai.transforms.IntensityRemap` curve (smoothed
-        random values plus a linear part; Hesse et al. 2020), drawn over ``levels`` grey levels
-        with a window of ``kernel`` levels and a ``slope``, and the image is interpolated through
-        it at full precision. MONAI's own ``RandIntensityRemap`` draws its curve over every
-        distinct value of the image; on a z-scored float patch (587k distinct values) inputs
-        within 0.02 of each other then spread over 69 % of the output's standard deviation
-        (it acts as noise, and takes 0.38 s against 0.04 s here, where they spread over 3 %).
-        Image keys only."""
-
-        def __init__(self, keys, kernel, slope, levels: int = 100, prob: float = 0.1) -> None:
-            MapTransform.__init__(self, keys)
-            RandomizableTransform.__init__(self, prob)
-            self.kernel, self.slope = kernel, slope
-            self.grid = np.linspace(0.0, 1.0, levels)  # the grey levels, and the identity curve
-            self.curve = self.grid
-
-        def randomize(self, data=None) -> None:
-            super().randomize(None)
-            if not self._do_transform:
-                return
-            remap = IntensityRemap(
-                kernel_size=int(self.R.randint(self.kernel[0], self.kernel[1] + 1)),
-                slope=float(self.R.uniform(*self.slope)),
-            )
-            remap.set_random_state(seed=int(self.R.randint(2**31)))
-            self.curve = np.asarray(remap(torch.from_numpy(self.grid)), np.float64)
-
-        def __call__(self, data):
-            self.randomize()
-            d = dict(data)
-            if not self._do_transform:
-                return d
-            for key in self.key_iterator(d):
-                x = np.asarray(d[key], np.float32)
-                lo, hi = np.percentile(x, [0.5, 99.5])
-                if hi <= lo:
-                    continue
-                u = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
-                y = np.interp(u, self.grid, self.curve)
-                d[key] = (lo + y * (hi - lo)).astype(np.float32)
-            return d
-
-    return RandContrastRemapd
-
-
-def _wall_level_class():
-    from monai.transforms import MapTransform, RandomizableTransform
-
-    class RandWallLeveld(RandomizableTransform, MapTransform):
-        """Another myocardial nulling: the wall's level between no signal and the blood pool moved
-        to a ratio drawn from ``ratio``, piecewise linearly through three landmarks of the patch,
-        ``low`` (its 1st percentile), ``blood`` (the median of its cavity) and ``wall`` (the median
-        of its wall outside the cavity): low and blood stay, everything brighter than the blood
-        shifts unchanged (scar keeps its enhancement). The wall's training families sit at 0.33
-        (rendered real-image walls), 0.47 (phantoms) and 0.85 (real images' own walls); another
-        inversion time moves a phantom's wall to 0.7 (docs/robustness.md, ninth round). A patch
-        with fewer than ``min_voxels`` cavity or wall voxels is left as it is."""
-
-        def __init__(self, keys, ratio, *, cavity_key="cavity", wall_key="wall", min_voxels=50, prob=0.1):
-            MapTransform.__init__(self, keys)
-            RandomizableTransform.__init__(self, prob)
-            self.ratio, self.min_voxels = ratio, min_voxels
-            self.cavity_key, self.wall_key = cavity_key, wall_key
-            self.target = None
-
-        def randomize(self, data=None) -> None:
-            super().randomize(None)
-            self.target = float(self.R.uniform(*self.ratio))
-
-        def __call__(self, data):
-            self.randomize()
-            d = dict(data)
-            if not self._do_transform or self.cavity_key not in d or self.wall_key not in d:
-                return d
-            cavity = np.asarray(d[self.cavity_key])[0] != 0
-            wall = (np.asarray(d[self.wall_key])[0] != 0) & ~cavity
-            if cavity.sum() < self.min_voxels or wall.sum() < self.min_voxels:
-                return d
-            for key in self.key_iterator(d):
-                x = np.asarray(d[key], np.float32)
-                low, blood, level = np.percentile(x, 1), np.median(x[0][cavity]), np.median(x[0][wall])
-                if not low < level < blood:
-                    continue
-                to = low + self.target * (blood - low)
-                y = np.interp(x, (low, level, blood), (low, to, blood))
-                y = np.where((x >= blood) | (x <= low), x, y)
-                d[key] = y.astype(np.float32)
-            return d
-
-    return RandWallLeveld
+from .transforms import RandContrastRemapd, RandThickSlicesd
 
 
 def build_augment(spec: dict, label_keys: list[str], spacing=None):
@@ -169,7 +40,7 @@ def _acquisition_shifts(spec: dict, spacing) -> list:
         s = spec["thick_slices"]
         dz = float(spacing[0]) if spacing is not None else 1.0
         factors = (max(1.0, s["mm"][0] / dz), max(1.0, s["mm"][1] / dz))
-        t.append(_thick_slices_class()("image", factor_range=factors, prob=s["prob"]))
+        t.append(RandThickSlicesd("image", factor_range=factors, prob=s["prob"]))
     if _on(spec, "low_resolution"):
         s = spec["low_resolution"]
         t.append(RandSimulateLowResolutiond("image", prob=s["prob"], zoom_range=tuple(s["zoom"])))
@@ -177,17 +48,14 @@ def _acquisition_shifts(spec: dict, spacing) -> list:
 
 
 def _intensity_shifts(spec: dict) -> list:
-    """The wall's level, histogram shifts, contrast remapping and Gibbs ringing, after seed 002's
-    intensity transforms."""
+    """Contrast remapping, histogram shifts and Gibbs ringing, after seed 002's intensity
+    transforms."""
     from monai.transforms import RandGibbsNoised, RandHistogramShiftd
 
     t = []
-    if _on(spec, "wall_level"):
-        s = spec["wall_level"]
-        t.append(_wall_level_class()("image", ratio=tuple(s["ratio"]), prob=s["prob"]))
     if _on(spec, "contrast_remap"):
         s = spec["contrast_remap"]
-        t.append(_contrast_remap_class()("image", kernel=s["kernel"], slope=s["slope"], prob=s["prob"]))
+        t.append(RandContrastRemapd("image", kernel=s["kernel"], slope=s["slope"], prob=s["prob"]))
     if _on(spec, "histogram_shift"):
         s = spec["histogram_shift"]
         t.append(RandHistogramShiftd("image", num_control_points=tuple(s["points"]), prob=s["prob"]))
@@ -310,9 +178,10 @@ class PatchSampler:
         self.config = config
         self.target = target
         self.rank = rank
+        self.stage = STAGES[config.stage]
         self.label_keys = sorted({k for c in cases for k in c.labels})
         self.patch = list(config.data.patch)
-        if config.stage == "cavity2d":
+        if self.stage.spatial_dims == 2:  # axial slices
             self.patch = [1, *self.patch[-2:]]
         ratio = config.data.pos_ratio
         self.cropper = RandCropByPosNegLabeld(
@@ -326,14 +195,14 @@ class PatchSampler:
         )
         self.augment = (
             build_augment(config.augment, self.label_keys, config.data.model_spacing)
-            if config.stage != "cavity2d"
+            if self.stage.spatial_dims == 3
             else None
         )
         self.margin = [int(np.ceil(config.data.roi_jitter_mm / s)) for s in config.data.model_spacing]
 
     def _roi(self, case: Prepared, rng: np.random.Generator) -> dict:
         roi = [max(r, p) for r, p in zip(self.config.data.roi, self.patch, strict=True)]
-        if self.config.stage == "localizer":
+        if self.stage.whole_volume:
             roi = [max(n, p) for n, p in zip(case.image.shape, self.patch, strict=True)]
         jitter = [rng.integers(-m, m + 1) if m else 0 for m in self.margin]
         center = [c + j for c, j in zip(case.roi_center, jitter, strict=True)]
@@ -370,7 +239,7 @@ class PatchSampler:
         out = {}
         for key in ["image", *self.label_keys]:
             arr = np.stack([np.asarray(it[key]) for it in items]).astype(np.float32)
-            if self.config.stage == "cavity2d":
+            if self.stage.spatial_dims == 2:
                 arr = arr[:, :, 0]  # (B, 1, y, x) slices
             out[key] = torch.from_numpy(arr)
         return out

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .. import metrics
-from ..stages import CALIBRATED_STAGES
+from ..stages import CALIBRATED_STAGES, STAGES
 from .data import Prepared
 from .evaluate import predict_volume
 
@@ -200,7 +200,13 @@ def calibrate_checkpoint(
     if under_shift is None:
         under_shift = config.calibrate_under_shift
     record = calibrate(
-        model, cases, stage, patch, under_shift=under_shift, device=dev, amp_ctx=lambda: autocast(dev)
+        model,
+        cases,
+        STAGES[stage].target,
+        patch,
+        under_shift=under_shift,
+        device=dev,
+        amp_ctx=lambda: autocast(dev),
     )
     record["missing_cases"] = [c for c in wanted if c not in by_id]
     new_meta = {**meta, "threshold": record["threshold"], "threshold_calibration": record}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import C2WError, InputError
-from ..stages import TRAINING_STAGES
+from ..stages import STAGES, TRAINING_STAGES
 from .config import default_config, dump_config, load_config
 
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="napari-c2w-train",
         description=__doc__.split("\n\n")[0],
-        epilog="\n".join(f"  {k}: {v[0]}" for k, v in TRAINING_STAGES.items()),
+        epilog="\n".join(f"  {s}: {STAGES[s].summary}" for s in TRAINING_STAGES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"napari-c2w-train {__version__}")

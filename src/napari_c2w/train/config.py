@@ -6,6 +6,7 @@ those defaults written out, ``training/paper/*.yaml`` the papers' set-up for GPU
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ import yaml
 
 from ..errors import InputError
 from ..masks.band import INNER_MM, OUTER_MM
-from ..preprocess import DEFAULT_MODEL_SPACING, DEFAULT_ROI, LOCALIZER_SPACING
-from ..stages import TRAINING_STAGES
+from ..preprocess import DEFAULT_MODEL_SPACING, DEFAULT_ROI
+from ..stages import STAGES, TRAINING_STAGES
 
 
 @dataclasses.dataclass
@@ -181,44 +182,8 @@ def default_augment() -> dict[str, dict[str, Any]]:
         # cavity fine-tuning (training/cpu/robust-cavity-remap.yaml) turns it on.
         "contrast_remap": {"prob": 0.0, "kernel": [5, 20], "slope": [0.3, 1.0]},
         "gibbs": {"prob": 0.10, "alpha": [0.0, 0.4]},
-        # The wall's level between no signal and the blood pool (myocardial nulling). Off by
-        # default; training/cpu/robust-wall-level.yaml turns it on for the wall.
-        "wall_level": {"prob": 0.0, "ratio": [0.3, 0.9]},
         "field_of_view": {"prob": 0.20, "margin_mm": [-3.0, 10.0]},
     }
-
-
-#: Stage-specific changes to the defaults (the CPU-sized configurations).
-STAGE_DEFAULTS: dict[str, dict] = {
-    "localizer": {
-        "preset": "localizer",
-        "iterations": 1500,
-        "val_every": 300,
-        "data": {
-            "model_spacing": list(LOCALIZER_SPACING),
-            "roi": [48, 96, 96],
-            "patch": [48, 96, 96],
-            "batch_size": 2,
-            "roi_jitter_mm": 20.0,
-        },
-    },
-    "cavity": {"iterations": 1500, "val_every": 250},
-    "cavity2d": {"iterations": 1500, "val_every": 150, "data": {"patch": [1, 128, 128], "batch_size": 8}},
-    "wall": {
-        "init": "cavity",
-        "schedule": "progressive",
-        "iterations": 1000,
-        "val_every": 200,
-        "patience": 4,
-    },
-    "scar": {
-        "init": "cavity",
-        "loss": "dicece",
-        "iterations": 1000,
-        "val_every": 200,
-        "calibrate_under_shift": True,
-    },
-}
 
 
 def _merge(base: dict, changes: dict, where: str = "") -> dict:
@@ -231,20 +196,41 @@ def _merge(base: dict, changes: dict, where: str = "") -> dict:
             continue  # an empty section (``data:`` with nothing under it)
         _check_type(f"{where}{key}", base[key], value)
         if key == "augment":
-            merged = dict(base[key])
-            for name, spec in value.items():
-                if name not in merged:
-                    raise InputError(None, f"unknown augmentation {name!r}.", f"Known: {', '.join(merged)}.")
-                _check_type(f"augment.{name}", merged[name], spec or {})
-                for k, v in (spec or {}).items():
-                    _check_type(f"augment.{name}.{k}", merged[name].get(k), v)
-                merged[name] = {**merged[name], **(spec or {})}
-            out[key] = merged
+            out[key] = _merge_augment(base[key], value)
         elif isinstance(base[key], dict):
             out[key] = _merge(base[key], value, f"{where}{key}.")
         else:
             out[key] = value
     return out
+
+
+#: Augmentations that were removed, and why. A run folder's ``config.yaml`` lists every
+#: augmentation, so one written before the removal names them: it still loads while they are off.
+RETIRED_AUGMENTATIONS: dict[str, str] = {
+    "wall_level": "the wall's level drawn per patch, an experiment that was not shipped",
+}
+
+
+def _merge_augment(base: dict, changes: dict) -> dict:
+    """``changes`` to the augmentation table ``base``; every name and type checked."""
+    merged = dict(base)
+    for name, spec in changes.items():
+        if name in RETIRED_AUGMENTATIONS and name not in merged:
+            prob = (spec or {}).get("prob", 0)
+            if not (isinstance(prob, int | float) and prob <= 0):
+                raise InputError(
+                    None,
+                    f"augmentation {name!r} was removed ({RETIRED_AUGMENTATIONS[name]}).",
+                    f"Delete augment.{name} from the config.",
+                )
+            continue  # off, as every config written before the removal has it
+        if name not in merged:
+            raise InputError(None, f"unknown augmentation {name!r}.", f"Known: {', '.join(merged)}.")
+        _check_type(f"augment.{name}", merged[name], spec or {})
+        for k, v in (spec or {}).items():
+            _check_type(f"augment.{name}.{k}", merged[name].get(k), v)
+        merged[name] = {**merged[name], **(spec or {})}
+    return merged
 
 
 def _check_type(name: str, default: Any, value: Any) -> None:
@@ -286,7 +272,7 @@ def default_config(stage: str) -> TrainConfig:
     if stage not in TRAINING_STAGES:
         raise InputError(None, f"unknown stage {stage!r}.", f"Choose one of {', '.join(TRAINING_STAGES)}.")
     base = TrainConfig(stage=stage).to_dict()
-    return _from_dict(_merge(base, STAGE_DEFAULTS.get(stage, {}))).validate()
+    return _from_dict(_merge(base, copy.deepcopy(STAGES[stage].defaults))).validate()
 
 
 def load_config(

@@ -26,7 +26,7 @@ from ..preprocess import (
     resampled_shape,
     roi_box,
 )
-from ..stages import TRAINING_STAGES
+from ..stages import STAGES
 from .config import TrainConfig
 
 
@@ -92,7 +92,7 @@ def check_stage_labels(stores: list[Path], stage: str) -> dict[str, list[str]]:
     """Which cases carry each label the stage needs; error if one is missing everywhere."""
     import zarr
 
-    needed = TRAINING_STAGES[stage][1]
+    needed = STAGES[stage].labels
     have: dict[str, list[str]] = {s: [] for s in needed}
     for store in stores:
         names = zarr.open_group(str(store), mode="r")
@@ -114,13 +114,13 @@ def prepare_case(store: Path, config: TrainConfig, *, jitter_margin: bool = True
     """Read, resample, crop and normalise one case for the configured stage."""
     case = read_case_store(store)
     spacing = tuple(config.data.model_spacing)
-    needed = TRAINING_STAGES[config.stage][1]
+    needed = STAGES[config.stage].labels
     shape = resampled_shape(case.image.shape, case.image.spacing, spacing)
     image = resample(case.image.array, shape)
     labels = {s: resample(case.labels[s], shape, kind="mask") for s in needed if s in case.labels}
     if "cavity" in case.labels and "cavity" not in labels:
         labels["cavity"] = resample(case.labels["cavity"], shape, kind="mask")
-    if config.stage == "localizer":
+    if STAGES[config.stage].whole_volume:
         image = normalize_intensity(image)
         return Prepared(case.case_id, image, labels, spacing, tuple(n / 2 for n in shape), case.image.spacing)
     ref = labels.get("cavity")

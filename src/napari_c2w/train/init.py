@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from ..stages import STAGES
 from ..weights import bundled_checkpoint
 from .config import TrainConfig
 from .rundir import find_checkpoint
@@ -61,13 +62,7 @@ def resolve_init(init: str, stage: str) -> InitSource:
         if meta.get("spatial_dims") != 2:
             raise InputError(path, "is not a 2D network; inflate2d: needs a cavity2d checkpoint.")
         kind = "inflate2d"
-    allowed = {
-        "wall": {"cavity", "wall"},
-        "scar": {"cavity", "scar"},
-        "cavity": {"cavity"},
-        "localizer": {"localizer"},
-        "cavity2d": {"cavity2d"},
-    }[stage]
+    allowed = STAGES[stage].inits
     if kind == "checkpoint" and src_stage not in allowed:
         raise InputError(
             path,
@@ -83,7 +78,7 @@ def build_model_for(
     """The stage's network, initialised from ``source``; returns it and a report."""
     from ..models import DualDecoderUNet, build_model, inflate_2d_to_3d, load_checkpoint
 
-    spatial_dims = 2 if config.stage == "cavity2d" else 3
+    spatial_dims = STAGES[config.stage].spatial_dims
     torch.manual_seed(config.seed)
     report: dict = {"init": source.describe()}
     if source.kind == "checkpoint":

@@ -23,6 +23,7 @@ import torch
 from ..labels import LABELS
 from ..models.share import fair_threads
 from ..preprocess import DEFAULT_NORMALIZATION
+from ..stages import STAGES
 from .config import TrainConfig
 from .data import Prepared
 from .distributed import Dist
@@ -70,7 +71,7 @@ class Trainer:
         self.amp_ctx = lambda: _autocast(self.device, self.amp, autocast)
         self.val_cases, self.data_summary = val_cases, data_summary
         self.dual = phase == "II"
-        self.target = "scar" if config.stage == "scar" else STAGE_TARGET.get(config.stage, "cavity")
+        self.target = STAGES[config.stage].target
         self.sampler = PatchSampler(train_cases, config, self.target, rank=dist.rank)
         self.loss = make_loss(config.loss)
         self.band_loss = WallBandWeightedDiceCE() if self.dual else None
@@ -349,15 +350,6 @@ class Trainer:
         if self.scaler is not None and "scaler" in extra:
             self.scaler.load_state_dict(extra["scaler"])
         self.run.truncate_metrics(self.iteration)
-
-
-STAGE_TARGET = {
-    "localizer": "cavity",
-    "cavity": "cavity",
-    "cavity2d": "cavity",
-    "wall": "wall",
-    "scar": "scar",
-}
 
 
 def _amp_dtype(trainer: Trainer):
