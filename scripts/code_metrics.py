@@ -24,7 +24,7 @@ from pathlib import Path
 LAYERS = [
     "errors", "labels", "_fs", "_env", "_preferences", "noise", "metrics", "masks", "preprocess",
     "io", "stages", "models", "phantom", "quantify", "review", "surface", "infer", "correct",
-    "train", "layers", "cli", "_reader", "_writer", "_sample_data", "_session", "widgets",
+    "train", "adapt", "layers", "cli", "_reader", "_writer", "_sample_data", "_session", "widgets",
 ]  # fmt: skip
 
 

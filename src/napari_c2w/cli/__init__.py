@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "report": "report_cmd",
     "predict": "predict_cmd",
     "check": "check_cmd",
+    "adapt": "adapt_cmd",
 }
 
 

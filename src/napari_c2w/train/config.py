@@ -92,6 +92,10 @@ class TrainConfig:
     # ... on them and on copies under each of the training's intensity changes, keeping the
     # threshold best on the worst of them (train.calibrate.INTENSITY_SHIFTS; on for the scar)
     calibrate_under_shift: bool = False
+    # Weight of a distillation term towards the init network (its probabilities as soft targets,
+    # binary cross-entropy): keeps a fine-tune on pseudo-labels (napari-c2w adapt) from
+    # forgetting what the init network knew. 0: none.
+    distill: float = 0.0
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     unfreeze: UnfreezeConfig = dataclasses.field(default_factory=UnfreezeConfig)
@@ -99,6 +103,7 @@ class TrainConfig:
     augment: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: default_augment())  # noqa: PLW0108 (defined below)
 
     def validate(self) -> TrainConfig:
+        self._check_distill()
         if self.stage not in TRAINING_STAGES:
             raise InputError(
                 None, f"unknown stage {self.stage!r}.", f"Choose one of {', '.join(TRAINING_STAGES)}."
@@ -137,6 +142,16 @@ class TrainConfig:
                     None, f"unknown augmentation {key!r}.", f"Known: {', '.join(default_augment())}."
                 )
         return self
+
+    def _check_distill(self) -> None:
+        if not isinstance(self.distill, int | float) or self.distill < 0:
+            raise InputError(None, f"distill must be a weight >= 0 (got {self.distill!r}).")
+        if self.distill > 0 and self.init in ("scratch", "", None):
+            raise InputError(
+                None,
+                "distill needs a network to distil from, but init is scratch.",
+                "Set init (e.g. bundled) or distill: 0.",
+            )
 
     def _check_counts(self) -> None:
         """Preset, iterations and validation interval."""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..labels import LABELS
 from ..models.share import fair_threads
 from ..preprocess import DEFAULT_NORMALIZATION
@@ -74,6 +75,7 @@ class Trainer:
         self.target = STAGES[config.stage].target
         self.sampler = PatchSampler(train_cases, config, self.target, rank=dist.rank)
         self.loss = make_loss(config.loss)
+        self.teacher = _teacher(config, self.device) if config.distill > 0 and not self.dual else None
         self.band_loss = WallBandWeightedDiceCE() if self.dual else None
         self.segs = segments(config, start, self.stop)
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step: ~3x faster than the loop
@@ -141,6 +143,8 @@ class Trainer:
             loss = self.config.scar.beta_cavity * l_cav + self.config.scar.beta_scar * l_scar
         else:
             loss = self.loss(out.float(), batch[self.target].to(self.device))
+            if self.teacher is not None:
+                loss = loss + self.config.distill * self._distillation(x, out)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"the loss became {loss.item()} at iteration {self.iteration}; lower the "
@@ -160,6 +164,12 @@ class Trainer:
         else:
             self.optimizer.step()
         return float(loss.detach())
+
+    def _distillation(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy of the network's logits against the init network's probabilities."""
+        with torch.no_grad(), self.amp_ctx():
+            soft = torch.sigmoid(self.teacher(x).float())
+        return torch.nn.functional.binary_cross_entropy_with_logits(out.float(), soft)
 
     # ------------------------------------------------------------------ the loop
     def fit(self, stop_after: int | None = None) -> RunResult:
@@ -350,6 +360,26 @@ class Trainer:
         if self.scaler is not None and "scaler" in extra:
             self.scaler.load_state_dict(extra["scaler"])
         self.run.truncate_metrics(self.iteration)
+
+
+def _teacher(config: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """The init network, frozen: what ``config.distill`` distils towards (rebuilt from
+    ``config.init``, so a resumed run distils towards the same network)."""
+    from ..models import prepare_model
+    from .init import build_model_for, resolve_init
+
+    source = resolve_init(config.init, config.stage)
+    if source.stage != config.stage:
+        raise InputError(
+            source.path,
+            f"holds a {source.stage} network; distill needs the {config.stage} network it fine-tunes.",
+            "Set distill: 0 for a transfer from another stage.",
+        )
+    model, _ = build_model_for(config, source)
+    model = prepare_model(model, device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
 
 
 def _amp_dtype(trainer: Trainer):
