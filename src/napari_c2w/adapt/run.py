@@ -30,11 +30,11 @@ from pathlib import Path
 
 from ..errors import InputError
 from .compare import case_row
+from .record import RECORD
 from .select import Gate, chosen, serves
 
 #: The structure each adaptable stage learns.
 STAGE_STRUCTURE = {"cavity": "cavity", "wall": "wall"}
-RECORD = "adapt.json"
 
 
 @dataclasses.dataclass
