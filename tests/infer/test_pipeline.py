@@ -272,7 +272,7 @@ def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):
     for part in (0, 1):
         argv = ["predict", *inputs, "-o", str(out), "--models", str(tiny_models), "--format", "nrrd"]
         assert main([*argv, "--num-parts", "2", "--part-id", str(part)]) == 0
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if not p.name.endswith(".lock"))  # the commit's locks
     assert names == ["c0", "c1", "c2", "predict_summary_part0of2.json", "predict_summary_part1of2.json"]
     wall = read_volume(out / "c1" / "wall.nrrd")
     assert wall.shape == volume.shape
@@ -304,6 +304,37 @@ def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):
     ]
     bad = ["predict", inputs[0], "-o", str(tmp_path / "p3"), "--models", str(tiny_models)]
     assert main([*bad, "--threshold", "1.5"]) != 0 and not (tmp_path / "p3").exists()
+
+
+def test_predict_label_files_go_through_the_export_registry_and_the_one_commit(
+    tiny_models, small_volume, tmp_path, monkeypatch
+):
+    from napari_c2w.cli import main
+    from napari_c2w.io import commit
+    from napari_c2w.io.volume import write_volume
+
+    swapped = []
+    swap_in = commit.swap_in
+
+    def spy(tmp, path):
+        swapped.append(path)
+        return swap_in(tmp, path)
+
+    monkeypatch.setattr(commit, "swap_in", spy)
+    source = str(write_volume(small_volume[0], tmp_path / "c0.nii.gz"))
+    out = tmp_path / "pred"
+    argv = ["predict", source, "-o", str(out), "--models", str(tiny_models), "--format", "nifti"]
+    assert main([*argv, "--probabilities", "--window", "8", "16", "16"]) == 0
+    assert swapped == [out / "c0"]
+    names = sorted(p.name for p in (out / "c0").iterdir())
+    assert names == sorted(
+        [f"{s}{k}.nii.gz" for s in ("cavity", "wall", "scar") for k in ("", "_probability")]
+        + ["prediction.json"]
+    )
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".lock")) == [
+        "c0",
+        "predict_summary.json",
+    ]
 
 
 def test_predict_cli_no_crop_runs_every_stage_on_the_whole_roi(

@@ -210,7 +210,7 @@ def test_export_command(tmp_path, small_case, capsys):
 def test_surface_format_is_registered_and_read_back_with_vtk(tmp_path):
     pytest.importorskip("vtkmodules", reason="surface meshes need the [surface] extra (VTK)")
     from napari_c2w.phantom import generate_phantom
-    from napari_c2w.surface.export import read_mesh  # registers "surface"
+    from napari_c2w.surface.export import read_mesh
 
     case = generate_phantom(0, shape=(24, 64, 64), spacing=(2.5, 1.25, 1.25)).to_case()
     (done,) = export_cases([case], tmp_path, "surface")

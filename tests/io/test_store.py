@@ -125,9 +125,9 @@ def test_disk_full_leaves_the_old_store(tmp_path, small_case, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    from napari_c2w.io import store
+    from napari_c2w.io import commit
 
-    monkeypatch.setattr(store, "_fsync_tree", full)
+    monkeypatch.setattr(commit, "fsync_tree", full)
     with pytest.raises(StoreError, match="disk is full; nothing was changed"):
         write_case_store(edited, path, overwrite=True)
     np.testing.assert_array_equal(read_case_store(path).labels["wall"], small_case.labels["wall"])

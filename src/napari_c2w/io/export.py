@@ -3,9 +3,10 @@
 Each format is an :class:`ExportFormat` in :data:`FORMATS`: ``write_case`` writes one case into
 the output folder and returns what it wrote; ``finish`` writes what belongs to the whole export
 (a value map, ``dataset.json``, splits). A new format (e.g. surface meshes) is one more class
-registered with :func:`register`; ``napari-c2w export --format`` and the Export widget list
-whatever is registered (the atrial surface registers ``surface`` from :mod:`napari_c2w.surface.export`,
-a higher floor, which the CLI and the widget import).
+registered with :func:`register`; ``napari-c2w export --format``, ``napari-c2w predict --format``
+and the Export widget list whatever is registered. An entry may be lazy, ``"module:attr"``: the
+label folders (:mod:`.labelfolder`) and the atrial surface (:mod:`napari_c2w.surface.export`, a
+higher floor with VTK behind it) are listed without being imported.
 
 Multi-label maps (``nifti``, ``nrrd``, ``nnunet``) hold one value a voxel, by the project's
 label map (:data:`napari_c2w.labels.LABELS`: 0 background, 1 cavity, 2 wall, 3 scar). Where
@@ -32,7 +33,7 @@ import dataclasses
 import errno
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -284,19 +285,75 @@ def kfold_splits(case_ids: Sequence[str], folds: int = 5, seed: int = 12345) -> 
     return [{"train": sorted(set(ids) - set(val)), "val": val} for val in parts]
 
 
-FORMATS: dict[str, ExportFormat] = {}
+class FormatRegistry(Mapping[str, ExportFormat]):
+    """The export formats by ``--format`` name: instances, or lazy ``"module:attr"`` entries that are
+    imported the first time the format is looked up, so that a format with heavy imports (the atrial
+    surface's VTK writers) is listed, with its help, without importing it."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, ExportFormat | str] = {}
+        self._help: dict[str, str] = {}
+
+    def add(self, name: str, entry: ExportFormat | str, help: str) -> None:
+        self._entries[name], self._help[name] = entry, help
+
+    def __getitem__(self, name: str) -> ExportFormat:
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            import importlib
+
+            module, _, attr = entry.partition(":")
+            entry = self._entries[name] = getattr(importlib.import_module(module), attr)
+        return entry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def help(self, name: str) -> str:
+        """The format's one-line description (without importing a lazy entry)."""
+        return self._help[name]
 
 
-def register(fmt: ExportFormat) -> ExportFormat:
-    """Add a format to :data:`FORMATS` (its ``name`` is the ``--format`` value)."""
-    FORMATS[fmt.name] = fmt
-    return fmt
+FORMATS = FormatRegistry()
+
+
+def register(fmt: ExportFormat | str, name: str | None = None, help: str | None = None) -> None:
+    """Add a format to :data:`FORMATS`: an instance (its ``name`` and ``help``), or a lazy
+    ``"module:attr"`` entry with its ``name`` and ``help``, imported when first used."""
+    if isinstance(fmt, str):
+        if name is None or help is None:
+            raise ValueError(f"a lazy export format ({fmt}) needs its name and help")
+        FORMATS.add(name, fmt, help)
+    else:
+        FORMATS.add(fmt.name, fmt, fmt.help)
 
 
 register(MultiLabelVolume("nifti", ".nii.gz", "NIfTI"))
 register(MultiLabelVolume("nrrd", ".nrrd", "NRRD"))
 register(SlicerSegmentation())
 register(NnUNetRaw())
+register(
+    "napari_c2w.io.labelfolder:NIFTI_FOLDER",
+    "nifti-folder",
+    "NIfTI label folder: <case>/<structure>.nii.gz per structure + prediction.json",
+)
+register(
+    "napari_c2w.io.labelfolder:NRRD_FOLDER",
+    "nrrd-folder",
+    "NRRD label folder: <case>/<structure>.nrrd per structure + prediction.json",
+)
+_SURFACE = "napari_c2w.surface.export"
+register(
+    f"{_SURFACE}:SURFACE",
+    "surface",
+    "atrial surface with scar/region point arrays: <case>.vtk, .vtp, .ply + region table .csv",
+)
+register(f"{_SURFACE}:VTK", "vtk", "atrial surface as legacy VTK (CemrgApp) <case>.vtk + region .csv")
+register(f"{_SURFACE}:VTP", "vtp", "atrial surface as VTK XML polydata <case>.vtp + region .csv")
+register(f"{_SURFACE}:PLY", "ply", "atrial surface as PLY <case>.ply + region .csv")
 
 
 def export_format(fmt: str, out: str | Path, structures: Sequence[str] = STRUCTURES) -> ExportFormat:

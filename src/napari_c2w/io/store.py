@@ -28,7 +28,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -42,10 +41,9 @@ from ..errors import InputError, StoreError
 from ..labels import LABELS, STRUCTURES
 from . import labelcheck
 from .case import REVIEW_STATUSES, Case, case_id_problem, check_case_id, now_iso
-from .commit import journal_path, needs_recovery, recover, store_lock, swap_in, temp_path
+from .commit import commit_folder, journal_path, needs_recovery, recover, store_lock
 from .filecheck import check_memory
 from .ngff import ATTRS_KEY, geometry_from_multiscales, read_array, write_tree
-from .ngff import fsync_tree as _fsync_tree
 from .volume import Volume
 
 log = logging.getLogger(__name__)
@@ -425,15 +423,12 @@ def _commit(case: Case, path: Path, overwrite: bool, entry: dict | None, progres
         "written_by": f"napari-c2w {__version__}",
         "written": now_iso(),
     }
-    tmp = temp_path(path)
-    try:
+
+    def write(tmp: Path) -> None:
         write_tree(merged, tmp, ours, versions, progress)
         crash_point("tree-written")
-        _fsync_tree(tmp)
-        swap_in(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    commit_folder(path, write)
     case.store, case.revision = path, revision
     return path
 
