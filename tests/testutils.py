@@ -11,6 +11,16 @@ REPO = Path(__file__).resolve().parents[1]
 LA2018 = (REPO.parent / "shared" / "data" / "la2018" / "train").resolve()
 
 
+def benchmark_module(name: str):
+    """A helper module of ``benchmarks/`` (e.g. ``_shifts``, the protocol shifts), imported."""
+    import importlib
+    import sys
+
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+    return importlib.import_module(name)
+
+
 def write_sitk(
     array: np.ndarray, path: Path, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=None
 ):

@@ -18,7 +18,9 @@ def models(tiny_models):
 
 @pytest.fixture(scope="module")
 def noisy(small_volume):
-    from napari_c2w import shifts
+    from testutils import benchmark_module
+
+    shifts = benchmark_module("_shifts")
 
     volume, ph = small_volume
     labels = {k: np.asarray(v, np.uint8) for k, v in ph.labels.items()}

@@ -145,7 +145,9 @@ def test_int8_storage_is_a_quarter_and_predicts_like_bf16(tmp_path, small_volume
 def test_the_bundled_wall_holds_on_a_contrast_it_never_saw():
     """Phantom 2002 of the untrained 2 mm configuration under SynthSeg-style tissue intensities:
     the main wall alone gave Dice 0.002 (coverage 0.09), the alternate 0.63 (coverage 0.27)."""
-    from napari_c2w import shifts
+    from testutils import benchmark_module
+
+    shifts = benchmark_module("_shifts")
     from napari_c2w.metrics import dice
     from napari_c2w.phantom import generate_phantom
 
