@@ -59,5 +59,4 @@ class InferenceOptions:
     # whole ROI.
     crop_to_atrium: bool = True
     atrium_margin_mm: float = 5.0
-    memory_limit_gb: float | None = None  # CUDA only
     stages: tuple[str, ...] = ("cavity", "wall", "scar")
