@@ -69,6 +69,13 @@ def test_verbose_after_the_subcommand(tmp_path):
     assert parser.parse_args(["phantom", "-o", "ph"]).verbose is False
 
 
+def test_phantom_offers_no_benchmark_contrast_profile():
+    parser = build_parser()
+    assert parser.parse_args(["phantom", "-o", "ph", "--contrast", "wide"]).contrast == "wide"
+    with pytest.raises(SystemExit):  # other-protocol is a benchmark family, not a product choice
+        parser.parse_args(["phantom", "-o", "ph", "--contrast", "other-protocol"])
+
+
 def test_phantom_takes_o_and_the_old_positional(tmp_path):
     assert main(["phantom", "-o", str(tmp_path / "a"), "--shape", "16", "48", "48"]) == 0
     assert main(["phantom", str(tmp_path / "b"), "--shape", "16", "48", "48"]) == 0
