@@ -11,6 +11,13 @@ REPO = Path(__file__).resolve().parents[1]
 LA2018 = (REPO.parent / "shared" / "data" / "la2018" / "train").resolve()
 
 
+def read_label_version(path: str | Path, structure: str, key: str) -> np.ndarray:
+    """An earlier version of a label kept in a case store's ``versions/`` group."""
+    import zarr
+
+    return np.asarray(zarr.open_group(str(path), mode="r")[f"versions/{structure}/{key}"][...])
+
+
 def benchmark_module(name: str):
     """A helper module of ``benchmarks/`` (e.g. ``_shifts``, the protocol shifts), imported."""
     import importlib

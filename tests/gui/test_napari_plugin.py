@@ -114,7 +114,7 @@ def test_writer_saves_image_and_labels_as_case_store(make_napari_viewer, tmp_pat
     # save again after an edit: the previous wall is kept as a version
     layers[2].data[:] = 0
     viewer.layers.save(str(out), plugin="napari-c2w")
-    from napari_c2w.io.store import read_label_version
+    from testutils import read_label_version
 
     assert read_case_store(out).labels["wall"].sum() == 0
     np.testing.assert_array_equal(read_label_version(out, "wall", "1"), small_case.labels["wall"])

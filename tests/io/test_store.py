@@ -17,11 +17,11 @@ from napari_c2w.io.store import (
     is_case_store,
     list_case_stores,
     read_case_store,
-    read_label_version,
     read_store_attrs,
     update_case_store,
     write_case_store,
 )
+from testutils import read_label_version
 
 
 def test_round_trip(tmp_path, small_case):

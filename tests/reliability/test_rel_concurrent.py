@@ -7,7 +7,8 @@ import time
 import numpy as np
 from relutils import child_env
 
-from napari_c2w.io.store import read_case_store, read_label_version, read_store_attrs, write_case_store
+from napari_c2w.io.store import read_case_store, read_store_attrs, write_case_store
+from testutils import read_label_version
 
 #: Reads the store, waits for the go file, adds one scar voxel block and writes the case back.
 EDITOR = """

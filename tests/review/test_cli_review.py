@@ -10,11 +10,11 @@ import pytest
 from napari_c2w.cli import main
 from napari_c2w.io.store import (
     read_case_store,
-    read_label_version,
     read_store_attrs,
     store_path,
     write_case_store,
 )
+from testutils import read_label_version
 
 
 @pytest.fixture

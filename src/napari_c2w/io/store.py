@@ -489,13 +489,6 @@ def _entry_key(entry: dict) -> str:
     return json.dumps(entry, sort_keys=True, default=str)
 
 
-def read_label_version(path: str | Path, structure: str, key: str) -> np.ndarray:
-    """An earlier version of a label kept in the store's ``versions/`` group."""
-    import zarr
-
-    return np.asarray(zarr.open_group(str(path), mode="r")[f"versions/{structure}/{key}"][...])
-
-
 def update_case_store(
     path: str | Path,
     *,
