@@ -134,7 +134,8 @@ def main() -> int:  # noqa: PLR0915 (one linear benchmark run)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     from napari_c2w.io.importer import find_sources, load_source
-    from napari_c2w.io.store import list_case_stores, store_path, write_case_store
+    from napari_c2w.io.store import list_case_stores, store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.models import set_threads
     from napari_c2w.train.runner import FineTuneRequest, TrainingProcess, shell_commands
 

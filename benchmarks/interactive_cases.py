@@ -49,7 +49,8 @@ def build(  # noqa: PLR0917
     import _shifts as sh
     from napari_c2w.io.case import Case
     from napari_c2w.io.layouts import read_case_folder
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
     from napari_c2w.phantom.semisynth import SemiSynthOptions, semi_synthetic_case
 

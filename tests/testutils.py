@@ -120,7 +120,8 @@ def write_phantom_dataset(
     folder: Path, seeds, *, labels=("cavity", "wall", "scar"), spacing=TRAIN_SPACING
 ) -> Path:
     """Case stores of 40 x 64 x 64 phantoms (one per seed) holding ``labels``."""
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
 
     folder.mkdir(parents=True, exist_ok=True)

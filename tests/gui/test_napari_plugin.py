@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from napari_c2w.io import write_case_folder
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 from testutils import write_dicom_series, write_sitk
 
 pytestmark = pytest.mark.gui

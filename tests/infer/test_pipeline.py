@@ -238,7 +238,7 @@ def test_model_folders_override_stage_by_stage(tiny_models, tmp_path):
 def test_predict_cli_goes_on_past_a_corrupt_case(tiny_models, small_volume, tmp_path, capsys):
     from napari_c2w.cli import main
     from napari_c2w.io.store import read_case_store, read_store_attrs
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     volume, _ = small_volume
     good = [write_volume(volume, tmp_path / f"case{i}.nrrd") for i in range(2)]
@@ -264,7 +264,8 @@ def test_predict_cli_goes_on_past_a_corrupt_case(tiny_models, small_volume, tmp_
 
 def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):
     from napari_c2w.cli import main
-    from napari_c2w.io.volume import read_volume, write_volume
+    from napari_c2w.io.volume import read_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     volume, _ = small_volume
     inputs = [str(write_volume(volume, tmp_path / f"c{i}.nii.gz")) for i in range(3)]
@@ -311,7 +312,7 @@ def test_predict_label_files_go_through_the_export_registry_and_the_one_commit(
 ):
     from napari_c2w.cli import main
     from napari_c2w.io import commit
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     swapped = []
     swap_in = commit.swap_in
@@ -342,7 +343,7 @@ def test_predict_cli_no_crop_runs_every_stage_on_the_whole_roi(
 ):
     from napari_c2w.cli import main
     from napari_c2w.infer.pipeline import _Run
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     seen = []
     execute = _Run.execute

@@ -95,7 +95,7 @@ def test_the_alternate_is_kept_where_it_covers_more_with_its_own_threshold(model
 def test_predict_has_a_switch_for_it(model_folder, small_volume, tmp_path):
     from napari_c2w.cli import main
     from napari_c2w.io.store import read_store_attrs
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     _constant(model_folder, "wall_contrast", "wall", 8.0, like=model_folder / "wall.pt")
     src = write_volume(small_volume[0], tmp_path / "scan.nii.gz")

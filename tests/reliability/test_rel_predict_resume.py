@@ -7,7 +7,7 @@ import pytest
 from relutils import run_cli
 
 from napari_c2w.io import Volume
-from napari_c2w.io.volume import write_volume
+from napari_c2w.io.volumewrite import write_volume
 
 pytestmark = pytest.mark.slow  # each runs the bundled models on a phantom (~35 s)
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from napari_c2w.io import Case, Volume
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.review.queue import (
     count_flagged,
     filter_queue,

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..io.layouts import LAYOUTS, write_case_folder
-from ..io.store import store_path, write_case_store
+from ..io.store import store_path
+from ..io.storewrite import write_case_store
 from ..phantom.render import BENCHMARK_PROFILES, CONTRAST_PROFILES
 from .batch import run_batch
 

@@ -292,7 +292,9 @@ def _done(out: Path, case_id: str, fmt: str) -> bool:
             return False
         provenance = read_store_attrs(target).get("provenance", [])
         return any(entry.get("action") == "predict" for entry in provenance)
-    return (target / "prediction.json").is_file()
+    from ..io.labelfolder import RECORD
+
+    return (target / RECORD).is_file()  # a folder without it comes from an older version
 
 
 def predict_case(source, out: Path, models, options, fmt: str, *, quality: bool = False):
@@ -316,7 +318,7 @@ def predict_record(source, out: Path, models, options, fmt: str) -> dict:
     )
     target = _target(out, case.case_id, fmt)
     if fmt == "zarr":
-        from ..io.store import write_case_store
+        from ..io.storewrite import write_case_store
 
         write_case_store(result, target)
     else:

@@ -42,7 +42,8 @@ from .._fs import AtomicFiles, confined, fsync_dir
 from ..errors import InputError
 from ..labels import COLORS, LABELS, STRUCTURES, TERMINOLOGY
 from .case import Case
-from .volume import Volume, write_volume
+from .volume import Volume
+from .volumewrite import write_volume
 
 #: Structures in the order they are painted into a multi-label map: a later one wins a voxel.
 PRECEDENCE: tuple[str, ...] = ("cavity", "wall", "scar")
@@ -194,7 +195,7 @@ def _check_segmentation(path: Path, seg: dict) -> None:
     """Raise unless the written ``.seg.nrrd`` holds all of ``seg``'s voxels."""
     import nrrd
 
-    from .volume import check_nrrd_stream
+    from .volumewrite import check_nrrd_stream
 
     check_nrrd_stream(path)
     data, _header = nrrd.read(str(path))  # slicerio writes with pynrrd, index order F

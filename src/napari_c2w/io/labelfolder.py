@@ -25,7 +25,7 @@ from ..labels import STRUCTURES
 from .case import Case
 from .commit import commit_folder, recover, store_lock
 from .export import Exported, ExportFormat
-from .volume import write_volume
+from .volumewrite import write_volume
 
 #: The record every label folder holds; the folder is complete when it is there.
 RECORD = "prediction.json"
