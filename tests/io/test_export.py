@@ -9,7 +9,8 @@ import pytest
 
 from napari_c2w.errors import InputError
 from napari_c2w.io import Case
-from napari_c2w.io.export import FORMATS, export_cases, ijk_to_lps, multilabel
+from napari_c2w.io.export import FORMATS, export_cases, multilabel
+from napari_c2w.io.slicer import ijk_to_lps
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ the output folder and returns what it wrote; ``finish`` writes what belongs to t
 (a value map, ``dataset.json``, splits). A new format (e.g. surface meshes) is one more class
 registered with :func:`register`; ``napari-c2w export --format``, ``napari-c2w predict --format``
 and the Export widget list whatever is registered. An entry may be lazy, ``"module:attr"``: the
-label folders (:mod:`.labelfolder`) and the atrial surface (:mod:`napari_c2w.surface.export`, a
-higher floor with VTK behind it) are listed without being imported.
+label folders (:mod:`.labelfolder`), 3D Slicer's segmentations (:mod:`.slicer`, slicerio) and
+the atrial surface (:mod:`napari_c2w.surface.export`, a higher floor with VTK behind it) are
+listed without being imported.
 
 Multi-label maps (``nifti``, ``nrrd``, ``nnunet``) hold one value a voxel, by the project's
 label map (:data:`napari_c2w.labels.LABELS`: 0 background, 1 cavity, 2 wall, 3 scar). Where
@@ -30,7 +31,6 @@ Two cases with one case id are refused (:func:`check_unique_ids`): one would rep
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -40,9 +40,8 @@ import numpy as np
 
 from .._fs import AtomicFiles, confined, fsync_dir
 from ..errors import InputError
-from ..labels import COLORS, LABELS, STRUCTURES, TERMINOLOGY
+from ..labels import LABELS, STRUCTURES
 from .case import Case
-from .volume import Volume
 from .volumewrite import write_volume
 
 #: Structures in the order they are painted into a multi-label map: a later one wins a voxel.
@@ -78,7 +77,8 @@ def multilabel(case: Case, structures: Sequence[str] = STRUCTURES) -> tuple[np.n
     return out, overlaps
 
 
-def _check_new(path: Path, overwrite: bool) -> Path:
+def check_new(path: Path, overwrite: bool) -> Path:
+    """``path``, unless it exists and ``overwrite`` is off (InputError saying what to do)."""
     if path.exists() and not overwrite:
         raise InputError(path, "exists.", "Pass --overwrite to replace it, or export to an empty folder.")
     return path
@@ -120,87 +120,13 @@ class MultiLabelVolume(ExportFormat):
 
     def write_case(self, case: Case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
         labels, overlaps = multilabel(case, structures)
-        image = _check_new(confined(out, f"{case.case_id}_image{self.suffix}"), overwrite)
-        label = _check_new(confined(out, f"{case.case_id}_labels{self.suffix}"), overwrite)
+        image = check_new(confined(out, f"{case.case_id}_image{self.suffix}"), overwrite)
+        label = check_new(confined(out, f"{case.case_id}_labels{self.suffix}"), overwrite)
         with AtomicFiles(overwrite=overwrite, crash="export") as files:
             write_volume(case.image, image, files=files)
             write_volume(case.image.with_array(labels), label, files=files)
         present = [s for s in PRECEDENCE if s in structures and s in case.labels]
         return Exported(case.case_id, present, [image, label], overlaps)
-
-
-def ijk_to_lps(volume: Volume) -> np.ndarray:
-    """The 4x4 matrix from voxel (i, j, k) = (x, y, z) indices to LPS millimetres (ITK's convention)."""
-    direction = np.asarray(volume.direction, float).reshape(3, 3)
-    matrix = np.eye(4)
-    matrix[:3, :3] = direction @ np.diag(volume.spacing[::-1])
-    matrix[:3, 3] = volume.origin[::-1]
-    return matrix
-
-
-class SlicerSegmentation(ExportFormat):
-    """``<case>.nrrd`` image and ``<case>.seg.nrrd``: named, coloured 3D Slicer segments (slicerio),
-    each with its DICOM/SNOMED CT terminology entry (:func:`slicer_terminology`)."""
-
-    name = "seg.nrrd"
-    help = "3D Slicer: <case>.nrrd + <case>.seg.nrrd with named, coloured segments (overlaps kept)"
-
-    def write_case(self, case: Case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
-        import slicerio
-
-        image = _check_new(confined(out, f"{case.case_id}.nrrd"), overwrite)
-        seg_path = _check_new(confined(out, f"{case.case_id}.seg.nrrd"), overwrite)
-        shape_ijk = case.image.shape[::-1]
-        seg = slicerio.create_segmentation(shape_ijk, ijk_to_lps(case.image))
-        present = [s for s in PRECEDENCE if s in structures and s in case.labels]
-        for s in present:
-            rgba = np.asarray(COLORS[s][:3], float) / 255.0
-            mask = (np.asarray(case.labels[s]) != 0).transpose(2, 1, 0)
-            slicerio.add_segment(
-                seg,
-                mask,
-                {"id": s, "name": s, "color": [float(c) for c in rgba], "terminology": slicer_terminology(s)},
-            )
-        if not present:  # slicerio writes no file without a segment array; keep an empty labelmap
-            seg["voxels"] = np.zeros(shape_ijk, np.uint8)
-        with AtomicFiles(overwrite=overwrite, crash="export") as files:
-            write_volume(case.image, image, files=files)
-            tmp = files.temp(seg_path, keep_name=True, verify=lambda p: _check_segmentation(p, seg))
-            slicerio.write_segmentation(str(tmp), seg)
-        return Exported(case.case_id, present, [image, seg_path])
-
-
-#: The terminology context of :data:`napari_c2w.labels.TERMINOLOGY` in 3D Slicer.
-SLICER_CONTEXT = "Segmentation category and type - DICOM master list"
-SLICER_ANATOMIC_CONTEXT = "Anatomic codes - DICOM master list"
-
-
-def slicer_terminology(structure: str) -> dict:
-    """The segment's ``terminology`` for slicerio (written as Slicer's ``TerminologyEntry`` tag):
-    the structure's DICOM/SNOMED CT category, type and anatomic region
-    (:data:`napari_c2w.labels.TERMINOLOGY`), so Slicer shows what the segment is."""
-    category, kind, region = TERMINOLOGY[structure]
-    term = {
-        "contextName": SLICER_CONTEXT,
-        "category": list(category),
-        "type": list(kind),
-        "anatomicContextName": SLICER_ANATOMIC_CONTEXT,
-    }
-    if region is not None:
-        term["anatomicRegion"] = list(region)
-    return term
-
-
-def _check_segmentation(path: Path, seg: dict) -> None:
-    """Raise unless the written ``.seg.nrrd`` holds all of ``seg``'s voxels."""
-    import nrrd
-
-    from .volumewrite import check_nrrd_stream
-
-    check_nrrd_stream(path)
-    data, _header = nrrd.read(str(path))  # slicerio writes with pynrrd, index order F
-    if not np.array_equal(data, np.asarray(seg["voxels"])):
-        raise OSError(errno.EIO, "it reads back other voxels than were written", str(path))
 
 
 _NNUNET_NAME = re.compile(r"^Dataset\d{3}_[A-Za-z0-9_\-]+$")
@@ -232,8 +158,8 @@ class NnUNetRaw(ExportFormat):
                 "Leave it out, or choose the structures with --structures.",
             )
         labels, overlaps = multilabel(case, structures)
-        image = _check_new(confined(out / "imagesTr", f"{case.case_id}_0000.nii.gz"), overwrite)
-        label = _check_new(confined(out / "labelsTr", f"{case.case_id}.nii.gz"), overwrite)
+        image = check_new(confined(out / "imagesTr", f"{case.case_id}_0000.nii.gz"), overwrite)
+        label = check_new(confined(out / "labelsTr", f"{case.case_id}.nii.gz"), overwrite)
         with AtomicFiles(overwrite=overwrite, crash="export") as files:
             write_volume(case.image, image, files=files)
             write_volume(case.image.with_array(_consecutive(labels, structures)), label, files=files)
@@ -334,7 +260,11 @@ def register(fmt: ExportFormat | str, name: str | None = None, help: str | None 
 
 register(MultiLabelVolume("nifti", ".nii.gz", "NIfTI"))
 register(MultiLabelVolume("nrrd", ".nrrd", "NRRD"))
-register(SlicerSegmentation())
+register(
+    "napari_c2w.io.slicer:SLICER",
+    "seg.nrrd",
+    "3D Slicer: <case>.nrrd + <case>.seg.nrrd with named, coloured segments (overlaps kept)",
+)
 register(NnUNetRaw())
 register(
     "napari_c2w.io.labelfolder:NIFTI_FOLDER",

@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from .._fs import confined, crash_point, sweep_temps
-from ..errors import InputError
 from ..labels import STRUCTURES
 from .case import Case
 from .commit import commit_folder, recover, store_lock
-from .export import Exported, ExportFormat
+from .export import Exported, ExportFormat, check_new
 from .volumewrite import write_volume
 
 #: The record every label folder holds; the folder is complete when it is there.
@@ -76,8 +75,7 @@ class LabelFolder(ExportFormat):
         sweep_temps(out)  # the temporary folders of earlier versions' killed writes
         with store_lock(target):
             recover(target)
-            if target.exists() and not overwrite:
-                raise InputError(target, "exists.", "Pass --overwrite to replace it, or write elsewhere.")
+            check_new(target, overwrite)
             commit_folder(target, write)
         return Exported(case.case_id, present, [target / n for n in [*names, RECORD]])
 
