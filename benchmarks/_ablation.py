@@ -59,7 +59,8 @@ def new_out(path: Path | None) -> Path:
 
 
 def make_phantoms(folder: Path, first_seed: int, count: int, shape) -> Path:
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,8 @@ from _fault_checks import (
 )
 from _fault_targets import NAPARI_SAVE, TRAIN_CONFIG, child_env, cli, py, train_cli
 from napari_c2w.io import Case, Volume
-from napari_c2w.io.store import list_case_stores, read_case_store, write_case_store
+from napari_c2w.io.store import list_case_stores, read_case_store
+from napari_c2w.io.storewrite import write_case_store
 
 EXPORT_FORMATS = ("nifti", "nrrd", "seg.nrrd", "nnunet")
 #: Crash points of a training run's folder writes (config.yaml, split.json, progress/run.json are

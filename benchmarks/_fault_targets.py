@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 EXPORT = """
 import sys, numpy as np
 from napari_c2w.io import provenance_entry
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 case = read_case_store(sys.argv[1])
 case.store = None  # napari's export builds the case from layers
 case.set_label("cavity", np.load(sys.argv[2]))
@@ -50,7 +51,8 @@ for i in range(int(sys.argv[2]), 10**9):
 
 EDITOR = """
 import sys
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 case = read_case_store(sys.argv[1])
 scar = case.labels["scar"].copy()
 z = int(sys.argv[2])

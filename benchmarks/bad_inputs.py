@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from napari_c2w.io import Case, Volume  # noqa: E402
-from napari_c2w.io.store import write_case_store  # noqa: E402
-from napari_c2w.io.volume import write_volume  # noqa: E402
+from napari_c2w.io.storewrite import write_case_store  # noqa: E402
+from napari_c2w.io.volumewrite import write_volume  # noqa: E402
 
 MARK = "<!-- bad-inputs -->"
 

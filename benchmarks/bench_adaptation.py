@@ -4,7 +4,7 @@
                                           [--work /tmp/bench-adaptation] [--json out.json]
 
 The shifted set: the 10 held-out la2018 cases (the 10 last case ids, sorted, never trained on
-by ``training/bundled.sh``) as another site might give them (:mod:`napari_c2w.shifts`): 2.5 mm
+by ``training/bundled.sh``) as another site might give them (``benchmarks/_shifts.py``): 2.5 mm
 slices (4 slices of 0.625 mm averaged, the label by majority), a tight crop (the cavity's box
 plus 5 mm in plane) and, by default (``--shift contrast``), another contrast: one random
 intensity curve for the whole site. The geometry alone (``--shift geometry``) costs the
@@ -44,10 +44,10 @@ SITE_SEED = 11
 
 
 def site_shifts(contrast: bool) -> list:
-    """The shifted site (:mod:`napari_c2w.shifts`): 2.5 mm slices and tight crops (the cavity's
+    """The shifted site (``benchmarks/_shifts.py``): 2.5 mm slices and tight crops (the cavity's
     box plus 5 mm in plane) and, with ``contrast``, another contrast: a random intensity curve
     (``remap``, strength 0.6), the same for every case, as one site's sequence would give."""
-    from napari_c2w.shifts import Shift
+    from _shifts import Shift
 
     out = [Shift("thick", {"mm": SLICE_MM}), Shift("crop", {"margin_mm": MARGIN_MM})]
     return [*out, Shift("remap", {"strength": 0.6})] if contrast else out
@@ -55,8 +55,8 @@ def site_shifts(contrast: bool) -> list:
 
 def shifted(case, contrast: bool = False):
     """The case as the shifted site stores it (a new Case with the shifted cavity label)."""
+    from _shifts import apply
     from napari_c2w.io.case import Case
-    from napari_c2w.shifts import apply
 
     labels = {"cavity": np.asarray(case.labels["cavity"], np.uint8)}
     volume, out = apply(site_shifts(contrast), case.image, labels, seed=SITE_SEED)
@@ -134,7 +134,8 @@ def main() -> int:  # noqa: PLR0915 (one linear benchmark run)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     from napari_c2w.io.importer import find_sources, load_source
-    from napari_c2w.io.store import list_case_stores, store_path, write_case_store
+    from napari_c2w.io.store import list_case_stores, store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.models import set_threads
     from napari_c2w.train.runner import FineTuneRequest, TrainingProcess, shell_commands
 

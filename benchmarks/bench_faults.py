@@ -57,14 +57,9 @@ from _fault_targets import CHECKPOINT, EDITOR, EXPORT, PREDICT, REPO, child_env,
 sys.path.insert(0, str(REPO / "src"))
 
 from napari_c2w.io import Case, Volume
-from napari_c2w.io.store import (
-    list_case_stores,
-    read_case_store,
-    read_label_version,
-    read_store_attrs,
-    write_case_store,
-)
-from napari_c2w.io.volume import write_volume
+from napari_c2w.io.store import list_case_stores, read_case_store, read_label_version, read_store_attrs
+from napari_c2w.io.storewrite import write_case_store
+from napari_c2w.io.volumewrite import write_volume
 
 SHAPE = (40, 160, 160)
 

@@ -4,7 +4,7 @@
 
 For each localizer given (checkpoints or run folders; default: the bundled one), on the 10
 held-out la2018 cases (``training/bundled.sh`` holds out the last 10 ids), SynthSeg-style copies
-and padded / contrast-remapped / SynthSeg-tissue copies of the first 5 (``napari_c2w.shifts``,
+and padded / contrast-remapped / SynthSeg-tissue copies of the first 5 (``benchmarks/_shifts.py``,
 seeded per case as ``bench_robustness.py`` does), phantoms on a whole-thorax field of view
 (88 x 576 x 576 at 0.625 mm, seeds 2024-2029: the grid ``bench_inference.py`` times) and phantoms
 with 2 mm slices (seeds 2000-2003): whether the largest component at p >= 0.5 (the one the
@@ -28,7 +28,7 @@ SHIFTED = ("pad", "remap", "tissues")
 
 def cases(la2018: Path):
     """(family, case id, volume, cavity mask) of every test case."""
-    from napari_c2w import shifts as sh
+    import _shifts as sh
     from napari_c2w.io.layouts import read_case_folder
     from napari_c2w.phantom import generate_phantom
     from napari_c2w.phantom.semisynth import SemiSynthOptions, semi_synthetic_case

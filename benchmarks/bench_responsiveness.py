@@ -129,7 +129,8 @@ def quantify_widget(widget, ticker) -> float:
 
 
 def fine_tune(viewer, ticker, iterations: int, root: Path) -> float:
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
     from napari_c2w.widgets.finetune import FineTuneWidget
 

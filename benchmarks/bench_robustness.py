@@ -12,11 +12,11 @@ models never trained on); held-out phantoms (seeds 1000+, a configuration traine
 of a configuration no model trained on (2 mm slices, 0.75 mm in-plane), and the same anatomies
 under the phantom's ``other-protocol`` contrast (``--phantoms-protocol``: myocardium nulled less
 well, scar less enhanced, blurrier and noisier; ``napari_c2w.phantom.render``). Each is shifted by every
-entry of ``napari_c2w.shifts.BENCHMARK`` (slice thickness 1.25/2.5/4 mm, crops of the atrium box
+entry of ``_shifts.BENCHMARK`` (slice thickness 1.25/2.5/4 mm, crops of the atrium box
 +5/0/-3 mm, a 60 mm wider field of view, float range, gamma 0.6/1.6, bias field, noise, RAS and
 permuted axis orders) and by their combination (2.5 mm + tight crop + float 0-330, like the
 external cohort of issue #11), once as it is and once followed by the mild contrast curve
-(``napari_c2w.shifts.BENCHMARK_SETS``). Prints, per family, the unshifted Dice of every stage, the
+(``_shifts.BENCHMARK_SETS``). Prints, per family, the unshifted Dice of every stage, the
 predicted wall's coverage of the endocardium and scar deep inside the cavity; then cavity Dice,
 HD95 and failures (Dice < 0.7) per shift, and how well the pipeline's quality score finds the
 bad cases (AUROC for cavity Dice < 0.8, and the same for the entropy score it replaces), with
@@ -77,7 +77,7 @@ def load_cases(args) -> list:
 
 
 def run(cases: list, shift_sets, models, options) -> list[dict]:
-    from napari_c2w import shifts as sh
+    import _shifts as sh
     from napari_c2w.infer import segment
     from napari_c2w.metrics import compare_masks
 
@@ -247,7 +247,7 @@ def main() -> int:
     if not args.la2018.is_dir():
         print(f"{args.la2018} is missing: the benchmark needs the la2018 cases")
         return 1
-    from napari_c2w import shifts as sh
+    import _shifts as sh
     from napari_c2w.infer import InferenceOptions, load_model_set
     from napari_c2w.models import set_threads
 

@@ -100,7 +100,8 @@ def main(argv=None) -> int:
     ap.add_argument("--stage", default="cavity", choices=("cavity", "wall"))
     ap.add_argument("--amp", nargs="+", default=["bf16", "off"], help="mixed precision settings to compare")
     args = ap.parse_args(argv)
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.models import cpu_features, set_threads
     from napari_c2w.phantom import generate_phantom
 

@@ -7,7 +7,7 @@ committed):
 
 - ``cavity/``: the held-out la2018 cases (the 10 last ids, which ``training/bundled.sh`` holds
   out) under the contrast shifts of the shifted-site benchmark that make the bundled cavity fail
-  (:data:`napari_c2w.shifts.BENCHMARK_SETS`: the contrast remaps, the SynthSeg tissue redraw and
+  (``_shifts.BENCHMARK_SETS``: the contrast remaps, the SynthSeg tissue redraw and
   the external cohort's combination with a mild remap; ``--all-contrast`` adds the gamma, bias,
   noise and scale shifts, on which no held-out cavity fell below 0.8), with their expert cavity as
   the reference;
@@ -37,7 +37,7 @@ FAILING_SHIFTS = ("remap", "tissues")
 
 
 def shifted_sets(all_contrast: bool = False):
-    from napari_c2w import shifts as sh
+    import _shifts as sh
 
     kinds = (*FAILING_SHIFTS, "intensity") if all_contrast else FAILING_SHIFTS
     return [*(s for s in sh.BENCHMARK if s.kind in kinds), sh.COMBINED_CONTRAST]
@@ -46,10 +46,11 @@ def shifted_sets(all_contrast: bool = False):
 def build(  # noqa: PLR0917
     out: Path, cases: int, phantoms: int, semisynth: int, la2018: Path = LA2018, all_contrast: bool = False
 ) -> dict[str, int]:
-    from napari_c2w import shifts as sh
+    import _shifts as sh
     from napari_c2w.io.case import Case
     from napari_c2w.io.layouts import read_case_folder
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
     from napari_c2w.phantom.semisynth import SemiSynthOptions, semi_synthetic_case
 

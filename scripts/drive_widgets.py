@@ -32,7 +32,8 @@ def main() -> int:  # noqa: PLR0915 (a linear click-through, step by step)
     from napari.layers import Layer
     from qtpy.QtWidgets import QApplication
 
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.layers import case_layers
     from napari_c2w.phantom import generate_phantom
 

@@ -69,6 +69,13 @@ def test_verbose_after_the_subcommand(tmp_path):
     assert parser.parse_args(["phantom", "-o", "ph"]).verbose is False
 
 
+def test_phantom_offers_no_benchmark_contrast_profile():
+    parser = build_parser()
+    assert parser.parse_args(["phantom", "-o", "ph", "--contrast", "wide"]).contrast == "wide"
+    with pytest.raises(SystemExit):  # other-protocol is a benchmark family, not a product choice
+        parser.parse_args(["phantom", "-o", "ph", "--contrast", "other-protocol"])
+
+
 def test_phantom_takes_o_and_the_old_positional(tmp_path):
     assert main(["phantom", "-o", str(tmp_path / "a"), "--shape", "16", "48", "48"]) == 0
     assert main(["phantom", str(tmp_path / "b"), "--shape", "16", "48", "48"]) == 0
@@ -92,14 +99,15 @@ def test_report_names_the_surface_dice_column_after_its_tolerance(small_case):
 
 def _store(tmp_path, case, name="ball"):
     from napari_c2w.io import Case
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
 
     case = Case(case.image, dict(case.labels), case_id=name)
     return write_case_store(case, store_path(tmp_path / "ds", name))
 
 
 def test_import_prints_the_stores_it_wrote_and_nothing_else_on_stdout(tmp_path, small_case, capsys):
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     files = [write_volume(small_case.image, tmp_path / f"scan{k}.nrrd") for k in range(2)]
     assert main(["import", *map(str, files), "-o", str(tmp_path / "ds")]) == 0
@@ -156,7 +164,7 @@ def test_review_json(tmp_path, small_case, capsys):
 def test_predict_prints_outputs_and_writes_its_run_summary(tmp_path, small_case, capsys):
     import json
 
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
     from testutils import write_model_set
 
     models = write_model_set(tmp_path / "models")

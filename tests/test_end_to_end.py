@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_c2w.io.store import read_case_store, store_path, write_case_store
+from napari_c2w.io.store import read_case_store, store_path
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.masks import wall_band
 from napari_c2w.models import load_checkpoint
 from napari_c2w.phantom import generate_phantom

@@ -94,7 +94,8 @@ def test_a_case_without_a_cavity_is_refused():
 
 def test_cli_writes_semi_synthetic_stores(tmp_path, capsys):
     from napari_c2w.cli import main
-    from napari_c2w.io.store import list_case_stores, read_case_store, store_path, write_case_store
+    from napari_c2w.io.store import list_case_stores, read_case_store, store_path
+    from napari_c2w.io.storewrite import write_case_store
 
     write_case_store(_case(), store_path(tmp_path / "real", "ball"))
     assert main(["phantom", str(tmp_path / "ss"), "--from", str(tmp_path / "real"), "--cases", "2"]) == 0

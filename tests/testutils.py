@@ -12,6 +12,23 @@ REPO = Path(__file__).resolve().parents[1]
 LA2018 = (REPO.parent / "shared" / "data" / "la2018" / "train").resolve()
 
 
+def read_label_version(path: str | Path, structure: str, key: str) -> np.ndarray:
+    """An earlier version of a label kept in a case store's ``versions/`` group."""
+    import zarr
+
+    return np.asarray(zarr.open_group(str(path), mode="r")[f"versions/{structure}/{key}"][...])
+
+
+def benchmark_module(name: str):
+    """A helper module of ``benchmarks/`` (e.g. ``_shifts``, the protocol shifts), imported."""
+    import importlib
+    import sys
+
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+    return importlib.import_module(name)
+
+
 def write_sitk(
     array: np.ndarray, path: Path, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=None
 ):
@@ -104,7 +121,8 @@ def write_phantom_dataset(
     folder: Path, seeds, *, labels=("cavity", "wall", "scar"), spacing=TRAIN_SPACING
 ) -> Path:
     """Case stores of 40 x 64 x 64 phantoms (one per seed) holding ``labels``."""
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
 
     folder.mkdir(parents=True, exist_ok=True)

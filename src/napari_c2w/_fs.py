@@ -1,7 +1,7 @@
 """File-system helpers shared by every writer: atomic, checked files and their temporaries.
 
 Every file napari-c2w writes for another tool goes through :class:`AtomicFiles` (or
-:func:`atomic_file`, :func:`atomic_write_text`): a temporary name no consumer lists, fsync, a
+:func:`atomic_write_text`): a temporary name no consumer lists, fsync, a
 check that it reads back complete, a rename into place, an fsync of the folder. Nothing
 truncated or empty ever lies under a final name, whether the disk fills up or the process is
 killed, and the next writer into a folder removes what crashed writers left
@@ -10,7 +10,6 @@ killed, and the next writer into a folder removes what crashed writers left
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import os
@@ -18,7 +17,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -353,18 +352,3 @@ def _check_written(p: _Pending) -> None:
 def _drop(pending: list[_Pending]) -> None:
     for p in pending:
         _remove(p.holder)
-
-
-@contextlib.contextmanager
-def atomic_file(
-    path: str | os.PathLike,
-    *,
-    overwrite: bool = False,
-    keep_name: bool = False,
-    verify: Callable[[Path], None] | None = None,
-    crash: str = "file",
-) -> Iterator[Path]:
-    """One file through :class:`AtomicFiles`: yields the temporary path to write ``path`` to,
-    then (no error) checks it and renames it into place."""
-    with AtomicFiles(overwrite=overwrite, crash=crash) as files:
-        yield files.temp(path, keep_name=keep_name, verify=verify)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .errors import SaveRefused
 from .io.case import provenance_entry
-from .io.store import STORE_SUFFIX, StoreConflict, write_case_store
+from .io.store import STORE_SUFFIX
+from .io.storewrite import StoreConflict, write_case_store
 from .layers import case_from_layers, record_store
 
 
@@ -33,7 +34,7 @@ def write_case(path: str, layer_data: list[tuple]) -> list[str]:
 
     Layers read from this store carry the revision they were read at; if the store changed since
     (a napari-c2w command or another napari session saved it), nothing is written and
-    :class:`~napari_c2w.io.store.StoreConflict` says how to keep the edit. It is an ``OSError``:
+    :class:`~napari_c2w.io.storewrite.StoreConflict` says how to keep the edit. It is an ``OSError``:
     napari shows it, while it would swallow a ``ValueError`` as "no writer found". After a save
     the layers record the new revision, so saving them again works. Layers it cannot save raise
     :class:`~napari_c2w.errors.SaveRefused` for the same reason.

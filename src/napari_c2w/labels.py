@@ -42,14 +42,6 @@ TERMINOLOGY: dict[str, tuple[Code, Code, Code | None]] = {
     "scar": (("SCT", "85756007", "Tissue"), ("SCT", "12402003", "Scar tissue"), LEFT_ATRIUM),
 }
 
-#: Label files of the public challenges and the structure each one holds.
-CHALLENGE_LABEL_FILES: dict[str, str] = {
-    "laendo.nrrd": "cavity",  # 2018 LA segmentation challenge (Utah)
-    "lawall.nrrd": "wall",
-    "atriumSegImgMO.nii.gz": "cavity",  # LAScarQS 2022
-    "scarSegImgM.nii.gz": "scar",
-}
-
 
 def check_structure(name: str) -> str:
     """Return ``name`` if it is a known structure, else raise a clear error."""

@@ -13,7 +13,8 @@ from napari_c2w.errors import InputError
 @pytest.fixture(scope="module")
 def scans(tmp_path_factory):
     """Three phantom scans stored without labels (a site's unlabelled scans)."""
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
 
     folder = tmp_path_factory.mktemp("site")

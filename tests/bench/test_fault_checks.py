@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from napari_c2w.io import Volume
-from napari_c2w.io.volume import write_volume
+from napari_c2w.io.volumewrite import write_volume
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 

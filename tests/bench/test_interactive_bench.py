@@ -41,7 +41,8 @@ def test_brush_baseline_counts_the_cheapest_voxels():
 
 def test_bench_writes_dice_after_each_interaction(tmp_path, capsys):
     import bench_interactive
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
 
     data = tmp_path / "data"

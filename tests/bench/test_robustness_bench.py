@@ -134,8 +134,8 @@ def test_a_shift_draws_the_same_copy_whichever_shifts_run_beside_it(bench, monke
     import dataclasses
     from types import SimpleNamespace
 
+    import _shifts as sh
     from napari_c2w import infer
-    from napari_c2w import shifts as sh
     from napari_c2w.phantom import generate_phantom
 
     seen = []

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from napari.layers import Labels
 
-from napari_c2w.io.store import read_case_store, store_path, write_case_store
+from napari_c2w.io.store import read_case_store, store_path
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.labels import LABELS
 from napari_c2w.phantom import generate_phantom
 from napari_c2w.train.config import dump_config

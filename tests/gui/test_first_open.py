@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_c2w.io import Volume
-from napari_c2w.io.volume import write_volume
+from napari_c2w.io.volumewrite import write_volume
 
 pytestmark = pytest.mark.gui
 

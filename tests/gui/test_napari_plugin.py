@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from napari_c2w.io import write_case_folder
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 from testutils import write_dicom_series, write_sitk
 
 pytestmark = pytest.mark.gui
@@ -114,7 +115,7 @@ def test_writer_saves_image_and_labels_as_case_store(make_napari_viewer, tmp_pat
     # save again after an edit: the previous wall is kept as a version
     layers[2].data[:] = 0
     viewer.layers.save(str(out), plugin="napari-c2w")
-    from napari_c2w.io.store import read_label_version
+    from testutils import read_label_version
 
     assert read_case_store(out).labels["wall"].sum() == 0
     np.testing.assert_array_equal(read_label_version(out, "wall", "1"), small_case.labels["wall"])

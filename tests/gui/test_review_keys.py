@@ -6,7 +6,8 @@ import pytest
 from qtpy.QtGui import QKeySequence, QShortcut
 from qtpy.QtWidgets import QLabel
 
-from napari_c2w.io.store import read_case_store, store_path, write_case_store
+from napari_c2w.io.store import read_case_store, store_path
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.phantom import generate_phantom
 
 pytestmark = [pytest.mark.gui, pytest.mark.filterwarnings("error:Private attribute access:FutureWarning")]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_c2w.io.store import read_case_store, read_label_version, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.layers import META_KEY, case_layers
 from napari_c2w.phantom import generate_phantom
+from testutils import read_label_version
 
 pytestmark = [pytest.mark.gui, pytest.mark.filterwarnings("error:Private attribute access:FutureWarning")]
 

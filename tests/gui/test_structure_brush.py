@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.labels import LABELS
 from napari_c2w.phantom import generate_phantom
 

@@ -18,7 +18,9 @@ def models(tiny_models):
 
 @pytest.fixture(scope="module")
 def noisy(small_volume):
-    from napari_c2w import shifts
+    from testutils import benchmark_module
+
+    shifts = benchmark_module("_shifts")
 
     volume, ph = small_volume
     labels = {k: np.asarray(v, np.uint8) for k, v in ph.labels.items()}
@@ -59,7 +61,7 @@ def test_denoise_off_keeps_the_noisy_input_but_still_reports_the_noise(models, n
 def test_predict_has_a_switch_for_it(tiny_models, noisy, tmp_path):
     from napari_c2w.cli import main
     from napari_c2w.io.store import read_store_attrs
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     src = write_volume(noisy, tmp_path / "noisy.nii.gz")
     for flag, out in (([], "on"), (["--no-denoise"], "off")):

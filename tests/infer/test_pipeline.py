@@ -238,7 +238,7 @@ def test_model_folders_override_stage_by_stage(tiny_models, tmp_path):
 def test_predict_cli_goes_on_past_a_corrupt_case(tiny_models, small_volume, tmp_path, capsys):
     from napari_c2w.cli import main
     from napari_c2w.io.store import read_case_store, read_store_attrs
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     volume, _ = small_volume
     good = [write_volume(volume, tmp_path / f"case{i}.nrrd") for i in range(2)]
@@ -264,7 +264,8 @@ def test_predict_cli_goes_on_past_a_corrupt_case(tiny_models, small_volume, tmp_
 
 def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):
     from napari_c2w.cli import main
-    from napari_c2w.io.volume import read_volume, write_volume
+    from napari_c2w.io.volume import read_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     volume, _ = small_volume
     inputs = [str(write_volume(volume, tmp_path / f"c{i}.nii.gz")) for i in range(3)]
@@ -272,7 +273,7 @@ def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):
     for part in (0, 1):
         argv = ["predict", *inputs, "-o", str(out), "--models", str(tiny_models), "--format", "nrrd"]
         assert main([*argv, "--num-parts", "2", "--part-id", str(part)]) == 0
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if not p.name.endswith(".lock"))  # the commit's locks
     assert names == ["c0", "c1", "c2", "predict_summary_part0of2.json", "predict_summary_part1of2.json"]
     wall = read_volume(out / "c1" / "wall.nrrd")
     assert wall.shape == volume.shape
@@ -306,12 +307,43 @@ def test_predict_cli_parts_and_label_files(tiny_models, small_volume, tmp_path):
     assert main([*bad, "--threshold", "1.5"]) != 0 and not (tmp_path / "p3").exists()
 
 
+def test_predict_label_files_go_through_the_export_registry_and_the_one_commit(
+    tiny_models, small_volume, tmp_path, monkeypatch
+):
+    from napari_c2w.cli import main
+    from napari_c2w.io import commit
+    from napari_c2w.io.volumewrite import write_volume
+
+    swapped = []
+    swap_in = commit.swap_in
+
+    def spy(tmp, path):
+        swapped.append(path)
+        return swap_in(tmp, path)
+
+    monkeypatch.setattr(commit, "swap_in", spy)
+    source = str(write_volume(small_volume[0], tmp_path / "c0.nii.gz"))
+    out = tmp_path / "pred"
+    argv = ["predict", source, "-o", str(out), "--models", str(tiny_models), "--format", "nifti"]
+    assert main([*argv, "--probabilities", "--window", "8", "16", "16"]) == 0
+    assert swapped == [out / "c0"]
+    names = sorted(p.name for p in (out / "c0").iterdir())
+    assert names == sorted(
+        [f"{s}{k}.nii.gz" for s in ("cavity", "wall", "scar") for k in ("", "_probability")]
+        + ["prediction.json"]
+    )
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".lock")) == [
+        "c0",
+        "predict_summary.json",
+    ]
+
+
 def test_predict_cli_no_crop_runs_every_stage_on_the_whole_roi(
     tiny_models, small_volume, tmp_path, monkeypatch
 ):
     from napari_c2w.cli import main
     from napari_c2w.infer.pipeline import _Run
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     seen = []
     execute = _Run.execute

@@ -11,7 +11,7 @@ from napari_c2w.infer.regions import atrium_region, cavity_region
 
 def test_training_prepares_the_roi_with_the_shared_function(tmp_path):
     """An ROI larger than the volume in z: the fill outside it must be the one inference uses."""
-    from napari_c2w.io.store import write_case_store
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
     from napari_c2w.train.config import default_config
     from napari_c2w.train.data import prepare_case

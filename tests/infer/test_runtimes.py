@@ -89,7 +89,7 @@ def test_the_pipeline_through_openvino_segments_as_pytorch_fp32_and_says_which_r
 def test_predict_offers_every_runtime_and_records_the_one_it_ran(tiny_models, small_volume, tmp_path):
     from napari_c2w.cli import build_parser, main
     from napari_c2w.io.store import read_store_attrs
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     action = next(a for a in sub.choices["predict"]._actions if a.dest == "runtime")

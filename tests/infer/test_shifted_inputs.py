@@ -44,7 +44,7 @@ def test_every_prediction_carries_a_quality_record_and_predict_names_flagged_cas
     from napari_c2w import infer
     from napari_c2w.cli import main
     from napari_c2w.io.store import read_store_attrs
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     volume, _ = small_volume
     pred = segment(volume, load_model_set([tiny_models]), InferenceOptions())

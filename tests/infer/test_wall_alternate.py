@@ -95,7 +95,7 @@ def test_the_alternate_is_kept_where_it_covers_more_with_its_own_threshold(model
 def test_predict_has_a_switch_for_it(model_folder, small_volume, tmp_path):
     from napari_c2w.cli import main
     from napari_c2w.io.store import read_store_attrs
-    from napari_c2w.io.volume import write_volume
+    from napari_c2w.io.volumewrite import write_volume
 
     _constant(model_folder, "wall_contrast", "wall", 8.0, like=model_folder / "wall.pt")
     src = write_volume(small_volume[0], tmp_path / "scan.nii.gz")
@@ -145,7 +145,9 @@ def test_int8_storage_is_a_quarter_and_predicts_like_bf16(tmp_path, small_volume
 def test_the_bundled_wall_holds_on_a_contrast_it_never_saw():
     """Phantom 2002 of the untrained 2 mm configuration under SynthSeg-style tissue intensities:
     the main wall alone gave Dice 0.002 (coverage 0.09), the alternate 0.63 (coverage 0.27)."""
-    from napari_c2w import shifts
+    from testutils import benchmark_module
+
+    shifts = benchmark_module("_shifts")
     from napari_c2w.metrics import dice
     from napari_c2w.phantom import generate_phantom
 

@@ -9,7 +9,8 @@ import pytest
 
 from napari_c2w.errors import InputError
 from napari_c2w.io import Case
-from napari_c2w.io.export import FORMATS, export_cases, ijk_to_lps, multilabel
+from napari_c2w.io.export import FORMATS, export_cases, multilabel
+from napari_c2w.io.slicer import ijk_to_lps
 
 
 @pytest.fixture
@@ -188,7 +189,7 @@ def test_export_command(tmp_path, small_case, capsys):
     import nibabel as nib
 
     from napari_c2w.cli import main
-    from napari_c2w.io.store import write_case_store
+    from napari_c2w.io.storewrite import write_case_store
 
     dataset = tmp_path / "dataset"
     for k, status in enumerate(["approved", "unreviewed", "approved"]):
@@ -210,7 +211,7 @@ def test_export_command(tmp_path, small_case, capsys):
 def test_surface_format_is_registered_and_read_back_with_vtk(tmp_path):
     pytest.importorskip("vtkmodules", reason="surface meshes need the [surface] extra (VTK)")
     from napari_c2w.phantom import generate_phantom
-    from napari_c2w.surface.export import read_mesh  # registers "surface"
+    from napari_c2w.surface.export import read_mesh
 
     case = generate_phantom(0, shape=(24, 64, 64), spacing=(2.5, 1.25, 1.25)).to_case()
     (done,) = export_cases([case], tmp_path, "surface")
@@ -223,7 +224,8 @@ def test_surface_format_is_registered_and_read_back_with_vtk(tmp_path):
 def test_export_format_vtk_writes_the_legacy_surface_for_cemrgapp(tmp_path):
     pytest.importorskip("vtkmodules", reason="surface meshes need the [surface] extra (VTK)")
     from napari_c2w.cli import main
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
 
     case = generate_phantom(0, shape=(24, 64, 64), spacing=(2.5, 1.25, 1.25)).to_case()

@@ -13,15 +13,9 @@ import zarr
 
 from napari_c2w.errors import InputError, StoreError
 from napari_c2w.io import Case, Volume, provenance_entry
-from napari_c2w.io.store import (
-    is_case_store,
-    list_case_stores,
-    read_case_store,
-    read_label_version,
-    read_store_attrs,
-    update_case_store,
-    write_case_store,
-)
+from napari_c2w.io.store import is_case_store, list_case_stores, read_case_store, read_store_attrs
+from napari_c2w.io.storewrite import update_case_store, write_case_store
+from testutils import read_label_version
 
 
 def test_round_trip(tmp_path, small_case):
@@ -125,9 +119,9 @@ def test_disk_full_leaves_the_old_store(tmp_path, small_case, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    from napari_c2w.io import store
+    from napari_c2w.io import commit
 
-    monkeypatch.setattr(store, "_fsync_tree", full)
+    monkeypatch.setattr(commit, "fsync_tree", full)
     with pytest.raises(StoreError, match="disk is full; nothing was changed"):
         write_case_store(edited, path, overwrite=True)
     np.testing.assert_array_equal(read_case_store(path).labels["wall"], small_case.labels["wall"])
@@ -137,7 +131,7 @@ def test_disk_full_leaves_the_old_store(tmp_path, small_case, monkeypatch):
 KILLED_WRITER = """
 import sys, numpy as np
 from napari_c2w.io import Case, Volume
-from napari_c2w.io.store import write_case_store
+from napari_c2w.io.storewrite import write_case_store
 rng = np.random.default_rng(1)
 image = np.load(sys.argv[2])
 labels = {n: rng.random(image.shape) > 0.5 for n in ("cavity", "wall", "scar")}

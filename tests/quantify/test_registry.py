@@ -7,7 +7,8 @@ import csv
 import pytest
 
 from napari_c2w.cli import main
-from napari_c2w.io.store import store_path, write_case_store
+from napari_c2w.io.store import store_path
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.phantom import generate_phantom
 from napari_c2w.quantify import METHODS, Param, ScarMethod, check_methods, default_params, register
 from testutils import toy_scar_method

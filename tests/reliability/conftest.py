@@ -34,7 +34,7 @@ def _mount(folder, options: str) -> bool:
 @pytest.fixture
 def dataset(tmp_path, tiny_case):
     """Three stores of the tiny case (a, b, c) in tmp_path/ds."""
-    from napari_c2w.io.store import write_case_store
+    from napari_c2w.io.storewrite import write_case_store
 
     ds = tmp_path / "ds"
     for name in ("a", "b", "c"):

@@ -8,8 +8,9 @@ from relutils import run_cli
 
 from napari_c2w.cli import main
 from napari_c2w.io import Volume
-from napari_c2w.io.store import read_case_store, write_case_store
-from napari_c2w.io.volume import write_volume
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
+from napari_c2w.io.volumewrite import write_volume
 
 SPACING = (2.0, 1.0, 1.0)
 

@@ -7,13 +7,16 @@ import time
 import numpy as np
 from relutils import child_env
 
-from napari_c2w.io.store import read_case_store, read_label_version, read_store_attrs, write_case_store
+from napari_c2w.io.store import read_case_store, read_store_attrs
+from napari_c2w.io.storewrite import write_case_store
+from testutils import read_label_version
 
 #: Reads the store, waits for the go file, adds one scar voxel block and writes the case back.
 EDITOR = """
 import os, sys, time
 from pathlib import Path
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 store, go, z = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 case = read_case_store(store)
 Path(sys.argv[4]).write_text("read")
@@ -77,7 +80,7 @@ def test_two_processes_editing_one_store_lose_nothing(tmp_path, tiny_case):
 
 
 def test_stale_case_written_back_is_refused_and_names_the_store(tmp_path, tiny_case):
-    from napari_c2w.io.store import StoreConflict
+    from napari_c2w.io.storewrite import StoreConflict
 
     path = write_case_store(tiny_case, tmp_path / "t.ome.zarr")
     mine, theirs = read_case_store(path), read_case_store(path)
@@ -143,7 +146,7 @@ def test_review_queue_save_refuses_to_replace_another_writers_change(tmp_path, t
     """The napari queue saves a case built from layers; it is checked against the version it opened."""
     import dataclasses
 
-    from napari_c2w.io.store import StoreConflict
+    from napari_c2w.io.storewrite import StoreConflict
     from napari_c2w.review.queue import save_reviewed
 
     path = write_case_store(tiny_case, tmp_path / "t.ome.zarr")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from relutils import run_child
 
-from napari_c2w.io.store import list_case_stores, read_case_store, write_case_store
+from napari_c2w.io.store import list_case_stores, read_case_store
+from napari_c2w.io.storewrite import write_case_store
 
 POINTS = ["tree-written", "text-written", "journal-written", "old-renamed", "new-renamed", "old-trashed",
           "journal-removed"]  # fmt: skip
@@ -16,7 +17,8 @@ POINTS = ["tree-written", "text-written", "journal-written", "old-renamed", "new
 WRITER = """
 import sys
 import numpy as np
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 case = read_case_store(sys.argv[1])
 case.set_label("wall", np.ones(case.image.shape, np.uint8))
 write_case_store(case, sys.argv[1])

@@ -7,7 +7,8 @@ import pytest
 
 from napari_c2w.cli import main
 from napari_c2w.errors import InputError
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from relutils import run_child, run_cli
 
 from napari_c2w.cli import main
 from napari_c2w.io import Case, Volume
-from napari_c2w.io.store import write_case_store
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.io.volume import read_volume
 
 #: Suffixes consumers pick files by (nnU-Net, Slicer, ParaView, pandas) when listing a folder.

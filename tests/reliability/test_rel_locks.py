@@ -22,7 +22,8 @@ FROZEN_WRITER = """
 import os, signal, sys
 import numpy as np
 from napari_c2w.io import commit
-from napari_c2w.io.store import read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 
 def stop_at(name):
     if name == sys.argv[2]:

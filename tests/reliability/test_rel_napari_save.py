@@ -13,7 +13,8 @@ from relutils import run_cli
 
 from napari_c2w._reader import read_layers
 from napari_c2w._writer import write_case
-from napari_c2w.io.store import StoreConflict, read_case_store, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import StoreConflict, write_case_store
 
 
 @pytest.fixture

@@ -13,12 +13,14 @@ import pytest
 from relutils import run_child
 
 from napari_c2w.cli import main
-from napari_c2w.io.store import list_case_stores, read_case_store, write_case_store
+from napari_c2w.io.store import list_case_stores, read_case_store
+from napari_c2w.io.storewrite import write_case_store
 
 CLEANER = """
 import sys
 import numpy as np
-from napari_c2w.io.store import read_case_store, update_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import update_case_store
 case = read_case_store(sys.argv[1])
 update_case_store(sys.argv[1], labels={"scar": np.zeros(case.image.shape, np.uint8)}, revision=case.revision)
 """
@@ -27,7 +29,7 @@ FIRST_WRITE = """
 import sys
 import numpy as np
 from napari_c2w.io import Case, Volume
-from napari_c2w.io.store import write_case_store
+from napari_c2w.io.storewrite import write_case_store
 image = np.arange(6 * 20 * 24, dtype=np.uint16).reshape(6, 20, 24) % 200 + 20
 write_case_store(Case(Volume(image, (2.0, 1.0, 1.0)), case_id="n"), sys.argv[1])
 """

@@ -20,8 +20,9 @@ import pytest
 from napari_c2w.cli import main
 from napari_c2w.errors import InputError
 from napari_c2w.io import Case, Volume
-from napari_c2w.io.store import write_case_store
-from napari_c2w.io.volume import read_volume, write_volume
+from napari_c2w.io.storewrite import write_case_store
+from napari_c2w.io.volume import read_volume
+from napari_c2w.io.volumewrite import write_volume
 
 # --------------------------------------------------------------------------- 1: case ids of stores
 

@@ -16,8 +16,9 @@ import pytest
 from napari_c2w.cli import main
 from napari_c2w.errors import InputError
 from napari_c2w.io import Volume
-from napari_c2w.io.store import read_case_store, read_store_attrs, store_path, write_case_store
-from napari_c2w.io.volume import write_volume
+from napari_c2w.io.store import read_case_store, read_store_attrs, store_path
+from napari_c2w.io.storewrite import write_case_store
+from napari_c2w.io.volumewrite import write_volume
 
 
 def _set_attribute(store, key, value) -> None:

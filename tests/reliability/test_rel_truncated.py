@@ -12,7 +12,8 @@ from napari_c2w.cli import main
 from napari_c2w.errors import InputError
 from napari_c2w.io import Volume
 from napari_c2w.io.store import read_case_store
-from napari_c2w.io.volume import read_volume, write_volume
+from napari_c2w.io.volume import read_volume
+from napari_c2w.io.volumewrite import write_volume
 from testutils import LA2018, needs_la2018
 
 

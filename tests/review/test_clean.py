@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from napari_c2w.errors import InputError
-from napari_c2w.io.store import read_case_store, read_label_version, read_store_attrs, write_case_store
+from napari_c2w.io.store import read_case_store, read_store_attrs
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.quantify import BandSpec
 from napari_c2w.review import clean_case, clean_store, clean_stores
+from testutils import read_label_version
 
 
 def cleaning_scores(ph, case):

@@ -8,13 +8,9 @@ import numpy as np
 import pytest
 
 from napari_c2w.cli import main
-from napari_c2w.io.store import (
-    read_case_store,
-    read_label_version,
-    read_store_attrs,
-    store_path,
-    write_case_store,
-)
+from napari_c2w.io.store import read_case_store, read_store_attrs, store_path
+from napari_c2w.io.storewrite import write_case_store
+from testutils import read_label_version
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from napari_c2w.masks import (
     keep_component_overlapping,
     keep_components_touching,
     keep_largest_component,
-    remove_small_components,
     wall_band,
 )
 from napari_c2w.review import (
@@ -98,12 +97,9 @@ def test_fill_holes_modes():
         fill_holes(mask, "2d")
 
 
-def test_keep_largest_and_small_components(ball):
+def test_keep_largest_component(ball):
     mask = ball.noisy_scar
     new, change = keep_largest_component(mask, structure="scar")
-    assert np.array_equal(new > 0, ball.scar) and change.components_removed == 2
-    check_record(mask, new, change)
-    new, change = remove_small_components(mask, int(ball.beyond.sum()) + 1)
     assert np.array_equal(new > 0, ball.scar) and change.components_removed == 2
     check_record(mask, new, change)
     empty = np.zeros_like(mask)

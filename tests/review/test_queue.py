@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from napari_c2w.io import Case, Volume
-from napari_c2w.io.store import read_case_store, read_label_version, write_case_store
+from napari_c2w.io.store import read_case_store
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.review.queue import (
     count_flagged,
     filter_queue,
@@ -15,6 +16,7 @@ from napari_c2w.review.queue import (
     scan_dataset,
     uncertainty_of,
 )
+from testutils import read_label_version
 
 
 def _case(ball, case_id, scar, status="unreviewed", uncertainty=None) -> Case:

@@ -157,7 +157,8 @@ def test_without_vtk_a_mesh_export_says_what_to_install(surface, tmp_path, no_vt
 
 def test_without_vtk_the_export_command_fails_before_writing(tmp_path, no_vtk, capsys):
     from napari_c2w.cli import main
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
 
     case = generate_phantom(0, shape=(24, 64, 64), spacing=(2.5, 1.25, 1.25)).to_case()
@@ -170,7 +171,8 @@ def test_without_vtk_the_export_command_fails_before_writing(tmp_path, no_vtk, c
 
 def test_without_vtk_report_surface_dir_fails_before_reading_a_case(tmp_path, no_vtk, capsys):
     from napari_c2w.cli import main
-    from napari_c2w.io.store import store_path, write_case_store
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
     from napari_c2w.phantom import generate_phantom
 
     case = generate_phantom(0, shape=(24, 64, 64), spacing=(2.5, 1.25, 1.25)).to_case()

@@ -10,7 +10,8 @@ import pytest
 
 from napari_c2w.cli import main
 from napari_c2w.io import Case, Volume
-from napari_c2w.io.store import store_path, write_case_store
+from napari_c2w.io.store import store_path
+from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.surface.report import method_row
 
 

@@ -175,7 +175,8 @@ def _segment_all(sources, models, folder: Path, options: AdaptOptions, cancel) -
     from ..infer import Cancelled, InferenceOptions, load_model_set, segment
     from ..infer.result import case_from_prediction
     from ..io.importer import load_source
-    from ..io.store import store_path, write_case_store
+    from ..io.store import store_path
+    from ..io.storewrite import write_case_store
 
     folder.mkdir(parents=True, exist_ok=True)
     loaded = load_model_set(models)
@@ -231,7 +232,8 @@ def _train_stage(
 
 def _phantoms(folder: Path, count: int, seed: int) -> Path:
     """``count`` phantoms (cavity, wall and scar labels) as case stores, generated once per run."""
-    from ..io.store import store_path, write_case_store
+    from ..io.store import store_path
+    from ..io.storewrite import write_case_store
     from ..phantom import generate_phantom
 
     if folder.is_dir():

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..io.case import REVIEW_STATUSES
 from ..io.export import FORMATS, PRECEDENCE
-from ..surface import export as _surface  # noqa: F401 (registers the 'surface' format)
 from .batch import run_batch
 from .review_cmd import find_stores
 
@@ -25,7 +24,7 @@ def parse_structures(text: str) -> tuple[str, ...]:
 
 
 def add_parser(sub) -> None:
-    formats = "\n".join(f"  {name}: {fmt.help}" for name, fmt in FORMATS.items())
+    formats = "\n".join(f"  {name}: {FORMATS.help(name)}" for name in FORMATS)
     p = sub.add_parser(
         "export",
         help="write case stores as NIfTI/NRRD label maps, 3D Slicer segmentations or an nnU-Net dataset",

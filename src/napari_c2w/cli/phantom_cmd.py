@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..io.layouts import LAYOUTS, write_case_folder
-from ..io.store import store_path, write_case_store
-from ..phantom.render import CONTRAST_PROFILES
+from ..io.store import store_path
+from ..io.storewrite import write_case_store
+from ..phantom.render import BENCHMARK_PROFILES, CONTRAST_PROFILES
 from .batch import run_batch
 
 
@@ -54,10 +55,10 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--contrast",
-        choices=CONTRAST_PROFILES,
+        choices=[p for p in CONTRAST_PROFILES if p not in BENCHMARK_PROFILES],
         default="default",
-        help="tissue-contrast profile: default (the bundled models' training), wide (less well "
-        "nulled myocardium, scar 1.1-1.6 x blood) or other-protocol (a test family outside both)",
+        help="tissue-contrast profile: default (the bundled models' training) or wide (less well "
+        "nulled myocardium, scar 1.1-1.6 x blood)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing phantom files")
     p.add_argument(

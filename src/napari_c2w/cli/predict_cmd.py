@@ -8,12 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import InputError
 from .batch import emit, emit_json, make_output_folder, run_batch
 
-FORMATS = {"zarr": None, "nrrd": ".nrrd", "nifti": ".nii.gz"}
+#: ``--format``: a case store, or a label folder of :data:`napari_c2w.io.export.FORMATS`.
+FORMATS = {"zarr": None, "nrrd": "nrrd-folder", "nifti": "nifti-folder"}
 
 
 def add_parser(sub) -> None:
@@ -293,7 +292,9 @@ def _done(out: Path, case_id: str, fmt: str) -> bool:
             return False
         provenance = read_store_attrs(target).get("provenance", [])
         return any(entry.get("action") == "predict" for entry in provenance)
-    return (target / "prediction.json").is_file()
+    from ..io.labelfolder import RECORD
+
+    return (target / RECORD).is_file()  # a folder without it comes from an older version
 
 
 def predict_case(source, out: Path, models, options, fmt: str, *, quality: bool = False):
@@ -306,7 +307,7 @@ def predict_case(source, out: Path, models, options, fmt: str, *, quality: bool 
 def predict_record(source, out: Path, models, options, fmt: str) -> dict:
     """Segment one source and write its result; returns what the run summary records of it:
     ``output``, ``quality``, ``uncertainty``, ``timings_s`` (the pipeline's stages), ``device``."""
-    from ..infer.result import prediction_summary, segment_case
+    from ..infer.result import segment_case
     from ..io.importer import load_source
 
     case = load_source(source)
@@ -314,12 +315,17 @@ def predict_record(source, out: Path, models, options, fmt: str) -> dict:
     result, prediction = segment_case(case, models, options, by="napari-c2w predict", sources=sources)
     target = _target(out, case.case_id, fmt)
     if fmt == "zarr":
-        from ..io.store import write_case_store
+        from ..io.storewrite import write_case_store
 
         write_case_store(result, target)
     else:
-        summary = {**prediction_summary(prediction, case.case_id), "provenance": result.provenance}
-        _commit_folder(target, lambda tmp: _write_files(tmp, case, prediction, FORMATS[fmt], summary))
+        from ..io.export import export_format
+
+        maps = {f"{name}_probability": p for name, p in (prediction.probabilities or {}).items()}
+        if prediction.uncertainty_map is not None:
+            maps["uncertainty"] = prediction.uncertainty_map
+        writer = export_format(FORMATS[fmt], out)
+        writer.write_case(result, out, list(result.labels), overwrite=True, maps=maps)
     return {
         "output": str(target),
         "quality": prediction.quality,
@@ -327,65 +333,3 @@ def predict_record(source, out: Path, models, options, fmt: str) -> dict:
         "timings_s": prediction.timings,
         "device": prediction.device,
     }
-
-
-def _commit_folder(target: Path, write) -> None:
-    """Write a case's files into a temporary folder and rename it whole onto ``target``.
-
-    A kill leaves either no ``target`` (or an incomplete one from an older version,
-    without ``prediction.json``) or the complete folder; ``--resume`` redoes the former.
-    The temporary and trash folders have the temporary names of :func:`napari_c2w._fs.temp_name`
-    (each file in them is written and checked by :class:`napari_c2w._fs.AtomicFiles`); the next
-    commit into the output folder sweeps those of crashed runs (:func:`napari_c2w._fs.sweep_temps`).
-    """
-    import os
-    import shutil
-
-    from .._fs import fsync_dir, sweep_temps, temp_name
-
-    _drop_leftovers(target)
-    sweep_temps(target.parent)
-    tmp, trash = temp_name(target), None
-    try:
-        write(tmp)
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        if target.exists():  # an incomplete folder (never one with prediction.json: see _done)
-            trash = temp_name(target)
-            os.replace(target, trash)
-        os.replace(tmp, target)
-        fsync_dir(target.parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
-
-
-def _drop_leftovers(target: Path) -> None:
-    """Remove the temporary and trash folders of earlier versions (``.<case>.tmp-*``)."""
-    import shutil
-
-    for p in target.parent.glob(f".{target.name}.t*-*"):
-        if p.name.startswith((f".{target.name}.tmp-", f".{target.name}.trash-")):
-            shutil.rmtree(p, ignore_errors=True)
-
-
-def _write_files(folder: Path, case, prediction, suffix: str, summary: dict) -> None:
-    from .._fs import atomic_write_text, crash_point
-    from ..io.volume import Volume, write_volume
-
-    folder.mkdir(parents=True, exist_ok=True)
-    image = case.image
-
-    def like(array: np.ndarray) -> Volume:
-        return Volume(array, image.spacing, image.origin, image.direction)
-
-    for name, mask in prediction.labels.items():
-        write_volume(like(mask.astype(np.uint8)), folder / f"{name}{suffix}")
-        crash_point("label-file-written")
-    for name, prob in (prediction.probabilities or {}).items():
-        write_volume(like(prob.astype(np.float32)), folder / f"{name}_probability{suffix}")
-    if prediction.uncertainty_map is not None:
-        write_volume(like(prediction.uncertainty_map.astype(np.float32)), folder / f"uncertainty{suffix}")
-    atomic_write_text(folder / "prediction.json", json.dumps(summary, indent=1, default=str))

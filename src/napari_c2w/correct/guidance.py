@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..masks.geometry import bbox
+from ..masks.geometry import Box, bbox
 
 #: Radius of a click's ball in the guidance maps (mm).
 BALL_MM = 2.5
@@ -44,7 +44,7 @@ def draw_points(
 
 def error_regions(
     label: np.ndarray, reference: np.ndarray, n: int
-) -> list[tuple[int, bool, tuple[slice, ...], np.ndarray]]:
+) -> list[tuple[int, bool, Box, np.ndarray]]:
     """Up to ``n`` largest connected error regions, largest first (the first found on a tie):
     (voxels, positive?, box, the region's mask inside ``box``), where positive means the label
     misses the reference there and negative that it spills."""
@@ -62,7 +62,7 @@ def error_regions(
     return regions[:n]
 
 
-def region_centre(box: tuple[slice, ...], region: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
+def region_centre(box: Box, region: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
     """The voxel index (on the full grid) deepest inside ``region`` (its mask inside ``box``)."""
     depth = ndi.distance_transform_edt(np.pad(region, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
     at = np.unravel_index(int(np.argmax(depth)), depth.shape)

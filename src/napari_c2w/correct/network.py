@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..masks.geometry import Box
 from .guidance import draw_points
 from .prompts import Prompt
 
@@ -123,7 +124,7 @@ class PromptNetwork:
         prompts: Sequence[Prompt],
         spacing: Sequence[float],
         stats: Statistics,
-    ) -> tuple[np.ndarray, tuple[slice, ...], float]:
+    ) -> tuple[np.ndarray, Box, float]:
         """The network's label in the window around the last prompt.
 
         Returns:

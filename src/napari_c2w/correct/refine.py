@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..masks.geometry import Box
 from .prompts import Prompt
 
 #: Correction methods: the prompt-conditioned network (cavity; :mod:`.network`, run by the
@@ -86,7 +87,7 @@ class Refined:
     removed: int
     seconds: float
     method: str
-    box: tuple[slice, slice, slice]
+    box: Box
 
 
 def refine(
@@ -179,7 +180,7 @@ def _reach(mask: np.ndarray, pts: np.ndarray, kind: str, spacing: np.ndarray, o:
     return float(np.clip(o.reach * depth, o.min_radius_mm, o.max_radius_mm))
 
 
-def _box(prompt: Prompt, spacing: np.ndarray, shape: Sequence[int], radius_mm: float) -> tuple[slice, ...]:
+def _box(prompt: Prompt, spacing: np.ndarray, shape: Sequence[int], radius_mm: float) -> Box:
     if prompt.kind == "box":
         lo, hi = prompt.box_bounds(spacing, shape)
         pad = np.ceil(2.0 / spacing).astype(int)

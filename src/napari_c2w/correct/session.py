@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..io.case import provenance_entry
+from ..masks.geometry import Box
 from ..review.edits import Edit, EditStack, diff_edit
 from .prompts import Prompt
 from .refine import Refined, RefineOptions, refine
@@ -195,7 +196,7 @@ def _union(masks: Mapping[str, np.ndarray | None] | np.ndarray | None, shape) ->
     return out
 
 
-def _in_direction(prompt: Prompt, label: np.ndarray, old: np.ndarray, box: tuple[slice, ...]) -> np.ndarray:
+def _in_direction(prompt: Prompt, label: np.ndarray, old: np.ndarray, box: Box) -> np.ndarray:
     """The network's answer kept only in the prompt's direction and where it touches the prompt:
     a positive prompt adds the new voxels connected to it, a negative one removes the dropped
     voxels connected to it; the rest of the window stays as it was."""

@@ -65,5 +65,4 @@ class InferenceOptions:
     # whole ROI.
     crop_to_atrium: bool = True
     atrium_margin_mm: float = 5.0
-    memory_limit_gb: float | None = None  # CUDA only
     stages: tuple[str, ...] = PIPELINE_STAGES[1:]  # those after the localizer (which places the ROI)

@@ -19,6 +19,7 @@ from .. import preprocess as pre
 from ..errors import C2WError, InputError
 from ..io.orient import reorientation
 from ..io.volume import Volume, check_segmentable
+from ..masks.geometry import margin_voxels
 from ..noise import denoise
 from ..stages import ALTERNATES, STAGES
 from . import alternates, contrast_check
@@ -27,7 +28,7 @@ from .forward import WindowedForward
 from .models import StageModel, load_model_set
 from .options import InferenceOptions
 from .progress import RunProgress
-from .regions import atrium_region, margin_voxels, stage_region
+from .regions import atrium_region, stage_region
 from .runtimes import choose as choose_runtime
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def segment(
         progress: called with (fraction done, message).
         cancel: polled between steps and between windows; True cancels (raises :class:`Cancelled`).
     """
-    from ..models import select_device, set_memory_limit
+    from ..models import select_device
     from ..models.share import cpu_job
 
     options = options or InferenceOptions()
@@ -101,7 +102,6 @@ def segment(
     if missing:
         raise InputError(None, f"the model set has no {', '.join(missing)} model.")
     device = select_device(options.device)
-    set_memory_limit(device, options.memory_limit_gb)
     # The models run in their canonical orientation; the results come back to the stored order.
     orient = reorientation(volume.direction)
     report = progress or (lambda f, m: None)

@@ -13,18 +13,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import preprocess as pre
+from ..masks.geometry import margin_voxels
 from ..stages import STAGES
 
-Box = tuple[tuple[int, int], ...]
-
-
-def margin_voxels(mm: float, spacing: Sequence[float]) -> list[int]:
-    return [int(np.ceil(mm / s)) for s in spacing]
+#: A region on the model grid: (start, stop) per axis, as :mod:`napari_c2w.preprocess` crops and
+#: the prediction records it (``roi["stage_boxes_in_roi"]``); may reach beyond the array.
+Region = tuple[tuple[int, int], ...]
 
 
 def atrium_region(
-    lo: Sequence[float], hi: Sequence[float], box: Box, margin: Sequence[int], window
-) -> Box | None:
+    lo: Sequence[float], hi: Sequence[float], box: Region, margin: Sequence[int], window
+) -> Region | None:
     """The atrium's box in the ROI, grown by ``margin`` voxels and widened to a ``window``.
 
     Args:
@@ -47,14 +46,14 @@ def atrium_region(
     return None if region == tuple((0, n) for n in roi_shape) else region
 
 
-def cavity_region(cavity: np.ndarray, margin: Sequence[int], window) -> Box | None:
+def cavity_region(cavity: np.ndarray, margin: Sequence[int], window) -> Region | None:
     """The box of the ``cavity`` mask (on the ROI) grown by ``margin`` and widened to ``window``;
     None for an empty cavity or a box covering the whole ROI."""
     box = pre.mask_box(cavity, margin, window)
     return None if box is None or box == tuple((0, n) for n in cavity.shape) else box
 
 
-def stage_region(stage: str, probs: dict, options, *, threshold: float, window, spacing) -> Box | None:
+def stage_region(stage: str, probs: dict, options, *, threshold: float, window, spacing) -> Region | None:
     """The part of the ROI the model of a stage with ``region="cavity"`` (:class:`~napari_c2w.stages.Stage`)
     needs under ``options`` (an ``InferenceOptions``): the cavity's box plus
     ``options.crop_margin_mm`` when cropping is on and the stage's post-processing discards what

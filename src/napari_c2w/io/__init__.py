@@ -2,7 +2,8 @@
 
 from .case import Case, provenance_entry
 from .layouts import LAYOUTS, detect_layout, read_case_folder, write_case_folder
-from .volume import Volume, read_label_volume, read_volume, write_volume
+from .volume import Volume, read_label_volume, read_volume
+from .volumewrite import write_volume
 
 __all__ = [
     "LAYOUTS",

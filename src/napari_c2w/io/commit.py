@@ -1,8 +1,8 @@
 """Committing a case store: a per-store lock, a swap journal, and crash recovery.
 
-A write builds a complete new store in ``.<name>.tmp-<stamp>`` and commits it with
-:func:`swap_in`, holding the store's lock (:func:`store_lock`) from before it reads the
-old store until the swap is done::
+A write builds a complete new store (a case store, a label folder) in ``.<name>.tmp-<stamp>``
+and commits it with :func:`commit_folder` (:func:`swap_in`), holding the store's lock
+(:func:`store_lock`) from before it reads the old store until the swap is done::
 
     1. .<name>.tmp-<stamp>   written and fsynced
     2. .<name>.swap          journal naming the temporary and the old copy (atomic, fsynced)
@@ -41,7 +41,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .._fs import crash_point, fsync_dir
@@ -180,6 +180,29 @@ def _remove_tree(path: Path) -> None:
         os.replace(path, trash)
         fsync_dir(path.parent)
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file and folder under ``path`` to disk."""
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            with open(os.path.join(dirpath, f), "rb") as fh:
+                os.fsync(fh.fileno())
+        fsync_dir(dirpath)
+
+
+def commit_folder(path: Path, write: Callable[[Path], None]) -> None:
+    """Build the complete new ``path`` with ``write(tmp)`` in a temporary folder next to it, flush
+    it and swap it in (call it holding :func:`store_lock`). On any error or interruption the
+    temporary goes (or :func:`recover` removes it) and ``path`` is left as it was."""
+    tmp = temp_path(path)
+    try:
+        write(tmp)
+        fsync_tree(tmp)
+        swap_in(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def swap_in(tmp: Path, path: Path) -> None:

@@ -3,9 +3,11 @@
 Each format is an :class:`ExportFormat` in :data:`FORMATS`: ``write_case`` writes one case into
 the output folder and returns what it wrote; ``finish`` writes what belongs to the whole export
 (a value map, ``dataset.json``, splits). A new format (e.g. surface meshes) is one more class
-registered with :func:`register`; ``napari-c2w export --format`` and the Export widget list
-whatever is registered (the atrial surface registers ``surface`` from :mod:`napari_c2w.surface.export`,
-a higher floor, which the CLI and the widget import).
+registered with :func:`register`; ``napari-c2w export --format``, ``napari-c2w predict --format``
+and the Export widget list whatever is registered. An entry may be lazy, ``"module:attr"``: the
+label folders (:mod:`.labelfolder`), 3D Slicer's segmentations (:mod:`.slicer`, slicerio) and
+the atrial surface (:mod:`napari_c2w.surface.export`, a higher floor with VTK behind it) are
+listed without being imported.
 
 Multi-label maps (``nifti``, ``nrrd``, ``nnunet``) hold one value a voxel, by the project's
 label map (:data:`napari_c2w.labels.LABELS`: 0 background, 1 cavity, 2 wall, 3 scar). Where
@@ -29,19 +31,18 @@ Two cases with one case id are refused (:func:`check_unique_ids`): one would rep
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .._fs import AtomicFiles, confined, fsync_dir
 from ..errors import InputError
-from ..labels import COLORS, LABELS, STRUCTURES, TERMINOLOGY
+from ..labels import LABELS, STRUCTURES
 from .case import Case
-from .volume import Volume, write_volume
+from .volumewrite import write_volume
 
 #: Structures in the order they are painted into a multi-label map: a later one wins a voxel.
 PRECEDENCE: tuple[str, ...] = ("cavity", "wall", "scar")
@@ -76,7 +77,8 @@ def multilabel(case: Case, structures: Sequence[str] = STRUCTURES) -> tuple[np.n
     return out, overlaps
 
 
-def _check_new(path: Path, overwrite: bool) -> Path:
+def check_new(path: Path, overwrite: bool) -> Path:
+    """``path``, unless it exists and ``overwrite`` is off (InputError saying what to do)."""
     if path.exists() and not overwrite:
         raise InputError(path, "exists.", "Pass --overwrite to replace it, or export to an empty folder.")
     return path
@@ -118,87 +120,13 @@ class MultiLabelVolume(ExportFormat):
 
     def write_case(self, case: Case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
         labels, overlaps = multilabel(case, structures)
-        image = _check_new(confined(out, f"{case.case_id}_image{self.suffix}"), overwrite)
-        label = _check_new(confined(out, f"{case.case_id}_labels{self.suffix}"), overwrite)
+        image = check_new(confined(out, f"{case.case_id}_image{self.suffix}"), overwrite)
+        label = check_new(confined(out, f"{case.case_id}_labels{self.suffix}"), overwrite)
         with AtomicFiles(overwrite=overwrite, crash="export") as files:
             write_volume(case.image, image, files=files)
             write_volume(case.image.with_array(labels), label, files=files)
         present = [s for s in PRECEDENCE if s in structures and s in case.labels]
         return Exported(case.case_id, present, [image, label], overlaps)
-
-
-def ijk_to_lps(volume: Volume) -> np.ndarray:
-    """The 4x4 matrix from voxel (i, j, k) = (x, y, z) indices to LPS millimetres (ITK's convention)."""
-    direction = np.asarray(volume.direction, float).reshape(3, 3)
-    matrix = np.eye(4)
-    matrix[:3, :3] = direction @ np.diag(volume.spacing[::-1])
-    matrix[:3, 3] = volume.origin[::-1]
-    return matrix
-
-
-class SlicerSegmentation(ExportFormat):
-    """``<case>.nrrd`` image and ``<case>.seg.nrrd``: named, coloured 3D Slicer segments (slicerio),
-    each with its DICOM/SNOMED CT terminology entry (:func:`slicer_terminology`)."""
-
-    name = "seg.nrrd"
-    help = "3D Slicer: <case>.nrrd + <case>.seg.nrrd with named, coloured segments (overlaps kept)"
-
-    def write_case(self, case: Case, out: Path, structures: Sequence[str], overwrite: bool) -> Exported:
-        import slicerio
-
-        image = _check_new(confined(out, f"{case.case_id}.nrrd"), overwrite)
-        seg_path = _check_new(confined(out, f"{case.case_id}.seg.nrrd"), overwrite)
-        shape_ijk = case.image.shape[::-1]
-        seg = slicerio.create_segmentation(shape_ijk, ijk_to_lps(case.image))
-        present = [s for s in PRECEDENCE if s in structures and s in case.labels]
-        for s in present:
-            rgba = np.asarray(COLORS[s][:3], float) / 255.0
-            mask = (np.asarray(case.labels[s]) != 0).transpose(2, 1, 0)
-            slicerio.add_segment(
-                seg,
-                mask,
-                {"id": s, "name": s, "color": [float(c) for c in rgba], "terminology": slicer_terminology(s)},
-            )
-        if not present:  # slicerio writes no file without a segment array; keep an empty labelmap
-            seg["voxels"] = np.zeros(shape_ijk, np.uint8)
-        with AtomicFiles(overwrite=overwrite, crash="export") as files:
-            write_volume(case.image, image, files=files)
-            tmp = files.temp(seg_path, keep_name=True, verify=lambda p: _check_segmentation(p, seg))
-            slicerio.write_segmentation(str(tmp), seg)
-        return Exported(case.case_id, present, [image, seg_path])
-
-
-#: The terminology context of :data:`napari_c2w.labels.TERMINOLOGY` in 3D Slicer.
-SLICER_CONTEXT = "Segmentation category and type - DICOM master list"
-SLICER_ANATOMIC_CONTEXT = "Anatomic codes - DICOM master list"
-
-
-def slicer_terminology(structure: str) -> dict:
-    """The segment's ``terminology`` for slicerio (written as Slicer's ``TerminologyEntry`` tag):
-    the structure's DICOM/SNOMED CT category, type and anatomic region
-    (:data:`napari_c2w.labels.TERMINOLOGY`), so Slicer shows what the segment is."""
-    category, kind, region = TERMINOLOGY[structure]
-    term = {
-        "contextName": SLICER_CONTEXT,
-        "category": list(category),
-        "type": list(kind),
-        "anatomicContextName": SLICER_ANATOMIC_CONTEXT,
-    }
-    if region is not None:
-        term["anatomicRegion"] = list(region)
-    return term
-
-
-def _check_segmentation(path: Path, seg: dict) -> None:
-    """Raise unless the written ``.seg.nrrd`` holds all of ``seg``'s voxels."""
-    import nrrd
-
-    from .volume import check_nrrd_stream
-
-    check_nrrd_stream(path)
-    data, _header = nrrd.read(str(path))  # slicerio writes with pynrrd, index order F
-    if not np.array_equal(data, np.asarray(seg["voxels"])):
-        raise OSError(errno.EIO, "it reads back other voxels than were written", str(path))
 
 
 _NNUNET_NAME = re.compile(r"^Dataset\d{3}_[A-Za-z0-9_\-]+$")
@@ -230,8 +158,8 @@ class NnUNetRaw(ExportFormat):
                 "Leave it out, or choose the structures with --structures.",
             )
         labels, overlaps = multilabel(case, structures)
-        image = _check_new(confined(out / "imagesTr", f"{case.case_id}_0000.nii.gz"), overwrite)
-        label = _check_new(confined(out / "labelsTr", f"{case.case_id}.nii.gz"), overwrite)
+        image = check_new(confined(out / "imagesTr", f"{case.case_id}_0000.nii.gz"), overwrite)
+        label = check_new(confined(out / "labelsTr", f"{case.case_id}.nii.gz"), overwrite)
         with AtomicFiles(overwrite=overwrite, crash="export") as files:
             write_volume(case.image, image, files=files)
             write_volume(case.image.with_array(_consecutive(labels, structures)), label, files=files)
@@ -284,19 +212,79 @@ def kfold_splits(case_ids: Sequence[str], folds: int = 5, seed: int = 12345) -> 
     return [{"train": sorted(set(ids) - set(val)), "val": val} for val in parts]
 
 
-FORMATS: dict[str, ExportFormat] = {}
+class FormatRegistry(Mapping[str, ExportFormat]):
+    """The export formats by ``--format`` name: instances, or lazy ``"module:attr"`` entries that are
+    imported the first time the format is looked up, so that a format with heavy imports (the atrial
+    surface's VTK writers) is listed, with its help, without importing it."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, ExportFormat | str] = {}
+        self._help: dict[str, str] = {}
+
+    def add(self, name: str, entry: ExportFormat | str, help: str) -> None:
+        self._entries[name], self._help[name] = entry, help
+
+    def __getitem__(self, name: str) -> ExportFormat:
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            import importlib
+
+            module, _, attr = entry.partition(":")
+            entry = self._entries[name] = getattr(importlib.import_module(module), attr)
+        return entry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def help(self, name: str) -> str:
+        """The format's one-line description (without importing a lazy entry)."""
+        return self._help[name]
 
 
-def register(fmt: ExportFormat) -> ExportFormat:
-    """Add a format to :data:`FORMATS` (its ``name`` is the ``--format`` value)."""
-    FORMATS[fmt.name] = fmt
-    return fmt
+FORMATS = FormatRegistry()
+
+
+def register(fmt: ExportFormat | str, name: str | None = None, help: str | None = None) -> None:
+    """Add a format to :data:`FORMATS`: an instance (its ``name`` and ``help``), or a lazy
+    ``"module:attr"`` entry with its ``name`` and ``help``, imported when first used."""
+    if isinstance(fmt, str):
+        if name is None or help is None:
+            raise ValueError(f"a lazy export format ({fmt}) needs its name and help")
+        FORMATS.add(name, fmt, help)
+    else:
+        FORMATS.add(fmt.name, fmt, fmt.help)
 
 
 register(MultiLabelVolume("nifti", ".nii.gz", "NIfTI"))
 register(MultiLabelVolume("nrrd", ".nrrd", "NRRD"))
-register(SlicerSegmentation())
+register(
+    "napari_c2w.io.slicer:SLICER",
+    "seg.nrrd",
+    "3D Slicer: <case>.nrrd + <case>.seg.nrrd with named, coloured segments (overlaps kept)",
+)
 register(NnUNetRaw())
+register(
+    "napari_c2w.io.labelfolder:NIFTI_FOLDER",
+    "nifti-folder",
+    "NIfTI label folder: <case>/<structure>.nii.gz per structure + prediction.json",
+)
+register(
+    "napari_c2w.io.labelfolder:NRRD_FOLDER",
+    "nrrd-folder",
+    "NRRD label folder: <case>/<structure>.nrrd per structure + prediction.json",
+)
+_SURFACE = "napari_c2w.surface.export"
+register(
+    f"{_SURFACE}:SURFACE",
+    "surface",
+    "atrial surface with scar/region point arrays: <case>.vtk, .vtp, .ply + region table .csv",
+)
+register(f"{_SURFACE}:VTK", "vtk", "atrial surface as legacy VTK (CemrgApp) <case>.vtk + region .csv")
+register(f"{_SURFACE}:VTP", "vtp", "atrial surface as VTK XML polydata <case>.vtp + region .csv")
+register(f"{_SURFACE}:PLY", "ply", "atrial surface as PLY <case>.ply + region .csv")
 
 
 def export_format(fmt: str, out: str | Path, structures: Sequence[str] = STRUCTURES) -> ExportFormat:

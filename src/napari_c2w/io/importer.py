@@ -17,7 +17,8 @@ from .case import Case, check_case_id, provenance_entry
 from .labelmap import DEFAULT_MAP, label_values, read_label_map
 from .layouts import detect_layout, read_case_folder
 from .omezarr import is_foreign_ome_zarr
-from .store import STORE_SUFFIX, is_case_store, read_case_store, store_path, write_case_store
+from .store import STORE_SUFFIX, is_case_store, read_case_store, store_path
+from .storewrite import write_case_store
 from .volume import Volume, is_volume_file, read_label_volume, read_volume
 
 log = logging.getLogger(__name__)

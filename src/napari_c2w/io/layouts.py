@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from .case import Case, provenance_entry
-from .volume import Volume, read_label_volume, read_volume, write_volume
+from .volume import Volume, read_label_volume, read_volume
+from .volumewrite import write_volume
 
 #: layout name -> image file and structure label files.
 LAYOUTS: dict[str, dict] = {

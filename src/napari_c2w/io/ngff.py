@@ -7,13 +7,11 @@ missing chunk file is detectable as damage (:func:`read_array`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .._fs import fsync_dir
 from ..errors import InputError
 from ..labels import COLORS
 from .case import Case
@@ -120,11 +118,3 @@ def write_tree(
                 key, data=array, chunks=chunks(array.shape), config=_ALL_CHUNKS
             )
     root.attrs[ATTRS_KEY] = ours
-
-
-def fsync_tree(path: Path) -> None:
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            with open(os.path.join(dirpath, f), "rb") as fh:
-                os.fsync(fh.fileno())
-        fsync_dir(dirpath)

@@ -10,7 +10,6 @@ from .components import (
     keep_component_overlapping,
     keep_components_touching,
     keep_largest_component,
-    remove_small_components,
 )
 
 __all__ = [
@@ -22,6 +21,5 @@ __all__ = [
     "keep_component_overlapping",
     "keep_components_touching",
     "keep_largest_component",
-    "remove_small_components",
     "wall_band",
 ]

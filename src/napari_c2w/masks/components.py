@@ -100,18 +100,6 @@ def _drop_small(crop: np.ndarray, min_size: int, connectivity: int) -> tuple[np.
     return crop & ~small[lab], int(small.sum())
 
 
-def remove_small_components(
-    mask: np.ndarray, min_size_voxels: int, structure: str | None = None, connectivity: int = 3
-) -> tuple[np.ndarray, Change]:
-    """Remove connected components smaller than ``min_size_voxels``."""
-    box = bbox(mask)
-    new, n = (None, 0) if box is None else _drop_small(_as_bool(mask[box]), min_size_voxels, connectivity)
-    params = {"min_size_voxels": int(min_size_voxels), "connectivity": connectivity}
-    return _apply(
-        mask, box, new, Change("remove small components", structure, params=params, components_removed=n)
-    )
-
-
 def keep_largest_component(
     mask: np.ndarray, structure: str | None = None, connectivity: int = 3
 ) -> tuple[np.ndarray, Change]:

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+#: A box: the (z, y, x) slices of a crop inside the full grid, within the array. The one box type
+#: of the package (masks, review, correction, phantoms); inference's model-grid regions, which
+#: may reach beyond the array, are (start, stop) pairs (:data:`napari_c2w.infer.regions.Region`).
 Box = tuple[slice, slice, slice]
-#: 26-connectivity (faces, edges and corners), used to group voxels into components.
-FULL_CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)
 
 
 def bbox(mask: np.ndarray | None) -> Box | None:
@@ -53,6 +54,14 @@ def union(*boxes: Box | None) -> Box | None:
     return tuple(slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3))
 
 
+def intersect(a: Box | None, b: Box | None) -> Box | None:
+    """The part two boxes share; None if either is None or they do not overlap."""
+    if a is None or b is None:
+        return None
+    out = tuple(slice(max(p.start, q.start), min(p.stop, q.stop)) for p, q in zip(a, b, strict=True))
+    return None if any(s.stop <= s.start for s in out) else out
+
+
 def offset(box: Box) -> tuple[int, int, int]:
     return tuple(int(s.start) for s in box)
 
@@ -63,7 +72,8 @@ def relative(inner: Box, outer: Box) -> Box:
 
 
 def margin_voxels(mm: float, spacing: Sequence[float]) -> tuple[int, int, int]:
-    """Whole voxels per axis needed to reach ``mm`` millimetres (plus one for safety)."""
+    """Whole voxels per axis needed to reach ``mm`` millimetres, plus one for safety: the margin
+    of every box grown by a distance (review bands, wall proposals, inference's crops)."""
     return tuple(int(np.floor(max(mm, 0.0) / s + 1e-9)) + 1 for s in spacing)
 
 

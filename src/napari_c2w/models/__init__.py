@@ -13,12 +13,10 @@ from .device import (
     available_devices,
     cpu_features,
     cpu_supports_bf16,
-    grad_scaler,
     inference_mode,
     prepare_input,
     prepare_model,
     select_device,
-    set_memory_limit,
     set_threads,
     tune_cpu_allocator,
 )
@@ -51,7 +49,6 @@ __all__ = [
     "cpu_features",
     "cpu_supports_bf16",
     "get_preset",
-    "grad_scaler",
     "inference_mode",
     "inflate_2d_to_3d",
     "load_checkpoint",
@@ -61,7 +58,6 @@ __all__ = [
     "read_checkpoint",
     "save_checkpoint",
     "select_device",
-    "set_memory_limit",
     "set_threads",
     "tune_cpu_allocator",
 ]

@@ -137,17 +137,6 @@ def inference_mode(device: torch.device | str, amp: bool = True) -> Iterator[Non
         yield
 
 
-def grad_scaler(device: torch.device | str) -> torch.amp.GradScaler:
-    """Gradient scaler: active only for CUDA fp16 autocast (bf16 and CPU need none).
-
-    A disabled scaler's ``scale``/``step``/``update`` pass through, so training code can
-    always call them.
-    """
-    device = torch.device(device)
-    enabled = device.type == "cuda" and amp_dtype(device) == torch.float16
-    return torch.amp.GradScaler(device.type if device.type == "cuda" else "cpu", enabled=enabled)
-
-
 def memory_format(device: torch.device | str, spatial_dims: int = 3) -> torch.memory_format:
     """Preferred layout: channels-last on CPU and CUDA, default on MPS (limited support)."""
     device = torch.device(device)
@@ -231,28 +220,3 @@ def tune_cpu_allocator(trim_threshold_mib: int = 1024) -> bool:
     m_trim_threshold, m_mmap_max = -1, -4
     trim = min(int(trim_threshold_mib) * 2**20, 2**31 - 1)
     return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, trim))
-
-
-def set_memory_limit(device: torch.device | str, limit_gb: float | None) -> float | None:
-    """Cap the memory this process may use on a CUDA device.
-
-    Args:
-        device: the device; only CUDA devices can be capped (others: no-op, returns None).
-        limit_gb: the cap in GiB, or ``None`` for no cap.
-
-    Returns:
-        The fraction of the device's memory now allowed, or ``None`` when nothing was set.
-
-    Raises:
-        ValueError: when ``limit_gb`` is not positive.
-    """
-    device = torch.device(device)
-    if limit_gb is None or device.type != "cuda":
-        return None
-    if limit_gb <= 0:
-        raise ValueError(f"memory limit must be positive, got {limit_gb} GiB")
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    total = torch.cuda.get_device_properties(index).total_memory
-    fraction = min(1.0, limit_gb * 2**30 / total)
-    torch.cuda.set_per_process_memory_fraction(fraction, index)
-    return fraction

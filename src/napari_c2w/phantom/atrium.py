@@ -23,8 +23,9 @@ import dataclasses
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..masks.geometry import Box, intersect, relative
 from .anatomy import Anatomy, Tube
-from .fields import F32, Field, Grid, ellipsoid_sdf, intersect, segment_sdf, smin, sub_box, unit
+from .fields import F32, Field, Grid, ellipsoid_sdf, segment_sdf, smin, unit
 
 CROP_PAD = 16.0  # mm around the LA complex: wall, noisy-annotation zone, blur
 
@@ -33,7 +34,7 @@ CROP_PAD = 16.0  # mm around the LA complex: wall, noisy-annotation zone, blur
 class Atrium:
     """LA label arrays on ``box`` (voxel slices of the grid they were computed on)."""
 
-    box: tuple[slice, slice, slice]
+    box: Box
     blood: np.ndarray  # bool: LA blood incl. the orifice tube (also beyond the valve)
     cavity: np.ndarray  # bool
     wall: np.ndarray  # bool
@@ -84,7 +85,7 @@ def blood_sdf(a: Anatomy, grid: Grid, box, pad: float) -> tuple[np.ndarray, np.n
     lo, hi = a.centre + (lo - a.centre) * 1.3 - 5, a.centre + (hi - a.centre) * 1.3 + 5
     sb = intersect(grid.box(lo, hi), box)
     if sb is not None:
-        phi[sub_box(box, sb)] = body_sdf(a, *grid.coords(sb))
+        phi[relative(sb, box)] = body_sdf(a, *grid.coords(sb))
     parts = [(t, a.vein_blend, a.vein_cut[n]) for n, t in a.veins.items()]
     parts += [(a.laa, 2.0 * a.scale, None), (a.orifice, 4.0 * a.scale, None)]
     for tube, k, cut in parts:
@@ -92,7 +93,7 @@ def blood_sdf(a: Anatomy, grid: Grid, box, pad: float) -> tuple[np.ndarray, np.n
         tb = intersect(grid.box(tlo - pad - k, thi + pad + k), box)
         if tb is None:
             continue
-        rel = sub_box(box, tb)
+        rel = relative(tb, box)
         sdf, beyond = _tube_sdf(tube, *grid.coords(tb), cut=cut, pad=pad)
         phi[rel] = smin(phi[rel], sdf, k)
         if beyond is not None:

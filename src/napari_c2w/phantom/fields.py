@@ -12,6 +12,8 @@ import dataclasses
 
 import numpy as np
 
+from ..masks.geometry import Box
+
 F32 = np.float32
 
 
@@ -28,12 +30,12 @@ class Grid:
         idx = np.arange(self.shape[a])[sl if sl is not None else slice(None)]
         return (self.origin[a] + idx * self.spacing[a]).astype(F32)
 
-    def coords(self, box: tuple[slice, slice, slice]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def coords(self, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Broadcastable (z, y, x) coordinate arrays of the voxels in ``box``."""
         z, y, x = (self.axis(a, box[a]) for a in range(3))
         return z[:, None, None], y[None, :, None], x[None, None, :]
 
-    def box(self, lo, hi) -> tuple[slice, slice, slice] | None:
+    def box(self, lo, hi) -> Box | None:
         """Voxel slices covering the mm box [lo, hi], clipped to the grid; None if empty."""
         out = []
         for a in range(3):
@@ -54,18 +56,6 @@ class Grid:
     def centre(self) -> np.ndarray:
         half = (np.asarray(self.shape, float) - 1) / 2
         return np.asarray(self.origin, float) + half * np.asarray(self.spacing)
-
-
-def sub_box(outer: tuple[slice, ...], inner: tuple[slice, ...]) -> tuple[slice, ...]:
-    """``inner`` (absolute voxel slices inside ``outer``) relative to ``outer``'s start."""
-    return tuple(slice(i.start - o.start, i.stop - o.start) for o, i in zip(outer, inner, strict=False))
-
-
-def intersect(a: tuple[slice, ...] | None, b: tuple[slice, ...] | None) -> tuple[slice, ...] | None:
-    if a is None or b is None:
-        return None
-    out = tuple(slice(max(p.start, q.start), min(p.stop, q.stop)) for p, q in zip(a, b, strict=False))
-    return None if any(s.stop <= s.start for s in out) else out
 
 
 def occupancy(sdf: np.ndarray, width: float) -> np.ndarray:

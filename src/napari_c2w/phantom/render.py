@@ -27,6 +27,9 @@ ENVELOPE_STEP = 2.0  # mm, coarse grid of the mediastinal envelope and its fat f
 #: test family outside both, as another inversion time and reader would give: myocardium at
 #: 0.28-0.4, scar 0.1-0.18 above blood, brighter fat, blurrier edges, more noise and texture.
 CONTRAST_PROFILES = ("default", "wide", "other-protocol")
+#: The profiles that only the benchmarks draw (``benchmarks/bench_robustness.py``,
+#: ``interactive_cases.py``): not a choice of ``napari-c2w phantom --contrast``.
+BENCHMARK_PROFILES = ("other-protocol",)
 
 
 def sample_contrast(seed: int, profile: str = "default") -> dict:

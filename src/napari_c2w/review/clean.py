@@ -165,7 +165,8 @@ def clean_store(
         annotator: who is cleaning, for the provenance record.
         dry_run: only report; write nothing.
     """
-    from ..io.store import read_case_store, update_case_store
+    from ..io.store import read_case_store
+    from ..io.storewrite import update_case_store
 
     case = read_case_store(path)
     new_case, report = clean_case(case, band_spec, min_size_voxels, annotator)

@@ -181,7 +181,7 @@ def save_reviewed(
     Returns:
         Whether the store was written.
     """
-    from ..io.store import write_case_store
+    from ..io.storewrite import write_case_store
 
     if before is not None and not case_changed(before, case):
         return False

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._fs import AtomicFiles, confined
 from ..errors import MissingDependency
-from ..io.export import Exported, ExportFormat, register
+from ..io.export import Exported, ExportFormat
 from ..labels import COLORS
 from .build import SurfaceMap, region_columns
 
@@ -339,8 +339,8 @@ class SurfaceFormat(ExportFormat):
     scar and region point arrays (``surface``: ``<case>.vtk``, ``.vtp`` and ``.ply``; the others
     one mesh format) and its region table (``<case>.csv``)."""
 
-    def __init__(self, name: str, kinds: Sequence[str], help: str) -> None:
-        self.name, self.kinds, self.help = name, tuple(kinds), help
+    def __init__(self, name: str, kinds: Sequence[str]) -> None:
+        self.name, self.kinds = name, tuple(kinds)
 
     def check_output(self, out: Path) -> None:
         require_vtk(self.kinds)
@@ -356,13 +356,8 @@ class SurfaceFormat(ExportFormat):
         return []
 
 
-register(
-    SurfaceFormat(
-        "surface",
-        ("vtk", "vtp", "ply"),
-        "atrial surface with scar/region point arrays: <case>.vtk, .vtp, .ply + region table .csv",
-    )
-)
-register(SurfaceFormat("vtk", ("vtk",), "atrial surface as legacy VTK (CemrgApp) <case>.vtk + region .csv"))
-register(SurfaceFormat("vtp", ("vtp",), "atrial surface as VTK XML polydata <case>.vtp + region .csv"))
-register(SurfaceFormat("ply", ("ply",), "atrial surface as PLY <case>.ply + region .csv"))
+#: The formats :data:`napari_c2w.io.export.FORMATS` lists lazily (``surface``, ``vtk``, ``vtp``, ``ply``).
+SURFACE = SurfaceFormat("surface", ("vtk", "vtp", "ply"))
+VTK = SurfaceFormat("vtk", ("vtk",))
+VTP = SurfaceFormat("vtp", ("vtp",))
+PLY = SurfaceFormat("ply", ("ply",))

@@ -1,6 +1,6 @@
 """Patch sampling and on-the-fly augmentation with MONAI transforms (seed 002, table 1), plus
 the protocol shifts of issue #11: thick slices, lower resolution, histogram shifts, contrast
-remapping, Gibbs ringing and tight fields of view (see :mod:`napari_c2w.shifts` for the
+remapping, Gibbs ringing and tight fields of view (``benchmarks/_shifts.py`` has the
 benchmark's versions)."""
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ from .._session import first_use
 from ..errors import StoreError
 from ..io.case import REVIEW_STATUSES, provenance_entry
 from ..io.export import FORMATS, export_cases
-from ..io.store import store_path, write_case_store
+from ..io.store import store_path
+from ..io.storewrite import write_case_store
 from ..layers import META_KEY, case_from_layers, layer_tuple, record_store
-from ..surface import export as _surface  # noqa: F401 (registers the 'surface' format)
 from ._common import (
     StructureDefaults,
     case_meta,

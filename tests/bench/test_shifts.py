@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from napari_c2w import shifts
 from napari_c2w.io.orient import reorientation
+from testutils import benchmark_module
+
+shifts = benchmark_module("_shifts")
 
 
 def _centre_mm(volume, mask):

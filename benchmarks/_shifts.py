@@ -3,7 +3,8 @@
 Each shift maps a case (image :class:`~napari_c2w.io.volume.Volume` and its binary label
 masks) to a new case on its own grid, keeping the anatomy where it is in physical space, so a
 prediction on the shifted copy is scored against the shifted labels. Pure numpy/scipy; used by
-``benchmarks/bench_robustness.py`` and by training augmentation.
+the benchmarks (``bench_robustness.py``, ``bench_localizer.py``, ``bench_adaptation.py``,
+``interactive_cases.py``).
 
 - ``thick``: slices of ``mm`` thickness along z, each the mean of the thin slices it covers
   (labels: the covered share >= 0.5), as a thick-slice acquisition integrates them.
@@ -24,9 +25,9 @@ import zlib
 import numpy as np
 from scipy import ndimage
 
-from .io.volume import Volume
-from .masks.geometry import bbox
-from .phantom.fields import smooth_field
+from napari_c2w.io.volume import Volume
+from napari_c2w.masks.geometry import bbox
+from napari_c2w.phantom.fields import smooth_field
 
 Labels = dict[str, np.ndarray]
 
@@ -172,7 +173,7 @@ def remap(
 def tissue_classes(volume: Volume, labels: Labels, rng=None) -> tuple[Volume, Labels]:
     """SynthSeg-style: the cavity and four intensity classes of the rest redrawn with random
     means and texture (:func:`napari_c2w.phantom.semisynth.synthseg`)."""
-    from .phantom.semisynth import synthseg
+    from napari_c2w.phantom.semisynth import synthseg
 
     rng = rng or np.random.default_rng(0)
     image = synthseg(np.asarray(volume.array), labels, volume.spacing, rng)
@@ -183,7 +184,7 @@ def orientation(volume: Volume, labels: Labels, rng=None, code: str = "RAS") -> 
     """The same voxels stored in the axis order ``code`` (exact; geometry kept physical)."""
     import SimpleITK as sitk
 
-    from .io.volume import from_sitk, to_sitk
+    from napari_c2w.io.volume import from_sitk, to_sitk
 
     def turn(v: Volume) -> Volume:
         return from_sitk(sitk.DICOMOrient(to_sitk(v), code))
