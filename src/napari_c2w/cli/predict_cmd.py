@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         runtime=args.runtime,
     )
     run = RunSummary(args, models, options)
+    models_for = _per_case_models(args.models, models)
 
     def work(source) -> None:
         target = _target(args.output, source.name, args.format)
@@ -161,7 +162,10 @@ def run(args: argparse.Namespace) -> int:
             run.skipped(source, target)
             return
         t0 = time.perf_counter()
-        record = predict_record(source, args.output, models, options, args.format)
+        chosen, why = models_for(source.name)
+        record = predict_record(source, args.output, chosen, options, args.format)
+        if why:
+            record["models_used"] = f"bundled: {why}"
         run.done(source, record, time.perf_counter() - t0)
         if not args.json:
             emit(record["output"])
@@ -178,6 +182,31 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(doc)
     return code
+
+
+def _per_case_models(sources, models):
+    """``case id -> (model set, why)``: ``models``, except for the cases an adapt run among
+    ``sources`` keeps on the bundled model (its ``adapt.json``; why is then its reason)."""
+    from ..adapt.record import bundled_cases
+    from ..infer import load_model_set
+
+    keep = bundled_cases(sources)
+    if keep:
+        print(
+            f"predict: the adapt run keeps {len(keep)} case(s) on the bundled models: "
+            + ", ".join(sorted(keep)),
+            file=sys.stderr,
+        )
+    bundled: list = []
+
+    def models_for(case_id: str):
+        if case_id not in keep:
+            return models, ""
+        if not bundled:
+            bundled.append(load_model_set([]))
+        return bundled[0], keep[case_id]
+
+    return models_for
 
 
 class RunSummary:
