@@ -16,7 +16,7 @@ PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 def test_relative_links_resolve(page: Path) -> None:
     missing = [
         target
-        for target in LINK.findall(page.read_text())
+        for target in LINK.findall(page.read_text(encoding="utf-8"))
         if "://" not in target and not target.startswith("mailto:") and not (page.parent / target).exists()
     ]
     assert not missing, f"{page.relative_to(REPO)} links to missing files: {missing}"
@@ -24,5 +24,6 @@ def test_relative_links_resolve(page: Path) -> None:
 
 def test_user_docs_stay_short() -> None:
     """The user pages say what a user needs; round-by-round history lives in docs/history/."""
-    long = {p.name: n for p in (REPO / "docs").glob("*.md") if (n := len(p.read_text().splitlines())) > 450}
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in (REPO / "docs").glob("*.md")}
+    long = {name: n for name, n in sizes.items() if n > 450}
     assert not long, f"move history out of these pages into docs/history/: {long}"

@@ -111,7 +111,7 @@ def test_no_module_keeps_its_own_copy_of_the_stage_table():
     for path in SRC.rglob("*.py"):
         if path.name == "stages.py":
             continue
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         keys = set(key.findall(text))
         by_stage = "cavity2d" in keys or ("localizer" in keys and len(keys & {"cavity", "wall", "scar"}) >= 2)
         assert not by_stage, f"{path} keys a mapping by stage: read napari_c2w.stages.STAGES"

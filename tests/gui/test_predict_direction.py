@@ -16,8 +16,9 @@ def test_widget_predicts_a_flipped_scan_as_the_cli_does(make_napari_viewer, qtbo
     import SimpleITK as sitk
 
     from napari_c2w.cli import main
+    from napari_c2w.io import write_volume
     from napari_c2w.io.store import read_case_store
-    from napari_c2w.io.volume import from_sitk, to_sitk, write_volume
+    from napari_c2w.io.volume import from_sitk, to_sitk
     from napari_c2w.phantom import generate_phantom
 
     ph = generate_phantom(5, shape=(20, 72, 64), spacing=(2.5, 1.25, 1.5), origin=(-30.0, 12.5, 100.0))
