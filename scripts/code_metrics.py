@@ -22,9 +22,10 @@ from pathlib import Path
 
 #: Lower layers first: a package may import those before it, not those after it.
 LAYERS = [
-    "errors", "labels", "_fs", "_env", "_preferences", "noise", "metrics", "masks", "preprocess",
-    "io", "stages", "models", "phantom", "quantify", "review", "surface", "infer", "correct",
-    "train", "adapt", "layers", "cli", "_reader", "_writer", "_sample_data", "_session", "widgets",
+    "errors", "labels", "_fs", "_env", "_preferences", "noise", "standardize", "preprocess", "io",
+    "masks", "metrics", "stages", "models", "phantom", "quantify", "review", "surface", "infer",
+    "correct", "train", "adapt", "layers", "cli", "_session", "_reader", "_writer", "_sample_data",
+    "widgets",
 ]  # fmt: skip
 
 
