@@ -61,7 +61,7 @@ def test_the_run_is_a_model_folder_for_predict_and_train(adapted):
     models = load_model_set([run])
     assert models["cavity"].path == run / "cavity.pt"
     assert models["wall"].path.name == "wall.pt" and models["wall"].path.parent != run  # bundled
-    assert resolve_init(str(run / "cavity.pt"), "cavity").stage == "cavity"
+    assert resolve_init(str(run), "cavity").path == run / "cavity.pt", "napari-c2w-train --from RUN"
 
 
 def test_an_existing_run_folder_is_never_overwritten(adapted, scans):

@@ -29,12 +29,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
+from ..stages import STAGES
 from .compare import case_row
 from .record import RECORD
 from .select import Gate, chosen, serves
 
-#: The structure each adaptable stage learns.
-STAGE_STRUCTURE = {"cavity": "cavity", "wall": "wall"}
+#: The stages adapt can fit (their target is the structure whose pseudo-labels they learn).
+ADAPTABLE = ("cavity", "wall")
 
 
 @dataclasses.dataclass
@@ -68,7 +69,7 @@ class AdaptOptions:
     seed: int = 0
 
     def check(self) -> None:
-        unknown = [s for s in self.stages if s not in STAGE_STRUCTURE]
+        unknown = [s for s in self.stages if s not in ADAPTABLE]
         if unknown or not self.stages:
             raise InputError(
                 None, f"cannot adapt the stages {unknown or '(none)'}.", "Adapt cavity and/or wall."
@@ -122,45 +123,49 @@ def adapt(
         report(step / steps, f"round {r}: segmenting {len(sources)} scans")
         preds = _segment_all(sources, models, run / "rounds" / str(r) / "predictions", options, cancel)
         first = first or preds
-        reasons = {case: serves(p["quality"], options.gate) for case, p in preds.items()}
-        entry = {"round": r, "served": {}, "minutes": {}}
-        for k, stage in enumerate(options.stages):
-            served = chosen(reasons, STAGE_STRUCTURE[stage])
-            entry["served"][stage] = served
-            if len(served) < options.min_cases:
-                entry.setdefault("skipped", {})[stage] = (
-                    f"only {len(served)} of {len(preds)} predictions pass the quality checks "
-                    f"(at least {options.min_cases} needed)"
-                )
-                continue
-            report((step + 1 + k) / steps, f"round {r}: training {stage} on {len(served)} scans")
-            t0 = time.perf_counter()
-            best = _train_stage(stage, served, preds, run, r=r, options=options)
-            entry["minutes"][stage] = round((time.perf_counter() - t0) / 60, 2)
-            _install(best, run / f"{stage}.pt")
-        entry["reasons"] = reasons
+        entry = _train_round(preds, run, r, options, lambda k, m, s=step: report((s + 1 + k) / steps, m))
         record["rounds"].append(entry)
         _write(run / RECORD, record)
         models = [run] if any((run / f"{s}.pt").exists() for s in options.stages) else []
     report((steps - 1) / steps, "segmenting with the adapted models")
-    if models:
-        final = _segment_all(sources, models, run / "final" / "predictions", options, cancel)
-        record["cases"] = [case_row(c, first[c], final[c]) for c in sorted(first)]
-    else:
-        record["cases"] = [
-            {
-                "case": c,
-                "bundled": first[c]["quality"].get("score"),
-                "use": "bundled",
-                "why": "no stage was adapted",
-            }
-            for c in sorted(first)
-        ]
+    final = _segment_all(sources, models, run / "final" / "predictions", options, cancel) if models else None
+    record["cases"] = [_row(c, first[c], final) for c in sorted(first)]
     record["minutes"] = round((time.perf_counter() - t_all) / 60, 2)
     record["adapted"] = sorted(s for s in options.stages if (run / f"{s}.pt").exists())
     _write(run / RECORD, record)
     report(1.0, "done")
     return record
+
+
+def _train_round(preds: dict, run: Path, r: int, options: AdaptOptions, report) -> dict:
+    """Select the pseudo-labels of round ``r`` and train each stage on them (installing its best
+    checkpoint as ``RUN/<stage>.pt``); returns the round's record."""
+    reasons = {case: serves(p["quality"], options.gate) for case, p in preds.items()}
+    entry: dict = {"round": r, "served": {}, "minutes": {}}
+    for k, stage in enumerate(options.stages):
+        served = chosen(reasons, STAGES[stage].target)
+        entry["served"][stage] = served
+        if len(served) < options.min_cases:
+            entry.setdefault("skipped", {})[stage] = (
+                f"only {len(served)} of {len(preds)} predictions pass the quality checks "
+                f"(at least {options.min_cases} needed)"
+            )
+            continue
+        report(k, f"round {r}: training {stage} on {len(served)} scans")
+        t0 = time.perf_counter()
+        best = _train_stage(stage, served, preds, run, r=r, options=options)
+        entry["minutes"][stage] = round((time.perf_counter() - t0) / 60, 2)
+        _install(best, run / f"{stage}.pt")
+    entry["reasons"] = reasons
+    return entry
+
+
+def _row(case: str, first: dict, final: dict | None) -> dict:
+    """The case's record: bundled against adapted, or the bundled model where nothing was adapted."""
+    if final is None:
+        score = first["quality"].get("score")
+        return {"case": case, "bundled": score, "use": "bundled", "why": "no stage was adapted"}
+    return case_row(case, first, final[case])
 
 
 def _describe(options: AdaptOptions) -> dict:

@@ -20,7 +20,13 @@ def add_parser(sub) -> None:
     )
     p.add_argument("dataset", type=Path, nargs="+", metavar="DATASET", help="case stores or image files")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="RUN", help="a new run folder")
-    p.add_argument("--stages", nargs="+", default=["cavity"], choices=["cavity", "wall"])
+    p.add_argument(
+        "--stages",
+        nargs="+",
+        default=["cavity"],
+        choices=["cavity", "wall"],
+        help="the stages to adapt (default cavity; wall learns from walls covering >= 45%% of the cavity)",
+    )
     p.add_argument("--rounds", type=int, default=1, help="self-training rounds (default 1)")
     p.add_argument("--iterations", type=int, default=300, help="training iterations per stage and round")
     p.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
@@ -33,7 +39,7 @@ def add_parser(sub) -> None:
         help="a prediction serves as a pseudo-label below this quality score (0 best, 0.35 flags)",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="training and phantom seed (default 0)")
     p.set_defaults(func=run)
 
 

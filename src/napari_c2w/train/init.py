@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..stages import STAGES
 from ..weights import bundled_checkpoint
 from .config import TrainConfig
-from .rundir import find_checkpoint
+from .rundir import BEST, find_checkpoint
 
 
 @dataclasses.dataclass
@@ -35,6 +35,14 @@ class InitSource:
 
     def describe(self) -> str:
         return self.kind if self.path is None else f"{self.kind}:{self.path} (stage {self.stage})"
+
+
+def _model_folder_file(init: str, stage: str) -> Path | None:
+    """``<stage>.pt`` of a model folder (the bundled layout; an adapt run), where ``init`` is one
+    rather than a training run folder (which holds a best.pt)."""
+    folder = Path(init)
+    ok = folder.is_dir() and not (folder / BEST).is_file() and (folder / f"{stage}.pt").is_file()
+    return folder / f"{stage}.pt" if ok else None
 
 
 def resolve_init(init: str, stage: str) -> InitSource:
@@ -54,6 +62,8 @@ def resolve_init(init: str, stage: str) -> InitSource:
         )
     if init == "bundled" or init.startswith("bundled:"):
         path = bundled_checkpoint(init.split(":", 1)[1] if ":" in init else stage)
+    elif _model_folder_file(init, stage):
+        path = _model_folder_file(init, stage)
     else:
         path = find_checkpoint(init)
     meta = read_checkpoint(path)["meta"]
@@ -100,3 +110,22 @@ def build_model_for(
     if dual:
         model = DualDecoderUNet.from_single(model)
     return model, report
+
+
+def teacher_for(config: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """The init network, frozen: what ``config.distill`` distils towards (rebuilt from
+    ``config.init``, so a resumed run distils towards the same network)."""
+    from ..models import prepare_model
+
+    source = resolve_init(config.init, config.stage)
+    if source.stage != config.stage:
+        raise InputError(
+            source.path,
+            f"holds a {source.stage} network; distill needs the {config.stage} network it fine-tunes.",
+            "Set distill: 0 for a transfer from another stage.",
+        )
+    model, _ = build_model_for(config, source)
+    model = prepare_model(model, device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model

@@ -20,7 +20,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..errors import InputError
 from ..labels import LABELS
 from ..models.share import fair_threads
 from ..preprocess import DEFAULT_NORMALIZATION
@@ -29,6 +28,7 @@ from .config import TrainConfig
 from .data import Prepared
 from .distributed import Dist
 from .evaluate import validate
+from .init import teacher_for
 from .losses import WallBandWeightedDiceCE, alpha_at, make_loss
 from .rundir import BEST, LAST, RunDir
 from .schedule import apply_freeze, lr_at, segments, unfreeze_step
@@ -75,7 +75,7 @@ class Trainer:
         self.target = STAGES[config.stage].target
         self.sampler = PatchSampler(train_cases, config, self.target, rank=dist.rank)
         self.loss = make_loss(config.loss)
-        self.teacher = _teacher(config, self.device) if config.distill > 0 and not self.dual else None
+        self.teacher = teacher_for(config, self.device) if config.distill > 0 and not self.dual else None
         self.band_loss = WallBandWeightedDiceCE() if self.dual else None
         self.segs = segments(config, start, self.stop)
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step: ~3x faster than the loop
@@ -360,26 +360,6 @@ class Trainer:
         if self.scaler is not None and "scaler" in extra:
             self.scaler.load_state_dict(extra["scaler"])
         self.run.truncate_metrics(self.iteration)
-
-
-def _teacher(config: TrainConfig, device: torch.device) -> torch.nn.Module:
-    """The init network, frozen: what ``config.distill`` distils towards (rebuilt from
-    ``config.init``, so a resumed run distils towards the same network)."""
-    from ..models import prepare_model
-    from .init import build_model_for, resolve_init
-
-    source = resolve_init(config.init, config.stage)
-    if source.stage != config.stage:
-        raise InputError(
-            source.path,
-            f"holds a {source.stage} network; distill needs the {config.stage} network it fine-tunes.",
-            "Set distill: 0 for a transfer from another stage.",
-        )
-    model, _ = build_model_for(config, source)
-    model = prepare_model(model, device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
 
 
 def _amp_dtype(trainer: Trainer):
