@@ -332,7 +332,7 @@ class _Run:
         if not (self.options.crop_to_atrium and edges_mm is not None and "cavity" in self.models):
             return None
         lo, hi = (self._to_grid(e, grid_shape) for e in edges_mm)
-        margin = margin_voxels(self.options.atrium_margin_mm, spacing)
+        margin = margin_voxels(self.options.atrium_margin_mm, spacing, beyond=False)
         return atrium_region(lo, hi, box, margin, self._window(self.models["cavity"]))
 
     @staticmethod

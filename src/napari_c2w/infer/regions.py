@@ -63,5 +63,5 @@ def stage_region(stage: str, probs: dict, options, *, threshold: float, window, 
         return None
     if not (options.crop_to_cavity and getattr(options, rule.region_if)):
         return None
-    margin = margin_voxels(options.crop_margin_mm, spacing)
+    margin = margin_voxels(options.crop_margin_mm, spacing, beyond=False)
     return cavity_region(probs["cavity"] >= threshold, margin, window)

@@ -71,10 +71,21 @@ def relative(inner: Box, outer: Box) -> Box:
     return tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer, strict=True))
 
 
-def margin_voxels(mm: float, spacing: Sequence[float]) -> tuple[int, int, int]:
-    """Whole voxels per axis needed to reach ``mm`` millimetres, plus one for safety: the margin
-    of every box grown by a distance (review bands, wall proposals, inference's crops)."""
-    return tuple(int(np.floor(max(mm, 0.0) / s + 1e-9)) + 1 for s in spacing)
+def margin_voxels(mm: float, spacing: Sequence[float], *, beyond: bool = True) -> tuple[int, int, int]:
+    """Voxels per axis that a box grown by ``mm`` millimetres needs: the margin of every box grown
+    by a distance (review bands, wall proposals, inference's crops).
+
+    Args:
+        mm: the distance.
+        spacing: the voxel size per axis (mm).
+        beyond: at least one voxel past the reach (``floor(mm / s) + 1``), as a distance band
+            needs to see where it ends; False: just the voxels that reach it (``ceil(mm / s)``),
+            as inference's crops have always used (their windows, and so the predictions,
+            depend on it).
+    """
+    if beyond:
+        return tuple(int(np.floor(max(mm, 0.0) / s + 1e-9)) + 1 for s in spacing)
+    return tuple(int(np.ceil(max(mm, 0.0) / s)) for s in spacing)
 
 
 def bounded_sq_distance(target: np.ndarray, spacing: Sequence[float], radius_mm: float) -> np.ndarray:
