@@ -4,7 +4,8 @@
 
 Segment (bundled models) -> Review (find, go to a finding, remove it, undo with Ctrl+Z on the
 layer) -> Correct with prompts (a positive click where part of the cavity was cut away, a
-scribble, the wall proposed from the cavity, accept) -> Quantify (thickness map) -> Export
+scribble, the wall proposed from the cavity, accept) -> Quantify (thickness map; scar by IIR)
+-> Atrial surface -> Export
 (approved) -> Review queue -> Fine-tune (a tiny run of 3 iterations from the bundled cavity; the
 real recipe takes minutes) -> Segment again with the new run. Widgets run synchronously
 (``NAPARI_C2W_NOTHREADS=1``) so that each screenshot shows a finished step. Prints what each
@@ -124,6 +125,16 @@ def main() -> int:  # noqa: PLR0915 (a linear click-through, step by step)
     q.run()
     print("  " + q.message.text())
     shot("6-quantify", q)
+    q.method.value = "iir"  # a registered intensity method instead of the network's scar
+    q.run()
+    print("  scar by IIR: " + q.message.text().splitlines()[0])
+    shot("6b-quantify-iir", q)
+
+    print("Atrial surface")
+    sf = dock("Atrial surface")
+    sf.run()
+    print("  " + sf.message.text())
+    shot("6c-surface", sf)
 
     print("Export (approved)")
     data = args.out / "reviewed"
