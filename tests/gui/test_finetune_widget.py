@@ -141,3 +141,31 @@ def test_the_annotation_loop_end_to_end(make_napari_viewer, qtbot, setup, tmp_pa
     np.testing.assert_array_equal(cavity.data > 0, reference["cavity"] > 0)  # the correction survives
     names = [ly.name for ly in viewer.layers if isinstance(ly, Labels)]
     assert "cavity (corrected)" in names and any(n.startswith("cavity (prediction ") for n in names)
+
+
+def test_adapt_to_these_scans_runs_napari_c2w_adapt_and_hands_the_run_to_segment(
+    make_napari_viewer, qtbot, setup, tmp_path
+):
+    """The widget's face of ``napari-c2w adapt``: every listed scan (no labels needed), a child
+    process, progress from its log, and the adapt run offered to Segment as a model folder."""
+    viewer = make_napari_viewer()
+    w = plugin_widget(viewer, "Fine-tune")
+    w.dataset.value = setup["data"]
+    w.adapt.value = True
+    assert w.status.value == "any" and w.cases.count() == 3, "scans of any status"
+    assert w.start_button.text() == "Start adapting" and not w.stages["scar"].enabled
+    w.iterations.value, w.device.value, w.output.value = 2, "cpu", tmp_path / "runs"
+    w.start()
+    assert w.last_error is None and w.busy
+    assert w.command.toPlainText().splitlines()[-1].startswith("napari-c2w adapt ")
+    seen = []
+    qtbot.waitUntil(lambda: seen.append(w.bar.value()) or not w.busy, timeout=600000)
+    assert w.process.state == "completed", w.process.message
+    run = tmp_path / "runs" / "adapt"
+    assert (run / "cavity.pt").is_file() and (run / "adapt.json").is_file()
+    assert seen == sorted(seen) and w.bar.value() == 100, "progress never goes backwards"
+    assert w.use_button.isEnabled()
+    segment = w.segment_widget()
+    assert w.process.finished == [run]
+    segment.use_models(list(w.process.finished))
+    assert segment.model_sources() == [run]

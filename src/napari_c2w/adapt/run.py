@@ -230,6 +230,10 @@ def _train_stage(
         },
     )
     result = train(config, data, run / "rounds" / str(r) / stage)
+    if result.status == "interrupted":  # Ctrl-C, or the Fine-tune widget's Cancel
+        from ..infer import Cancelled
+
+        raise Cancelled(f"adaptation cancelled while training the {stage}; {run} keeps what was done")
     if not result.best_checkpoint:
         raise InputError(run, f"the {stage} training of round {r} kept no checkpoint ({result.status}).")
     return Path(result.best_checkpoint)

@@ -36,8 +36,10 @@ class InferenceOptions:
     noise_target: float = NOISE_TARGET
     # Map the ROI's intensity landmarks onto the training scans' before the networks (Nyul's
     # histogram standardisation, napari_c2w.standardize) for models trained without it; a model
-    # trained with it applies its own standard whatever this says (measured against none with
-    # bench_robustness --baseline-option intensity_standard=true: docs/robustness.md).
+    # trained with it applies its own standard whatever this says. Off: on 6 held-out scans
+    # under 10 shift sets (bench_robustness --baseline-option intensity_standard=true) it gave
+    # 0.890 against 0.891 without; +0.015 under the mild contrast curve, -0.011 under SynthSeg
+    # tissues, -0.006 for a crop into the atrium (docs/robustness.md).
     intensity_standard: bool = False
     # A model set whose wall has an alternate (the bundled wall_contrast.pt, trained on
     # randomised contrasts: napari_c2w.stages.ALTERNATES) runs both and keeps the wall that

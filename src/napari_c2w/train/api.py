@@ -200,6 +200,8 @@ def _finish(  # noqa: PLR0917
     if dist.is_main and result.status == "completed" and config.calibrate:
         report.phase("calibrating")
         calibration = _calibrate_best(run, trainer, config, dist)
+    if dist.is_main and result.status in ("completed", "early-stopped"):
+        result.comparison = before_after(trainer, config, result)
     report.phase(result.status, iteration=result.iteration)
     if dist.is_main:
         run.write_status(
@@ -209,9 +211,54 @@ def _finish(  # noqa: PLR0917
                 "best": result.best,
                 "stage": config.stage,
                 "threshold_calibration": calibration,
+                "before_after": result.comparison,
             }
         )
     dist.close()
+
+
+def before_after(trainer: Trainer, config: TrainConfig, result: RunResult) -> dict | None:
+    """The validation Dice of the network the run started from and of its best checkpoint, on the
+    same held-back cases, so that a fine-tune that made things worse says so before it is used.
+    None for a run from scratch or from another stage's network, or without validation cases."""
+    from ..models import prepare_model
+    from .evaluate import validate
+
+    source = resolve_init(config.init, config.stage)
+    if source.kind != "checkpoint" or source.stage != config.stage or not trainer.val_cases:
+        return None
+    if "dice" not in result.best:
+        return None
+    init, _ = build_model_for(config, source)
+    metrics, _ = validate(
+        prepare_model(init, trainer.device).eval(),
+        trainer.val_cases,
+        trainer.target,
+        trainer.sampler.patch,
+        device=trainer.device,
+        amp_ctx=trainer.amp_ctx,
+    )
+    before, after = round(float(metrics["dice"]), 4), round(float(result.best["dice"]), 4)
+    return {
+        "cases": len(trainer.val_cases),
+        "init": source.describe(),
+        "dice_before": before,
+        "dice_after": after,
+        "worse": after < before - 0.005,
+    }
+
+
+def comparison_text(c: dict) -> str:
+    """One line saying whether fine-tuning helped on the held-back cases."""
+    verdict = (
+        "WORSE than where it started: keep the models you had unless your own cases say otherwise"
+        if c["worse"]
+        else "no worse than where it started"
+    )
+    return (
+        f"validation Dice on {c['cases']} held-back case(s): before {c['dice_before']:.3f} "
+        f"({c['init']}), after {c['dice_after']:.3f}: {verdict}"
+    )
 
 
 def _calibrate_best(run: RunDir, trainer: Trainer, config: TrainConfig, dist: Dist) -> dict | None:

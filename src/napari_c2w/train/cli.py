@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} {v:.4g}" for k, v in result.best.items() if isinstance(v, float)),
         file=sys.stderr,
     )
+    if result.comparison:
+        from .api import comparison_text
+
+        print(comparison_text(result.comparison), file=sys.stderr)
     if result.best_checkpoint:
         print(result.best_checkpoint)  # the data: the checkpoint to use
     if result.status == "interrupted":

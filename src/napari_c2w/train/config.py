@@ -31,6 +31,19 @@ class DataConfig:
     batch_size: int = 2
     pos_ratio: float = 2.0  # foreground:background centres when sampling patches
     allow_mixed_spacing: bool = True  # cases are resampled to model_spacing
+    # Map each case's intensity landmarks onto the package's standard before z-scoring
+    # (napari_c2w.standardize); the checkpoint records the standard, inference applies it.
+    standardize: bool = False
+
+    def normalisation(self) -> dict:
+        """The intensity normalisation the stage's inputs get (recorded in its checkpoints)."""
+        from ..preprocess import DEFAULT_NORMALIZATION
+
+        if not self.standardize:
+            return dict(DEFAULT_NORMALIZATION)
+        from ..standardize import package_standard
+
+        return {**DEFAULT_NORMALIZATION, "standard": package_standard()}
 
 
 @dataclasses.dataclass

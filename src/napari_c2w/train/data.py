@@ -121,7 +121,7 @@ def prepare_case(store: Path, config: TrainConfig, *, jitter_margin: bool = True
     if "cavity" in case.labels and "cavity" not in labels:
         labels["cavity"] = resample(case.labels["cavity"], shape, kind="mask")
     if STAGES[config.stage].whole_volume:
-        image = normalize_intensity(image)
+        image = normalize_intensity(image, config.data.normalisation())
         return Prepared(case.case_id, image, labels, spacing, tuple(n / 2 for n in shape), case.image.spacing)
     ref = labels.get("cavity")
     if ref is None or not ref.any():
@@ -132,7 +132,7 @@ def prepare_case(store: Path, config: TrainConfig, *, jitter_margin: bool = True
     margin = [int(np.ceil(config.data.roi_jitter_mm / s)) if jitter_margin else 0 for s in spacing]
     size = [r + 2 * m for r, m in zip(config.data.roi, margin, strict=True)]
     box = roi_box(center, size, shape)
-    image = prepare_roi(image, box)
+    image = prepare_roi(image, box, config.data.normalisation())
     labels = {k: crop(v, box) for k, v in labels.items()}
     if config.stage == "scar" and "cavity" in labels:
         from ..masks.band import wall_band

@@ -22,7 +22,6 @@ import torch
 
 from ..labels import LABELS
 from ..models.share import fair_threads
-from ..preprocess import DEFAULT_NORMALIZATION
 from ..stages import STAGES
 from .config import TrainConfig
 from .data import Prepared
@@ -41,6 +40,8 @@ class RunResult:
     iteration: int
     best: dict
     best_checkpoint: str | None
+    #: validation Dice of the init network and of the best checkpoint (``api.before_after``)
+    comparison: dict | None = None
 
 
 class Trainer:
@@ -311,7 +312,7 @@ class Trainer:
             "spacing": list(self.config.data.model_spacing),
             "roi": list(self.config.data.roi),
             "patch": list(self.sampler.patch),
-            "intensity_normalisation": DEFAULT_NORMALIZATION,
+            "intensity_normalisation": self.config.data.normalisation(),
             "training_data": self.data_summary,
             "validation_metrics": {k: v for k, v in self.best.items() if k != "phase"},
             "iteration": self.iteration,

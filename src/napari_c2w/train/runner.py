@@ -42,6 +42,8 @@ class FineTuneRequest:
         val_every: validate every N iterations (None: the config's).
         config: a training YAML (None: the stage's defaults).
         device: ``auto``, ``cpu``, ``cuda``...
+        adapt: adapt to the cases' scans instead (``napari-c2w adapt``: self-training on the
+            predictions the quality checks pass; the cases need no labels).
     """
 
     stages: list[str]
@@ -52,6 +54,12 @@ class FineTuneRequest:
     val_every: int | None = None
     config: Path | None = None
     device: str = "auto"
+    adapt: bool = False
+
+    @property
+    def adapt_dir(self) -> Path:
+        """With ``adapt``: the adapt run (``napari-c2w adapt``'s RUN, a model folder)."""
+        return Path(self.output) / "adapt"
 
     def run_dir(self, stage: str) -> Path:
         return Path(self.output) / stage
@@ -101,9 +109,20 @@ def train_args(request: FineTuneRequest, stage: str, data: Path) -> list[str]:
     return args
 
 
+def adapt_args(request: FineTuneRequest, data: Path) -> list[str]:
+    """The ``napari-c2w adapt`` arguments of an adapt request."""
+    args = ["adapt", str(data), "--output", str(request.adapt_dir), "--stages", *request.stages]
+    args += ["--iterations", str(request.iterations)]
+    if request.device != "auto":
+        args += ["--device", request.device]
+    return args
+
+
 def shell_commands(request: FineTuneRequest, data: Path | None = None) -> list[str]:
     """The runs as commands to repeat in a terminal."""
     data = data if data is not None else Path(request.output) / "cases"
+    if request.adapt:
+        return [shlex.join(["napari-c2w", *adapt_args(request, data)])]
     return [shlex.join(["napari-c2w-train", *train_args(request, s, data)]) for s in request.stages]
 
 
@@ -134,6 +153,13 @@ def _number(value: str):
         return value
 
 
+def _log_lines(path: Path | None) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines() if path is not None else []
+    except OSError:
+        return []
+
+
 class TrainingProcess:
     """Run the request's stages one after another, each in its own child process.
 
@@ -147,7 +173,7 @@ class TrainingProcess:
         self.stage: str | None = None
         self.finished: list[Path] = []
         self.message = ""
-        self._queue = list(request.stages)
+        self._queue = ["adapt"] if request.adapt else list(request.stages)
         self._proc: subprocess.Popen | None = None
         self._log = None
         self.data: Path | None = None
@@ -162,9 +188,20 @@ class TrainingProcess:
         self.state = "running"
         self._next()
 
+    def _run_of(self, stage: str) -> Path:
+        return self.request.adapt_dir if stage == "adapt" else self.request.run_dir(stage)
+
     def _next(self) -> None:
         self.stage = self._queue.pop(0)
-        argv = [self.python, "-m", "napari_c2w.train.cli", *train_args(self.request, self.stage, self.data)]
+        if self.stage == "adapt":
+            argv = [self.python, "-m", "napari_c2w.cli", *adapt_args(self.request, self.data)]
+        else:
+            argv = [
+                self.python,
+                "-m",
+                "napari_c2w.train.cli",
+                *train_args(self.request, self.stage, self.data),
+            ]
         self._log = open(self.log_path, "w")
         self._proc = subprocess.Popen(
             argv,
@@ -174,7 +211,11 @@ class TrainingProcess:
             # below the viewer's priority (POSIX): the training yields the CPU when napari draws
             preexec_fn=(lambda: os.nice(CHILD_NICENESS)) if hasattr(os, "nice") else None,  # noqa: PLW1509
         )
-        self.message = f"training the {self.stage} ({self.request.iterations} iterations)"
+        self.message = (
+            f"adapting the {' and '.join(self.request.stages)} to these scans"
+            if self.stage == "adapt"
+            else f"training the {self.stage} ({self.request.iterations} iterations)"
+        )
 
     def poll(self) -> str:
         """Check the child; start the next stage when one completed. Returns :attr:`state`."""
@@ -184,7 +225,7 @@ class TrainingProcess:
         if code is None:
             return self.state
         self._log.close()
-        run = self.request.run_dir(self.stage)
+        run = self._run_of(self.stage)
         if code == 0:
             self.finished.append(run)
             if self._queue:
@@ -194,7 +235,9 @@ class TrainingProcess:
         elif code == 130 or self._cancelled:
             self.state = "cancelled"
             self.message = (
-                f"cancelled: {run / 'last.pt'} kept; continue with "
+                f"cancelled: {run} keeps what was done (its adapt.json, each round's run)"
+                if self.stage == "adapt"
+                else f"cancelled: {run / 'last.pt'} kept; continue with "
                 f"napari-c2w-train --resume --output {shlex.quote(str(run))}"
             )
         else:
@@ -218,6 +261,8 @@ class TrainingProcess:
             return 1.0, "done"
         if self.stage is None:
             return 0.0, ""
+        if self.stage == "adapt":
+            return self._adapt_fraction()
         record = RunDir(self.request.run_dir(self.stage)).read_progress()
         phase = record.get("phase", "preparing")
         part = PHASE_AT.get(phase, 1.0)
@@ -238,8 +283,52 @@ class TrainingProcess:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGINT)
 
+    def _adapt_fraction(self) -> tuple[float, str]:
+        """An adapt run's progress: its last ``adapt: NN% message`` line, and the iteration of
+        the training it runs now."""
+        from .rundir import RunDir
+
+        lines = [ln for ln in _log_lines(self.log_path) if ln.startswith("adapt:") and "%" in ln]
+        if not lines:
+            return 0.0, "segmenting the scans"
+        percent, _, doing = lines[-1].removeprefix("adapt:").strip().partition("%")
+        run = self._adapt_training()
+        if run is not None and "training" in doing:
+            record = RunDir(run).read_progress()
+            if record.get("phase") == "training":
+                doing += f" (iteration {record.get('iteration', 0)} of {record.get('total', '?')})"
+        return float(percent) / 100.0, doing.strip()
+
+    def _adapt_training(self) -> Path | None:
+        """The training run an adapt run is in (the newest round's stage folder), if any."""
+        found = sorted(
+            self.request.adapt_dir.glob("rounds/*/*/progress.json"), key=lambda p: p.stat().st_mtime
+        )
+        return found[-1].parent if found else None
+
+    def before_after(self) -> list[str]:
+        """What each finished run says of its validation Dice before and after (see
+        :func:`napari_c2w.train.api.before_after`)."""
+        import json
+
+        from .api import comparison_text
+        from .rundir import STATUS
+
+        out = []
+        for run in self.finished:
+            try:
+                c = json.loads((Path(run) / STATUS).read_text()).get("before_after")
+            except (OSError, ValueError):
+                c = None
+            if c:
+                out.append(f"{Path(run).name}: {comparison_text(c)}")
+        return out
+
     def metrics(self) -> list[dict]:
         """Validation rows of the running (or last) stage."""
+        if self.stage == "adapt":
+            run = self._adapt_training()
+            return [] if run is None else read_metrics(run)
         return [] if self.stage is None else read_metrics(self.request.run_dir(self.stage))
 
     def wait(self, timeout: float | None = None, tick: Callable[[], None] | None = None) -> str:

@@ -101,6 +101,11 @@ class FineTuneWidget(QWidget):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.output = FileEdit(label="save runs in", mode="d", value=Path.home() / "napari-c2w-runs" / stamp)
         self.config = FileEdit(label="config (optional)", mode="r", filter="*.yaml")
+        self.adapt = CheckBox(
+            text="adapt to these scans instead (no labels needed: napari-c2w adapt)",
+            value=False,
+        )
+        self.adapt.changed.connect(self._adapt_mode)
         self.dataset.changed.connect(lambda *_: self.list_cases())
         self.status.changed.connect(lambda *_: self.list_cases())
         self.cases = QListWidget()
@@ -118,10 +123,14 @@ class FineTuneWidget(QWidget):
         self.timer.timeout.connect(self.poll)
         self.use_button = button("Segment the open case with the new models", self.use_in_segment)
         self.use_button.setEnabled(False)
+        self._lay_out()
+
+    def _lay_out(self) -> None:
+        """Stages, cases, the run's settings, the buttons, progress, plot and commands."""
         lay = scroll_layout(self)
         lay.addWidget(QLabel("Stages to fine-tune:"))
         lay.addWidget(Container(widgets=list(self.stages.values()), layout="horizontal").native)
-        lay.addWidget(Container(widgets=[self.dataset, self.status]).native)
+        lay.addWidget(Container(widgets=[self.dataset, self.status, self.adapt]).native)
         lay.addWidget(self.cases)
         form = [self.start_from, self.run_folder, self.iterations, self.val_every, self.device, self.output]
         lay.addWidget(Container(widgets=[*form, self.config]).native)
@@ -173,7 +182,18 @@ class FineTuneWidget(QWidget):
             val_every=self.val_every.value,
             config=Path(config) if config not in ("", ".") else None,
             device=self.device.value,
+            adapt=self.adapt.value,
         )
+
+    def _adapt_mode(self, on: bool) -> None:
+        """Adapting needs scans, not approved labels: list every case; start from the bundled
+        weights (adapt always does)."""
+        self.status.value = "any" if on else "approved"
+        self.start_from.value = BUNDLED
+        self.start_from.enabled = self.config.enabled = not on
+        self.stages["scar"].value = self.stages["scar"].value and not on
+        self.stages["scar"].enabled = not on
+        self.start_button.setText("Start adapting" if on else "Start fine-tuning")
 
     # ------------------------------------------------------------------ the run
     @reports_errors("Fine-tune")
@@ -228,6 +248,9 @@ class FineTuneWidget(QWidget):
         if state == "completed":
             self.bar.setValue(100)
             self.use_button.setEnabled(True)
+            lines = p.before_after()
+            if lines:
+                self.message.setText(p.message + "\n" + "\n".join(lines))
             notify_info(f"Fine-tuning done: {', '.join(str(r) for r in p.finished)}")
 
     @property
