@@ -171,6 +171,8 @@ def main() -> int:  # noqa: PLR0915 (a linear click-through, step by step)
         ft.use_in_segment()
         print("  Segment again: " + seg.message.text())
         shot("10-segment-fine-tuned", seg)
+    ft.adapt.value = True  # the adapt mode: every scan listed, ready to start (not run here)
+    shot("11-fine-tune-adapt-mode", ft)
     viewer.close()
     return 0
 

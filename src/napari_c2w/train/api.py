@@ -241,11 +241,21 @@ def before_after(trainer: Trainer, config: TrainConfig, result: RunResult) -> di
     before, after = round(float(metrics["dice"]), 4), round(float(result.best["dice"]), 4)
     return {
         "cases": len(trainer.val_cases),
-        "init": source.describe(),
+        "init": _init_name(config.init, source),
         "dice_before": before,
         "dice_after": after,
         "worse": after < before - 0.005,
     }
+
+
+def _init_name(init: str, source) -> str:
+    """``bundled`` for the package's weights, else the checkpoint's path."""
+    from ..weights import bundled_checkpoint
+
+    bundled = Path(bundled_checkpoint(source.stage)).parent
+    return (
+        "bundled" if init.startswith("bundled") or Path(source.path).parent == bundled else str(source.path)
+    )
 
 
 def comparison_text(c: dict) -> str:
