@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
 
 from .._session import first_use
 from ..io.case import REVIEW_STATUSES
+from ..stages import PIPELINE_STAGES
 from ..train.runner import BUNDLED, FineTuneRequest, TrainingProcess, shell_commands
 from ._common import notify_info, reports_errors, scroll_layout
 from ._review_parts import button
@@ -89,7 +90,8 @@ class FineTuneWidget(QWidget):
         self.viewer = napari_viewer
         self.last_error: str | None = None
         self.process: TrainingProcess | None = None
-        self.stages = {s: CheckBox(text=s, value=s == "cavity") for s in ("cavity", "wall", "scar")}
+        # the pipeline's stages after the localizer (whose ROI the others share)
+        self.stages = {s: CheckBox(text=s, value=s == "cavity") for s in PIPELINE_STAGES[1:]}
         self.dataset = FileEdit(label="reviewed cases in", mode="d")
         self.status = ComboBox(label="cases with status", choices=("any", *REVIEW_STATUSES), value="approved")
         self.start_from = ComboBox(label="start from", choices=(BUNDLED, "run folder..."), value=BUNDLED)
