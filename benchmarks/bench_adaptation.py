@@ -172,11 +172,13 @@ def run_adapt(scans: Path, output: Path, iterations: int, eval_cases) -> tuple[l
         f"  adapted in {minutes:.1f} min on {len(served)} of {len(use)} scans; bundled kept for "
         f"{sum(u == 'bundled' for u in use.values())} case(s)"
     )
-    out = []
-    for case in eval_cases:
-        sources = [output] if use.get(case.case_id) == "adapted" and record["adapted"] else []
-        out += cavity_dice([case], sources)
-    return out, minutes, record
+    adapted = {c.case_id for c in eval_cases if use.get(c.case_id) == "adapted" and record["adapted"]}
+    dice_of = {}
+    for sources, group in (([output], [c for c in eval_cases if c.case_id in adapted]),
+                           ([], [c for c in eval_cases if c.case_id not in adapted])):  # fmt: skip
+        if group:  # each model set loaded once
+            dice_of.update(zip((c.case_id for c in group), cavity_dice(group, sources), strict=True))
+    return [dice_of[c.case_id] for c in eval_cases], minutes, record
 
 
 def table(rows: dict, unshifted: list[float], split: dict) -> list[str]:

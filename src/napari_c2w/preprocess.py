@@ -62,6 +62,14 @@ def normalize_intensity(
     return np.asarray(NormalizeIntensity()(clipped), dtype=np.float32)
 
 
+def with_package_standard(spec: dict | None = None) -> dict:
+    """``spec`` (default: the z-score) with the package's intensity standard added
+    (:func:`napari_c2w.standardize.package_standard`)."""
+    from .standardize import package_standard
+
+    return {**(spec or DEFAULT_NORMALIZATION), "standard": package_standard()}
+
+
 def clip_range(image: np.ndarray, spec: dict | None = None) -> tuple[np.float64, np.float64]:
     """The intensities :func:`normalize_intensity` clips to: the ``clip_percentiles`` of every
     ``n // 16``-th slice."""

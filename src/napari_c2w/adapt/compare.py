@@ -34,6 +34,17 @@ def choose(bundled: dict, adapted: dict, margin: float = MARGIN) -> tuple[str, s
     return "adapted", f"the quality scores are alike ({a:.2f} against {b:.2f})"
 
 
+def quality_summary(record: dict) -> dict:
+    """What ``adapt.json`` keeps of a quality record: score, flag, reason and wall coverage."""
+    feats = record.get("features") or {}
+    return {
+        "score": record.get("score"),
+        "flagged": record.get("flagged"),
+        "reason": record.get("reason"),
+        "wall_coverage": feats.get("wall_coverage"),
+    }
+
+
 def case_row(case_id: str, bundled: dict, adapted: dict, structures=("cavity", "wall", "scar")) -> dict:
     """One case's comparison.
 
@@ -53,19 +64,10 @@ def case_row(case_id: str, bundled: dict, adapted: dict, structures=("cavity", "
         if x is not None and y is not None:
             agreement[s] = round(float(dice(np.asarray(x) > 0, np.asarray(y) > 0)), 4)
 
-    def _q(record: dict) -> dict:
-        feats = record.get("features") or {}
-        return {
-            "score": record.get("score"),
-            "flagged": record.get("flagged"),
-            "reason": record.get("reason"),
-            "wall_coverage": feats.get("wall_coverage"),
-        }
-
     return {
         "case": case_id,
-        "bundled": _q(bundled["quality"]),
-        "adapted": _q(adapted["quality"]),
+        "bundled": quality_summary(bundled["quality"]),
+        "adapted": quality_summary(adapted["quality"]),
         "agreement": agreement,
         "use": use,
         "why": why,

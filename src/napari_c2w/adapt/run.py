@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..stages import STAGES
-from .compare import case_row
+from .compare import case_row, quality_summary
 from .record import RECORD
 from .select import Gate, chosen, serves
 
@@ -163,8 +163,8 @@ def _train_round(preds: dict, run: Path, r: int, options: AdaptOptions, report) 
 def _row(case: str, first: dict, final: dict | None) -> dict:
     """The case's record: bundled against adapted, or the bundled model where nothing was adapted."""
     if final is None:
-        score = first["quality"].get("score")
-        return {"case": case, "bundled": score, "use": "bundled", "why": "no stage was adapted"}
+        summary = quality_summary(first["quality"])
+        return {"case": case, "bundled": summary, "use": "bundled", "why": "no stage was adapted"}
     return case_row(case, first, final[case])
 
 
@@ -177,8 +177,8 @@ def _describe(options: AdaptOptions) -> dict:
 def _segment_all(sources, models, folder: Path, options: AdaptOptions, cancel) -> dict[str, dict]:
     """Segment every source with ``models`` (bundled where empty), write each prediction as a case
     store in ``folder`` and return ``{case: {"labels", "quality", "store"}}``."""
-    from ..infer import Cancelled, InferenceOptions, load_model_set, segment
-    from ..infer.result import case_from_prediction
+    from ..infer import Cancelled, InferenceOptions, load_model_set
+    from ..infer.result import segment_case
     from ..io.importer import load_source
     from ..io.store import store_path
     from ..io.storewrite import write_case_store
@@ -191,10 +191,8 @@ def _segment_all(sources, models, folder: Path, options: AdaptOptions, cancel) -
         if cancel is not None and cancel():
             raise Cancelled("adaptation cancelled; the run folder keeps what was done")
         case = load_source(source)
-        prediction = segment(case.image, loaded, infer)
-        result = case_from_prediction(
-            case.image, prediction, case.case_id, sources={"image": str(source.path)}, by="napari-c2w adapt"
-        )
+        sources_of = {"image": str(source.path)}
+        result, prediction = segment_case(case, loaded, infer, by="napari-c2w adapt", sources=sources_of)
         store = write_case_store(result, store_path(folder, case.case_id))
         out[case.case_id] = {"labels": prediction.labels, "quality": prediction.quality, "store": store}
     return out
@@ -258,13 +256,14 @@ def _phantoms(folder: Path, count: int, seed: int) -> Path:
 
 
 def _install(best: Path, target: Path) -> None:
-    """Copy a run's best checkpoint to ``target`` atomically (a temporary name, then rename)."""
-    tmp = target.with_name(target.name + ".partial")
-    shutil.copyfile(best, tmp)
-    tmp.replace(target)
+    """Copy a run's best checkpoint to ``target`` atomically (:class:`napari_c2w._fs.AtomicFiles`)."""
+    from .._fs import AtomicFiles
+
+    with AtomicFiles(overwrite=True, crash="checkpoint") as files:
+        shutil.copyfile(best, files.temp(target))
 
 
 def _write(path: Path, record: dict) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(record, indent=1, default=str))
-    tmp.replace(path)
+    from .._fs import atomic_write_text
+
+    atomic_write_text(path, json.dumps(record, indent=1, default=str))

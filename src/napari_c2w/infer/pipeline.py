@@ -224,10 +224,7 @@ class _Run:
         spec = meta.get("intensity_normalisation")
         if not self.options.intensity_standard or (spec or {}).get("standard"):
             return spec
-        from ..preprocess import DEFAULT_NORMALIZATION
-        from ..standardize import package_standard
-
-        return {**(spec or DEFAULT_NORMALIZATION), "standard": package_standard()}
+        return pre.with_package_standard(spec)
 
     def _localise(self, image: np.ndarray):
         """Centre of the atrium in mm from the first voxel (the localizer's largest component),

@@ -37,13 +37,9 @@ class DataConfig:
 
     def normalisation(self) -> dict:
         """The intensity normalisation the stage's inputs get (recorded in its checkpoints)."""
-        from ..preprocess import DEFAULT_NORMALIZATION
+        from ..preprocess import DEFAULT_NORMALIZATION, with_package_standard
 
-        if not self.standardize:
-            return dict(DEFAULT_NORMALIZATION)
-        from ..standardize import package_standard
-
-        return {**DEFAULT_NORMALIZATION, "standard": package_standard()}
+        return with_package_standard() if self.standardize else dict(DEFAULT_NORMALIZATION)
 
 
 @dataclasses.dataclass
