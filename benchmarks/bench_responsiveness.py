@@ -10,8 +10,9 @@ placed back on the scanner's 88×576×576 grid) shown in a real window:
 
 - ``idle``: nothing running;
 - ``quantify``: the shipped widget, ``--repeats`` runs; the first adds the thickness map (and
-  imports what the measure needs), the next update it. ``--colorbar-at-once`` shows the map's
-  colour bar in the frame that adds the map, as before;
+  imports what the measure needs), the next update it. ``--colorbar-in-view`` also shows the map's
+  colour bar in the view (napari's overlay) a moment after each run, as the widget did before it
+  drew the key in its dock;
 - ``fine-tune``: the Fine-tune widget training the bundled cavity model on phantom cases in its
   child process (``--iterations``, validated every ``--iterations // 2``) while the viewer shows the scan.
 
@@ -121,10 +122,16 @@ def padded(data: np.ndarray, shape) -> np.ndarray:
     return out
 
 
-def quantify_widget(widget, ticker) -> float:
+def quantify_widget(widget, ticker, colorbar_in_view: bool = False) -> float:
     t0 = time.perf_counter()
     widget.run()
     ticker.spin(until=lambda: not widget.busy and "Measuring" not in widget.message.text())
+    if colorbar_in_view:
+        from napari_c2w.widgets.quantify import THICKNESS_ROLE
+
+        ticker.spin(0.15)
+        widget.viewer.layers[THICKNESS_ROLE].colorbar.visible = True
+        ticker.spin(0.3)
     return time.perf_counter() - t0
 
 
@@ -164,9 +171,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="Quantify runs of each kind")
     ap.add_argument("--skip-fine-tune", action="store_true")
     ap.add_argument(
-        "--colorbar-at-once",
+        "--colorbar-in-view",
         action="store_true",
-        help="show the thickness map's colour bar in the frame that adds the map (as before)",
+        help="also show the thickness map's colour bar in the view after each run (as before)",
     )
     ap.add_argument("--json", type=Path, help="write the rows here")
     args = ap.parse_args(argv)
@@ -193,16 +200,12 @@ def main(argv=None) -> int:
         print(rows[-1], flush=True)
 
     measured("idle", lambda: ticker.spin(5.0))
-    if args.colorbar_at_once:
-        import napari_c2w.widgets.quantify as shipped
-
-        shipped.later = lambda fn, ms=0: fn()
     widget = QuantifyWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Quantify")
     widget.reference.value = viewer.layers["reference"]
     widget.compared.value = "cavity"
     for run in range(1, args.repeats + 1):
-        measured(f"quantify, run {run}", lambda: quantify_widget(widget, ticker))
+        measured(f"quantify, run {run}", lambda: quantify_widget(widget, ticker, args.colorbar_in_view))
     if not args.skip_fine_tune:
         with tempfile.TemporaryDirectory() as tmp:
             measured(

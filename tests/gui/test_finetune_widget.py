@@ -169,3 +169,21 @@ def test_adapt_to_these_scans_runs_napari_c2w_adapt_and_hands_the_run_to_segment
     assert w.process.finished == [run]
     segment.use_models(list(w.process.finished))
     assert segment.model_sources() == [run]
+
+
+def test_loss_plot_keeps_its_legend_and_title_off_the_curves_and_redraws_quickly(qtbot):
+    """Issue 34.7/34.8: the legend and the title lie outside the axes and apart from each other,
+    and the figure has no tight layout (it measured every label's text on each redraw)."""
+    from napari_c2w.widgets.finetune import _Plot
+
+    plot = _Plot()
+    qtbot.addWidget(plot.canvas)
+    rows = [{"iteration": i, "loss": 1 / (i + 1), "dice": 0.5 + i / 1000} for i in range(0, 400, 100)]
+    plot.show(rows, "cavity")
+    plot.canvas.draw()
+    renderer = plot.canvas.get_renderer()
+    axes = plot.loss.get_window_extent(renderer)
+    legend = plot.loss.get_legend().get_window_extent(renderer)
+    title = plot.figure._suptitle.get_window_extent(renderer)
+    assert legend.y0 >= axes.y1 - 1 and not legend.overlaps(title)
+    assert not plot.figure.get_tight_layout()

@@ -285,8 +285,54 @@ def test_quantify_shows_numbers_map_and_agreement(make_napari_viewer, qtbot, pha
     assert {"scar surface Dice 1 mm", "scar ASSD"} <= set(rows)
     (tmap,) = [ly for ly in viewer.layers if ly.name == THICKNESS_ROLE]
     wall = phantom.labels["wall"] > 0
-    assert (tmap.data[wall & (phantom.labels["cavity"] == 0)] > 0).all() and (tmap.data[~wall] == 0).all()
+    shown = on_grid(tmap, layers["wall"])
+    assert (shown[wall & (phantom.labels["cavity"] == 0)] > 0).all() and (shown[~wall] == 0).all()
     np.testing.assert_allclose(tmap.scale, SPACING)
+    assert not w.key.isHidden() and w.key.high.text() == f"{float(tmap.contrast_limits[1]):.1f} mm"
+
+
+def on_grid(layer, like) -> np.ndarray:
+    """``layer``'s data (a crop placed with ``translate``) back on ``like``'s grid, zeros around."""
+    at = np.rint((np.asarray(layer.translate) - like.translate) / np.asarray(like.scale)).astype(int)
+    out = np.zeros(like.data.shape, layer.data.dtype)
+    out[tuple(slice(a, a + n) for a, n in zip(at, layer.data.shape, strict=True))] = layer.data
+    return out
+
+
+def test_quantify_leaves_the_viewers_thread_free(make_napari_viewer, qtbot, phantom, monkeypatch):
+    """Issue 34.8: the viewer's thread makes no mask of a full grid (0.26-0.30 s on a scanner's
+    88x576x576 grid), adds the thickness map on the labels' box only, and draws its key in the
+    dock, not as napari's colour bar (0.3-0.4 s of overlay and glyphs on the viewer's thread)."""
+    import threading
+
+    import napari_c2w.layers
+    import napari_c2w.widgets.quantify as quantify_widget
+    from napari_c2w.labels import to_mask
+    from napari_c2w.widgets.quantify import THICKNESS_ROLE, QuantifyWidget
+
+    on_main: list[bool] = []
+
+    def spy(data):
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return to_mask(data)
+
+    monkeypatch.setattr(napari_c2w.layers, "to_mask", spy)
+    monkeypatch.setattr(quantify_widget, "to_mask", spy, raising=False)
+    viewer = make_napari_viewer()
+    layers = {ly.name: ly for ly in open_case(viewer, phantom.to_case(noisy=True))}
+    w = QuantifyWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.run()
+    qtbot.waitUntil(lambda: w.result is not None or w.last_error is not None, timeout=60_000)
+    assert w.last_error is None
+    assert on_main and not any(on_main)
+    (tmap,) = [ly for ly in viewer.layers if ly.name == THICKNESS_ROLE]
+    box = w.result.box
+    assert (
+        tmap.data.shape == tuple(b.stop - b.start for b in box) and tmap.data.size < layers["wall"].data.size
+    )
+    np.testing.assert_array_equal(on_grid(tmap, layers["wall"]), w.result.thickness)
+    assert not tmap.colorbar.visible and not w.key.isHidden()
 
 
 # --------------------------------------------------------------------------- export

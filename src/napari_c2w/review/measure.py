@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..masks.geometry import Box, bbox, grow, margin_voxels, union
 from ..metrics import compare_masks
 from ..quantify import SMOOTH_MM, BandSpec, Quantities, method_scar, quantify, scar_method, wall_thickness
 
@@ -30,6 +31,8 @@ class Measurement:
         tolerance_mm: the surface Dice tolerance.
         method: the scar method measured (a name in :data:`napari_c2w.quantify.METHODS`).
         scar: that method's scar mask, or None for the network's (the scar label itself).
+        box: the part of the grid the labels and their wall band lie in (where the thickness map
+            and the method's scar can be non-zero), or None when every label is empty.
     """
 
     quantities: Quantities
@@ -39,6 +42,7 @@ class Measurement:
     tolerance_mm: float = 1.0
     method: str = "network"
     scar: np.ndarray | None = None
+    box: Box | None = None
 
     def rows(self) -> list[tuple[str, str]]:
         """(quantity, formatted value) rows, e.g. ``("cavity volume", "95.31 mL")``."""
@@ -105,6 +109,18 @@ def measure(
         ValueError: no mask at all, a reference without the mask it is compared with, or an
             image scar method without the image or the cavity.
     """
+    band_spec = band_spec or BandSpec()
+    masks = {"cavity": cavity, "wall": wall, "scar": scar}
+    arrays = {**masks, "image": image, "reference": reference}
+    given = {k: np.shape(a) for k, a in arrays.items() if a is not None}
+    if len(set(given.values())) > 1:
+        raise ValueError(f"the volumes must share one grid; their shapes: {given}")
+    shape = next(iter(given.values()), ())
+    box = _working_box(spacing, band_spec, shape, *masks.values(), reference)
+    if box is not None:  # every computation below reaches at most the margin beyond the labels
+        cavity, wall, scar, image, reference = (
+            None if a is None else np.asarray(a[box]) for a in (cavity, wall, scar, image, reference)
+        )
     thickness = None
     if cavity is not None and wall is not None and np.any(cavity) and np.any(wall):
         thickness = wall_thickness(cavity, wall, spacing, smooth_mm)
@@ -127,4 +143,28 @@ def measure(
             raise ValueError(f"there is no {compared} mask to compare with the reference")
         agreement = compare_masks(masks[compared], reference, spacing, tolerance_mm)
     compared = compared if reference is not None else None
-    return Measurement(q, thickness, agreement, compared, tolerance_mm, method, by_method)
+    thickness, by_method = (_placed(a, box, shape) for a in (thickness, by_method))
+    return Measurement(q, thickness, agreement, compared, tolerance_mm, method, by_method, box)
+
+
+def _working_box(spacing, band_spec: BandSpec, shape, *masks):
+    """The box every part of :func:`measure` works in: all labels, grown by the wall band's reach
+    and two voxels (the thickness map's, the scar region's and the surface metrics' own boxes lie
+    inside it, so the numbers equal the full grid's); None when every label is empty.
+
+    On a scanner's full grid the labels fill a few percent of it: working on the box is what keeps
+    the measure short enough not to stall napari's viewer while it runs beside it
+    (benchmarks/bench_responsiveness.py).
+    """
+    box = union(*(bbox(np.asarray(m)) for m in masks if m is not None))
+    reach = max(band_spec.inner_mm, band_spec.outer_mm)
+    return grow(box, [m + 2 for m in margin_voxels(reach, spacing)], shape)
+
+
+def _placed(crop: np.ndarray | None, box, shape) -> np.ndarray | None:
+    """``crop`` back on the full grid (zeros outside ``box``)."""
+    if crop is None or box is None:
+        return crop
+    out = np.zeros(shape, dtype=crop.dtype)
+    out[box] = crop
+    return out

@@ -307,18 +307,25 @@ def placed_like(like) -> dict:
     return out
 
 
-def show_layer(viewer, role: str, data: np.ndarray, kind: str, like, **kwargs):
-    """Update the widget-made layer of ``role`` with ``data``, or add it (placed like layer ``like``)."""
+def show_layer(viewer, role: str, data: np.ndarray, kind: str, like, *, at=None, **kwargs):
+    """Update the widget-made layer of ``role`` with ``data``, or add it (placed like layer ``like``).
+
+    ``at``: the voxel of ``like``'s grid where ``data``'s first voxel lies, for data cropped from
+    that grid (None: ``data`` covers the grid from its first voxel).
+    """
     from napari.layers import Image, Labels
 
+    placed = placed_like(like)
+    if at is not None:
+        placed["translate"] = np.asarray(like.translate) + np.asarray(at) * np.asarray(like.scale)
     cls = Labels if kind == "labels" else Image
     for layer in viewer.layers:
         if layer.metadata.get(ROLE_KEY) == role and isinstance(layer, cls):
             layer.data = data
-            layer.scale, layer.translate = like.scale, like.translate
+            layer.scale, layer.translate = placed["scale"], placed["translate"]
             for key in ("contrast_limits",):
                 if key in kwargs:
                     setattr(layer, key, kwargs[key])
             return layer
     add = viewer.add_labels if kind == "labels" else viewer.add_image
-    return add(data, metadata={ROLE_KEY: role}, **placed_like(like), **kwargs)
+    return add(data, metadata={ROLE_KEY: role}, **placed, **kwargs)

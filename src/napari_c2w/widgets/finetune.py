@@ -40,7 +40,10 @@ class _Plot:
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
-        self.figure = Figure(figsize=(3.6, 2.4), tight_layout=True)
+        # Fixed margins: a tight layout measured every label's text on each redraw, which doubled
+        # the redraw on the viewer's thread (0.075-0.10 s against 0.05 s).
+        self.figure = Figure(figsize=(3.6, 2.4))
+        self.figure.subplots_adjust(left=0.16, right=0.84, bottom=0.2, top=0.78)
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setFixedHeight(220)
         self.loss = self.figure.add_subplot(111)
@@ -56,7 +59,7 @@ class _Plot:
         self.loss.plot(its, [r.get("loss") for r in rows], "o-", color="tab:orange", label="loss")
         self.dice.plot(its, [r.get("dice") for r in rows], "s-", color="tab:blue", label="validation Dice")
         self.loss.set_xlabel("iteration")
-        self.loss.xaxis.set_major_locator(MaxNLocator(integer=True))
+        self.loss.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         self.loss.set_ylabel("loss", color="tab:orange")
         self.dice.set_ylabel("validation Dice", color="tab:blue")
         self.dice.set_ylim(0, 1)
@@ -75,7 +78,9 @@ class _Plot:
                 frameon=False,
                 borderaxespad=0.1,
             )
-        self.loss.set_title(f"{stage} fine-tuning" if stage else "no run yet", fontsize=9, loc="right")
+        self.figure.suptitle(
+            f"{stage} fine-tuning" if stage else "no run yet", fontsize=9, x=0.98, ha="right"
+        )
         self.canvas.draw_idle()
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
 from napari.layers import Image, Labels
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 from .._session import first_use
 from ..infer.models import synthetic_label_caveat
-from ..labels import STRUCTURES
-from ..layers import WRITTEN_KEY, layer_mask, layer_volume, structure_of_layer_name
+from ..labels import STRUCTURES, to_mask
+from ..layers import WRITTEN_KEY, layer_volume, structure_of_layer_name
+from ..masks.geometry import offset
 from ..quantify import SMOOTH_MM, scar_method
 from ..review.measure import Measurement, measure
 from ._common import (
@@ -26,7 +29,6 @@ from ._common import (
     run_task,
     scroll_layout,
     show_layer,
-    threads_disabled,
 )
 from ._scar import method_combo, param_boxes, param_values
 
@@ -92,6 +94,8 @@ class QuantifyWidget(QWidget):
         lay.addWidget(self.origin)
         lay.addWidget(button)
         lay.addWidget(self.table)
+        self.key = ColourKey(THICKNESS_ROLE)
+        lay.addWidget(self.key)
         lay.addWidget(self.message)
         self.reset_choices()
 
@@ -125,24 +129,26 @@ class QuantifyWidget(QWidget):
             )
         like = present[0]
         spacing = layer_volume(like).spacing
-        masks = {s: None if ly is None else layer_mask(ly) for s, ly in layers.items()}
-        ref = layer_mask(self.reference.value) if self.reference.value is not None else None
+        # The layers' arrays, not masks of them: making masks of a scanner's full grid took
+        # 0.26-0.30 s on the viewer's thread (benchmarks/bench_responsiveness.py); the worker does it.
+        arrays = {s: None if ly is None else ly.data for s, ly in layers.items()}
+        reference = None if self.reference.value is None else self.reference.value.data
         kwargs = {
             "image": None if image is None else np.asarray(image.data),
             "method": self.method.value,
             "params": param_values(self.params),
-            "reference": ref,
             "compared": self.compared.value,
             "tolerance_mm": self.tolerance_mm.value,
             "smooth_mm": self.smooth_mm.value,
         }
+
+        def work() -> Measurement:
+            masks = {s: None if a is None else to_mask(a) for s, a in arrays.items()}
+            ref = None if reference is None else to_mask(reference)
+            return measure(spacing, **masks, reference=ref, **kwargs)
+
         self.message.setText("Measuring...")
-        run_task(
-            self,
-            "Quantify",
-            lambda: measure(spacing, **masks, **kwargs),
-            lambda m: self._show(m, like),
-        )
+        run_task(self, "Quantify", work, lambda m: self._show(m, like))
 
     def _show(self, m: Measurement, like) -> None:
         self.result = m
@@ -156,35 +162,59 @@ class QuantifyWidget(QWidget):
         if self.show_map.value and m.thickness is not None:
             p95 = m.quantities.thickness["p95"]
             top = float(p95) * 1.2 if np.isfinite(p95) and p95 > 0 else 1.0
-            layer = show_layer(
+            colormap = thickness_colormap()
+            # The map on the labels' box only, and its colour key in this dock rather than as
+            # napari's colour bar in the view: adding the full-grid map took 0.16-0.20 s and the
+            # view's colour bar (its overlay and tick glyphs) 0.3-0.4 s on the viewer's thread
+            # (benchmarks/bench_responsiveness.py).
+            box = m.box or tuple(slice(0, n) for n in m.thickness.shape)
+            show_layer(
                 self.viewer,
                 THICKNESS_ROLE,
-                m.thickness,
+                np.ascontiguousarray(m.thickness[box]),
                 "image",
                 like,
+                at=offset(box),
                 name=THICKNESS_ROLE,
-                colormap=thickness_colormap(),
+                colormap=colormap,
                 contrast_limits=(0.0, top),
                 blending="translucent",
             )
-            # Its colour bar a moment later: napari draws the new layer first (with a new
-            # shader), then the bar's tick labels (each glyph rendered once); in one frame the
-            # two stalled the viewer 0.30-0.36 s on the first run (benchmarks/bench_responsiveness.py).
-            later(lambda: setattr(layer.colorbar, "visible", True))
+            self.key.show_range(colormap, 0.0, top, "mm")
             self.message.setText(
-                f"Thickness map: 0 (clear) to {top:.1f} mm, turbo colours (bar in the view). "
-                + self.message.text()
+                f"Thickness map: 0 (clear) to {top:.1f} mm, turbo colours (key above). " + self.message.text()
             )
 
 
-def later(fn, ms: int = 150) -> None:
-    """``fn()`` in the event loop after ``ms`` (at once when threads are off: tests, scripts)."""
-    if threads_disabled():
-        fn()
-        return
-    from qtpy.QtCore import QTimer
+class ColourKey(QWidget):
+    """A colormap's key drawn in the dock: the gradient with its two ends' values under it."""
 
-    QTimer.singleShot(ms, fn)
+    def __init__(self, title: str) -> None:
+        from qtpy.QtWidgets import QGridLayout
+
+        super().__init__()
+        self.title, self.bar, self.low, self.high = QLabel(title), QLabel(), QLabel(), QLabel()
+        self.high.setAlignment(Qt.AlignRight)
+        self.bar.setScaledContents(True)  # the gradient spans the dock, between its two values
+        self.bar.setFixedHeight(14)
+        lay = QGridLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.title, 0, 0, 1, 2)
+        lay.addWidget(self.bar, 1, 0, 1, 2)
+        lay.addWidget(self.low, 2, 0)
+        lay.addWidget(self.high, 2, 1)
+        self.pixels = np.zeros((0, 0, 4), np.uint8)
+        self.hide()
+
+    def show_range(self, colormap, low: float, high: float, unit: str, width: int = 240) -> None:
+        """Draw ``colormap`` from ``low`` to ``high`` (its fully clear end shown as it is)."""
+        rgba = (np.asarray(colormap.map(np.linspace(0.0, 1.0, width))) * 255).astype(np.uint8)
+        self.pixels = np.ascontiguousarray(np.repeat(rgba[None], 14, axis=0))  # kept: QImage borrows it
+        image = QImage(self.pixels.data, width, 14, 4 * width, QImage.Format_RGBA8888)
+        self.bar.setPixmap(QPixmap.fromImage(image))
+        self.low.setText(f"{low:g} {unit}")
+        self.high.setText(f"{high:.1f} {unit}")
+        self.show()
 
 
 def thickness_colormap():
