@@ -13,6 +13,8 @@ placed back on the scanner's 88×576×576 grid) shown in a real window:
   imports what the measure needs), the next update it. ``--colorbar-in-view`` also shows the map's
   colour bar in the view (napari's overlay) a moment after each run, as the widget did before it
   drew the key in its dock;
+- ``segment``: the Segment widget running the bundled pipeline on the scan (on the CPU) and
+  adding its cavity, wall and scar layers;
 - ``fine-tune``: the Fine-tune widget training the bundled cavity model on phantom cases in its
   child process (``--iterations``, validated every ``--iterations // 2``) while the viewer shows the scan.
 
@@ -135,6 +137,23 @@ def quantify_widget(widget, ticker, colorbar_in_view: bool = False) -> float:
     return time.perf_counter() - t0
 
 
+def segment(viewer, ticker) -> float:
+    from napari_c2w.widgets.predict import PredictWidget
+
+    w = PredictWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Segment")
+    w.image.value = next(ly for ly in viewer.layers if ly.__class__.__name__ == "Image")
+    w.device.value = "cpu"
+    ticker.spin(0.5)
+    ticker.reset()
+    t0 = time.perf_counter()
+    w.run()
+    ticker.spin(until=lambda: not w.busy, limit=600)
+    if w.last_error:
+        raise RuntimeError(w.last_error)
+    return time.perf_counter() - t0
+
+
 def fine_tune(viewer, ticker, iterations: int, root: Path) -> float:
     from napari_c2w.io.store import store_path
     from napari_c2w.io.storewrite import write_case_store
@@ -170,6 +189,7 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", type=int, default=20, help="fine-tune iterations")
     ap.add_argument("--repeats", type=int, default=3, help="Quantify runs of each kind")
     ap.add_argument("--skip-fine-tune", action="store_true")
+    ap.add_argument("--skip-segment", action="store_true")
     ap.add_argument(
         "--colorbar-in-view",
         action="store_true",
@@ -206,6 +226,8 @@ def main(argv=None) -> int:
     widget.compared.value = "cavity"
     for run in range(1, args.repeats + 1):
         measured(f"quantify, run {run}", lambda: quantify_widget(widget, ticker, args.colorbar_in_view))
+    if not args.skip_segment:
+        measured("segment", lambda: segment(viewer, ticker))
     if not args.skip_fine_tune:
         with tempfile.TemporaryDirectory() as tmp:
             measured(

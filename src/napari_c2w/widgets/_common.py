@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,37 @@ def default_annotator() -> str:
 
 def threads_disabled() -> bool:
     return flag(NOTHREADS_ENV, default=False)
+
+
+#: The pause between two steps of :func:`one_per_turn`: time for the viewer to draw and answer.
+STEP_GAP_MS = 40
+
+
+def one_per_turn(steps: list[Callable[[], Any]], failed: Callable[[str], None] | None = None) -> None:
+    """Run ``steps`` in order, one per turn of the event loop and ``STEP_GAP_MS`` apart, so that
+    napari draws and answers between them (each full-grid layer added takes 0.1-0.2 s of the
+    viewer's thread); all at once when threads are off (tests, scripts). An error stops the
+    rest: it is notified and passed to ``failed``."""
+    steps = list(steps)
+
+    def next_step() -> None:
+        if not steps:
+            return
+        try:
+            steps.pop(0)()
+        except Exception as err:  # shown to the user; the rest is not run
+            notify_error(str(err))
+            if failed is not None:
+                failed(str(err))
+            return
+        if threads_disabled():
+            next_step()
+        else:
+            from qtpy.QtCore import QTimer
+
+            QTimer.singleShot(STEP_GAP_MS, next_step)
+
+    next_step()
 
 
 def notify_error(message: str) -> None:
@@ -185,10 +217,50 @@ def written_record(layer) -> dict | None:
 
 def is_corrected(layer) -> bool:
     """Whether an annotator changed a layer Segment wrote (its data no longer match the record)."""
+    record = written_record(layer)
+    return record is not None and record.get("checksum") != data_digest(layer)
+
+
+#: A layer's data digest, kept until napari says its data changed (:func:`data_digest`).
+_DIGESTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: The layer events by which every change of a Labels layer's data through napari is announced:
+#: painting and ``data_setitem`` (``paint``), ``refresh`` (``set_data``, also sent when napari
+#: slices the layer), a new array (``data``).
+DATA_EVENTS = ("paint", "set_data", "data", "labels_update")
+
+
+def data_digest(layer) -> str:
+    """:func:`napari_c2w.layers.checksum` of ``layer.data``, computed again only after the layer
+    announced that its data may have changed (:data:`DATA_EVENTS`; napari also sends ``set_data``
+    when it slices the layer, so a digest lives until the view moves). Each layer added made the
+    widgets' pickers hash every predicted layer (0.015 s per 88x576x576 grid, 20 times for one
+    Segment run: 0.31 s of the viewer's thread). A write into the array that napari is not told
+    of (no ``refresh()``), which napari does not show either, goes unseen until then."""
     from ..layers import checksum
 
-    record = written_record(layer)
-    return record is not None and record.get("checksum") != checksum(layer.data)
+    entry = _DIGESTS.get(layer)
+    if entry is not None and entry[0] == id(layer.data):
+        return entry[1]
+    digest = checksum(layer.data)
+    _keep_digest(layer, digest)
+    return digest
+
+
+def _keep_digest(layer, digest: str) -> None:
+    """Keep ``digest`` as the digest of ``layer.data`` until the layer announces a change."""
+    if layer not in _DIGESTS and hasattr(layer, "events"):
+        ref = weakref.ref(layer)
+
+        def forget(event=None) -> None:
+            owner = ref()
+            if owner is not None and owner in _DIGESTS:
+                _DIGESTS[owner] = (None, "")
+
+        for name in DATA_EVENTS:
+            emitter = getattr(layer.events, name, None)
+            if emitter is not None:
+                emitter.connect(forget)
+    _DIGESTS[layer] = (id(layer.data), digest)
 
 
 def default_structure_layers(layers) -> dict[str, Any]:
