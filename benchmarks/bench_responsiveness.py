@@ -15,6 +15,9 @@ placed back on the scanner's 88×576×576 grid) shown in a real window:
   drew the key in its dock;
 - ``segment``: the Segment widget running the bundled pipeline on the scan (on the CPU) and
   adding its cavity, wall and scar layers;
+- ``review``: Review annotations' *Find implausible* (the wall band and the flagged components),
+  then ``review edit``: its *Remove all scar outside the band* (the edit, then the analysis again);
+- ``surface``: the Atrial surface widget building the surface and its scar map;
 - ``fine-tune``: the Fine-tune widget training the bundled cavity model on phantom cases in its
   child process (``--iterations``, validated every ``--iterations // 2``) while the viewer shows the scan.
 
@@ -85,8 +88,8 @@ class Ticker:
 
 def open_case(viewer, folder: Path, shape=FULL_GRID) -> None:
     """The case placed in the middle of the scanner's full grid (the la2018 copies here are
-    cropped around the atrium), with a 2-voxel wall around its cavity, scar over half of it, and
-    a reference cavity (its own, eroded by a voxel) that Quantify compares with."""
+    cropped around the atrium), with a 2-voxel wall around its cavity, scar over half of it and in
+    a blob inside the cavity, and a reference cavity (its own, eroded by a voxel) that Quantify compares with."""
     from napari.layers import Layer
     from scipy import ndimage
 
@@ -109,6 +112,8 @@ def open_case(viewer, folder: Path, shape=FULL_GRID) -> None:
         scar = np.zeros_like(wall)
         half = wall.shape[2] // 2
         scar[:, :, :half][wall[:, :, :half] > 0] = 3  # scar over half the wall
+        z, y, x = (int(c.mean()) for c in np.nonzero(mask))  # and a blob deep in the cavity, which
+        scar[z - 2 : z + 3, y - 4 : y + 5, x - 4 : x + 5] = 3  # Review flags and removes
         meta = {"napari_c2w": {"structure": "scar"}}
         viewer.add_labels(scar, name="scar", metadata=meta, **placed_like(cavity))
     reference = ndimage.binary_erosion(mask).astype(np.uint8)  # a reference cavity to compare with
@@ -144,6 +149,40 @@ def segment(viewer, ticker) -> float:
     viewer.window.add_dock_widget(w, name="Segment")
     w.image.value = next(ly for ly in viewer.layers if ly.__class__.__name__ == "Image")
     w.device.value = "cpu"
+    ticker.spin(0.5)
+    ticker.reset()
+    t0 = time.perf_counter()
+    w.run()
+    ticker.spin(until=lambda: not w.busy, limit=600)
+    if w.last_error:
+        raise RuntimeError(w.last_error)
+    return time.perf_counter() - t0
+
+
+def review(viewer, ticker, edit: bool = False) -> float:
+    from napari_c2w.widgets.review import ReviewWidget
+
+    w = next((d for d in viewer.window.dock_widgets.values() if isinstance(d, ReviewWidget)), None)
+    if w is None:
+        w = ReviewWidget(viewer)
+        viewer.window.add_dock_widget(w, name="Review")
+        w.cavity.value, w.wall.value, w.scar.value = (viewer.layers[s] for s in ("cavity", "wall", "scar"))
+        ticker.spin(0.5)
+        ticker.reset()
+    t0 = time.perf_counter()
+    w.remove_outside_band() if edit else w.find()
+    ticker.spin(until=lambda: not w.busy, limit=600)
+    if w.last_error:
+        raise RuntimeError(w.last_error)
+    return time.perf_counter() - t0
+
+
+def surface(viewer, ticker) -> float:
+    from napari_c2w.widgets.surface import SurfaceWidget
+
+    w = SurfaceWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Atrial surface")
+    w.cavity.value, w.wall.value, w.scar.value = (viewer.layers[s] for s in ("cavity", "wall", "scar"))
     ticker.spin(0.5)
     ticker.reset()
     t0 = time.perf_counter()
@@ -190,6 +229,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="Quantify runs of each kind")
     ap.add_argument("--skip-fine-tune", action="store_true")
     ap.add_argument("--skip-segment", action="store_true")
+    ap.add_argument("--skip-review", action="store_true", help="skip the review and surface scenarios")
     ap.add_argument(
         "--colorbar-in-view",
         action="store_true",
@@ -226,6 +266,10 @@ def main(argv=None) -> int:
     widget.compared.value = "cavity"
     for run in range(1, args.repeats + 1):
         measured(f"quantify, run {run}", lambda: quantify_widget(widget, ticker, args.colorbar_in_view))
+    if not args.skip_review:
+        measured("review", lambda: review(viewer, ticker))
+        measured("review edit", lambda: review(viewer, ticker, edit=True))
+        measured("surface", lambda: surface(viewer, ticker))
     if not args.skip_segment:
         measured("segment", lambda: segment(viewer, ticker))
     if not args.skip_fine_tune:

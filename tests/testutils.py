@@ -168,3 +168,18 @@ def toy_scar_method():
         yield method
     finally:
         METHODS.pop("toy")
+
+
+def settle(widget, timeout: float = 60.0) -> None:
+    """Run Qt's event loop until ``widget`` (Review annotations, Segment, ...) finished what it runs
+    in the background: its analysis in a worker, then its layers added one per turn of the loop."""
+    import time
+
+    from qtpy.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout
+    while widget.busy:
+        if time.monotonic() > end:
+            raise TimeoutError(f"{type(widget).__name__} still busy after {timeout} s")
+        QApplication.processEvents()
+        time.sleep(0.005)

@@ -15,7 +15,7 @@ from napari_c2w.io.case import Case
 from napari_c2w.io.store import read_case_store
 from napari_c2w.labels import COLORS, LABELS
 from napari_c2w.phantom import generate_phantom
-from testutils import write_model_set
+from testutils import settle, write_model_set
 
 pytestmark = [pytest.mark.gui, pytest.mark.filterwarnings("error:Private attribute access:FutureWarning")]
 
@@ -127,6 +127,7 @@ def review(make_napari_viewer):
     layers = {ly.name: ly for ly in open_case(viewer, ph.to_case(noisy=True))}
     w = plugin_widget(viewer, "Review annotations")
     w.find()
+    settle(w)
     assert w.last_error is None
     return viewer, w, layers
 
@@ -137,11 +138,14 @@ def test_3_napari_undo_and_the_widget_share_one_history(review):
     before = scar.data.copy()
     w.table.selectRow(0)
     w.remove_selected()
+    settle(w)
     removed = scar.data.copy()
     assert (removed != before).any()
     w.undo()
+    settle(w)
     np.testing.assert_array_equal(scar.data, before)
     w.redo()
+    settle(w)
     np.testing.assert_array_equal(scar.data, removed)
     scar.undo()  # Ctrl+Z on the layer
     np.testing.assert_array_equal(scar.data, before)
@@ -151,12 +155,14 @@ def test_3_napari_undo_and_the_widget_share_one_history(review):
         r["decision"] == "kept" for r in w.session.rows()
     )
     w.redo()  # the widget redoes what napari undid
+    settle(w)
     np.testing.assert_array_equal(scar.data, removed)
     scar.undo()
     scar.redo()  # Ctrl+Shift+Z
     np.testing.assert_array_equal(scar.data, removed)
     assert w.session.provenance[-1]["action"] == "review redo"
     w.undo()
+    settle(w)
     np.testing.assert_array_equal(scar.data, before)
     assert not w.session.can_undo
 

@@ -10,7 +10,7 @@ import pytest
 
 from napari_c2w.layers import case_from_layers, case_layers
 from napari_c2w.phantom import generate_phantom
-from testutils import tiny_segment_widget
+from testutils import settle, tiny_segment_widget
 
 pytestmark = pytest.mark.gui
 
@@ -28,8 +28,10 @@ def session(make_napari_viewer, qtbot, tmp_path):
     review = viewer.window.add_plugin_dock_widget("napari-c2w", "Review annotations")[1]
     review.annotator.value = "dr who"
     review.find()
+    settle(review)
     review.table.selectRow(0)
     review.remove_selected()  # a correction on the reference's scar layer
+    settle(review)
     seg = tiny_segment_widget(viewer, tmp_path / "models")
     seg.run()
     qtbot.waitUntil(lambda: not seg.busy, timeout=60000)

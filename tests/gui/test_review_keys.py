@@ -9,6 +9,7 @@ from qtpy.QtWidgets import QLabel
 from napari_c2w.io.store import read_case_store, store_path
 from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.phantom import generate_phantom
+from testutils import settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.filterwarnings("error:Private attribute access:FutureWarning")]
 
@@ -33,21 +34,26 @@ def test_review_keys_go_to_keep_and_remove(make_napari_viewer):
     layers = {layer.name: layer for layer in added}
     w = viewer.window.add_plugin_dock_widget("napari-c2w", "Review annotations")[1]
     w.find()
+    settle(w)
     for key in ("Ctrl+Alt+F", "Ctrl+Alt+K", "Ctrl+Alt+R"):
         assert key in listed(w)
     zoom = viewer.scene.camera.zoom
     press(w, "Ctrl+Alt+F")
+    settle(w)
     assert w.selected_ids() == [w.session.findings.items[0].id]
     assert viewer.scene.camera.zoom >= zoom
     press(w, "Ctrl+Alt+F")
+    settle(w)
     second = w.selected_ids()
     assert second == [w.session.findings.items[1].id]
     press(w, "Ctrl+Alt+K")
+    settle(w)
     assert w.session.rows()[1]["decision"] == "kept"
     w.table.clearSelection()
     w.table.selectRow(0)
     before = int((layers["scar"].data > 0).sum())
     press(w, "Ctrl+Alt+R")
+    settle(w)
     assert int((layers["scar"].data > 0).sum()) < before
 
 
@@ -62,9 +68,12 @@ def test_queue_keys_move_and_approve(make_napari_viewer, qtbot, tmp_path):
     qtbot.waitUntil(lambda: not w.busy)
     assert "Ctrl+Alt+A" in listed(w) and "Ctrl+Alt+N" in listed(w)
     press(w, "Ctrl+Alt+N")
+    settle(w)
     first = w.current
     press(w, "Ctrl+Alt+A")  # approve, save, next
+    settle(w)
     assert w.current is not first
     assert read_case_store(first.path).status == "approved"
     press(w, "Ctrl+Alt+B")
+    settle(w)
     assert w.current.case_id == first.case_id

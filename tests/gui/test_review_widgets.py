@@ -9,7 +9,7 @@ from napari_c2w.io.store import read_case_store
 from napari_c2w.io.storewrite import write_case_store
 from napari_c2w.layers import META_KEY, case_layers
 from napari_c2w.phantom import generate_phantom
-from testutils import read_label_version
+from testutils import read_label_version, settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.filterwarnings("error:Private attribute access:FutureWarning")]
 
@@ -40,8 +40,48 @@ def review(make_napari_viewer, qtbot, phantom):
     widget = plugin_widget(viewer, "Review annotations")
     widget.annotator.value = "dr who"
     widget.find()
+    settle(widget)
     assert widget.last_error is None
     return viewer, widget, {ly.name: ly for ly in layers}
+
+
+def test_review_and_surface_leave_the_viewers_thread_free(make_napari_viewer, phantom, monkeypatch):
+    """Issue 34.8: Find implausible held napari's thread 0.9 s on a scanner's grid (the masks,
+    the band, the components and two full-grid layers), Atrial surface 0.55 s. Now the masks and
+    the analysis are made in a worker, find() returns at once, and the band and the flagged
+    components are layers on their own boxes, placed where the full-grid ones were."""
+    import threading
+
+    import napari_c2w.layers
+    import napari_c2w.widgets.review as review_widget
+    import napari_c2w.widgets.surface as surface_widget
+    from napari_c2w.labels import to_mask
+
+    on_main: list[bool] = []
+
+    def spy(data):
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return to_mask(data)
+
+    for module in (napari_c2w.layers, review_widget, surface_widget):
+        monkeypatch.setattr(module, "to_mask", spy, raising=False)
+    viewer = make_napari_viewer()
+    layers = {ly.name: ly for ly in open_case(viewer, phantom.to_case(noisy=True))}
+    w = plugin_widget(viewer, "Review annotations")
+    w.find()
+    assert w.busy  # the analysis runs in the worker: find() did not wait for it
+    settle(w)
+    assert w.last_error is None and on_main and not any(on_main)
+    band, flagged = viewer.layers["review band"], viewer.layers["flagged components"]
+    grid = layers["cavity"]
+    assert band.data.size < grid.data.size
+    np.testing.assert_array_equal(on_grid(band, grid) > 0, w.session.band.full())
+    np.testing.assert_array_equal(on_grid(flagged, grid), w.session.pending_label_image())
+    on_main.clear()
+    s = plugin_widget(viewer, "Atrial surface")
+    s.run()
+    settle(s)
+    assert s.last_error is None and on_main and not any(on_main)
 
 
 def select_row(widget, row):
@@ -78,6 +118,7 @@ def test_remove_keep_undo_and_provenance(review):
     comp = w.session.findings.mask([first.id])
     select_row(w, 0)
     w.remove_selected()
+    settle(w)
     assert not (scar_mask(layers) & comp).any()
     assert scar_mask(layers).sum() == (before > 0).sum() - first.voxels
     prov = viewer.layers[0].metadata[META_KEY]["provenance"]
@@ -90,15 +131,19 @@ def test_remove_keep_undo_and_provenance(review):
     kept_id = w.session.findings.items[0].id
     select_row(w, 0)
     w.keep_selected()
+    settle(w)
     assert prov[-1]["rule"] == "keep component"
     assert [r["decision"] for r in w.session.rows() if r["id"] == kept_id] == ["kept"]
     # undo both, in order
     w.undo()
+    settle(w)
     assert all(r["decision"] == "flagged" for r in w.session.rows())
     w.undo()
+    settle(w)
     np.testing.assert_array_equal(layers["scar"].data, before)
     assert prov[-1]["action"] == "review undo"
     w.redo()
+    settle(w)
     assert not (scar_mask(layers) & comp).any()
     # napari's own undo takes back the widget's last write as one step
     layers["scar"].undo()
@@ -111,13 +156,16 @@ def test_remove_outside_band_with_threshold_and_undo(review):
     band = w.session.band.full()
     w.min_size.value = 0
     w.remove_outside_band()
+    settle(w)
     after0 = scar_mask(layers)
     assert not (after0 & ~band).any() and (after0 == ((before > 0) & band)).all()
     assert all(f.structure != "scar" for f in w.session.findings)
     w.undo()
+    settle(w)
     np.testing.assert_array_equal(layers["scar"].data, before)
     w.min_size.value = 40
     w.remove_outside_band()
+    settle(w)
     after40 = scar_mask(layers)
     assert after40.sum() < after0.sum() and not (after40 & ~band).any()
     entry = viewer.layers[0].metadata[META_KEY]["provenance"][-1]
@@ -129,6 +177,7 @@ def test_band_distances_are_configurable(review):
     n_default = w.session.band.voxels
     w.inner_mm.value, w.outer_mm.value = 5.0, 5.0
     w.find()
+    settle(w)
     assert w.session.band.voxels > n_default
     assert len(w.session.findings.select("scar")) <= w.table.rowCount()
 
@@ -146,6 +195,7 @@ def test_painting_outside_band_is_reverted(review, qtbot):
     assert scar.data[inside] == 3 and w.last_error is None
     assert viewer.layers[0].metadata[META_KEY]["provenance"][-1]["rule"] == "confine painting to wall band"
     w.undo()  # the revert is undoable: the painted voxel comes back
+    settle(w)
     assert scar.data[outside] == 3
     w.confine.value = False
     scar.data_setitem(tuple(np.array([i]) for i in outside), 3)
@@ -166,12 +216,14 @@ def test_corrections_are_undoable(review, rule, structure):
     w.radius_mm.value = 2.5
     before = layer.data.copy()
     w.correct(rule)
+    settle(w)
     assert w.last_error is None
     assert not np.array_equal(layer.data, before)
     entry = viewer.layers[0].metadata[META_KEY]["provenance"][-1]
     assert entry["by"] == "dr who" and entry["structure"] == structure
     assert entry["voxels_removed"] + entry["voxels_added"] == int((layer.data != before).sum())
     w.undo()
+    settle(w)
     np.testing.assert_array_equal(layer.data, before)
 
 
@@ -182,6 +234,7 @@ def test_review_errors_become_notifications(make_napari_viewer):
     w = ReviewWidget(viewer)
     viewer.window.add_dock_widget(w)
     w.find()
+    settle(w)
     assert "choose a cavity layer" in w.last_error
 
 

@@ -48,7 +48,8 @@ def test_surface_layer_lines_up_with_the_labels_in_world_space(opened):
     assert (cav.data[tuple(idx_in.T)] > 0).mean() > 0.9
     assert (cav.data[tuple(idx_out.T)] == 0).mean() > 0.9
     assert np.allclose(surface.scale, 1.0) and np.allclose(surface.translate, 0.0)
-    assert surface.colorbar.visible
+    assert not surface.colorbar.visible and not w.colours.isHidden()  # its key is in the dock
+    assert w.colours.title.text() == "maximum IIR" and w.colours.high.text() == "1.6"
     # the intensity scar labels lie on the image grid, inside the wall
     scar = next(ly for ly in viewer.layers if ly.name.startswith("intensity scar"))
     assert np.allclose(scar.scale, layers["wall"].scale)

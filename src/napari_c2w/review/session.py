@@ -117,13 +117,21 @@ class ReviewSession(EditStack):
 
     def pending_label_image(self) -> np.ndarray:
         """Component ids on the full grid, kept components left out (int32)."""
+        box, crop = self.pending_label_crop()
+        out = np.zeros(self.findings.shape, dtype=np.int32)
+        out[box] = crop
+        return out
+
+    def pending_label_crop(self):
+        """(box, int32 component ids in it): :meth:`pending_label_image` on the findings' box only,
+        the part of the grid that can hold a component."""
         if self.findings is None:
             raise RuntimeError("analyse the case first")
-        out = self.findings.label_image()
+        out = self.findings.labels.astype(np.int32, copy=True)
         for f in self.findings:
             if self.is_kept(f):
                 out[out == f.id] = 0
-        return out
+        return self.findings.box, out
 
     # ------------------------------------------------------------------ edits
 

@@ -94,9 +94,9 @@ class HistoryAndPainting:
 
     @reports_errors("Confine painting")
     def _confine_painting(self, atoms, shape) -> None:
-        s = self._ready()
-        if s.band is None:
-            self.find()
+        if self.session is None or self.session.band is None:  # the band is needed at once
+            self.find_now()
+        s = self._annotated(self.session)
         index, before, after = painted_voxels(atoms, shape)
         painted = after != 0
         self._write(s.revert_painting(index[painted], before[painted], "scar"), refresh=False)

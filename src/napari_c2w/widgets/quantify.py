@@ -10,8 +10,6 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox
 from napari.layers import Image, Labels
-from qtpy.QtCore import Qt
-from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 from .._session import first_use
@@ -30,6 +28,7 @@ from ._common import (
     scroll_layout,
     show_layer,
 )
+from ._key import ColourKey
 from ._scar import method_combo, param_boxes, param_values
 
 THICKNESS_ROLE = "wall thickness (mm)"
@@ -184,37 +183,6 @@ class QuantifyWidget(QWidget):
             self.message.setText(
                 f"Thickness map: 0 (clear) to {top:.1f} mm, turbo colours (key above). " + self.message.text()
             )
-
-
-class ColourKey(QWidget):
-    """A colormap's key drawn in the dock: the gradient with its two ends' values under it."""
-
-    def __init__(self, title: str) -> None:
-        from qtpy.QtWidgets import QGridLayout
-
-        super().__init__()
-        self.title, self.bar, self.low, self.high = QLabel(title), QLabel(), QLabel(), QLabel()
-        self.high.setAlignment(Qt.AlignRight)
-        self.bar.setScaledContents(True)  # the gradient spans the dock, between its two values
-        self.bar.setFixedHeight(14)
-        lay = QGridLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.title, 0, 0, 1, 2)
-        lay.addWidget(self.bar, 1, 0, 1, 2)
-        lay.addWidget(self.low, 2, 0)
-        lay.addWidget(self.high, 2, 1)
-        self.pixels = np.zeros((0, 0, 4), np.uint8)
-        self.hide()
-
-    def show_range(self, colormap, low: float, high: float, unit: str, width: int = 240) -> None:
-        """Draw ``colormap`` from ``low`` to ``high`` (its fully clear end shown as it is)."""
-        rgba = (np.asarray(colormap.map(np.linspace(0.0, 1.0, width))) * 255).astype(np.uint8)
-        self.pixels = np.ascontiguousarray(np.repeat(rgba[None], 14, axis=0))  # kept: QImage borrows it
-        image = QImage(self.pixels.data, width, 14, 4 * width, QImage.Format_RGBA8888)
-        self.bar.setPixmap(QPixmap.fromImage(image))
-        self.low.setText(f"{low:g} {unit}")
-        self.high.setText(f"{high:.1f} {unit}")
-        self.show()
 
 
 def thickness_colormap():

@@ -9,6 +9,8 @@ export widget store with the case.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox
 from napari.layers import Image, Labels
@@ -16,8 +18,9 @@ from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .._session import first_use
-from ..labels import STRUCTURES
-from ..layers import layer_mask, layer_token, layer_volume
+from ..labels import STRUCTURES, to_mask
+from ..layers import layer_token, layer_volume
+from ..masks.geometry import offset
 from ..quantify import BandSpec
 from ..review.corrections import FILL_MODES, SMOOTH_METHODS
 from ..review.plausibility import WALL_MAX_MM, Finding
@@ -30,8 +33,10 @@ from ._common import (
     layer_combo,
     layer_id,
     mark_in_progress,
+    one_per_turn,
     pick_default,
     reports_errors,
+    run_task,
     scroll_layout,
     show_layer,
 )
@@ -42,6 +47,9 @@ from ._review_parts import FindingsTable, button, shortcuts
 BAND_ROLE, FLAGGED_ROLE = "review band", "flagged components"
 #: Every flagged component in one bright colour no structure uses (visible at 8 voxels).
 FLAGGED_COLORMAP = {None: (1.0, 0.0, 1.0, 1.0), 0: (0.0, 0.0, 0.0, 0.0)}
+#: An edit that runs once the labels are analysed.
+Action = Callable[[ReviewSession], None]
+BUSY = "the review is still analysing the labels; try again when its table is filled"
 
 
 class ReviewWidget(HistoryAndPainting, QWidget):
@@ -201,7 +209,9 @@ class ReviewWidget(HistoryAndPainting, QWidget):
             return
         entry["layer"] = layer_token(layer.metadata)
 
-    def _masks(self) -> dict[str, np.ndarray | None]:
+    def _arrays(self) -> dict[str, np.ndarray | None]:
+        """The chosen layers' arrays (checked to share the cavity's grid); masks are made of them
+        in the worker."""
         if self.cavity.value is None:
             raise ValueError("choose a cavity layer: the wall band is measured from the cavity")
         shape = self.cavity.value.data.shape
@@ -213,15 +223,25 @@ class ReviewWidget(HistoryAndPainting, QWidget):
                     f"the {name} layer {layer.name!r} has shape {layer.data.shape}, "
                     f"the cavity {shape}: they must share one grid"
                 )
-            out[name] = None if layer is None else layer_mask(layer)
+            out[name] = None if layer is None else layer.data
         return out
 
-    # ------------------------------------------------------------------ analysis
-
     @reports_errors("Review")
-    def find(self) -> None:
-        """Compute the band and the implausible components and show them."""
-        masks = self._masks()
+    def find(self, then: Action | None = None) -> None:
+        """Compute the band and the implausible components (in a worker) and show them; then
+        ``then(session)``, for an edit that needed them."""
+        if self.busy:
+            raise RuntimeError(BUSY)
+        arrays = self._start_session()
+        self._analyse(arrays, then)
+        if self.image.value is None:
+            self.message.setText(
+                "No image layer chosen: corrections are recorded in this widget only, not with the case."
+            )
+
+    def _start_session(self) -> dict:
+        """The layers' arrays, with a session for them (a new one when the layers changed)."""
+        arrays = self._arrays()
         grid = layer_volume(self.cavity.value)
         spacing, origin = grid.spacing, grid.origin
         if self.session is None or self._layers_key() != self._key or self.session.spacing != spacing:
@@ -231,37 +251,71 @@ class ReviewWidget(HistoryAndPainting, QWidget):
         s = self.session
         s.band_spec = BandSpec(self.inner_mm.value, self.outer_mm.value)
         s.wall_max_mm = self.wall_max_mm.value
-        self._analyse(masks)
-        if self.image.value is None:
-            self.message.setText(
-                "No image layer chosen: corrections are recorded in this widget only, not with the case."
-            )
+        return arrays
 
-    def _analyse(self, masks: dict | None = None) -> None:
-        masks = masks or self._masks()
-        self.session.analyse(masks["cavity"], masks["wall"], masks["scar"])
-        like = self.cavity.value
-        show_layer(
-            self.viewer,
-            BAND_ROLE,
-            self.session.band.full().astype(np.uint8),
-            "labels",
-            like,
-            name=BAND_ROLE,
-            opacity=0.25,
-            blending="translucent_no_depth",
-        )
-        show_layer(
-            self.viewer,
-            FLAGGED_ROLE,
-            self.session.pending_label_image(),
-            "labels",
-            like,
-            name=FLAGGED_ROLE,
-            opacity=1.0,
-            colormap=FLAGGED_COLORMAP,
-        )
-        self._fill_table()
+    def find_now(self) -> None:
+        """:meth:`find` on this thread (painting confined to the band needs the band at once)."""
+        arrays = self._start_session()
+        self._show_analysis(self._analysis(self.session, arrays), self.cavity.value)
+
+    @staticmethod
+    def _analysis(session: ReviewSession, arrays: dict):
+        masks = {k: None if a is None else to_mask(a) for k, a in arrays.items()}
+        session.analyse(masks["cavity"], masks["wall"], masks["scar"])
+        return session.band.box, session.band.mask.astype(np.uint8), session.pending_label_crop()
+
+    def _analyse(self, arrays: dict | None = None, then: Action | None = None) -> None:
+        """Analyse the labels in a worker; then show the band, the flagged components (each on its
+        own box, one per turn of the event loop) and the table. On a scanner's 88x576x576 grid the
+        analysis held napari's thread 0.9 s (benchmarks/bench_responsiveness.py)."""
+        arrays = arrays or self._arrays()
+        session, like = self.session, self.cavity.value
+
+        def show(result) -> None:
+            self.busy = True  # until the last layer is in
+            steps = [*self._show_steps(result, like), lambda: setattr(self, "busy", False)]
+            if then is not None:
+                steps.append(lambda: then(self._annotated(session)))
+            one_per_turn(steps, failed=self._failed)
+
+        run_task(self, "Review", lambda: self._analysis(session, arrays), show)
+
+    def _show_analysis(self, result, like) -> None:
+        for step in self._show_steps(result, like):
+            step()
+
+    def _show_steps(self, result, like) -> list[Callable[[], object]]:
+        """The band and the flagged components as layers on their own boxes, then the table."""
+        band_box, band, (flagged_box, flagged) = result
+        return [
+            lambda: show_layer(
+                self.viewer,
+                BAND_ROLE,
+                band,
+                "labels",
+                like,
+                at=offset(band_box),
+                name=BAND_ROLE,
+                opacity=0.25,
+                blending="translucent_no_depth",
+            ),
+            lambda: show_layer(
+                self.viewer,
+                FLAGGED_ROLE,
+                flagged,
+                "labels",
+                like,
+                at=offset(flagged_box),
+                name=FLAGGED_ROLE,
+                opacity=1.0,
+                colormap=FLAGGED_COLORMAP,
+            ),
+            self._fill_table,
+        ]
+
+    def _failed(self, message: str) -> None:
+        self.busy = False
+        self.last_error = f"Review: {message}"
 
     def _fill_table(self) -> None:
         rows = self.session.rows() if self.session is not None else []
@@ -308,13 +362,18 @@ class ReviewWidget(HistoryAndPainting, QWidget):
 
     # ------------------------------------------------------------------ edits
 
-    def _ready(self) -> ReviewSession:
-        if self.session is None:
-            self.find()
-        if self.session is None:
-            raise RuntimeError(self.last_error or "the review could not start")
-        self.session.annotator = self.annotator.value or None
-        return self.session
+    def _ready(self, action: Action) -> None:
+        """``action(session)`` now, or once the analysis it needs is done (started here)."""
+        if self.busy:
+            raise RuntimeError(BUSY)
+        if self.session is None or self.session.findings is None:
+            self.find(then=action)
+            return
+        action(self._annotated(self.session))
+
+    def _annotated(self, session: ReviewSession) -> ReviewSession:
+        session.annotator = self.annotator.value or None
+        return session
 
     def _write(self, edit: Edit | None, refresh: bool = True) -> None:
         """Write an edit into its Labels layer (one step of the layer's undo), then refresh."""
@@ -333,36 +392,84 @@ class ReviewWidget(HistoryAndPainting, QWidget):
         if refresh and self.session.findings is not None:
             self._analyse()
 
+    def _edit(self, what: str, structures: list[str], compute) -> None:
+        """Compute edits in a worker, ``compute(session, masks) -> [Edit | None, ...]`` with the
+        masks of ``structures``, then write them (each one step of its layer's undo) and analyse
+        again. The layers edited are locked meanwhile (napari's ``editable``), so that no brush
+        stroke lands between the snapshot and the write. On a scanner's grid an edit held napari's
+        thread 0.44 s (its masks and its full-grid diff)."""
+
+        def start(s: ReviewSession) -> None:
+            layers = {st: self._layer(st) for st in structures}
+            arrays = {st: ly.data for st, ly in layers.items()}
+            locked = [(ly, ly.editable) for ly in layers.values()]
+            for ly, _ in locked:
+                ly.editable = False
+
+            def unlock() -> None:
+                for ly, editable in locked:
+                    ly.editable = editable
+
+            def done(edits: list) -> None:
+                unlock()
+                edits = [e for e in edits if e is not None]
+                if not edits:
+                    self.message.setText("Nothing to change.")
+                    return
+                for edit in edits:
+                    self._write(edit, refresh=False)
+                self._analyse()
+
+            def work() -> list:
+                return compute(s, {st: to_mask(a) for st, a in arrays.items()})
+
+            run_task(self, what, work, done, failed=lambda _m: unlock())
+
+        self._ready(start)
+
     @reports_errors("Remove components")
     def remove_selected(self) -> None:
-        s = self._ready()
-        by_structure: dict[str, list[int]] = {}
-        for i in self.selected_ids():
-            by_structure.setdefault(s.findings.get(i).structure, []).append(i)
-        for structure, ids in by_structure.items():
-            self._write(s.remove(layer_mask(self._layer(structure)), ids, structure), refresh=False)
-        self._analyse()
+        ids = self.selected_ids()
+        if not ids:
+            raise ValueError("select the components to remove in the table first")
+        structures = sorted({self.session.findings.get(i).structure for i in ids}) if self.session else []
+
+        def compute(s: ReviewSession, masks: dict) -> list:
+            by_structure: dict[str, list[int]] = {}
+            for i in ids:
+                by_structure.setdefault(s.findings.get(i).structure, []).append(i)
+            return [s.remove(masks[st], chosen, st) for st, chosen in by_structure.items()]
+
+        self._edit("Remove components", structures, compute)
 
     @reports_errors("Keep components")
     def keep_selected(self) -> None:
-        self._write(self._ready().keep(self.selected_ids()))
+        ids = self.selected_ids()
+        self._edit("Keep components", [], lambda s, _masks: [s.keep(ids)])
 
     @reports_errors("Remove outside band")
     def remove_outside_band(self) -> None:
-        s = self._ready()
-        self._write(s.remove_outside_band(layer_mask(self._layer("scar")), self.min_size.value, "scar"))
+        min_size = self.min_size.value
+        self._edit(
+            "Remove outside band",
+            ["scar"],
+            lambda s, masks: [s.remove_outside_band(masks["scar"], min_size, "scar")],
+        )
 
     @reports_errors("Correction")
     def correct(self, rule: str) -> None:
         """Run 'fill holes', 'keep largest' or 'smooth' on the chosen structure."""
-        s, structure = self._ready(), self.structure.value
-        mask = layer_mask(self._layer(structure))
-        if rule == "fill holes":
-            edit = s.fill_holes(mask, structure, self.fill_mode.value)
-        elif rule == "keep largest":
-            edit = s.keep_largest(mask, structure)
-        elif rule == "smooth":
-            edit = s.smooth(mask, structure, self.radius_mm.value, self.method.value)
-        else:
+        if rule not in ("fill holes", "keep largest", "smooth"):
             raise ValueError(f"unknown correction {rule!r}")
-        self._write(edit)
+        structure = self.structure.value
+        fill_mode, radius_mm, method = self.fill_mode.value, self.radius_mm.value, self.method.value
+
+        def compute(s: ReviewSession, masks: dict) -> list:
+            mask = masks[structure]
+            if rule == "fill holes":
+                return [s.fill_holes(mask, structure, fill_mode)]
+            if rule == "keep largest":
+                return [s.keep_largest(mask, structure)]
+            return [s.smooth(mask, structure, radius_mm, method)]
+
+        self._edit("Correction", [structure], compute)

@@ -14,24 +14,27 @@ import dataclasses
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container
 from napari.layers import Image, Labels
+from napari.utils.colormaps import ensure_colormap
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 from .._session import first_use
-from ..labels import napari_colormap, to_layer
-from ..layers import AXIS_LABELS, UNITS, layer_mask, layer_volume
+from ..labels import napari_colormap, to_layer, to_mask
+from ..layers import AXIS_LABELS, UNITS, layer_volume
 from ..quantify import METHODS, MethodScar, method_scar
 from ..surface import SurfaceMap, build_surface
 from ._common import (
     ROLE_KEY,
     StructureDefaults,
     layer_combo,
+    one_per_turn,
     pick_default,
     placed_like,
     reports_errors,
     run_task,
     scroll_layout,
 )
+from ._key import ColourKey
 from ._scar import method_combo, param_boxes, param_values
 
 SURFACE_ROLE = "endocardial surface"
@@ -96,6 +99,8 @@ def region_key() -> str:
 class SurfaceResult:
     surface: SurfaceMap
     scar: MethodScar
+    #: the intensity scar as a ``scar`` Labels array (made in the worker, not on napari's thread)
+    scar_labels: np.ndarray | None = None
 
 
 def compute(image, cavity, spacing, origin, direction, wall, scar, method, params) -> SurfaceResult:  # noqa: PLR0917
@@ -104,7 +109,7 @@ def compute(image, cavity, spacing, origin, direction, wall, scar, method, param
     surf = build_surface(
         image, cavity, spacing, origin, direction, wall=wall, scar=scar, params=params, blood=s.blood
     )
-    return SurfaceResult(surf, s)
+    return SurfaceResult(surf, s, to_layer(s.mask, "scar"))
 
 
 class SurfaceWidget(QWidget):
@@ -159,6 +164,8 @@ class SurfaceWidget(QWidget):
         lay.addWidget(self.origin)
         lay.addWidget(button)
         lay.addWidget(self.key)
+        self.colours = ColourKey("")  # the colour key of the other arrays
+        lay.addWidget(self.colours)
         lay.addWidget(self.table)
         lay.addWidget(self.message)
         self.reset_choices()
@@ -182,25 +189,32 @@ class SurfaceWidget(QWidget):
                 raise ValueError(
                     f"the layer {ly.name!r} has shape {ly.data.shape}, the image {img.data.shape}"
                 )
-        args = (
-            volume.array,
-            layer_mask(cav),
-            volume.spacing,
-            volume.origin,
-            volume.direction,
-            None if self.wall.value is None else layer_mask(self.wall.value),
-            None if self.scar.value is None else layer_mask(self.scar.value),
-            self.method.value,
-            param_values(self.params),
-        )
+        # the layers' arrays: their masks are made in the worker (0.07 s each on a scanner's grid)
+        arrays = [None if ly is None else ly.data for ly in (cav, self.wall.value, self.scar.value)]
+        method, params = self.method.value, param_values(self.params)
+
+        def work() -> SurfaceResult:
+            cavity, wall, scar = (None if a is None else to_mask(a) for a in arrays)
+            grid = (volume.spacing, volume.origin, volume.direction)
+            return compute(volume.array, cavity, *grid, wall, scar, method, params)
+
         self.message.setText("Building the surface...")
-        run_task(self, "Surface", lambda: compute(*args), lambda r: self._show(r, img))
+        run_task(self, "Surface", work, lambda r: self._show(r, img))
 
     def _show(self, r: SurfaceResult, like) -> None:
+        """The scar layer, the coloured surface and the table, one per turn of the event loop
+        (each new layer holds napari's thread 0.1-0.2 s)."""
         self.result = r
-        if self.show_scar.value:
-            self._scar_layer(r.scar, like)
-        self._colour()
+        self.busy = True  # until the surface is in
+        steps = [lambda: self._scar_layer(r, like)] if self.show_scar.value else []
+        steps += [self._colour, lambda: self._fill(r), lambda: setattr(self, "busy", False)]
+        one_per_turn(steps, failed=self._failed)
+
+    def _failed(self, message: str) -> None:
+        self.busy = False
+        self.last_error = f"Surface: {message}"
+
+    def _fill(self, r: SurfaceResult) -> None:
         rows = r.surface.region_table()
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
@@ -221,8 +235,9 @@ class SurfaceWidget(QWidget):
             f"{r.scar.burden_pct:.1f} % of the {r.scar.basis}; surface {surface}"
         )
 
-    def _scar_layer(self, s: MethodScar, like) -> None:
-        data = to_layer(s.mask, "scar")
+    def _scar_layer(self, r: SurfaceResult, like) -> None:
+        s = r.scar
+        data = r.scar_labels if r.scar_labels is not None else to_layer(s.mask, "scar")
         for layer in self.viewer.layers:
             if layer.metadata.get(ROLE_KEY) == SCAR_ROLE:
                 layer.data = data
@@ -243,7 +258,7 @@ class SurfaceWidget(QWidget):
         surf = self.result.surface
         key = self.colour_by.value if self.colour_by.value in surf.arrays else "max_iir"
         values = np.nan_to_num(np.asarray(surf.arrays[key], dtype=np.float32), nan=0.0)
-        _, name, limits = colour_by()[key]
+        label, name, limits = colour_by()[key]
         cmap = _colormap(name)
         if limits is None:
             top = float(np.nanpercentile(values[values > 0], 95)) if (values > 0).any() else 1.0
@@ -264,5 +279,11 @@ class SurfaceWidget(QWidget):
             layer.data = data
             layer.colormap = cmap
         layer.contrast_limits = limits
-        layer.colorbar.visible = key != "region"  # regions are categories: the key below names them
+        # regions are categories, named in the region key; the others' colour key in the dock
         self.key.setText(region_key() if key == "region" else "")
+        if key == "region":
+            self.colours.clear()
+        else:
+            unit = "mm" if key.startswith("thickness") else ""
+            low, high = float(limits[0]), float(limits[1])
+            self.colours.show_range(ensure_colormap(cmap), low, high, unit, title=label)
