@@ -18,6 +18,9 @@ placed back on the scanner's 88×576×576 grid) shown in a real window:
 - ``review``: Review annotations' *Find implausible* (the wall band and the flagged components),
   then ``review edit``: its *Remove all scar outside the band* (the edit, then the analysis again);
 - ``surface``: the Atrial surface widget building the surface and its scar map;
+- ``export``: Export case writing the scan with its cavity, wall and scar as a case store;
+- ``queue open`` / ``queue approve``: the Review queue on two stores of the scan on the full grid:
+  open the first, then paint a voxel and *Approve and next* (save it, open the second);
 - ``fine-tune``: the Fine-tune widget training the bundled cavity model on phantom cases in its
   child process (``--iterations``, validated every ``--iterations // 2``) while the viewer shows the scan.
 
@@ -89,7 +92,8 @@ class Ticker:
 def open_case(viewer, folder: Path, shape=FULL_GRID) -> None:
     """The case placed in the middle of the scanner's full grid (the la2018 copies here are
     cropped around the atrium), with a 2-voxel wall around its cavity, scar over half of it and in
-    a blob inside the cavity, and a reference cavity (its own, eroded by a voxel) that Quantify compares with."""
+    a blob inside the cavity, and a reference cavity (its own, eroded by a voxel) that Quantify
+    compares with."""
     from napari.layers import Layer
     from scipy import ndimage
 
@@ -193,6 +197,72 @@ def surface(viewer, ticker) -> float:
     return time.perf_counter() - t0
 
 
+def export(viewer, ticker, root: Path) -> float:
+    from napari_c2w.widgets.export import ExportWidget
+
+    w = ExportWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Export case")
+    w.dataset.value = root / "exported"
+    w.cavity.value, w.wall.value, w.scar.value = (viewer.layers[s] for s in ("cavity", "wall", "scar"))
+    ticker.spin(0.5)
+    ticker.reset()
+    t0 = time.perf_counter()
+    w.export()
+    ticker.spin(until=lambda: not w.busy, limit=600)
+    if w.last_error:
+        raise RuntimeError(w.last_error)
+    return time.perf_counter() - t0
+
+
+def queue_stores(folder: Path, root: Path) -> Path:
+    """Two case stores of the scan on the full grid (a real image and its cavity, a wall)."""
+    import dataclasses
+
+    from scipy import ndimage
+
+    from napari_c2w.io.layouts import read_case_folder
+    from napari_c2w.io.store import store_path
+    from napari_c2w.io.storewrite import write_case_store
+
+    case = read_case_folder(folder)
+    image = dataclasses.replace(case.image, array=padded(case.image.array, FULL_GRID))
+    cavity = padded(case.labels["cavity"], FULL_GRID)
+    wall = (ndimage.binary_dilation(cavity, iterations=2) & ~(cavity > 0)).astype(np.uint8)
+    data = root / "queue"
+    data.mkdir()
+    for i in (1, 2):
+        one = dataclasses.replace(
+            case, case_id=f"{case.case_id}_{i}", image=image, labels={"cavity": cavity, "wall": wall}
+        )
+        write_case_store(one, store_path(data, one.case_id))
+    return data
+
+
+def queue(viewer, ticker, folder: Path, root: Path, step: str) -> float:
+    from napari_c2w.widgets.queue import QueueWidget
+
+    w = next((d for d in viewer.window.dock_widgets.values() if isinstance(d, QueueWidget)), None)
+    if w is None:
+        w = QueueWidget(viewer)
+        viewer.window.add_dock_widget(w, name="Review queue")
+        w.dataset.value = queue_stores(folder, root)
+        w.scan()
+        ticker.spin(until=lambda: not w.busy and w.items, limit=120)
+        ticker.reset()
+    t0 = time.perf_counter()
+    if step == "open":
+        w.open_row(0)
+    else:
+        cavity = next(ly for ly in viewer.layers if ly.name == "cavity")
+        cavity.data_setitem((np.array([0]), np.array([0]), np.array([0])), 1)  # an edit to save
+        w.approve()
+    ticker.spin(until=lambda: not w.busy, limit=600)
+    ticker.spin(0.3)
+    if w.last_error:
+        raise RuntimeError(w.last_error)
+    return time.perf_counter() - t0
+
+
 def fine_tune(viewer, ticker, iterations: int, root: Path) -> float:
     from napari_c2w.io.store import store_path
     from napari_c2w.io.storewrite import write_case_store
@@ -222,13 +292,14 @@ def fine_tune(viewer, ticker, iterations: int, root: Path) -> float:
     return time.perf_counter() - t0
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> int:  # noqa: PLR0915 (one scenario after another)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--case", type=Path, help="a la2018 case folder (default: the first held-out one)")
     ap.add_argument("--iterations", type=int, default=20, help="fine-tune iterations")
     ap.add_argument("--repeats", type=int, default=3, help="Quantify runs of each kind")
     ap.add_argument("--skip-fine-tune", action="store_true")
     ap.add_argument("--skip-segment", action="store_true")
+    ap.add_argument("--skip-queue", action="store_true")
     ap.add_argument("--skip-review", action="store_true", help="skip the review and surface scenarios")
     ap.add_argument(
         "--colorbar-in-view",
@@ -272,6 +343,11 @@ def main(argv=None) -> int:
         measured("surface", lambda: surface(viewer, ticker))
     if not args.skip_segment:
         measured("segment", lambda: segment(viewer, ticker))
+    if not args.skip_queue:
+        with tempfile.TemporaryDirectory() as tmp:
+            measured("export", lambda: export(viewer, ticker, Path(tmp)))
+            for step in ("open", "approve"):
+                measured(f"queue {step}", lambda s=step: queue(viewer, ticker, folder, Path(tmp), s))
     if not args.skip_fine_tune:
         with tempfile.TemporaryDirectory() as tmp:
             measured(

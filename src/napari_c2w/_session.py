@@ -11,8 +11,8 @@
 - the objects alive then (napari, Qt, numpy, the plugin: ~430k) moved out of the cyclic garbage
   collector's way (:func:`settle_heap`): its full passes walked all of them on the viewer's thread,
   0.2 s each, the largest part of Quantify's first stall (0.55 -> 0.32 s,
-  ``benchmarks/bench_responsiveness.py``). A removed layer is collected at once, so nothing it
-  held is kept;
+  ``benchmarks/bench_responsiveness.py``). A removed layer is collected a moment later
+  (:func:`collect_soon`), so nothing it held is kept;
 - pandas imported in a background thread (:func:`warm_imports`): napari imports it when the first
   Labels layer is made (its features table), 0.19 s of the 0.41 s that Segment's first layer held
   the viewer's thread.
@@ -82,7 +82,7 @@ def watch_viewer(viewer) -> None:
     for layer in viewer.layers:
         _setup_layer(layer)
     viewer.layers.events.inserted.connect(lambda event: _setup_layer(event.value))
-    viewer.layers.events.removed.connect(lambda event: collect_soon())
+    viewer.layers.events.removed.connect(lambda event: collect_soon(event.value))
     _WATCHED.add(viewer)
 
 
@@ -108,7 +108,9 @@ def warm_imports() -> None:
     threading.Thread(target=run, name="napari-c2w warm imports", daemon=True).start()
 
 
-_HEAP = {"frozen": False, "pending": False}
+_HEAP = {"frozen": False, "pending": False, "full": False}
+#: The layers alive when the heap was last frozen: freeing one of them needs a full collection.
+_FROZEN_LAYERS: weakref.WeakSet = weakref.WeakSet()
 #: ``NAPARI_C2W_GC_FREEZE=0`` leaves the garbage collector as Python sets it.
 FREEZE_ENV = "NAPARI_C2W_GC_FREEZE"
 
@@ -121,21 +123,40 @@ def settle_heap() -> None:
     if not _HEAP["frozen"] and flag(FREEZE_ENV, default=True):
         gc.freeze()
         _HEAP["frozen"] = True
+        _FROZEN_LAYERS.clear()
+        for obj in _watched_layers():
+            _FROZEN_LAYERS.add(obj)
 
 
-def collect_soon() -> None:
-    """After a layer is removed: once the event loop is free, collect everything (the removed
-    layer's reference cycles included, with the data they hold) and freeze the rest again."""
+def _watched_layers() -> list:
+    viewers = [v for v in list(_WATCHED) if hasattr(v, "layers") and not hasattr(v, "data")]
+    return [layer for v in viewers for layer in v.layers]
+
+
+def collect_soon(layer=None) -> None:
+    """After a layer is removed: once the event loop is free, collect the garbage, the removed
+    layer's reference cycles included, with the data they hold.
+
+    A layer made after the heap was frozen is collected by a pass over the objects made since
+    (a few hundredths of a second); one alive when it was frozen (opened before the plugin's first
+    use, or before a full pass) needs a full pass over napari's whole heap (0.2-0.3 s on the
+    viewer's thread, the 0.29 s that Review queue's 'next case' spent), after which what is alive
+    is frozen again. Moving through a queue only removes layers made since the last freeze."""
+    _HEAP["full"] = _HEAP["full"] or (layer is not None and layer in _FROZEN_LAYERS) or not _HEAP["frozen"]
     if _HEAP["pending"]:
         return
     _HEAP["pending"] = True
 
     def collect() -> None:
         _HEAP["pending"] = False
-        gc.unfreeze()
-        gc.collect()
-        _HEAP["frozen"] = False
-        settle_heap()
+        if _HEAP["full"] and _HEAP["frozen"]:
+            gc.unfreeze()
+            gc.collect()
+            _HEAP["frozen"] = False
+            settle_heap()
+        else:
+            gc.collect()
+        _HEAP["full"] = False
 
     try:
         from qtpy.QtCore import QTimer

@@ -36,3 +36,27 @@ def test_a_removed_layer_and_its_data_are_still_freed(make_napari_viewer, qtbot)
     while (gone() is not None or held.alive) and time.monotonic() < deadline:
         qtbot.wait(50)
     assert gone() is None and not held.alive
+
+
+def test_a_layer_made_after_the_freeze_is_freed_without_a_full_pass(make_napari_viewer, qtbot, monkeypatch):
+    """Issue 34.8: moving on in the Review queue removed the case's layers, and the full pass that
+    freed them (unfreeze, collect the whole heap) held napari's thread 0.29 s. Layers made since the
+    heap was frozen are freed by a pass over the objects made since; only a layer alive at the
+    freeze needs the full pass."""
+    from napari_c2w.widgets.quantify import QuantifyWidget
+
+    viewer = make_napari_viewer()
+    QuantifyWidget(viewer)  # freezes what is alive
+    unfrozen: list[int] = []
+    real_unfreeze = gc.unfreeze
+    monkeypatch.setattr(gc, "unfreeze", lambda: unfrozen.append(1) or real_unfreeze())
+    data = np.zeros((8, 64, 64), np.uint8)
+    gone = weakref.ref(viewer.add_labels(data, name="new"))
+    held = weakref.finalize(data, lambda: None)
+    del data
+    viewer.layers.remove("new")
+    deadline = time.monotonic() + 5
+    while (gone() is not None or held.alive) and time.monotonic() < deadline:
+        qtbot.wait(50)
+    assert gone() is None and not held.alive
+    assert not unfrozen

@@ -283,6 +283,7 @@ def test_queue_walks_filters_orders_and_saves(make_napari_viewer, qtbot, dataset
     assert names(w) == ["b", "c"]
     # next opens b: its layers appear
     w.next()
+    settle(w)
     assert [ly.name for ly in viewer.layers] == ["b", "cavity", "wall", "scar"]
     assert w.status.value == "unreviewed" and "b" in w.position.text()
     scar = viewer.layers["scar"]
@@ -292,6 +293,7 @@ def test_queue_walks_filters_orders_and_saves(make_napari_viewer, qtbot, dataset
     assert w.table.item(row, 1).text() == "flagged (unsaved)"  # the table follows the choice at once
     c_ino = (dataset / "c.ome.zarr").stat().st_ino
     w.next()  # saves b, opens c
+    settle(w)
     assert [ly.name for ly in viewer.layers] == ["c", "cavity", "wall", "scar"]
     b = read_case_store(dataset / "b.ome.zarr")
     assert b.status == "flagged" and not (b.labels["scar"] & phantom.noise).any()
@@ -299,8 +301,10 @@ def test_queue_walks_filters_orders_and_saves(make_napari_viewer, qtbot, dataset
     assert b.provenance[-1]["action"] == "review save" and b.provenance[-1]["by"] == "dr who"
     assert w.table.item(0, 1).text() == "flagged"
     w.next()  # the last one: stays, and c (unchanged) is not rewritten
+    settle(w)
     assert "last case" in w.position.text()
     w.previous()  # back to b, as saved
+    settle(w)
     assert w.status.value == "flagged" and viewer.layers[0].name == "b"
     assert (dataset / "c.ome.zarr").stat().st_ino == c_ino
 
@@ -389,6 +393,51 @@ def test_quantify_leaves_the_viewers_thread_free(make_napari_viewer, qtbot, phan
 
 
 # --------------------------------------------------------------------------- export
+
+
+def test_export_and_the_queue_build_read_and_write_cases_off_the_viewers_thread(
+    make_napari_viewer, tmp_path, dataset, phantom, monkeypatch
+):
+    """Issue 34.8: on a scanner's grid, Export held napari's thread 0.71 s (the case built from
+    the layers on it), the queue 0.73 s to open a case and 2.5 s to save it and open the next.
+    Now the case is built, read and written in a worker, the layers locked meanwhile, and a
+    case's layers arrive one per turn of the event loop."""
+    import threading
+
+    import napari_c2w.widgets.export as export_widget
+    import napari_c2w.widgets.queue as queue_widget
+    from napari_c2w.layers import case_from_layers
+
+    on_main: list[bool] = []
+
+    def spy(*args, **kwargs):
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return case_from_layers(*args, **kwargs)
+
+    monkeypatch.setattr(export_widget, "case_from_layers", spy)
+    monkeypatch.setattr(queue_widget, "case_from_layers", spy)
+    viewer = make_napari_viewer()
+    open_case(viewer, phantom.to_case(noisy=True))
+    e = plugin_widget(viewer, "Export case")
+    e.dataset.value = tmp_path / "exported"
+    e.export()
+    assert e.busy and not e.cavity.value.editable  # in the worker, the labels locked
+    settle(e)
+    assert e.last_error is None and e.cavity.value.editable and on_main == [False]
+    viewer.layers.clear()
+    q = plugin_widget(viewer, "Review queue")
+    q.dataset.value = dataset
+    q.scan()
+    settle(q)
+    q.next()
+    assert q.busy and not any(ly.name == "a" for ly in viewer.layers)  # read in the worker
+    settle(q)
+    assert [ly.name for ly in viewer.layers] == ["a", "cavity", "wall", "scar"]
+    q.status.value = "flagged"
+    q.next()  # saves a in the worker, then opens b
+    settle(q)
+    assert q.last_error is None and read_case_store(dataset / "a.ome.zarr").status == "flagged"
+    assert on_main == [False, False]
 
 
 def test_export_writes_store_and_keeps_versions(make_napari_viewer, qtbot, tmp_path, phantom):

@@ -65,6 +65,20 @@ def one_per_turn(steps: list[Callable[[], Any]], failed: Callable[[str], None] |
     next_step()
 
 
+def lock_layers(layers) -> Callable[[], None]:
+    """Make ``layers`` read-only in napari (no brush stroke, fill or erase) while work made from a
+    snapshot of them runs elsewhere; returns the function that gives each its editability back."""
+    locked = [(layer, layer.editable) for layer in layers]
+    for layer, _ in locked:
+        layer.editable = False
+
+    def unlock() -> None:
+        for layer, editable in locked:
+            layer.editable = editable
+
+    return unlock
+
+
 def notify_error(message: str) -> None:
     from napari.utils.notifications import show_error
 

@@ -32,6 +32,7 @@ from ._common import (
     default_annotator,
     layer_combo,
     layer_id,
+    lock_layers,
     mark_in_progress,
     one_per_turn,
     pick_default,
@@ -402,13 +403,7 @@ class ReviewWidget(HistoryAndPainting, QWidget):
         def start(s: ReviewSession) -> None:
             layers = {st: self._layer(st) for st in structures}
             arrays = {st: ly.data for st, ly in layers.items()}
-            locked = [(ly, ly.editable) for ly in layers.values()]
-            for ly, _ in locked:
-                ly.editable = False
-
-            def unlock() -> None:
-                for ly, editable in locked:
-                    ly.editable = editable
+            unlock = lock_layers(layers.values())
 
             def done(edits: list) -> None:
                 unlock()
