@@ -17,6 +17,7 @@ placed back on the scanner's 88×576×576 grid) shown in a real window:
   adding its cavity, wall and scar layers;
 - ``review``: Review annotations' *Find implausible* (the wall band and the flagged components),
   then ``review edit``: its *Remove all scar outside the band* (the edit, then the analysis again);
+- ``propose wall``: Correct with prompts proposing the wall from the cavity (into the wall layer);
 - ``surface``: the Atrial surface widget building the surface and its scar map;
 - ``export``: Export case writing the scan with its cavity, wall and scar as a case store;
 - ``queue open`` / ``queue approve``: the Review queue on two stores of the scan on the full grid:
@@ -175,6 +176,22 @@ def review(viewer, ticker, edit: bool = False) -> float:
         ticker.reset()
     t0 = time.perf_counter()
     w.remove_outside_band() if edit else w.find()
+    ticker.spin(until=lambda: not w.busy, limit=600)
+    if w.last_error:
+        raise RuntimeError(w.last_error)
+    return time.perf_counter() - t0
+
+
+def propose_wall(viewer, ticker) -> float:
+    from napari_c2w.widgets.correct import CorrectWidget
+
+    w = CorrectWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Correct")
+    w.cavity.value, w.wall.value, w.scar.value = (viewer.layers[s] for s in ("cavity", "wall", "scar"))
+    ticker.spin(0.5)
+    ticker.reset()
+    t0 = time.perf_counter()
+    w.propose_wall()
     ticker.spin(until=lambda: not w.busy, limit=600)
     if w.last_error:
         raise RuntimeError(w.last_error)
@@ -340,6 +357,7 @@ def main(argv=None) -> int:  # noqa: PLR0915 (one scenario after another)
     if not args.skip_review:
         measured("review", lambda: review(viewer, ticker))
         measured("review edit", lambda: review(viewer, ticker, edit=True))
+        measured("propose wall", lambda: propose_wall(viewer, ticker))
         measured("surface", lambda: surface(viewer, ticker))
     if not args.skip_segment:
         measured("segment", lambda: segment(viewer, ticker))

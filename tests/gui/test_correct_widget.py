@@ -12,6 +12,7 @@ from napari_c2w.correct import Prompt
 from napari_c2w.layers import META_KEY, case_layers, layer_token
 from napari_c2w.metrics import dice
 from napari_c2w.phantom import generate_phantom
+from testutils import settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.filterwarnings("error:Private attribute access:FutureWarning")]
 
@@ -102,7 +103,10 @@ def test_negative_click_propose_wall_keys_and_accept(correct):
     cav.data = ref.astype(cav.data.dtype)
     wall_before = layers["wall"].data.copy()
     w.propose_wall()
+    assert w.busy and not layers["wall"].editable  # proposed in the worker, the wall locked meanwhile
+    settle(w)
     assert w.last_error is None, w.last_error
+    assert layers["wall"].editable
     wall = layers["wall"].data
     assert not np.array_equal(wall, wall_before)
     assert set(np.unique(wall)) <= {0, 2}  # the wall's own label value
