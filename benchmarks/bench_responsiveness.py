@@ -147,88 +147,67 @@ def quantify_widget(widget, ticker, colorbar_in_view: bool = False) -> float:
     return time.perf_counter() - t0
 
 
-def segment(viewer, ticker) -> float:
-    from napari_c2w.widgets.predict import PredictWidget
-
-    w = PredictWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Segment")
-    w.image.value = next(ly for ly in viewer.layers if ly.__class__.__name__ == "Image")
-    w.device.value = "cpu"
+def docked(viewer, ticker, cls, name: str, structures: bool = True):
+    """The widget ``cls`` docked (its cavity, wall and scar set to the scene's), the viewer settled;
+    an existing dock of that class is reused."""
+    w = next((d for d in viewer.window.dock_widgets.values() if isinstance(d, cls)), None)
+    if w is not None:
+        return w
+    w = cls(viewer)
+    viewer.window.add_dock_widget(w, name=name)
+    if structures:
+        w.cavity.value, w.wall.value, w.scar.value = (viewer.layers[s] for s in ("cavity", "wall", "scar"))
     ticker.spin(0.5)
     ticker.reset()
+    return w
+
+
+def until_done(ticker, w, action) -> float:
+    """Seconds from ``action()`` until the widget is no longer busy (its error raised)."""
     t0 = time.perf_counter()
-    w.run()
+    action()
     ticker.spin(until=lambda: not w.busy, limit=600)
     if w.last_error:
         raise RuntimeError(w.last_error)
     return time.perf_counter() - t0
+
+
+def segment(viewer, ticker) -> float:
+    from napari_c2w.widgets.predict import PredictWidget
+
+    w = docked(viewer, ticker, PredictWidget, "Segment", structures=False)
+    w.image.value = next(ly for ly in viewer.layers if ly.__class__.__name__ == "Image")
+    w.device.value = "cpu"
+    return until_done(ticker, w, w.run)
 
 
 def review(viewer, ticker, edit: bool = False) -> float:
     from napari_c2w.widgets.review import ReviewWidget
 
-    w = next((d for d in viewer.window.dock_widgets.values() if isinstance(d, ReviewWidget)), None)
-    if w is None:
-        w = ReviewWidget(viewer)
-        viewer.window.add_dock_widget(w, name="Review")
-        w.cavity.value, w.wall.value, w.scar.value = (viewer.layers[s] for s in ("cavity", "wall", "scar"))
-        ticker.spin(0.5)
-        ticker.reset()
-    t0 = time.perf_counter()
-    w.remove_outside_band() if edit else w.find()
-    ticker.spin(until=lambda: not w.busy, limit=600)
-    if w.last_error:
-        raise RuntimeError(w.last_error)
-    return time.perf_counter() - t0
+    w = docked(viewer, ticker, ReviewWidget, "Review")
+    return until_done(ticker, w, w.remove_outside_band if edit else w.find)
 
 
 def propose_wall(viewer, ticker) -> float:
     from napari_c2w.widgets.correct import CorrectWidget
 
-    w = CorrectWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Correct")
-    w.cavity.value, w.wall.value, w.scar.value = (viewer.layers[s] for s in ("cavity", "wall", "scar"))
-    ticker.spin(0.5)
-    ticker.reset()
-    t0 = time.perf_counter()
-    w.propose_wall()
-    ticker.spin(until=lambda: not w.busy, limit=600)
-    if w.last_error:
-        raise RuntimeError(w.last_error)
-    return time.perf_counter() - t0
+    w = docked(viewer, ticker, CorrectWidget, "Correct")
+    return until_done(ticker, w, w.propose_wall)
 
 
 def surface(viewer, ticker) -> float:
     from napari_c2w.widgets.surface import SurfaceWidget
 
-    w = SurfaceWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Atrial surface")
-    w.cavity.value, w.wall.value, w.scar.value = (viewer.layers[s] for s in ("cavity", "wall", "scar"))
-    ticker.spin(0.5)
-    ticker.reset()
-    t0 = time.perf_counter()
-    w.run()
-    ticker.spin(until=lambda: not w.busy, limit=600)
-    if w.last_error:
-        raise RuntimeError(w.last_error)
-    return time.perf_counter() - t0
+    w = docked(viewer, ticker, SurfaceWidget, "Atrial surface")
+    return until_done(ticker, w, w.run)
 
 
 def export(viewer, ticker, root: Path) -> float:
     from napari_c2w.widgets.export import ExportWidget
 
-    w = ExportWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Export case")
+    w = docked(viewer, ticker, ExportWidget, "Export case")
     w.dataset.value = root / "exported"
-    w.cavity.value, w.wall.value, w.scar.value = (viewer.layers[s] for s in ("cavity", "wall", "scar"))
-    ticker.spin(0.5)
-    ticker.reset()
-    t0 = time.perf_counter()
-    w.export()
-    ticker.spin(until=lambda: not w.busy, limit=600)
-    if w.last_error:
-        raise RuntimeError(w.last_error)
-    return time.perf_counter() - t0
+    return until_done(ticker, w, w.export)
 
 
 def queue_stores(folder: Path, root: Path) -> Path:
@@ -258,26 +237,18 @@ def queue_stores(folder: Path, root: Path) -> Path:
 def queue(viewer, ticker, folder: Path, root: Path, step: str) -> float:
     from napari_c2w.widgets.queue import QueueWidget
 
-    w = next((d for d in viewer.window.dock_widgets.values() if isinstance(d, QueueWidget)), None)
-    if w is None:
-        w = QueueWidget(viewer)
-        viewer.window.add_dock_widget(w, name="Review queue")
+    fresh = not any(isinstance(d, QueueWidget) for d in viewer.window.dock_widgets.values())
+    w = docked(viewer, ticker, QueueWidget, "Review queue", structures=False)
+    if fresh:
         w.dataset.value = queue_stores(folder, root)
         w.scan()
         ticker.spin(until=lambda: not w.busy and w.items, limit=120)
         ticker.reset()
-    t0 = time.perf_counter()
     if step == "open":
-        w.open_row(0)
-    else:
-        cavity = next(ly for ly in viewer.layers if ly.name == "cavity")
-        cavity.data_setitem((np.array([0]), np.array([0]), np.array([0])), 1)  # an edit to save
-        w.approve()
-    ticker.spin(until=lambda: not w.busy, limit=600)
-    ticker.spin(0.3)
-    if w.last_error:
-        raise RuntimeError(w.last_error)
-    return time.perf_counter() - t0
+        return until_done(ticker, w, lambda: w.open_row(0))
+    cavity = next(ly for ly in viewer.layers if ly.name == "cavity")
+    cavity.data_setitem((np.array([0]), np.array([0]), np.array([0])), 1)  # an edit to save
+    return until_done(ticker, w, w.approve)
 
 
 def fine_tune(viewer, ticker, iterations: int, root: Path) -> float:
