@@ -506,3 +506,16 @@ def test_closing_the_review_dock_removes_its_helper_layers(review):
     viewer.window.remove_dock_widget(w)  # the dock's close button
     assert not {"review band", "flagged components"} & {ly.name for ly in viewer.layers}
     assert {"cavity", "wall", "scar"} <= {ly.name for ly in viewer.layers}
+
+
+def test_closing_the_review_dock_during_an_analysis_adds_no_helper_layers(make_napari_viewer, phantom):
+    """The analysis runs in a worker: a dock closed before it ends must not leave its band and
+    flagged components behind when the result arrives."""
+    viewer = make_napari_viewer()
+    open_case(viewer, phantom.to_case(noisy=True))
+    w = plugin_widget(viewer, "Review annotations")
+    w.find()
+    assert w.busy
+    viewer.window.remove_dock_widget(w)
+    settle(w)
+    assert not {"review band", "flagged components"} & {ly.name for ly in viewer.layers}

@@ -64,6 +64,7 @@ class ReviewWidget(HistoryAndPainting, QWidget):
         self.last_error: str | None = None
         self.busy = False
         self._again = False  # analyse once more when the running analysis ends
+        self._closed = False  # the dock was closed: a result arriving later adds no layers
         self._key: tuple | None = None
         self._applying = False
         self._painted_layer = None
@@ -172,8 +173,10 @@ class ReviewWidget(HistoryAndPainting, QWidget):
     def event(self, e) -> bool:
         """Closing the dock (napari takes the widget out of its window) removes the band and
         flagged-component layers this widget added: they mean nothing without it."""
-        if e.type() == QEvent.Type.ParentChange and self.parent() is None:
-            self.remove_helper_layers()
+        if e.type() == QEvent.Type.ParentChange:
+            self._closed = self.parent() is None
+            if self._closed:
+                self.remove_helper_layers()
         return super().event(e)
 
     def remove_helper_layers(self) -> None:
@@ -292,6 +295,8 @@ class ReviewWidget(HistoryAndPainting, QWidget):
     def _show_steps(self, result, like) -> list[Callable[[], object]]:
         """The band and the flagged components as layers on their own boxes, then the table."""
         band_box, band, (flagged_box, flagged) = result
+        if self._closed:  # closed while the analysis ran: its layers would outlive the widget
+            return [self._fill_table]
         return [
             lambda: show_layer(
                 self.viewer,
