@@ -25,7 +25,8 @@ class Measurement:
 
     Attributes:
         quantities: volumes, thickness summary, scar burden.
-        thickness: wall-thickness map (mm, float32, full grid), or None without wall and cavity.
+        thickness_map: the wall-thickness map (mm, float32) on :attr:`box`, or None without wall
+            and cavity; :attr:`thickness` places it on the full grid.
         agreement: Dice, surface Dice, HD95 and ASSD against the reference, or None.
         compared: the structure compared with the reference.
         tolerance_mm: the surface Dice tolerance.
@@ -33,16 +34,23 @@ class Measurement:
         scar: that method's scar mask, or None for the network's (the scar label itself).
         box: the part of the grid the labels and their wall band lie in (where the thickness map
             and the method's scar can be non-zero), or None when every label is empty.
+        shape: the full grid's shape.
     """
 
     quantities: Quantities
-    thickness: np.ndarray | None = None
+    thickness_map: np.ndarray | None = None
     agreement: dict | None = None
     compared: str | None = None
     tolerance_mm: float = 1.0
     method: str = "network"
     scar: np.ndarray | None = None
     box: Box | None = None
+    shape: tuple[int, ...] = ()
+
+    @property
+    def thickness(self) -> np.ndarray | None:
+        """The wall-thickness map on the full grid (zeros outside :attr:`box`), or None."""
+        return _placed(self.thickness_map, self.box, self.shape)
 
     def rows(self) -> list[tuple[str, str]]:
         """(quantity, formatted value) rows, e.g. ``("cavity volume", "95.31 mL")``."""
@@ -143,8 +151,8 @@ def measure(
             raise ValueError(f"there is no {compared} mask to compare with the reference")
         agreement = compare_masks(masks[compared], reference, spacing, tolerance_mm)
     compared = compared if reference is not None else None
-    thickness, by_method = (_placed(a, box, shape) for a in (thickness, by_method))
-    return Measurement(q, thickness, agreement, compared, tolerance_mm, method, by_method, box)
+    by_method = _placed(by_method, box, shape)
+    return Measurement(q, thickness, agreement, compared, tolerance_mm, method, by_method, box, shape)
 
 
 def _working_box(spacing, band_spec: BandSpec, shape, *masks):

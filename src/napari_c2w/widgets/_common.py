@@ -38,22 +38,38 @@ def threads_disabled() -> bool:
 STEP_GAP_MS = 40
 
 
-def one_per_turn(steps: list[Callable[[], Any]], failed: Callable[[str], None] | None = None) -> None:
+def one_per_turn(
+    owner: Any,
+    what: str,
+    steps: list[Callable[[], Any]],
+    *,
+    done: Callable[[], Any] | None = None,
+    failed: Callable[[str], None] | None = None,
+) -> None:
     """Run ``steps`` in order, one per turn of the event loop and ``STEP_GAP_MS`` apart, so that
     napari draws and answers between them (each full-grid layer added takes 0.1-0.2 s of the
-    viewer's thread); all at once when threads are off (tests, scripts). An error stops the
-    rest: it is notified and passed to ``failed``."""
+    viewer's thread); all at once when threads are off (tests, scripts).
+
+    Like :func:`run_task`, whose results these steps usually show: ``owner.busy`` is True until
+    the last step has run, then ``done()``; an error stops the rest and becomes a notification,
+    ``owner.last_error`` and a call of ``failed(message)``."""
     steps = list(steps)
+    owner.busy = True
 
     def next_step() -> None:
         if not steps:
+            owner.busy = False
+            if done is not None:
+                done()
             return
         try:
             steps.pop(0)()
         except Exception as err:  # shown to the user; the rest is not run
-            notify_error(str(err))
+            owner.busy = False
+            owner.last_error = f"{what}: {err}"
+            notify_error(owner.last_error)
             if failed is not None:
-                failed(str(err))
+                failed(owner.last_error)
             return
         if threads_disabled():
             next_step()

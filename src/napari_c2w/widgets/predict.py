@@ -179,7 +179,6 @@ class PredictWidget(QWidget):
 
     def _done(self, outcome) -> None:
         predicted, prediction, layers = outcome
-        self.busy = True  # until the last layer is in
         self.message.setText("Adding the layers...")
         self.result = prediction
         image = self.image.value
@@ -200,8 +199,13 @@ class PredictWidget(QWidget):
             (lambda n=name: self._put(targets[n], n, layers[n], image, {**predicted.record_of(n), **run}))
             for name in order
         ]
-        steps.append(lambda: self._finish(prediction))
-        one_per_turn(steps, failed=lambda m: self._set_running(False, f"Segment: {m}"))
+        one_per_turn(  # busy until the last layer is in
+            self,
+            "Segment",
+            steps,
+            done=lambda: self._finish(prediction),
+            failed=lambda m: self._set_running(False, m),
+        )
 
     def _finish(self, prediction) -> None:
         self._set_running(False, "Done.")

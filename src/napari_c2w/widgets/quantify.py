@@ -158,7 +158,7 @@ class QuantifyWidget(QWidget):
             self.table.setItem(r, 1, QTableWidgetItem(value))
         self.table.resizeColumnsToContents()
         self.message.setText(caveat(self.cavity.value, self.wall.value, self.scar.value))
-        if self.show_map.value and m.thickness is not None:
+        if self.show_map.value and m.thickness_map is not None:
             p95 = m.quantities.thickness["p95"]
             top = float(p95) * 1.2 if np.isfinite(p95) and p95 > 0 else 1.0
             colormap = thickness_colormap()
@@ -166,14 +166,13 @@ class QuantifyWidget(QWidget):
             # napari's colour bar in the view: adding the full-grid map took 0.16-0.20 s and the
             # view's colour bar (its overlay and tick glyphs) 0.3-0.4 s on the viewer's thread
             # (benchmarks/bench_responsiveness.py).
-            box = m.box or tuple(slice(0, n) for n in m.thickness.shape)
             show_layer(
                 self.viewer,
                 THICKNESS_ROLE,
-                np.ascontiguousarray(m.thickness[box]),
+                m.thickness_map,
                 "image",
                 like,
-                at=offset(box),
+                at=None if m.box is None else offset(m.box),
                 name=THICKNESS_ROLE,
                 colormap=colormap,
                 contrast_limits=(0.0, top),

@@ -228,12 +228,11 @@ class QueueWidget(QWidget):
 
         def show(result) -> None:
             case, before, tuples = result
-            self.busy = True  # until the last layer is in
             steps = [lambda ly=ly: self.viewer.layers.remove(ly) for ly in self._ours()]
             steps.append(self._layer_ids.clear)
             steps += [lambda t=t: self._add(t) for t in tuples]
-            steps.append(lambda: self._opened(item, case, before))
-            one_per_turn(steps, failed=self._failed)
+            # busy until the last layer is in
+            one_per_turn(self, "Review queue", steps, done=lambda: self._opened(item, case, before))
 
         run_task(self, "Open case", work, show)
 
@@ -246,11 +245,6 @@ class QueueWidget(QWidget):
         with self.status.changed.blocked():
             self.status.value = case.status
         self._show_position()
-        self.busy = False
-
-    def _failed(self, message: str) -> None:
-        self.busy = False
-        self.last_error = f"Review queue: {message}"
 
     def _ours(self) -> list:
         """The current case's layers and the layers the review widgets made for it."""

@@ -279,12 +279,15 @@ class ReviewWidget(HistoryAndPainting, QWidget):
         arrays = arrays or self._arrays()
         session, like = self.session, self.cavity.value
 
-        def show(result) -> None:
-            self.busy = True  # until the last layer is in
-            steps = [*self._show_steps(result, like), self._settled]
+        def settled() -> None:
+            if self._again:  # an undo or redo came during the analysis
+                self._again = False
+                self._analyse()
             if then is not None:
-                steps.append(lambda: then(self._annotated(session)))
-            one_per_turn(steps, failed=self._failed)
+                then(self._annotated(session))
+
+        def show(result) -> None:  # busy until the last layer is in
+            one_per_turn(self, "Review", self._show_steps(result, like), done=settled)
 
         run_task(self, "Review", lambda: self._analysis(session, arrays), show)
 
@@ -322,16 +325,6 @@ class ReviewWidget(HistoryAndPainting, QWidget):
             ),
             self._fill_table,
         ]
-
-    def _settled(self) -> None:
-        self.busy = False
-        if self._again:
-            self._again = False
-            self._analyse()
-
-    def _failed(self, message: str) -> None:
-        self.busy = False
-        self.last_error = f"Review: {message}"
 
     def _fill_table(self) -> None:
         rows = self.session.rows() if self.session is not None else []

@@ -100,7 +100,7 @@ class SurfaceResult:
     surface: SurfaceMap
     scar: MethodScar
     #: the intensity scar as a ``scar`` Labels array (made in the worker, not on napari's thread)
-    scar_labels: np.ndarray | None = None
+    scar_labels: np.ndarray
 
 
 def compute(image, cavity, spacing, origin, direction, wall, scar, method, params) -> SurfaceResult:  # noqa: PLR0917
@@ -205,14 +205,8 @@ class SurfaceWidget(QWidget):
         """The scar layer, the coloured surface and the table, one per turn of the event loop
         (each new layer holds napari's thread 0.1-0.2 s)."""
         self.result = r
-        self.busy = True  # until the surface is in
         steps = [lambda: self._scar_layer(r, like)] if self.show_scar.value else []
-        steps += [self._colour, lambda: self._fill(r), lambda: setattr(self, "busy", False)]
-        one_per_turn(steps, failed=self._failed)
-
-    def _failed(self, message: str) -> None:
-        self.busy = False
-        self.last_error = f"Surface: {message}"
+        one_per_turn(self, "Surface", [*steps, self._colour, lambda: self._fill(r)])  # busy until done
 
     def _fill(self, r: SurfaceResult) -> None:
         rows = r.surface.region_table()
@@ -236,8 +230,7 @@ class SurfaceWidget(QWidget):
         )
 
     def _scar_layer(self, r: SurfaceResult, like) -> None:
-        s = r.scar
-        data = r.scar_labels if r.scar_labels is not None else to_layer(s.mask, "scar")
+        s, data = r.scar, r.scar_labels
         for layer in self.viewer.layers:
             if layer.metadata.get(ROLE_KEY) == SCAR_ROLE:
                 layer.data = data
