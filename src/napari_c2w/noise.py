@@ -48,7 +48,8 @@ def estimate(array: np.ndarray, spacing=(1.0, 1.0, 1.0), max_slices: int = 16) -
         return 0.0
     picks = a[np.unique(np.linspace(0, a.shape[0] - 1, min(max_slices, a.shape[0])).round().astype(int))]
     picks = picks.astype(np.float64)
-    scale = float(np.percentile(picks, 99.5) - np.percentile(picks, 0.5))
+    low, high = np.percentile(picks, [0.5, 99.5])  # one partition for both
+    scale = float(high - low)
     if not scale > 0:
         return 0.0
     per_slice = [

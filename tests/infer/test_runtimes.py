@@ -38,6 +38,17 @@ def test_auto_takes_openvino_only_where_pytorch_would_run_fp32(monkeypatch):
         runtimes.choose("onnx", CPU, amp=False)
 
 
+def test_the_bf16_path_does_not_import_openvino(monkeypatch):
+    """Importing OpenVINO costs 0.1 s of every prediction; where PyTorch's bf16 runs it is not needed."""
+    from napari_c2w import models
+
+    imported = []
+    monkeypatch.setattr(runtimes, "openvino_available", lambda: imported.append(True) or True)
+    monkeypatch.setattr(models, "cpu_supports_bf16", lambda: True)
+    assert runtimes.choose("auto", CPU, amp=True) == "torch"
+    assert not imported
+
+
 @needs_openvino
 def test_openvino_gives_pytorchs_fp32_logits_and_caches_the_converted_network(tiny_models, monkeypatch):
     import openvino as ov
