@@ -1,6 +1,7 @@
 """Where a fine-tuning iteration's time goes on this CPU: data, forward, backward, optimiser.
 
     python benchmarks/bench_training.py [--iterations 12] [--stage cavity] [--amp bf16 off]
+        [--tune all first norm lora]
 
 Fine-tunes the bundled ``--stage`` network on 4 phantom cases (3 for training) exactly as
 ``napari-c2w-train --from bundled`` does (``napari_c2w.train.train``), stopping after
@@ -8,7 +9,9 @@ Fine-tunes the bundled ``--stage`` network on 4 phantom cases (3 for training) e
 trainer's own calls: the patch sampler (data and augmentation), the network's forward, the
 backward pass, the optimiser step, and the rest of the step (loss, gradient clipping). The first
 two iterations are left out (kernel selection). Prints the median seconds of each part and its
-share, with the CPU's features.
+share, with the CPU's features. ``--tune`` compares the parts of the network a fine-tune can
+train (``napari-c2w-train --tune``, ``train/tune.py``): the times, and the ratio to ``all`` in
+the same run.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def timing(parts: dict):
         augment.PatchSampler.batch, loop.Trainer._step = sampler_batch, step
 
 
-def run(stage: str, amp: str, iterations: int, data: Path, out: Path) -> dict:
+def run(stage: str, amp: str, iterations: int, data: Path, out: Path, tune: str = "all") -> dict:
     from napari_c2w.train import load_config, train
 
     config = load_config(
@@ -86,6 +89,7 @@ def run(stage: str, amp: str, iterations: int, data: Path, out: Path) -> dict:
             "val_every": 10_000,
             "amp": amp,
             "device": "cpu",
+            "tune": {"part": tune},
         },
     )
     parts: dict = defaultdict(list)
@@ -95,10 +99,15 @@ def run(stage: str, amp: str, iterations: int, data: Path, out: Path) -> dict:
 
 
 def main(argv=None) -> int:
+    from napari_c2w.train.config import TUNES
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--iterations", type=int, default=12)
     ap.add_argument("--stage", default="cavity", choices=("cavity", "wall"))
     ap.add_argument("--amp", nargs="+", default=["bf16", "off"], help="mixed precision settings to compare")
+    ap.add_argument(
+        "--tune", nargs="+", default=["all"], choices=TUNES, help="parts of the network to train, compared"
+    )
     args = ap.parse_args(argv)
     from napari_c2w.io.store import store_path
     from napari_c2w.io.storewrite import write_case_store
@@ -116,16 +125,20 @@ def main(argv=None) -> int:
             f"\n{args.stage}, fine-tuned from the bundled weights; median of iterations "
             f"{WARMUP + 1}-{args.iterations}"
         )
-        print("| amp | data | forward | backward | optimiser | rest | iteration |")
-        print("|---|---|---|---|---|---|---|")
+        print("| amp | tune | data | forward | backward | optimiser | rest | iteration | vs all |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for amp in args.amp:
-            t = run(args.stage, amp, args.iterations, data, Path(tmp) / f"run-{amp}")
-            total = sum(t.values())
-            cells = " | ".join(
-                f"{t[k]:.3f} s ({100 * t[k] / total:.0f} %)"
-                for k in ("data", "forward", "backward", "optimiser", "rest of the step")
-            )
-            print(f"| {amp} | {cells} | {total:.3f} s |", flush=True)
+            whole = None
+            for tune in args.tune:
+                t = run(args.stage, amp, args.iterations, data, Path(tmp) / f"run-{amp}-{tune}", tune)
+                total = sum(t.values())
+                whole = total if tune == "all" else whole
+                cells = " | ".join(
+                    f"{t[k]:.3f} s ({100 * t[k] / total:.0f} %)"
+                    for k in ("data", "forward", "backward", "optimiser", "rest of the step")
+                )
+                ratio = f"{total / whole:.2f}x" if whole else "-"
+                print(f"| {amp} | {tune} | {cells} | {total:.3f} s | {ratio} |", flush=True)
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import C2WError, InputError
 from ..stages import STAGES, TRAINING_STAGES
-from .config import default_config, dump_config, load_config
+from .config import TUNES, default_config, dump_config, load_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="progressive: C2W-Tune unfreezing (wall; also on a scratch network: the review's control)",
     )
     p.add_argument("--preset", help="network preset (see docs/models.md)")
+    p.add_argument(
+        "--tune",
+        choices=TUNES,
+        help="which part of the network trains: all, the first encoder levels, the norms' scales and "
+        "shifts, or low-rank adapters (lora); see docs/training.md",
+    )
     p.add_argument("--cases", type=int, help="use only N training cases (reduced supervision)")
     p.add_argument("--iterations", type=int, metavar="N", help="training iterations (overrides the config)")
     p.add_argument(
@@ -92,6 +98,8 @@ def overrides_from(args: argparse.Namespace) -> dict:
             o[key] = getattr(args, key)
     if args.val_every is not None:
         o["val_every"] = args.val_every
+    if args.tune is not None:
+        o["tune"] = {"part": args.tune}
     if args.cases is not None:
         o["data"] = {"cases": args.cases}
     if args.scar_phases:

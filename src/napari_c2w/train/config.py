@@ -69,6 +69,21 @@ class UnfreezeConfig:
     lr_peaks: list[float] = dataclasses.field(default_factory=lambda: [1e-3, 1e-4, 1e-5])
 
 
+#: What a fine-tune can train (train/tune.py): every parameter, the first encoder levels, the
+#: norms' scales and shifts, or low-rank adapters.
+TUNES = ("all", "first", "norm", "lora")
+
+
+@dataclasses.dataclass
+class TuneConfig:
+    """What a fine-tune trains: ``part`` (one of :data:`TUNES`), how many encoder ``levels``
+    for ``first``, the adapters' ``rank`` for ``lora``."""
+
+    part: str = "all"
+    levels: int = 3
+    rank: int = 4
+
+
 @dataclasses.dataclass
 class ScarConfig:
     phases: list[str] = dataclasses.field(default_factory=lambda: ["II", "III"])
@@ -108,11 +123,14 @@ class TrainConfig:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     unfreeze: UnfreezeConfig = dataclasses.field(default_factory=UnfreezeConfig)
+    # Which part of the network a fine-tune trains: all | first | norm | lora (train/tune.py).
+    tune: TuneConfig = dataclasses.field(default_factory=TuneConfig)
     scar: ScarConfig = dataclasses.field(default_factory=ScarConfig)
     augment: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: default_augment())  # noqa: PLW0108 (defined below)
 
     def validate(self) -> TrainConfig:
         self._check_distill()
+        self._check_tune()
         if self.stage not in TRAINING_STAGES:
             raise InputError(
                 None, f"unknown stage {self.stage!r}.", f"Choose one of {', '.join(TRAINING_STAGES)}."
@@ -160,6 +178,22 @@ class TrainConfig:
                 None,
                 "distill needs a network to distil from, but init is scratch.",
                 "Set init (e.g. bundled) or distill: 0.",
+            )
+
+    def _check_tune(self) -> None:
+        t = self.tune
+        if t.part not in TUNES:
+            raise InputError(None, f"unknown tune part {t.part!r}.", f"Choose one of {', '.join(TUNES)}.")
+        if not isinstance(t.levels, int) or t.levels < 1 or not isinstance(t.rank, int) or t.rank < 1:
+            raise InputError(
+                None, f"tune.levels and tune.rank must be at least 1 (got {t.levels!r}, {t.rank!r})."
+            )
+        if t.part != "all" and (self.stage == "scar" or self.schedule == "progressive"):
+            raise InputError(
+                None,
+                f"tune {t.part!r} trains part of a network, but the {self.stage} stage's "
+                f"{'progressive schedule' if self.schedule == 'progressive' else 'phases'} choose their own.",
+                "Use tune: all (the default) for this stage or schedule.",
             )
 
     def _check_counts(self) -> None:
@@ -287,6 +321,7 @@ def _from_dict(d: dict) -> TrainConfig:
             "data": DataConfig(**d["data"]),
             "optim": OptimConfig(**d["optim"]),
             "unfreeze": UnfreezeConfig(**d["unfreeze"]),
+            "tune": TuneConfig(**d.get("tune", {})),
             "scar": ScarConfig(**d["scar"]),
         }
     )

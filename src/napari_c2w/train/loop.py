@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..labels import LABELS
 from ..models.share import fair_threads
 from ..stages import STAGES
@@ -31,6 +32,7 @@ from .init import teacher_for
 from .losses import WallBandWeightedDiceCE, alpha_at, make_loss
 from .rundir import BEST, LAST, RunDir
 from .schedule import apply_freeze, lr_at, segments, unfreeze_step
+from .tune import adapter_for, restrict
 
 
 @dataclasses.dataclass
@@ -79,6 +81,7 @@ class Trainer:
         self.teacher = teacher_for(config, self.device) if config.distill > 0 and not self.dual else None
         self.band_loss = WallBandWeightedDiceCE() if self.dual else None
         self.segs = segments(config, start, self.stop)
+        self.adapter = adapter_for(self.model, config.tune)  # low-rank adapters (tune: lora), or None
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step: ~3x faster than the loop
         self.optimizer = torch.optim.AdamW(
             self._param_groups(),
@@ -100,6 +103,8 @@ class Trainer:
     # ------------------------------------------------------------------ set-up
     def _param_groups(self) -> list[dict]:
         base = self.config.optim.lr
+        if self.adapter is not None:
+            return [{"params": list(self.adapter.parameters()), "lr": base, "name": "adapters"}]
         if not self.dual:
             return [{"params": list(self.model.parameters()), "lr": base, "name": "all"}]
         fast = [p for n, p in self.model.named_parameters() if n.startswith(("decoder_scar", "head_scar"))]
@@ -130,7 +135,7 @@ class Trainer:
         if x.ndim == 5 and self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last_3d)
         with self.amp_ctx():
-            out = model(x)
+            out = model(x) if self.adapter is None else self.adapter(model, x)
         if self.dual:
             a = alpha_at(
                 self.iteration - self.start,
@@ -157,7 +162,8 @@ class Trainer:
         else:
             loss.backward()
         torch.nn.utils.clip_grad_norm_(
-            [p for p in self.model.parameters() if p.requires_grad], self.config.optim.grad_clip
+            [p for g in self.optimizer.param_groups for p in g["params"] if p.requires_grad],
+            self.config.optim.grad_clip,
         )
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
@@ -202,6 +208,7 @@ class Trainer:
                 state = self._freeze_state()
                 if state != freeze:
                     apply_freeze(self.model, state, self._frozen_shallow())
+                    restrict(self.model, self.config.tune)
                     self.dist.rewrap()
                     freeze = state
                 lr = self._set_lr()
@@ -255,15 +262,16 @@ class Trainer:
     def _validate(self, loss: float, lr: float, step: str, seconds: float) -> bool:
         stop = False
         if self.dist.is_main:
-            metrics, _ = validate(
-                self.model,
-                self.val_cases,
-                self.target,
-                self.sampler.patch,
-                device=self.device,
-                amp_ctx=self.amp_ctx,
-                output="scar" if self.dual else None,
-            )
+            with self._merged():
+                metrics, _ = validate(
+                    self.model,
+                    self.val_cases,
+                    self.target,
+                    self.sampler.patch,
+                    device=self.device,
+                    amp_ctx=self.amp_ctx,
+                    output="scar" if self.dual else None,
+                )
             row = {
                 "iteration": self.iteration,
                 "phase": self.phase,
@@ -320,6 +328,10 @@ class Trainer:
             "config": self.config.to_dict(),
         }
 
+    def _merged(self):
+        """The network as it runs: with its adapters merged into the weights (tune: lora)."""
+        return contextlib.nullcontext() if self.adapter is None else self.adapter.merged(self.model)
+
     def save_best(self) -> None:
         from ..models import save_checkpoint
 
@@ -328,7 +340,8 @@ class Trainer:
         if self.dual:
             meta.update(stage="scar", targets=["scar"], note="scar branch of the phase II dual model")
             save_checkpoint(self.run / "dual_best.pt", self.model, self.meta(), overwrite=True)
-        save_checkpoint(self.run / BEST, model, meta, overwrite=True)
+        with self._merged():  # a plain network, whatever part trained
+            save_checkpoint(self.run / BEST, model, meta, overwrite=True)
 
     def save_last(self) -> None:
         from ..models import save_checkpoint
@@ -346,12 +359,22 @@ class Trainer:
         }
         if self.scaler is not None:
             extra["scaler"] = self.scaler.state_dict()
+        if self.adapter is not None:  # last.pt keeps the weights unmerged, the adapters beside them
+            extra["adapter"] = self.adapter.state_dict()
         save_checkpoint(
             self.run / LAST, self.model, {**self.meta(), "resumable": True}, extra_state=extra, overwrite=True
         )
 
     def restore(self, extra: dict) -> None:
         """Continue from a ``last.pt``'s extra state (optimizer, counters, RNG)."""
+        if self.adapter is not None:
+            if "adapter" not in extra:
+                raise InputError(
+                    self.run / LAST,
+                    "was saved without low-rank adapters, but this run's config trains them (tune: lora).",
+                    "Resume with the run's own config, or start a new run.",
+                )
+            self.adapter.load_state_dict(extra["adapter"])
         self.optimizer.load_state_dict(extra["optimizer"])
         self.iteration = int(extra["iteration"])
         self.best = dict(extra["best"])

@@ -44,6 +44,7 @@ class FineTuneRequest:
         device: ``auto``, ``cpu``, ``cuda``...
         adapt: adapt to the cases' scans instead (``napari-c2w adapt``: self-training on the
             predictions the quality checks pass; the cases need no labels).
+        tune: which part of the network trains (``napari-c2w-train --tune``; None: the config's).
     """
 
     stages: list[str]
@@ -55,6 +56,7 @@ class FineTuneRequest:
     config: Path | None = None
     device: str = "auto"
     adapt: bool = False
+    tune: str | None = None
 
     @property
     def adapt_dir(self) -> Path:
@@ -106,6 +108,8 @@ def train_args(request: FineTuneRequest, stage: str, data: Path) -> list[str]:
         args += ["--config", str(request.config)]
     if request.device != "auto":
         args += ["--device", request.device]
+    if request.tune:
+        args += ["--tune", request.tune]
     return args
 
 
