@@ -59,3 +59,28 @@ def test_runs_from_scratch_or_another_stage_have_no_comparison(dataset, cavity_r
     )
     assert result.status == "completed" and result.comparison is None
     assert json.loads((tmp_path / "w" / "run.json").read_text())["before_after"] is None
+
+
+def test_a_fine_tune_on_a_single_case_still_gives_a_model_and_says_it_was_not_compared(
+    cavity_run, tmp_path, capsys
+):
+    """One corrected case leaves none to hold back: the run used to complete with no best.pt,
+    so `predict --models RUN` and the Fine-tune widget had nothing to use."""
+    from testutils import write_phantom_dataset
+
+    from napari_c2w.models import load_checkpoint
+    from napari_c2w.train.cli import main
+    from napari_c2w.train.config import dump_config
+
+    one = write_phantom_dataset(tmp_path / "one", [7], labels=("cavity",))
+    path = tmp_path / "ft.yaml"
+    path.write_text(dump_config(small_train_config("cavity", init=str(cavity_run), iterations=2, val_every=1)))
+    assert main(["--config", str(path), "--data", str(one), "--output", str(tmp_path / "ft")]) == 0
+    out, err = capsys.readouterr()
+    best = tmp_path / "ft" / "best.pt"
+    assert out.strip() == str(best)
+    _, meta = load_checkpoint(best)
+    assert meta["iteration"] == 2 and meta["validation_metrics"]["validated"] is False
+    assert "no case was held back" in err
+    record = json.loads((tmp_path / "ft" / "run.json").read_text())
+    assert record["before_after"] is None

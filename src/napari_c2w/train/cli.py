@@ -133,11 +133,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    print(
-        f"{result.status} at iteration {result.iteration}; best validation: "
-        + ", ".join(f"{k} {v:.4g}" for k, v in result.best.items() if isinstance(v, float)),
-        file=sys.stderr,
-    )
+    if result.best.get("validated") is False:
+        scores = "none: no case was held back, so the last weights are the result and were not compared"
+    else:
+        scores = ", ".join(f"{k} {v:.4g}" for k, v in result.best.items() if isinstance(v, float))
+    print(f"{result.status} at iteration {result.iteration}; best validation: {scores}", file=sys.stderr)
     if result.comparison:
         from .api import comparison_text
 

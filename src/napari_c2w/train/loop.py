@@ -221,7 +221,7 @@ class Trainer:
                     loss=f"{np.mean(losses[-20:]):.3f}",
                     lr=f"{lr:.1e}",
                     step=state,
-                    best=f"{self.best['dice']:.3f}" if self.best["dice"] > -1 else "-",
+                    best=f"{self.best['dice']:.3f}" if self.best.get("dice", -1) > -1 else "-",
                 )
                 if self.progress:
                     self.progress({"iteration": self.iteration, "total": self.stop, "loss": losses[-1]})
@@ -261,7 +261,9 @@ class Trainer:
 
     def _validate(self, loss: float, lr: float, step: str, seconds: float) -> bool:
         stop = False
-        if self.dist.is_main:
+        if self.dist.is_main and not self.val_cases:
+            self._keep_unvalidated(loss, lr, step, seconds)
+        elif self.dist.is_main:
             with self._merged():
                 metrics, _ = validate(
                     self.model,
@@ -283,7 +285,9 @@ class Trainer:
             }
             self.run.log_metrics(row)
             self._tensorboard(row)
-            improved = metrics["dice"] > self.best["dice"] if not math.isnan(metrics["dice"]) else False
+            improved = (
+                metrics["dice"] > self.best.get("dice", -math.inf) if not math.isnan(metrics["dice"]) else False
+            )
             if improved:
                 self.best = {**metrics, "iteration": self.iteration, "phase": self.phase}
                 self.bad_validations = 0
@@ -294,6 +298,16 @@ class Trainer:
             stop = patience_on and self.bad_validations >= self.config.patience
             self.save_last()
         return self.dist.broadcast_flag(stop)
+
+    def _keep_unvalidated(self, loss: float, lr: float, step: str, seconds: float) -> None:
+        """No case was held back (a single case): the latest weights are the run's result."""
+        self.run.log_metrics(
+            {"iteration": self.iteration, "phase": self.phase, "step": step, "loss": round(loss, 5),
+             "lr": lr, "seconds": round(seconds, 2)}  # fmt: skip
+        )
+        self.best = {"iteration": self.iteration, "phase": self.phase, "validated": False}
+        self.save_best()
+        self.save_last()
 
     def _tensorboard(self, row: dict) -> None:
         try:
