@@ -78,7 +78,7 @@ def timing(parts: dict):
         augment.PatchSampler.batch, loop.Trainer._step = sampler_batch, step
 
 
-def run(stage: str, amp: str, iterations: int, data: Path, out: Path, tune: str = "all") -> dict:
+def run(stage: str, amp: str, iterations: int, data: Path, out: Path, *, tune: str = "all") -> dict:
     from napari_c2w.train import load_config, train
 
     config = load_config(
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         for amp in args.amp:
             whole = None
             for tune in args.tune:
-                t = run(args.stage, amp, args.iterations, data, Path(tmp) / f"run-{amp}-{tune}", tune)
+                t = run(args.stage, amp, args.iterations, data, Path(tmp) / f"run-{amp}-{tune}", tune=tune)
                 total = sum(t.values())
                 whole = total if tune == "all" else whole
                 cells = " | ".join(

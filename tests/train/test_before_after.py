@@ -66,15 +66,15 @@ def test_a_fine_tune_on_a_single_case_still_gives_a_model_and_says_it_was_not_co
 ):
     """One corrected case leaves none to hold back: the run used to complete with no best.pt,
     so `predict --models RUN` and the Fine-tune widget had nothing to use."""
-    from testutils import write_phantom_dataset
-
     from napari_c2w.models import load_checkpoint
     from napari_c2w.train.cli import main
     from napari_c2w.train.config import dump_config
+    from testutils import write_phantom_dataset
 
     one = write_phantom_dataset(tmp_path / "one", [7], labels=("cavity",))
     path = tmp_path / "ft.yaml"
-    path.write_text(dump_config(small_train_config("cavity", init=str(cavity_run), iterations=2, val_every=1)))
+    config = small_train_config("cavity", init=str(cavity_run), iterations=2, val_every=1)
+    path.write_text(dump_config(config))
     assert main(["--config", str(path), "--data", str(one), "--output", str(tmp_path / "ft")]) == 0
     out, err = capsys.readouterr()
     best = tmp_path / "ft" / "best.pt"

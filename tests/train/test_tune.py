@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from testutils import small_train_config
 
 from napari_c2w.errors import InputError
 from napari_c2w.models import build_model, load_checkpoint, read_checkpoint
 from napari_c2w.train import load_config, train
 from napari_c2w.train.config import TuneConfig
 from napari_c2w.train.tune import LowRankAdapter, part_parameters, restrict
+from testutils import small_train_config
 
 
 def _trainable(model) -> set[str]:

@@ -285,9 +285,8 @@ class Trainer:
             }
             self.run.log_metrics(row)
             self._tensorboard(row)
-            improved = (
-                metrics["dice"] > self.best.get("dice", -math.inf) if not math.isnan(metrics["dice"]) else False
-            )
+            dice, best = metrics["dice"], self.best.get("dice", -math.inf)
+            improved = dice > best if not math.isnan(dice) else False
             if improved:
                 self.best = {**metrics, "iteration": self.iteration, "phase": self.phase}
                 self.bad_validations = 0
@@ -301,10 +300,8 @@ class Trainer:
 
     def _keep_unvalidated(self, loss: float, lr: float, step: str, seconds: float) -> None:
         """No case was held back (a single case): the latest weights are the run's result."""
-        self.run.log_metrics(
-            {"iteration": self.iteration, "phase": self.phase, "step": step, "loss": round(loss, 5),
-             "lr": lr, "seconds": round(seconds, 2)}  # fmt: skip
-        )
+        row = {"iteration": self.iteration, "phase": self.phase, "step": step, "loss": round(loss, 5)}
+        self.run.log_metrics({**row, "lr": lr, "seconds": round(seconds, 2)})
         self.best = {"iteration": self.iteration, "phase": self.phase, "validated": False}
         self.save_best()
         self.save_last()
