@@ -264,12 +264,18 @@ def print_profile(sources, models) -> None:
 
 
 def run_variants(models, sources, fast: dict) -> dict:
-    """The pipeline in the same run with the wall's alternate on every scan (as before), in fp32
+    """The pipeline in the same run with the wall's alternate on every scan (as before), with
+    the sliding windows of the training patch's depth only (as before), in fp32
     through PyTorch and through OpenVINO (where installed); each result lands in ``fast``
     under its name. Returns the names run."""
     variants = {}
     if "wall_contrast" in models:
         variants["the wall's alternate on every scan (before)"] = (True, {"wall_alternate_below": None})
+    from napari_c2w.infer import InferenceOptions
+
+    deep = InferenceOptions().deep_windows  # the other setting of deep windows (regions.deep_window)
+    name = "two overlapping windows along z (before)" if deep else "one deeper window along z (deep_windows)"
+    variants[name] = (True, {"deep_windows": not deep})
     # without native bf16 this was the pipeline before OpenVINO; with it, what such a CPU ran
     variants["fp32 through PyTorch"] = (False, {"runtime": "torch"})
     from napari_c2w.infer.runtimes import openvino_available, openvino_network

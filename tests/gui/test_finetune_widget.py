@@ -75,6 +75,25 @@ def test_fine_tune_widget_runs_plots_and_prints_the_command(make_napari_viewer, 
     assert w.bar.value() == 100 and w.use_button.isEnabled()
 
 
+def test_the_widget_trains_the_part_of_the_cavity_network_chosen(make_napari_viewer, qtbot, setup, tmp_path):
+    import torch
+
+    from napari_c2w.models import load_checkpoint
+
+    viewer = make_napari_viewer()
+    w = fine_tune_widget(viewer, setup, tmp_path / "runs")
+    w.tune.value = "norm"
+    w.start()
+    assert "--tune norm" in w.command.toPlainText()
+    qtbot.waitUntil(lambda: not w.busy, timeout=240000)
+    assert w.process.state == "completed", w.process.message
+    start, _ = load_checkpoint(setup["start"] / "best.pt")
+    tuned, _ = load_checkpoint(tmp_path / "runs" / "cavity" / "best.pt")
+    a, b = start.state_dict(), tuned.state_dict()
+    changed = {k for k in a if not torch.equal(a[k], b[k])}
+    assert changed and all(".norm." in k for k in changed)
+
+
 def test_cancel_keeps_last_checkpoint(make_napari_viewer, qtbot, setup, tmp_path):
     viewer = make_napari_viewer()
     w = fine_tune_widget(viewer, setup, tmp_path / "runs", iterations=10000)

@@ -122,3 +122,35 @@ def test_inference_crops_reach_exactly_their_margin():
         "wall", {"cavity": cavity}, options, threshold=0.5, window=(1, 1, 1), spacing=(1.25, 0.625, 0.625)
     )
     assert [tuple(r) for r in region] == [(12, 38), (24, 76), (34, 86)]
+
+
+def test_a_region_a_little_deeper_than_a_window_runs_in_one_deeper_window():
+    from napari_c2w.infer.regions import deep_window
+
+    window, divisor = (32, 128, 128), (4, 16, 16)
+    assert deep_window(window, (40, 128, 192), divisor) == (40, 128, 128)  # 2 windows in z -> 1
+    assert deep_window(window, (37, 128, 128), divisor) == (40, 128, 128)  # rounded up to the divisor
+    assert deep_window(window, (30, 200, 200), divisor) == window  # fits one window already
+    assert deep_window(window, (49, 128, 128), divisor) == window  # > 1.5 windows: as many as needed
+
+
+def test_the_pipeline_runs_each_region_in_its_deep_window(tiny_models, small_volume, monkeypatch):
+    from napari_c2w.infer import InferenceOptions, forward, segment
+    from napari_c2w.infer.regions import DEEP_WINDOW_STAGES, deep_window
+
+    calls = []
+    original = forward.WindowedForward.probability
+
+    def spy(self, stage, x, window):
+        calls.append((stage, x.shape, tuple(window)))
+        return original(self, stage, x, window)
+
+    monkeypatch.setattr(forward.WindowedForward, "probability", spy)
+    base = (8, 32, 32)
+    volume, _ = small_volume
+    segment(volume, [tiny_models], InferenceOptions(device="cpu", window=base, deep_windows=True))
+    stage_calls = [c for c in calls if c[0].stage != "localizer"]
+    assert {c[0].stage for c in stage_calls} >= {"cavity", "wall", "scar"}
+    for stage, shape, window in stage_calls:
+        deep = stage.stage in DEEP_WINDOW_STAGES
+        assert window == (deep_window(base, shape, stage.model.size_divisor) if deep else base)

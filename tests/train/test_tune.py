@@ -110,5 +110,30 @@ def test_the_cli_and_the_fine_tune_runner_pass_the_part(tmp_path):
 
     args = build_parser().parse_args(["--stage", "cavity", "--tune", "norm", "--output", str(tmp_path)])
     assert overrides_from(args)["tune"] == {"part": "norm"}
-    request = FineTuneRequest(stages=["cavity"], cases=[], output=tmp_path, tune="first")
+    request = FineTuneRequest(stages=["cavity", "wall"], cases=[], output=tmp_path, tune="first")
     assert train_args(request, "cavity", tmp_path)[-2:] == ["--tune", "first"]
+    assert "--tune" not in train_args(request, "wall", tmp_path)  # its progressive schedule decides
+
+
+def test_auto_fine_tunes_the_first_levels_on_a_few_cases_and_trains_everything_otherwise():
+    from napari_c2w.train.config import FEW_SHOT_CASES, FEW_SHOT_TUNE
+    from napari_c2w.train.tune import effective
+
+    def part(stage="cavity", cases=3, **overrides):
+        return effective(load_config(stage=stage, overrides=overrides), cases)[0].part
+
+    assert FEW_SHOT_TUNE == "first"
+    assert part(init="bundled") == FEW_SHOT_TUNE
+    assert part(init="bundled", cases=FEW_SHOT_CASES + 1) == "all"
+    assert part(init="scratch") == "all"
+    assert part(init="bundled", tune={"part": "norm"}) == "norm"  # as asked
+    assert part("wall", init="bundled") == "all"  # its progressive schedule decides
+    assert part("scar", init="bundled") == "all"
+
+
+def test_a_fine_tune_on_a_few_cases_records_the_part_it_trained(dataset, cavity_run, tmp_path):
+    train(
+        small_train_config("cavity", init=str(cavity_run), iterations=2, val_every=2), dataset, tmp_path / "r"
+    )
+    _, meta = load_checkpoint(tmp_path / "r" / "best.pt")
+    assert meta["tune"]["part"] == "first" and "case(s)" in meta["tune"]["why"]

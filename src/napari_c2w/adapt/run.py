@@ -223,6 +223,7 @@ def _train_stage(
             "device": options.device,
             "seed": options.seed,
             "distill": options.distill,
+            "tune": {"part": "all"},  # the measured self-training recipe trains the whole network
             "optim": {"lr": options.lr, "warmup": min(40, options.iterations // 5)},
             "augment": {"contrast_remap": {"prob": options.remap}},
         },

@@ -28,7 +28,7 @@ from .forward import WindowedForward
 from .models import StageModel, load_model_set
 from .options import InferenceOptions
 from .progress import RunProgress
-from .regions import atrium_region, stage_region
+from .regions import DEEP_WINDOW_STAGES, atrium_region, deep_window, stage_region
 from .runtimes import choose as choose_runtime
 
 log = logging.getLogger(__name__)
@@ -274,7 +274,12 @@ class _Run:
 
     def _predict(self, stage: StageModel, x: np.ndarray) -> np.ndarray:
         """Foreground probability of a (z, y, x) array with MONAI sliding windows."""
-        return self.forward.probability(stage, x, self._window(stage))
+        window = self._window(stage)
+        divisor = getattr(stage.model, "size_divisor", None)
+        deep = self.options.deep_windows and self.forward.runtime == "torch"
+        if deep and stage.stage in DEEP_WINDOW_STAGES and divisor is not None:
+            window = deep_window(window, x.shape, divisor)
+        return self.forward.probability(stage, x, window)
 
     def _contrast_agreement(self, x: np.ndarray, prob: np.ndarray, region) -> float:
         """The cavity's agreement with a second pass on a gamma-bent input (:mod:`.contrast_check`)."""

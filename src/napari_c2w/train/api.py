@@ -180,6 +180,8 @@ def _run_phases(config, source, run: RunDir, cases: _Cases, dist: Dist, *, resum
             stop=stop,
             progress=progress,
         )
+        if trainer.tune.part != "all" or config.tune.part != "auto":
+            _log(f"trains: {trainer.tune.part} ({trainer.tune_reason})", dist)
         if result is not None:  # phase III keeps phase II's best scar model unless it beats it
             trainer.best = dict(result.best)
         if extra is not None:

@@ -70,8 +70,29 @@ class UnfreezeConfig:
 
 
 #: What a fine-tune can train (train/tune.py): every parameter, the first encoder levels, the
-#: norms' scales and shifts, or low-rank adapters.
-TUNES = ("all", "first", "norm", "lora")
+#: norms' scales and shifts, or low-rank adapters; ``auto`` picks (:func:`.tune.effective`).
+TUNES = ("auto", "all", "first", "norm", "lora")
+#: The same for people (the Fine-tune widget's choices).
+TUNE_CHOICES = (
+    ("automatic: the first levels for up to 3 training cases", "auto"),
+    ("the whole network", "all"),
+    ("the first levels", "first"),
+    ("the norms only", "norm"),
+    ("low-rank adapters", "lora"),
+)
+#: What ``auto`` trains when a network is fine-tuned on a few cases of a new site: the part
+#: benchmarks/bench_fewshot.py found best at the same CPU minutes (docs/training.md).
+FEW_SHOT_TUNE = "first"
+#: ... on at most this many training cases (3 corrected cases leave 2 beside the one held
+#: back): with 1 and 3 corrected cases the first levels did better than the whole network, with
+#: 5 the whole network did; from scratch ``auto`` trains all.
+FEW_SHOT_CASES = 3
+
+
+def tune_applies(stage: str) -> bool:
+    """Whether ``tune`` can choose the trained part of ``stage`` with its default schedule (the
+    wall's progressive unfreezing and the scar's phases choose their own)."""
+    return stage != "scar" and STAGES[stage].defaults.get("schedule", "plain") == "plain"
 
 
 @dataclasses.dataclass
@@ -79,7 +100,7 @@ class TuneConfig:
     """What a fine-tune trains: ``part`` (one of :data:`TUNES`), how many encoder ``levels``
     for ``first``, the adapters' ``rank`` for ``lora``."""
 
-    part: str = "all"
+    part: str = "auto"
     levels: int = 3
     rank: int = 4
 
@@ -188,7 +209,7 @@ class TrainConfig:
             raise InputError(
                 None, f"tune.levels and tune.rank must be at least 1 (got {t.levels!r}, {t.rank!r})."
             )
-        if t.part != "all" and (self.stage == "scar" or self.schedule == "progressive"):
+        if t.part not in ("auto", "all") and (self.stage == "scar" or self.schedule == "progressive"):
             raise InputError(
                 None,
                 f"tune {t.part!r} trains part of a network, but the {self.stage} stage's "

@@ -32,7 +32,7 @@ from .init import teacher_for
 from .losses import WallBandWeightedDiceCE, alpha_at, make_loss
 from .rundir import BEST, LAST, RunDir
 from .schedule import apply_freeze, lr_at, segments, unfreeze_step
-from .tune import adapter_for, restrict
+from .tune import adapter_for, effective, restrict
 
 
 @dataclasses.dataclass
@@ -81,7 +81,9 @@ class Trainer:
         self.teacher = teacher_for(config, self.device) if config.distill > 0 and not self.dual else None
         self.band_loss = WallBandWeightedDiceCE() if self.dual else None
         self.segs = segments(config, start, self.stop)
-        self.adapter = adapter_for(self.model, config.tune)  # low-rank adapters (tune: lora), or None
+        # the part of the network that trains (tune: auto resolved) and the low-rank adapters, if any
+        self.tune, self.tune_reason = effective(config, len(train_cases))
+        self.adapter = adapter_for(self.model, self.tune)
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step: ~3x faster than the loop
         self.optimizer = torch.optim.AdamW(
             self._param_groups(),
@@ -208,7 +210,7 @@ class Trainer:
                 state = self._freeze_state()
                 if state != freeze:
                     apply_freeze(self.model, state, self._frozen_shallow())
-                    restrict(self.model, self.config.tune)
+                    restrict(self.model, self.tune)
                     self.dist.rewrap()
                     freeze = state
                 lr = self._set_lr()
@@ -337,6 +339,7 @@ class Trainer:
             "iteration": self.iteration,
             "phase": self.phase,
             "config": self.config.to_dict(),
+            "tune": {"part": self.tune.part, "why": self.tune_reason},
         }
 
     def _merged(self):

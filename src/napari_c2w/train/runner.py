@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.store import STORE_SUFFIX, is_case_store
+from .config import tune_applies
 
 BUNDLED = "bundled"
 
@@ -44,7 +45,8 @@ class FineTuneRequest:
         device: ``auto``, ``cpu``, ``cuda``...
         adapt: adapt to the cases' scans instead (``napari-c2w adapt``: self-training on the
             predictions the quality checks pass; the cases need no labels).
-        tune: which part of the network trains (``napari-c2w-train --tune``; None: the config's).
+        tune: which part of the network trains (``napari-c2w-train --tune``; None: the config's),
+            for the stages whose schedule lets it choose (:func:`.config.tune_applies`: the cavity).
     """
 
     stages: list[str]
@@ -108,7 +110,7 @@ def train_args(request: FineTuneRequest, stage: str, data: Path) -> list[str]:
         args += ["--config", str(request.config)]
     if request.device != "auto":
         args += ["--device", request.device]
-    if request.tune:
+    if request.tune and tune_applies(stage):
         args += ["--tune", request.tune]
     return args
 

@@ -11,27 +11,50 @@
   starts as the old one. Every checkpoint meant for use holds the merged ``W + B A``: the result
   is a plain network that ``predict`` and ``--from`` read as any other.
 
-The parts are chosen by ``TrainConfig.tune`` (``napari-c2w-train --tune``).
+The parts are chosen by ``TrainConfig.tune`` (``napari-c2w-train --tune``). ``auto``, the
+default, trains :data:`~.config.FEW_SHOT_TUNE` when a network is fine-tuned from one of its own
+stage on at most :data:`~.config.FEW_SHOT_CASES` cases (what ``benchmarks/bench_fewshot.py``
+found best there), and the whole network otherwise.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Iterator
 
 import torch
 from torch import nn
 
-from .config import TUNES, TuneConfig
+from .config import FEW_SHOT_CASES, FEW_SHOT_TUNE, TUNES, TrainConfig, TuneConfig
 
 #: Modules whose ``weight`` a low-rank adapter adapts.
 _CONVS = (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
+def effective(config: TrainConfig, train_cases: int) -> tuple[TuneConfig, str]:
+    """The part ``config`` trains on ``train_cases`` cases (``auto`` resolved), and why."""
+    from .config import tune_applies
+    from .init import resolve_init
+
+    tune = config.tune
+    if tune.part != "auto":
+        return tune, "as configured"
+    if not tune_applies(config.stage) or config.schedule != "plain":
+        return dataclasses.replace(tune, part="all"), f"the {config.stage} stage's schedule trains it all"
+    source = resolve_init(config.init, config.stage)
+    if source.kind != "checkpoint" or source.stage != config.stage:
+        return dataclasses.replace(tune, part="all"), "not a fine-tune of a network of this stage"
+    if train_cases > FEW_SHOT_CASES:
+        return dataclasses.replace(tune, part="all"), f"{train_cases} training cases (> {FEW_SHOT_CASES})"
+    why = f"a fine-tune on {train_cases} case(s) (<= {FEW_SHOT_CASES})"
+    return dataclasses.replace(tune, part=FEW_SHOT_TUNE), why
+
+
 def part_parameters(model: nn.Module, tune: TuneConfig) -> list[nn.Parameter]:
     """The network's own parameters that ``tune`` trains (none for ``lora``: its adapters train)."""
-    if tune.part == "all":
+    if tune.part in ("all", "auto"):
         return list(model.parameters())
     if tune.part == "first":
         return [p for stage in list(model.encoder)[: tune.levels] for p in stage.parameters()]
@@ -49,7 +72,7 @@ def part_parameters(model: nn.Module, tune: TuneConfig) -> list[nn.Parameter]:
 
 def restrict(model: nn.Module, tune: TuneConfig) -> None:
     """Freeze every parameter outside ``tune``'s part (after the schedule chose its own)."""
-    if tune.part == "all":
+    if tune.part in ("all", "auto"):
         return
     keep = {id(p) for p in part_parameters(model, tune)}
     for p in model.parameters():

@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 from .._session import first_use
 from ..io.case import REVIEW_STATUSES
 from ..stages import PIPELINE_STAGES
+from ..train.config import TUNE_CHOICES
 from ..train.runner import BUNDLED, FineTuneRequest, TrainingProcess, shell_commands
 from ._common import notify_info, reports_errors, scroll_layout
 from ._review_parts import button
@@ -102,6 +103,11 @@ class FineTuneWidget(QWidget):
         self.start_from = ComboBox(label="start from", choices=(BUNDLED, "run folder..."), value=BUNDLED)
         self.run_folder = FileEdit(label="run folder", mode="d", visible=False)
         self.start_from.changed.connect(lambda v: setattr(self.run_folder, "visible", v != BUNDLED))
+        self.tune = ComboBox(label="train (cavity)", choices=TUNE_CHOICES, value="auto")
+        self.tune.tooltip = (
+            "Which part of the cavity network learns from the cases; the wall and scar keep their own "
+            "schedules. docs/training.md compares them."
+        )
         self.iterations = SpinBox(label="iterations", value=300, min=1, max=100000)
         self.val_every = SpinBox(label="validate every", value=25, min=1, max=100000)
         self.device = ComboBox(label="device", choices=["auto", *available_devices()], value="auto")
@@ -139,7 +145,8 @@ class FineTuneWidget(QWidget):
         lay.addWidget(Container(widgets=list(self.stages.values()), layout="horizontal").native)
         lay.addWidget(Container(widgets=[self.dataset, self.status, self.adapt]).native)
         lay.addWidget(self.cases)
-        form = [self.start_from, self.run_folder, self.iterations, self.val_every, self.device, self.output]
+        form = [self.start_from, self.run_folder, self.tune, self.iterations, self.val_every, self.device]
+        form.append(self.output)
         lay.addWidget(Container(widgets=[*form, self.config]).native)
         self.start_button = button("Start fine-tuning", self.start)
         self.cancel_button = button("Cancel (keeps last.pt)", self.cancel)
@@ -190,6 +197,7 @@ class FineTuneWidget(QWidget):
             config=Path(config) if config not in ("", ".") else None,
             device=self.device.value,
             adapt=self.adapt.value,
+            tune=None if self.adapt.value else self.tune.value,
         )
 
     def _adapt_mode(self, on: bool) -> None:
@@ -197,7 +205,7 @@ class FineTuneWidget(QWidget):
         weights (adapt always does)."""
         self.status.value = "any" if on else "approved"
         self.start_from.value = BUNDLED
-        self.start_from.enabled = self.config.enabled = not on
+        self.start_from.enabled = self.config.enabled = self.tune.enabled = not on
         self.stages["scar"].value = self.stages["scar"].value and not on
         self.stages["scar"].enabled = not on
         self.start_button.setText("Start adapting" if on else "Start fine-tuning")
