@@ -82,8 +82,9 @@ def pseudo_folder(folder: Path, verdicts: dict, corrected: list[str]) -> Path | 
     """A dataset folder linking the serving predictions of the scans not corrected; None if none."""
     folder.mkdir(exist_ok=True)
     for name, (verdict, store) in verdicts.items():
-        if verdict.startswith("serves") and name not in corrected:
-            (folder / store.name).symlink_to(store.resolve(), target_is_directory=True)
+        link = folder / store.name
+        if verdict.startswith("serves") and name not in corrected and not link.exists():
+            link.symlink_to(store.resolve(), target_is_directory=True)
     return folder if any(folder.iterdir()) else None
 
 
