@@ -30,6 +30,7 @@ from .distributed import Dist
 from .evaluate import validate
 from .init import teacher_for
 from .losses import WallBandWeightedDiceCE, alpha_at, make_loss
+from .precision import amp_dtype_for, autocast_for
 from .rundir import BEST, LAST, RunDir
 from .schedule import apply_freeze, lr_at, segments, unfreeze_step
 from .tune import adapter_for, effective, restrict
@@ -72,7 +73,7 @@ class Trainer:
         self.device = select_device(config.device if not dist.active else dist.device_name(config.device))
         self.model = prepare_model(model, self.device)
         self.amp = config.amp
-        self.amp_ctx = lambda: _autocast(self.device, self.amp, autocast)
+        self.amp_ctx = lambda: autocast_for(self.device, self.amp, autocast)
         self.val_cases, self.data_summary = val_cases, data_summary
         self.dual = phase == "II"
         self.target = STAGES[config.stage].target
@@ -92,7 +93,7 @@ class Trainer:
             betas=tuple(config.optim.betas),
             weight_decay=config.optim.weight_decay,
         )
-        fp16 = self.device.type == "cuda" and _amp_dtype(self) == torch.float16
+        fp16 = self.device.type == "cuda" and amp_dtype_for(self.amp, self.device) == torch.float16
         self.scaler = torch.amp.GradScaler("cuda") if fp16 else None
         self.best = {"dice": -math.inf, "iteration": -1}
         self.bad_validations = 0
@@ -276,15 +277,7 @@ class Trainer:
                     amp_ctx=self.amp_ctx,
                     output="scar" if self.dual else None,
                 )
-            row = {
-                "iteration": self.iteration,
-                "phase": self.phase,
-                "step": step,
-                "loss": round(loss, 5),
-                "lr": lr,
-                **{k: round(v, 5) for k, v in metrics.items()},
-                "seconds": round(seconds, 2),
-            }
+            row = self._row(loss, lr, step, seconds, metrics)
             self.run.log_metrics(row)
             self._tensorboard(row)
             dice, best = metrics["dice"], self.best.get("dice", -math.inf)
@@ -300,10 +293,15 @@ class Trainer:
             self.save_last()
         return self.dist.broadcast_flag(stop)
 
+    def _row(self, loss: float, lr: float, step: str, seconds: float, metrics: dict | None = None) -> dict:
+        """A row of metrics.csv."""
+        scores = {k: round(v, 5) for k, v in (metrics or {}).items()}
+        row = {"iteration": self.iteration, "phase": self.phase, "step": step, "loss": round(loss, 5)}
+        return {**row, "lr": lr, **scores, "seconds": round(seconds, 2)}
+
     def _keep_unvalidated(self, loss: float, lr: float, step: str, seconds: float) -> None:
         """No case was held back (a single case): the latest weights are the run's result."""
-        row = {"iteration": self.iteration, "phase": self.phase, "step": step, "loss": round(loss, 5)}
-        self.run.log_metrics({**row, "lr": lr, "seconds": round(seconds, 2)})
+        self.run.log_metrics(self._row(loss, lr, step, seconds))
         self.best = {"iteration": self.iteration, "phase": self.phase, "validated": False}
         self.save_best()
         self.save_last()
@@ -398,23 +396,3 @@ class Trainer:
         if self.scaler is not None and "scaler" in extra:
             self.scaler.load_state_dict(extra["scaler"])
         self.run.truncate_metrics(self.iteration)
-
-
-def _amp_dtype(trainer: Trainer):
-    from ..models import amp_dtype
-
-    if trainer.amp == "off":
-        return None
-    if trainer.amp in AMP_DTYPES:
-        return AMP_DTYPES[trainer.amp]
-    return amp_dtype(trainer.device)
-
-
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def _autocast(device: torch.device, amp: str, default):
-    """Mixed precision: 'auto' picks the device's best dtype (bf16 on capable CPUs), 'off' none."""
-    if amp in AMP_DTYPES:
-        return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[amp])
-    return default(device, enabled=amp != "off")
