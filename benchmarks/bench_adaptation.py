@@ -94,10 +94,9 @@ def cavity_dice(cases, sources) -> list[float]:
     return out
 
 
-def iteration_split(stores: list[Path], iterations: int) -> dict:
-    """Seconds per fine-tuning iteration split into data, forward (+ loss) and backward (+ step)."""
-    import torch
-
+def probe_trainer(stores: list[Path], **overrides):
+    """A trainer of the bundled cavity on ``stores`` for timing iterations: it never validates
+    nor saves (its run folder does not exist)."""
     from napari_c2w.train.config import load_config
     from napari_c2w.train.data import prepare_all
     from napari_c2w.train.distributed import Dist
@@ -105,10 +104,18 @@ def iteration_split(stores: list[Path], iterations: int) -> dict:
     from napari_c2w.train.loop import Trainer
     from napari_c2w.train.rundir import RunDir
 
-    config = load_config(stage="cavity", overrides={"init": "bundled", "device": "cpu"})
+    config = load_config(stage="cavity", overrides={"init": "bundled", "device": "cpu", **overrides})
     model, _ = build_model_for(config, resolve_init("bundled", "cavity"))
-    run = RunDir(Path("/nonexistent-probe"))  # never written: the probe neither validates nor saves
-    trainer = Trainer(config, model, prepare_all(stores, config), [], run, data_summary={}, dist=Dist())
+    run = RunDir(Path("/nonexistent-probe"))
+    return Trainer(config, model, prepare_all(stores, config), [], run, data_summary={}, dist=Dist())
+
+
+def iteration_split(stores: list[Path], iterations: int) -> dict:
+    """Seconds per fine-tuning iteration of the whole network, split into data, forward (+ loss)
+    and backward (+ step)."""
+    import torch
+
+    trainer = probe_trainer(stores, tune={"part": "all"})
     times = {"data": [], "forward": [], "backward": []}
     for i in range(iterations + 1):  # the first iteration warms up and is left out
         t0 = time.perf_counter()

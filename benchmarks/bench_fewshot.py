@@ -34,28 +34,17 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_adaptation import LA2018, cavity_dice, shifted
+from bench_adaptation import LA2018, cavity_dice, probe_trainer, shifted
 
 POOL, EVALUATED = 5, 5
 
 
 def seconds_per_iteration(stores: list[Path], tune: str, iterations: int = 6) -> float:
     """Median seconds of a fine-tuning iteration of ``tune`` on ``stores`` (after 2 warm-ups)."""
-    from napari_c2w.train.config import load_config
-    from napari_c2w.train.data import prepare_all
-    from napari_c2w.train.distributed import Dist
-    from napari_c2w.train.init import build_model_for, resolve_init
-    from napari_c2w.train.loop import Trainer
-    from napari_c2w.train.rundir import RunDir
-    from napari_c2w.train.tune import restrict
+    from napari_c2w.train.schedule import apply_freeze
 
-    config = load_config(
-        stage="cavity", overrides={"init": "bundled", "device": "cpu", "tune": {"part": tune}}
-    )
-    model, _ = build_model_for(config, resolve_init("bundled", "cavity"))
-    run = RunDir(Path("/nonexistent-probe"))  # never written: the probe neither validates nor saves
-    trainer = Trainer(config, model, prepare_all(stores, config), [], run, data_summary={}, dist=Dist())
-    restrict(trainer.model, config.tune)
+    trainer = probe_trainer(stores, tune={"part": tune})
+    apply_freeze(trainer.model, "all", 0, trainer.tune)
     times = []
     for i in range(iterations + 2):
         t0 = time.perf_counter()

@@ -20,14 +20,9 @@ class InferenceOptions:
     # Sliding-window size (z, y, x) on the model grid; None: each model's training patch, the
     # windows its validation used (instance norm sees the statistics it learned from).
     window: tuple[int, int, int] | None = None
-    # Where a region is deeper than one window but at most regions.DEEP_WINDOW_GROWTH times as
-    # deep (a 40-slice atrium against 32-slice windows), the wall and scar networks
-    # (regions.DEEP_WINDOW_STAGES) run one deeper window instead of two overlapping ones along z
-    # (regions.deep_window), on PyTorch (OpenVINO would compile every new depth). Off: 0.4 s of
-    # 3.7-4.1 s per case, for wall Dice +0.002, scar -0.002 (per case up to 0.028) and 0.8 %
-    # less wall coverage on held-out real, semi-synthetic and phantom cases, and the scar's
-    # bf16-vs-fp32 agreement fell to 0.9976; the cavity's own windows did better by 0.003 on 9
-    # of 10 real scans than deep ones (docs/model_card.md).
+    # The wall and scar networks run one window as deep as their region (up to 1.5 windows) instead
+    # of two overlapping ones along z (regions.deep_window; PyTorch only). Off: it saved 0.4 s a
+    # case for +-0.002 Dice and a scar bf16-vs-fp32 agreement of 0.9976 (docs/model_card.md).
     deep_windows: bool = False
     # Foreground threshold of the cavity, wall and scar probabilities; None: each model's
     # calibrated threshold (checkpoint meta "threshold", chosen on its validation cases), else 0.5.

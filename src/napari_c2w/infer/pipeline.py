@@ -275,10 +275,9 @@ class _Run:
     def _predict(self, stage: StageModel, x: np.ndarray) -> np.ndarray:
         """Foreground probability of a (z, y, x) array with MONAI sliding windows."""
         window = self._window(stage)
-        divisor = getattr(stage.model, "size_divisor", None)
         deep = self.options.deep_windows and self.forward.runtime == "torch"
-        if deep and stage.stage in DEEP_WINDOW_STAGES and divisor is not None:
-            window = deep_window(window, x.shape, divisor)
+        if deep and stage.stage in DEEP_WINDOW_STAGES:  # OpenVINO would compile every new depth
+            window = deep_window(window, x.shape, stage.model.size_divisor)
         return self.forward.probability(stage, x, window)
 
     def _contrast_agreement(self, x: np.ndarray, prob: np.ndarray, region) -> float:

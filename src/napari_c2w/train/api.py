@@ -227,7 +227,7 @@ def before_after(trainer: Trainer, config: TrainConfig, result: RunResult) -> di
     from .evaluate import validate
 
     source = resolve_init(config.init, config.stage)
-    if source.kind != "checkpoint" or source.stage != config.stage or not trainer.val_cases:
+    if not source.continues(config.stage) or not trainer.val_cases:
         return None
     if "dice" not in result.best:
         return None

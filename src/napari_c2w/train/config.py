@@ -89,10 +89,11 @@ FEW_SHOT_TUNE = "first"
 FEW_SHOT_CASES = 3
 
 
-def tune_applies(stage: str) -> bool:
-    """Whether ``tune`` can choose the trained part of ``stage`` with its default schedule (the
-    wall's progressive unfreezing and the scar's phases choose their own)."""
-    return stage != "scar" and STAGES[stage].defaults.get("schedule", "plain") == "plain"
+def tune_applies(stage: str, schedule: str | None = None) -> bool:
+    """Whether ``tune`` can choose the trained part of ``stage`` under ``schedule`` (None: the
+    stage's default); the wall's progressive unfreezing and the scar's phases choose their own."""
+    schedule = schedule or STAGES[stage].defaults.get("schedule", "plain")
+    return stage != "scar" and schedule == "plain"
 
 
 @dataclasses.dataclass
@@ -209,7 +210,7 @@ class TrainConfig:
             raise InputError(
                 None, f"tune.levels and tune.rank must be at least 1 (got {t.levels!r}, {t.rank!r})."
             )
-        if t.part not in ("auto", "all") and (self.stage == "scar" or self.schedule == "progressive"):
+        if t.part not in ("auto", "all") and not tune_applies(self.stage, self.schedule):
             raise InputError(
                 None,
                 f"tune {t.part!r} trains part of a network, but the {self.stage} stage's "

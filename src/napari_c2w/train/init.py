@@ -36,6 +36,10 @@ class InitSource:
     def describe(self) -> str:
         return self.kind if self.path is None else f"{self.kind}:{self.path} (stage {self.stage})"
 
+    def continues(self, stage: str) -> bool:
+        """Whether the source is a network of ``stage`` itself: a training from it is a fine-tune."""
+        return self.kind == "checkpoint" and self.stage == stage
+
 
 def _model_folder_file(init: str, stage: str) -> Path | None:
     """``<stage>.pt`` of a model folder (the bundled layout; an adapt run), where ``init`` is one

@@ -33,7 +33,7 @@ from .losses import WallBandWeightedDiceCE, alpha_at, make_loss
 from .precision import amp_dtype_for, autocast_for
 from .rundir import BEST, LAST, RunDir
 from .schedule import apply_freeze, lr_at, segments, unfreeze_step
-from .tune import adapter_for, effective, restrict
+from .tune import adapter_for, effective
 
 
 @dataclasses.dataclass
@@ -210,8 +210,7 @@ class Trainer:
                     break
                 state = self._freeze_state()
                 if state != freeze:
-                    apply_freeze(self.model, state, self._frozen_shallow())
-                    restrict(self.model, self.tune)
+                    apply_freeze(self.model, state, self._frozen_shallow(), self.tune)
                     self.dist.rewrap()
                     freeze = state
                 lr = self._set_lr()

@@ -6,7 +6,8 @@ import math
 
 from torch import nn
 
-from .config import TrainConfig
+from .config import TrainConfig, TuneConfig
+from .tune import restrict
 
 
 def warmup_cosine(step: int, length: int, peak: float, floor: float, warmup: int) -> float:
@@ -50,10 +51,11 @@ def unfreeze_step(iteration: int, config: TrainConfig) -> str:
     return "C"
 
 
-def apply_freeze(model: nn.Module, step: str, frozen_shallow: int) -> None:
+def apply_freeze(model: nn.Module, step: str, frozen_shallow: int, tune: TuneConfig | None = None) -> None:
     """Set ``requires_grad`` for C2W-Tune step A (encoder frozen), B (shallow stages
     frozen) or C / 'all' (everything trains). 'shallow' freezes the first
-    ``frozen_shallow`` encoder stages only (progressive scar phase III)."""
+    ``frozen_shallow`` encoder stages only (progressive scar phase III). ``tune`` (resolved, not
+    ``auto``) then freezes what lies outside the part a fine-tune trains (:mod:`.tune`)."""
     for p in model.parameters():
         p.requires_grad_(True)
     stages = list(model.encoder)
@@ -66,3 +68,5 @@ def apply_freeze(model: nn.Module, step: str, frozen_shallow: int) -> None:
     for stage in frozen:
         for p in stage.parameters():
             p.requires_grad_(False)
+    if tune is not None:
+        restrict(model, tune)

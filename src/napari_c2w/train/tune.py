@@ -27,7 +27,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from .config import FEW_SHOT_CASES, FEW_SHOT_TUNE, TUNES, TrainConfig, TuneConfig
+from .config import FEW_SHOT_CASES, FEW_SHOT_TUNE, TUNES, TrainConfig, TuneConfig, tune_applies
 
 #: Modules whose ``weight`` a low-rank adapter adapts.
 _CONVS = (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -35,16 +35,14 @@ _CONVS = (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 def effective(config: TrainConfig, train_cases: int) -> tuple[TuneConfig, str]:
     """The part ``config`` trains on ``train_cases`` cases (``auto`` resolved), and why."""
-    from .config import tune_applies
     from .init import resolve_init
 
     tune = config.tune
     if tune.part != "auto":
         return tune, "as configured"
-    if not tune_applies(config.stage) or config.schedule != "plain":
+    if not tune_applies(config.stage, config.schedule):
         return dataclasses.replace(tune, part="all"), f"the {config.stage} stage's schedule trains it all"
-    source = resolve_init(config.init, config.stage)
-    if source.kind != "checkpoint" or source.stage != config.stage:
+    if not resolve_init(config.init, config.stage).continues(config.stage):
         return dataclasses.replace(tune, part="all"), "not a fine-tune of a network of this stage"
     if train_cases > FEW_SHOT_CASES:
         return dataclasses.replace(tune, part="all"), f"{train_cases} training cases (> {FEW_SHOT_CASES})"
@@ -71,7 +69,8 @@ def part_parameters(model: nn.Module, tune: TuneConfig) -> list[nn.Parameter]:
 
 
 def restrict(model: nn.Module, tune: TuneConfig) -> None:
-    """Freeze every parameter outside ``tune``'s part (after the schedule chose its own)."""
+    """Freeze every parameter outside ``tune``'s part (:func:`.schedule.apply_freeze` calls this
+    after the schedule chose its own)."""
     if tune.part in ("all", "auto"):
         return
     keep = {id(p) for p in part_parameters(model, tune)}
